@@ -1,0 +1,113 @@
+import path from 'node:path';
+import { CrawlError } from '@pypi-graph/core';
+import { z } from 'zod';
+
+const csv = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+
+const intFrom = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+
+/**
+ * The environment pypi-graph reads, and nothing else. Every variable is documented
+ * in README.md (Configuration); keep the two in step.
+ */
+export const EnvSchema = z.object({
+  /** PostgreSQL connection string. Unset: an embedded PGlite database in `$DATA_DIR/pglite`. */
+  DATABASE_URL: z.string().url().optional(),
+  /** Redis connection string. Unset: jobs run in the CLI's own process (embedded runner). */
+  REDIS_URL: z.string().url().optional(),
+  /** Where embedded data, downloads and snapshots live by default. */
+  DATA_DIR: z.string().default('.data'),
+  /** The package index: pypi.org by default, or the local server (`pnpm pypi-server`). */
+  PYPI_URL: z.string().url().default('https://pypi.org'),
+  /** Hosts that file URLs may point to (comma separated), besides the host of PYPI_URL. */
+  PYPI_FILES_HOSTS: csv.default(['files.pythonhosted.org']),
+  /** Contact put in the User-Agent, so that PyPI's admins can reach the operator. */
+  PYPI_CONTACT: z.string().default('unknown'),
+  /** Most XML-RPC requests per second, across every worker (PyPI asks for at most 1). */
+  XMLRPC_RPS: z.coerce.number().positive().default(1),
+  /** Most HTTP requests per second per host for the Simple/JSON APIs and files; 0 = unlimited. */
+  HTTP_RPS_PER_HOST: z.coerce.number().min(0).default(20),
+  /** Most simultaneous HTTP connections per host. */
+  HTTP_CONNECTIONS_PER_HOST: intFrom(16, 1),
+  /** Timeout of one HTTP request (headers and each body chunk), milliseconds. */
+  HTTP_TIMEOUT_MS: intFrom(60_000, 1),
+  /** Attempts for one HTTP request that fails with a retryable error. */
+  HTTP_ATTEMPTS: intFrom(5, 1),
+  /** Largest JSON/XML/HTML answer accepted from the index, bytes. */
+  HTTP_MAX_RESPONSE_BYTES: intFrom(64 * 1024 * 1024, 1024),
+  /** Prefix of every Redis key (BullMQ queues and rate limits), so deployments can share a Redis. */
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('pypi-graph'),
+  /** Concurrent project jobs per process. */
+  PROJECT_CONCURRENCY: intFrom(16, 1),
+  /** Where `pnpm snapshot` writes when `--out` is not given. */
+  SNAPSHOT_DIR: z.string().optional(),
+  /** pino level. */
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  /** Set by CI systems: no progress bars. */
+  CI: z.string().optional(),
+});
+
+export type Env = z.input<typeof EnvSchema>;
+
+export interface Config {
+  readonly databaseUrl: string | undefined;
+  readonly redisUrl: string | undefined;
+  readonly dataDir: string;
+  readonly pglitePath: string;
+  readonly pypiUrl: string;
+  readonly filesHosts: readonly string[];
+  readonly contact: string;
+  readonly userAgent: string;
+  readonly xmlrpcRps: number;
+  readonly httpRpsPerHost: number;
+  readonly httpConnectionsPerHost: number;
+  readonly httpTimeoutMs: number;
+  readonly httpAttempts: number;
+  readonly httpMaxResponseBytes: number;
+  readonly queuePrefix: string;
+  readonly projectConcurrency: number;
+  readonly snapshotDir: string;
+  readonly logLevel: string;
+  readonly ci: boolean;
+}
+
+export const VERSION = '0.1.0';
+
+/** Parses the environment once; the result is frozen. Only this function reads `process.env`. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new CrawlError('config-invalid', `invalid configuration: ${issues}`, {
+      hint: 'see "Configuration" in README.md',
+    });
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.DATA_DIR);
+  const pypiUrl = e.PYPI_URL.replace(/\/+$/, '');
+  const pypiHost = new URL(pypiUrl).host;
+  return Object.freeze({
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    dataDir,
+    pglitePath: path.join(dataDir, 'pglite'),
+    pypiUrl,
+    filesHosts: Object.freeze([...new Set([pypiHost, ...e.PYPI_FILES_HOSTS])]),
+    contact: e.PYPI_CONTACT,
+    userAgent: `pypi-graph/${VERSION} (+https://github.com/pypi-graph/pypi-graph; contact: ${e.PYPI_CONTACT})`,
+    xmlrpcRps: e.XMLRPC_RPS,
+    httpRpsPerHost: e.HTTP_RPS_PER_HOST,
+    httpConnectionsPerHost: e.HTTP_CONNECTIONS_PER_HOST,
+    httpTimeoutMs: e.HTTP_TIMEOUT_MS,
+    httpAttempts: e.HTTP_ATTEMPTS,
+    httpMaxResponseBytes: e.HTTP_MAX_RESPONSE_BYTES,
+    queuePrefix: e.QUEUE_PREFIX,
+    projectConcurrency: e.PROJECT_CONCURRENCY,
+    snapshotDir: path.resolve(e.SNAPSHOT_DIR ?? path.join(dataDir, 'snapshots')),
+    logLevel: e.LOG_LEVEL,
+    ci: e.CI !== undefined && e.CI !== '0' && e.CI !== 'false',
+  });
+}

@@ -1,0 +1,1 @@
+export { type Config, type Env, EnvSchema, loadConfig, VERSION } from './config';

@@ -1,0 +1,99 @@
+/**
+ * Every failure code pypi-graph knows. The code is what the database stores,
+ * what `pnpm recrawl --code` selects and what decides retry vs. permanent failure.
+ * Stable kebab-case strings: never rename one, only add.
+ */
+export const FAILURE_CODES = {
+  // network and server (retryable)
+  'network-error': { retry: true },
+  'http-timeout': { retry: true },
+  'http-429': { retry: true },
+  'http-5xx': { retry: true },
+  'xmlrpc-rate-limited': { retry: true },
+  'body-truncated': { retry: true },
+  // server answers that are final
+  'http-4xx': { retry: false },
+  'project-not-found': { retry: false },
+  'url-host-not-allowed': { retry: false },
+  'response-too-large': { retry: false },
+  'response-invalid': { retry: false },
+  'xmlrpc-fault': { retry: false },
+  // downloads and files
+  'download-sha256-mismatch': { retry: true },
+  'download-size-mismatch': { retry: true },
+  // archives
+  'archive-corrupt': { retry: false },
+  'archive-unsupported': { retry: false },
+  'archive-path-traversal': { retry: false },
+  'archive-too-large': { retry: false },
+  'archive-too-many-entries': { retry: false },
+  'archive-bomb': { retry: false },
+  'archive-link': { retry: false },
+  // metadata
+  'metadata-invalid': { retry: false },
+  'metadata-missing': { retry: false },
+  'metadata-too-large': { retry: false },
+  'filename-invalid': { retry: false },
+  'version-invalid': { retry: false },
+  'requirement-invalid': { retry: false },
+  'marker-invalid': { retry: false },
+  // jobs and configuration
+  'job-payload-invalid': { retry: false },
+  'config-invalid': { retry: false },
+  'since-invalid': { retry: false },
+  'snapshot-failed': { retry: false },
+  'aborted': { retry: true },
+  'internal-error': { retry: false },
+} as const satisfies Record<string, { retry: boolean }>;
+
+export type FailureCode = keyof typeof FAILURE_CODES;
+
+export function isFailureCode(value: string): value is FailureCode {
+  return Object.hasOwn(FAILURE_CODES, value);
+}
+
+export interface CrawlErrorOptions {
+  /** A sentence for the person who reads the error: what to do about it. */
+  hint?: string;
+  cause?: unknown;
+  /** For 429/503: how long the server asked us to wait, in milliseconds. */
+  retryAfterMs?: number;
+  /** Extra structured facts for logs (url, status, file…). */
+  details?: Record<string, unknown>;
+}
+
+/** The one error type of pypi-graph. `code` is stored, counted and used by recrawl. */
+export class CrawlError extends Error {
+  override readonly name = 'CrawlError';
+  readonly code: FailureCode;
+  readonly hint?: string;
+  readonly retryAfterMs?: number;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: FailureCode, message: string, options: CrawlErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.hint = options.hint;
+    this.retryAfterMs = options.retryAfterMs;
+    this.details = options.details;
+  }
+
+  /** Whether running the same work again may succeed. */
+  get retryable(): boolean {
+    return FAILURE_CODES[this.code].retry;
+  }
+}
+
+export function isCrawlError(err: unknown): err is CrawlError {
+  return err instanceof CrawlError;
+}
+
+/** Wraps anything thrown into a CrawlError, keeping CrawlErrors as they are. */
+export function toCrawlError(err: unknown, fallback: FailureCode = 'internal-error'): CrawlError {
+  if (err instanceof CrawlError) return err;
+  if (err instanceof Error && err.name === 'AbortError') {
+    return new CrawlError('aborted', 'the operation was aborted', { cause: err });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new CrawlError(fallback, message, { cause: err });
+}

@@ -1,0 +1,10 @@
+export {
+  CrawlError,
+  type CrawlErrorOptions,
+  FAILURE_CODES,
+  type FailureCode,
+  isCrawlError,
+  isFailureCode,
+  toCrawlError,
+} from './errors';
+export { createLogger, type Logger, type LoggerOptions, silentLogger } from './logger';
