@@ -1,0 +1,70 @@
+import { desc, lt, sql } from 'drizzle-orm';
+import type { Db } from './connection';
+import { changelog, crawlState } from './schema';
+
+export interface ChangelogRow {
+  serial: number;
+  /** Seconds since the epoch, as PyPI's XML-RPC gives it. */
+  timestamp: number;
+  name: string;
+  version: string | null;
+  action: string;
+}
+
+/** Stores changelog rows; rows already stored are left as they are. */
+export async function insertChangelog(db: Db, rows: ChangelogRow[]): Promise<number> {
+  let inserted = 0;
+  for (let i = 0; i < rows.length; i += 1000) {
+    const part = rows.slice(i, i + 1000);
+    const out = await db
+      .insert(changelog)
+      .values(
+        part.map((r) => ({
+          serial: r.serial,
+          time: new Date(r.timestamp * 1000),
+          name: r.name,
+          version: r.version,
+          action: r.action,
+        })),
+      )
+      .onConflictDoNothing()
+      .returning({ serial: changelog.serial });
+    inserted += out.length;
+  }
+  return inserted;
+}
+
+/**
+ * The last serial before `time` according to the stored changelog, or undefined when no stored
+ * row is older than `time` (then the caller asks the index). Gaps in the stored history can only
+ * make the answer lower, i.e. make a crawl re-read a little more, never miss anything.
+ */
+export async function serialBefore(db: Db, time: Date): Promise<number | undefined> {
+  const [row] = await db
+    .select({ serial: changelog.serial })
+    .from(changelog)
+    .where(lt(changelog.time, time))
+    .orderBy(desc(changelog.serial))
+    .limit(1);
+  return row?.serial;
+}
+
+/** The high-water serial of a crawl stream (`changelog` for the discover stage). */
+export async function getCrawlState(db: Db, key: string): Promise<number | undefined> {
+  const rows = await db
+    .select({ serial: crawlState.serial })
+    .from(crawlState)
+    .where(sql`${crawlState.key} = ${key}`);
+  return rows[0]?.serial;
+}
+
+/** Raises the high-water serial; never lowers it. */
+export async function advanceCrawlState(db: Db, key: string, serial: number): Promise<void> {
+  await db
+    .insert(crawlState)
+    .values({ key, serial, updatedAt: new Date() })
+    .onConflictDoUpdate({
+      target: crawlState.key,
+      set: { serial: sql`GREATEST(${crawlState.serial}, excluded.serial)`, updatedAt: new Date() },
+    });
+}

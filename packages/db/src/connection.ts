@@ -1,0 +1,93 @@
+import { mkdir } from 'node:fs/promises';
+import { PGlite } from '@electric-sql/pglite';
+import { CrawlError } from '@pypi-graph/core';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import pg from 'pg';
+import * as schema from './schema';
+
+export type Schema = typeof schema;
+/** A drizzle database over either PostgreSQL or PGlite: same schema, same queries. */
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+
+export interface Database {
+  readonly db: Db;
+  readonly kind: 'postgres' | 'pglite';
+  /** Runs raw SQL (several statements allowed, no parameters): migrations only. */
+  execScript(sql: string): Promise<void>;
+  /** Runs `fn` on one connection holding a session advisory lock. */
+  withAdvisoryLock<T>(key: number, fn: (exec: (sql: string) => Promise<void>) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** PostgreSQL URL; when absent, PGlite at `pglitePath`. */
+  databaseUrl?: string;
+  /** Data directory of the embedded database. `memory://` keeps it in memory. */
+  pglitePath?: string;
+  /** Pool size for PostgreSQL. */
+  poolSize?: number;
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  if (options.databaseUrl) return openPostgres(options.databaseUrl, options.poolSize ?? 10);
+  if (!options.pglitePath) {
+    throw new CrawlError('config-invalid', 'no DATABASE_URL and no embedded database path');
+  }
+  return openPglite(options.pglitePath);
+}
+
+async function openPostgres(url: string, max: number): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max, application_name: 'pypi-graph' });
+  // A dropped server connection must not crash the process; the next query reconnects.
+  pool.on('error', () => {});
+  const db = drizzlePg(pool, { schema }) as unknown as Db;
+  return {
+    db,
+    kind: 'postgres',
+    async execScript(sql) {
+      await pool.query(sql);
+    },
+    async withAdvisoryLock(key, fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('SELECT pg_advisory_lock($1)', [key]);
+        try {
+          return await fn(async (sql) => {
+            await client.query(sql);
+          });
+        } finally {
+          await client.query('SELECT pg_advisory_unlock($1)', [key]);
+        }
+      } finally {
+        client.release();
+      }
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+async function openPglite(dataDir: string): Promise<Database> {
+  if (!dataDir.startsWith('memory://')) await mkdir(dataDir, { recursive: true });
+  const client = await PGlite.create(dataDir);
+  const db = drizzlePglite(client, { schema }) as unknown as Db;
+  return {
+    db,
+    kind: 'pglite',
+    async execScript(sql) {
+      await client.exec(sql);
+    },
+    // One process owns a PGlite directory, so a lock is only needed against ourselves.
+    async withAdvisoryLock(_key, fn) {
+      return fn(async (sql) => {
+        await client.exec(sql);
+      });
+    },
+    async close() {
+      await client.close();
+    },
+  };
+}

@@ -1,0 +1,24 @@
+export { advanceCrawlState, type ChangelogRow, getCrawlState, insertChangelog, serialBefore } from './changelog';
+export { type Database, type DatabaseOptions, type Db, openDatabase, type Schema } from './connection';
+export { MIGRATIONS_DIR, type MigrationResult, migrate } from './migrate';
+export {
+  type FileRecord,
+  failedProjects,
+  getProject,
+  markProjectRemoved,
+  type ProjectRecord,
+  type ProjectView,
+  recordProjectFailure,
+  type SaveResult,
+  saveProject,
+} from './projects';
+export * as schema from './schema';
+export { type PypiFileRow, type PypiProjectRows, pypiBucket, snapshotMeta } from './snapshot-queries';
+export {
+  failuresByCode,
+  latestSnapshot,
+  recordSnapshot,
+  type SnapshotRow,
+  type StoreCounts,
+  storeCounts,
+} from './stats';

@@ -1,0 +1,330 @@
+import { bucketOf, machNixName, pep503Name } from '@pypi-graph/pyspec';
+import { and, eq, notInArray, sql } from 'drizzle-orm';
+import type { Db } from './connection';
+import { files, projects, releases } from './schema';
+
+/** One file as the index lists it, after merging the Simple API and the JSON API. */
+export interface FileRecord {
+  filename: string;
+  version: string;
+  packagetype: string;
+  pythonVersion: string;
+  url: string;
+  sha256: string;
+  size: number | null;
+  uploadTime: Date | null;
+  requiresPython: string | null;
+  yanked: boolean;
+  yankedReason: string | null;
+  hasCoreMetadata: boolean;
+  coreMetadataSha256: string | null;
+}
+
+/** A project's complete current state on the index. */
+export interface ProjectRecord {
+  /** Display name, as the index spells it. */
+  displayName: string;
+  /** The index's serial for this state (`X-PyPI-Last-Serial` / `last_serial`). */
+  serial: number;
+  /** Every release key, including releases without files. */
+  versions: string[];
+  files: FileRecord[];
+}
+
+export interface SaveResult {
+  /** False when the stored state is newer than this one (a stale job); nothing was written. */
+  applied: boolean;
+  filesAdded: number;
+  filesUpdated: number;
+  filesRemoved: number;
+  releasesRemoved: number;
+}
+
+const CHUNK = 500;
+
+function chunks<T>(items: T[], size = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/**
+ * Stores a project's current state in one transaction: upserts the project, its releases and
+ * files, and marks as removed whatever the index no longer lists. Idempotent; a state older
+ * than the stored one (lower serial) is ignored, so out-of-order jobs cannot go back in time.
+ */
+export async function saveProject(db: Db, record: ProjectRecord, now = new Date()): Promise<SaveResult> {
+  const name = pep503Name(record.displayName);
+  const machnix = machNixName(record.displayName);
+  return db.transaction(async (tx) => {
+    const [project] = await tx
+      .insert(projects)
+      .values({
+        name,
+        displayName: record.displayName,
+        machnixName: machnix,
+        bucket: bucketOf(machnix),
+        lastSerial: record.serial,
+        crawledAt: now,
+      })
+      .onConflictDoUpdate({
+        target: projects.name,
+        set: { crawledAt: now },
+      })
+      .returning({ id: projects.id, lastSerial: projects.lastSerial, removed: projects.removed });
+    if (!project) throw new Error('upsert of project returned nothing');
+    // Lock the row: two jobs for one project serialize here.
+    const [locked] = await tx
+      .select({ lastSerial: projects.lastSerial })
+      .from(projects)
+      .where(eq(projects.id, project.id))
+      .for('update');
+    if (locked && locked.lastSerial > record.serial) {
+      return { applied: false, filesAdded: 0, filesUpdated: 0, filesRemoved: 0, releasesRemoved: 0 };
+    }
+    await tx
+      .update(projects)
+      .set({
+        displayName: record.displayName,
+        machnixName: machnix,
+        bucket: bucketOf(machnix),
+        lastSerial: record.serial,
+        removed: false,
+        removedAt: null,
+        failureCode: null,
+        failureMessage: null,
+        failedAt: null,
+      })
+      .where(eq(projects.id, project.id));
+
+    // Releases: every key the index lists, yanked when all of its files are.
+    const versions = [...new Set([...record.versions, ...record.files.map((f) => f.version)])];
+    const releaseIds = new Map<string, number>();
+    for (const part of chunks(versions)) {
+      const rows = await tx
+        .insert(releases)
+        .values(
+          part.map((version) => {
+            const own = record.files.filter((f) => f.version === version);
+            const yanked = own.length > 0 && own.every((f) => f.yanked);
+            return {
+              projectId: project.id,
+              version,
+              yanked,
+              yankedReason: yanked ? (own.find((f) => f.yankedReason)?.yankedReason ?? null) : null,
+            };
+          }),
+        )
+        .onConflictDoUpdate({
+          target: [releases.projectId, releases.version],
+          set: {
+            yanked: sql`excluded.yanked`,
+            yankedReason: sql`excluded.yanked_reason`,
+            removed: false,
+            removedAt: null,
+          },
+        })
+        .returning({ id: releases.id, version: releases.version });
+      for (const r of rows) releaseIds.set(r.version, r.id);
+    }
+    const removedReleases = await tx
+      .update(releases)
+      .set({ removed: true, removedAt: now })
+      .where(
+        and(
+          eq(releases.projectId, project.id),
+          eq(releases.removed, false),
+          versions.length > 0 ? notInArray(releases.version, versions) : undefined,
+        ),
+      )
+      .returning({ id: releases.id });
+
+    let filesAdded = 0;
+    let filesUpdated = 0;
+    for (const part of chunks(record.files)) {
+      const rows = await tx
+        .insert(files)
+        .values(
+          part.map((f) => ({
+            filename: f.filename,
+            projectId: project.id,
+            releaseId: releaseIds.get(f.version)!,
+            version: f.version,
+            packagetype: f.packagetype,
+            pythonVersion: f.pythonVersion,
+            url: f.url,
+            sha256: f.sha256,
+            size: f.size,
+            uploadTime: f.uploadTime,
+            requiresPython: f.requiresPython,
+            yanked: f.yanked,
+            yankedReason: f.yankedReason,
+            hasCoreMetadata: f.hasCoreMetadata,
+            coreMetadataSha256: f.coreMetadataSha256,
+            firstSeenAt: now,
+          })),
+        )
+        .onConflictDoUpdate({
+          target: files.filename,
+          set: {
+            projectId: sql`excluded.project_id`,
+            releaseId: sql`excluded.release_id`,
+            version: sql`excluded.version`,
+            packagetype: sql`excluded.packagetype`,
+            pythonVersion: sql`excluded.python_version`,
+            url: sql`excluded.url`,
+            sha256: sql`excluded.sha256`,
+            size: sql`excluded.size`,
+            uploadTime: sql`excluded.upload_time`,
+            requiresPython: sql`excluded.requires_python`,
+            yanked: sql`excluded.yanked`,
+            yankedReason: sql`excluded.yanked_reason`,
+            hasCoreMetadata: sql`excluded.has_core_metadata`,
+            coreMetadataSha256: sql`excluded.core_metadata_sha256`,
+            removed: false,
+            removedAt: null,
+          },
+        })
+        // xmax = 0 only for a freshly inserted row: tells additions from updates.
+        .returning({ inserted: sql<boolean>`(xmax = 0)` });
+      for (const r of rows) {
+        if (r.inserted) filesAdded++;
+        else filesUpdated++;
+      }
+    }
+    const filenames = record.files.map((f) => f.filename);
+    const removedFiles = await tx
+      .update(files)
+      .set({ removed: true, removedAt: now })
+      .where(
+        and(
+          eq(files.projectId, project.id),
+          eq(files.removed, false),
+          filenames.length > 0 ? notInArray(files.filename, filenames) : undefined,
+        ),
+      )
+      .returning({ id: files.id });
+    return {
+      applied: true,
+      filesAdded,
+      filesUpdated,
+      filesRemoved: removedFiles.length,
+      releasesRemoved: removedReleases.length,
+    };
+  });
+}
+
+/** The index no longer has this project (404 / `remove project`): mark it and everything in it. */
+export async function markProjectRemoved(
+  db: Db,
+  displayName: string,
+  serial: number,
+  now = new Date(),
+): Promise<{ filesRemoved: number; known: boolean }> {
+  const name = pep503Name(displayName);
+  return db.transaction(async (tx) => {
+    const [project] = await tx
+      .update(projects)
+      .set({ removed: true, removedAt: now, lastSerial: sql`GREATEST(${projects.lastSerial}, ${serial})` })
+      .where(and(eq(projects.name, name), eq(projects.removed, false)))
+      .returning({ id: projects.id });
+    if (!project) return { filesRemoved: 0, known: false };
+    await tx
+      .update(releases)
+      .set({ removed: true, removedAt: now })
+      .where(and(eq(releases.projectId, project.id), eq(releases.removed, false)));
+    const removed = await tx
+      .update(files)
+      .set({ removed: true, removedAt: now })
+      .where(and(eq(files.projectId, project.id), eq(files.removed, false)))
+      .returning({ id: files.id });
+    return { filesRemoved: removed.length, known: true };
+  });
+}
+
+/** Records that crawling a project failed, without touching what is already stored for it. */
+export async function recordProjectFailure(
+  db: Db,
+  displayName: string,
+  code: string,
+  message: string,
+  now = new Date(),
+): Promise<void> {
+  const name = pep503Name(displayName);
+  const machnix = machNixName(displayName);
+  await db
+    .insert(projects)
+    .values({
+      name,
+      displayName,
+      machnixName: machnix,
+      bucket: bucketOf(machnix),
+      failureCode: code,
+      failureMessage: message.slice(0, 2000),
+      failedAt: now,
+    })
+    .onConflictDoUpdate({
+      target: projects.name,
+      set: { failureCode: code, failureMessage: message.slice(0, 2000), failedAt: now },
+    });
+}
+
+export interface ProjectView {
+  name: string;
+  displayName: string;
+  lastSerial: number;
+  removed: boolean;
+  failureCode: string | null;
+  failureMessage: string | null;
+  releases: Array<{
+    version: string;
+    yanked: boolean;
+    removed: boolean;
+    files: Array<typeof files.$inferSelect>;
+  }>;
+}
+
+/** A project with all of its releases and files (removed ones included, flagged). */
+export async function getProject(db: Db, anyName: string): Promise<ProjectView | undefined> {
+  const [project] = await db.select().from(projects).where(eq(projects.name, pep503Name(anyName)));
+  if (!project) return undefined;
+  const rels = await db.select().from(releases).where(eq(releases.projectId, project.id));
+  const fileRows = await db.select().from(files).where(eq(files.projectId, project.id));
+  const byRelease = new Map<number, Array<typeof files.$inferSelect>>();
+  for (const f of fileRows) {
+    const list = byRelease.get(f.releaseId) ?? [];
+    list.push(f);
+    byRelease.set(f.releaseId, list);
+  }
+  const firstUpload = (id: number) =>
+    Math.min(...(byRelease.get(id) ?? []).map((f) => f.uploadTime?.getTime() ?? Number.POSITIVE_INFINITY));
+  return {
+    name: project.name,
+    displayName: project.displayName,
+    lastSerial: project.lastSerial,
+    removed: project.removed,
+    failureCode: project.failureCode,
+    failureMessage: project.failureMessage,
+    releases: rels
+      .sort((a, b) => firstUpload(a.id) - firstUpload(b.id) || (a.version < b.version ? -1 : 1))
+      .map((r) => ({
+        version: r.version,
+        yanked: r.yanked,
+        removed: r.removed,
+        files: (byRelease.get(r.id) ?? []).sort(
+          (a, b) =>
+            (a.uploadTime?.getTime() ?? 0) - (b.uploadTime?.getTime() ?? 0) || (a.filename < b.filename ? -1 : 1),
+        ),
+      })),
+  };
+}
+
+/** Names of the given projects that failed, or of all failed projects. */
+export async function failedProjects(db: Db, code?: string): Promise<Array<{ name: string; code: string }>> {
+  const rows = await db
+    .select({ name: projects.displayName, code: projects.failureCode })
+    .from(projects)
+    .where(code ? eq(projects.failureCode, code) : sql`${projects.failureCode} IS NOT NULL`);
+  return rows.map((r) => ({ name: r.name, code: r.code ?? '' }));
+}
+

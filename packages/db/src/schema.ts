@@ -1,0 +1,148 @@
+// Drizzle mirror of migrations/*.sql (DESIGN.md §4). The SQL files are the truth;
+// packages/db/test/schema.test.ts checks that both agree column by column.
+import {
+  bigint,
+  bigserial,
+  boolean,
+  char,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  unique,
+} from 'drizzle-orm/pg-core';
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+const id = () => bigserial('id', { mode: 'number' }).primaryKey();
+const ref = (name: string) => bigint(name, { mode: 'number' });
+
+export const projects = pgTable(
+  'projects',
+  {
+    id: id(),
+    name: text('name').notNull().unique(),
+    displayName: text('display_name').notNull(),
+    machnixName: text('machnix_name').notNull(),
+    bucket: char('bucket', { length: 2 }).notNull(),
+    lastSerial: bigint('last_serial', { mode: 'number' }).notNull().default(0),
+    removed: boolean('removed').notNull().default(false),
+    removedAt: ts('removed_at'),
+    crawledAt: ts('crawled_at'),
+    failureCode: text('failure_code'),
+    failureMessage: text('failure_message'),
+    failedAt: ts('failed_at'),
+  },
+  (t) => [index('projects_bucket_idx').on(t.bucket, t.machnixName)],
+);
+
+export const releases = pgTable(
+  'releases',
+  {
+    id: id(),
+    projectId: ref('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    version: text('version').notNull(),
+    yanked: boolean('yanked').notNull().default(false),
+    yankedReason: text('yanked_reason'),
+    removed: boolean('removed').notNull().default(false),
+    removedAt: ts('removed_at'),
+  },
+  (t) => [unique().on(t.projectId, t.version)],
+);
+
+export const files = pgTable(
+  'files',
+  {
+    id: id(),
+    filename: text('filename').notNull().unique(),
+    projectId: ref('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    releaseId: ref('release_id')
+      .notNull()
+      .references(() => releases.id, { onDelete: 'cascade' }),
+    version: text('version').notNull(),
+    packagetype: text('packagetype').notNull(),
+    pythonVersion: text('python_version').notNull(),
+    url: text('url').notNull(),
+    sha256: char('sha256', { length: 64 }).notNull(),
+    size: bigint('size', { mode: 'number' }),
+    uploadTime: ts('upload_time'),
+    requiresPython: text('requires_python'),
+    yanked: boolean('yanked').notNull().default(false),
+    yankedReason: text('yanked_reason'),
+    coreMetadataSha256: char('core_metadata_sha256', { length: 64 }),
+    hasCoreMetadata: boolean('has_core_metadata').notNull().default(false),
+    removed: boolean('removed').notNull().default(false),
+    removedAt: ts('removed_at'),
+    firstSeenAt: ts('first_seen_at').notNull().defaultNow(),
+  },
+  (t) => [index('files_project_idx').on(t.projectId), index('files_sha256_idx').on(t.sha256)],
+);
+
+export const changelog = pgTable('changelog', {
+  serial: bigint('serial', { mode: 'number' }).primaryKey(),
+  time: ts('time').notNull(),
+  name: text('name').notNull(),
+  version: text('version'),
+  action: text('action').notNull(),
+});
+
+export const crawlState = pgTable('crawl_state', {
+  key: text('key').primaryKey(),
+  serial: bigint('serial', { mode: 'number' }).notNull(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+export const extractions = pgTable(
+  'extractions',
+  {
+    id: id(),
+    fileId: ref('file_id')
+      .notNull()
+      .references(() => files.id, { onDelete: 'cascade' }),
+    pythonKey: text('python_key').notNull(),
+    method: text('method').notNull(),
+    extractorVersion: text('extractor_version').notNull(),
+    status: text('status', { enum: ['ok', 'failed'] }).notNull(),
+    failureCode: text('failure_code'),
+    log: text('log'),
+    bytesTransferred: bigint('bytes_transferred', { mode: 'number' }),
+    requests: integer('requests'),
+    startedAt: ts('started_at').notNull().defaultNow(),
+    finishedAt: ts('finished_at'),
+  },
+  (t) => [unique().on(t.fileId, t.pythonKey, t.method, t.extractorVersion)],
+);
+
+export const requirements = pgTable(
+  'requirements',
+  {
+    id: id(),
+    extractionId: ref('extraction_id')
+      .notNull()
+      .references(() => extractions.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+    kind: text('kind', { enum: ['install', 'setup', 'test', 'extra', 'python'] }).notNull(),
+    extra: text('extra'),
+    requirement: text('requirement').notNull(),
+    name: text('name'),
+    specifier: text('specifier'),
+    marker: text('marker'),
+  },
+  (t) => [unique().on(t.extractionId, t.position)],
+);
+
+export const snapshots = pgTable('snapshots', {
+  id: text('id').primaryKey(),
+  serial: bigint('serial', { mode: 'number' }).notNull(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  counts: jsonb('counts').notNull(),
+  manifestSha256: char('manifest_sha256', { length: 64 }).notNull(),
+  tarballSha256: char('tarball_sha256', { length: 64 }).notNull(),
+  narHash: text('nar_hash').notNull(),
+  path: text('path').notNull(),
+});

@@ -1,0 +1,66 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from './connection';
+import { snapshots } from './schema';
+
+function rowsOf<T>(result: unknown): T[] {
+  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
+}
+
+export interface StoreCounts {
+  projects: number;
+  projectsRemoved: number;
+  releases: number;
+  files: number;
+  filesRemoved: number;
+  changelogRows: number;
+}
+
+export async function storeCounts(db: Db): Promise<StoreCounts> {
+  const [row] = rowsOf<Record<string, string | number>>(
+    await db.execute(sql`SELECT
+      (SELECT count(*) FROM projects WHERE NOT removed) AS projects,
+      (SELECT count(*) FROM projects WHERE removed) AS projects_removed,
+      (SELECT count(*) FROM releases WHERE NOT removed) AS releases,
+      (SELECT count(*) FROM files WHERE NOT removed) AS files,
+      (SELECT count(*) FROM files WHERE removed) AS files_removed,
+      (SELECT count(*) FROM changelog) AS changelog_rows`),
+  );
+  const n = (k: string) => Number(row?.[k] ?? 0);
+  return {
+    projects: n('projects'),
+    projectsRemoved: n('projects_removed'),
+    releases: n('releases'),
+    files: n('files'),
+    filesRemoved: n('files_removed'),
+    changelogRows: n('changelog_rows'),
+  };
+}
+
+/** Failures by code with one example each, projects and extractions together. */
+export async function failuresByCode(db: Db): Promise<Array<{ code: string; count: number; example: string }>> {
+  const rows = rowsOf<{ code: string; count: string | number; example: string }>(
+    await db.execute(sql`
+      SELECT code, count(*) AS count, min(example) AS example FROM (
+        SELECT failure_code AS code, display_name || ': ' || coalesce(failure_message, '') AS example
+          FROM projects WHERE failure_code IS NOT NULL
+        UNION ALL
+        SELECT e.failure_code, f.filename || ' [' || e.python_key || ']: ' || coalesce(e.log, '')
+          FROM extractions e JOIN files f ON f.id = e.file_id WHERE e.failure_code IS NOT NULL
+      ) x GROUP BY code ORDER BY count(*) DESC, code`),
+  );
+  return rows.map((r) => ({ code: r.code, count: Number(r.count), example: r.example.slice(0, 200) }));
+}
+
+export type SnapshotRow = typeof snapshots.$inferInsert;
+
+export async function recordSnapshot(db: Db, row: SnapshotRow): Promise<void> {
+  await db
+    .insert(snapshots)
+    .values(row)
+    .onConflictDoUpdate({ target: snapshots.id, set: { path: row.path, createdAt: new Date() } });
+}
+
+export async function latestSnapshot(db: Db): Promise<typeof snapshots.$inferSelect | undefined> {
+  const rows = await db.select().from(snapshots).orderBy(sql`${snapshots.createdAt} DESC`).limit(1);
+  return rows[0];
+}
