@@ -35,12 +35,16 @@ async function containerUrl(kind: 'postgres' | 'redis'): Promise<string> {
 
 /** An administrative PostgreSQL URL (a database that exists, used to create per-test ones). */
 export function postgresAdminUrl(): Promise<string> {
-  pgBase ??= process.env.TEST_DATABASE_URL ? Promise.resolve(process.env.TEST_DATABASE_URL) : containerUrl('postgres');
+  pgBase ??= process.env.TEST_DATABASE_URL
+    ? Promise.resolve(process.env.TEST_DATABASE_URL)
+    : containerUrl('postgres');
   return pgBase;
 }
 
 export function redisUrl(): Promise<string> {
-  redisBase ??= process.env.TEST_REDIS_URL ? Promise.resolve(process.env.TEST_REDIS_URL) : containerUrl('redis');
+  redisBase ??= process.env.TEST_REDIS_URL
+    ? Promise.resolve(process.env.TEST_REDIS_URL)
+    : containerUrl('redis');
   return redisBase;
 }
 

@@ -2,9 +2,12 @@ import path from 'node:path';
 import { CrawlError } from '@pypi-graph/core';
 import { z } from 'zod';
 
-const csv = z
-  .string()
-  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+const csv = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean),
+);
 
 const intFrom = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 
@@ -38,7 +41,10 @@ export const EnvSchema = z.object({
   /** Largest JSON/XML/HTML answer accepted from the index, bytes. */
   HTTP_MAX_RESPONSE_BYTES: intFrom(64 * 1024 * 1024, 1024),
   /** Prefix of every Redis key (BullMQ queues and rate limits), so deployments can share a Redis. */
-  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('pypi-graph'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/)
+    .default('pypi-graph'),
   /** Concurrent project jobs per process. */
   PROJECT_CONCURRENCY: intFrom(16, 1),
   /** Where `pnpm snapshot` writes when `--out` is not given. */

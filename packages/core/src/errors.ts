@@ -42,8 +42,11 @@ export const FAILURE_CODES = {
   'config-invalid': { retry: false },
   'since-invalid': { retry: false },
   'snapshot-failed': { retry: false },
-  'aborted': { retry: true },
+  aborted: { retry: true },
   'internal-error': { retry: false },
+  // appended by pypi-client: the server answered a Range request with the whole file (200)
+  // and the requested bytes lie beyond what we are willing to read; fall back to a download.
+  'range-not-supported': { retry: false },
 } as const satisfies Record<string, { retry: boolean }>;
 
 export type FailureCode = keyof typeof FAILURE_CODES;

@@ -1,4 +1,10 @@
-export { advanceCrawlState, type ChangelogRow, getCrawlState, insertChangelog, serialBefore } from './changelog';
+export {
+  advanceCrawlState,
+  type ChangelogRow,
+  getCrawlState,
+  insertChangelog,
+  serialBefore,
+} from './changelog';
 export { type Database, type DatabaseOptions, type Db, openDatabase, type Schema } from './connection';
 export { MIGRATIONS_DIR, type MigrationResult, migrate } from './migrate';
 export {
@@ -15,6 +21,8 @@ export {
 export * as schema from './schema';
 export { type PypiFileRow, type PypiProjectRows, pypiBucket, snapshotMeta } from './snapshot-queries';
 export {
+  type CrawlSummary,
+  crawlSummary,
   failuresByCode,
   latestSnapshot,
   recordSnapshot,

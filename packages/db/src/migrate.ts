@@ -6,7 +6,10 @@ import { CrawlError, type Logger, silentLogger } from '@pypi-graph/core';
 import type { Database } from './connection';
 
 /** The committed SQL migrations, applied in file name order. */
-export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../migrations');
+export const MIGRATIONS_DIR = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../../migrations',
+);
 
 // Any constant works; it only has to be the same for every pypi-graph process.
 const MIGRATION_LOCK = 0x70797067; // "pypg"
@@ -49,7 +52,9 @@ export async function migrate(database: Database, logger: Logger = silentLogger)
         );
       } catch (err) {
         await exec('ROLLBACK').catch(() => {});
-        throw new CrawlError('internal-error', `migration ${name} failed: ${(err as Error).message}`, { cause: err });
+        throw new CrawlError('internal-error', `migration ${name} failed: ${(err as Error).message}`, {
+          cause: err,
+        });
       }
       result.applied.push(name);
       logger.info({ migration: name }, 'migration applied');

@@ -286,7 +286,10 @@ export interface ProjectView {
 
 /** A project with all of its releases and files (removed ones included, flagged). */
 export async function getProject(db: Db, anyName: string): Promise<ProjectView | undefined> {
-  const [project] = await db.select().from(projects).where(eq(projects.name, pep503Name(anyName)));
+  const [project] = await db
+    .select()
+    .from(projects)
+    .where(eq(projects.name, pep503Name(anyName)));
   if (!project) return undefined;
   const rels = await db.select().from(releases).where(eq(releases.projectId, project.id));
   const fileRows = await db.select().from(files).where(eq(files.projectId, project.id));
@@ -313,7 +316,8 @@ export async function getProject(db: Db, anyName: string): Promise<ProjectView |
         removed: r.removed,
         files: (byRelease.get(r.id) ?? []).sort(
           (a, b) =>
-            (a.uploadTime?.getTime() ?? 0) - (b.uploadTime?.getTime() ?? 0) || (a.filename < b.filename ? -1 : 1),
+            (a.uploadTime?.getTime() ?? 0) - (b.uploadTime?.getTime() ?? 0) ||
+            (a.filename < b.filename ? -1 : 1),
         ),
       })),
   };
@@ -327,4 +331,3 @@ export async function failedProjects(db: Db, code?: string): Promise<Array<{ nam
     .where(code ? eq(projects.failureCode, code) : sql`${projects.failureCode} IS NOT NULL`);
   return rows.map((r) => ({ name: r.name, code: r.code ?? '' }));
 }
-

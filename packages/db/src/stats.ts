@@ -37,7 +37,9 @@ export async function storeCounts(db: Db): Promise<StoreCounts> {
 }
 
 /** Failures by code with one example each, projects and extractions together. */
-export async function failuresByCode(db: Db): Promise<Array<{ code: string; count: number; example: string }>> {
+export async function failuresByCode(
+  db: Db,
+): Promise<Array<{ code: string; count: number; example: string }>> {
   const rows = rowsOf<{ code: string; count: string | number; example: string }>(
     await db.execute(sql`
       SELECT code, count(*) AS count, min(example) AS example FROM (
@@ -63,4 +65,34 @@ export async function recordSnapshot(db: Db, row: SnapshotRow): Promise<void> {
 export async function latestSnapshot(db: Db): Promise<typeof snapshots.$inferSelect | undefined> {
   const rows = await db.select().from(snapshots).orderBy(sql`${snapshots.createdAt} DESC`).limit(1);
   return rows[0];
+}
+
+export interface CrawlSummary {
+  projectsCrawled: number;
+  projectsRemoved: number;
+  filesAdded: number;
+  filesRemoved: number;
+  failures: Array<{ code: string; count: number }>;
+}
+
+/** What changed in the store since `start` (the beginning of a crawl), whichever runner did it. */
+export async function crawlSummary(db: Db, start: Date): Promise<CrawlSummary> {
+  const [row] = rowsOf<Record<string, string | number>>(
+    await db.execute(sql`SELECT
+      (SELECT count(*) FROM projects WHERE crawled_at >= ${start}) AS crawled,
+      (SELECT count(*) FROM projects WHERE removed AND removed_at >= ${start}) AS projects_removed,
+      (SELECT count(*) FROM files WHERE first_seen_at >= ${start}) AS added,
+      (SELECT count(*) FROM files WHERE removed AND removed_at >= ${start}) AS removed`),
+  );
+  const failures = rowsOf<{ code: string; count: string | number }>(
+    await db.execute(sql`SELECT failure_code AS code, count(*) AS count FROM projects
+      WHERE failure_code IS NOT NULL AND failed_at >= ${start} GROUP BY failure_code ORDER BY failure_code`),
+  );
+  return {
+    projectsCrawled: Number(row?.crawled ?? 0),
+    projectsRemoved: Number(row?.projects_removed ?? 0),
+    filesAdded: Number(row?.added ?? 0),
+    filesRemoved: Number(row?.removed ?? 0),
+    failures: failures.map((f) => ({ code: f.code, count: Number(f.count) })),
+  };
 }

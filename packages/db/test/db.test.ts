@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core';
-import { sql } from 'drizzle-orm';
+import { is, sql } from 'drizzle-orm';
+import { getTableConfig, PgTable } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/services';
 import {
@@ -83,7 +83,7 @@ describe.each(backends)('db on %s', (_kind, open) => {
   afterAll(async () => cleanup?.());
 
   it('has every column of the drizzle schema in the SQL migrations, with the same nullability', async () => {
-    const tables = Object.values(schema).filter((t): t is PgTable => typeof t === 'object' && t !== null && 'getSQL' in t);
+    const tables = (Object.values(schema) as unknown[]).filter((t): t is PgTable => is(t, PgTable));
     expect(tables.length).toBe(8);
     for (const table of tables) {
       const cfg = getTableConfig(table);
@@ -106,7 +106,11 @@ describe.each(backends)('db on %s', (_kind, open) => {
       displayName: 'Foo_Bar.baz',
       serial: 10,
       versions: ['1.0', '2.0', '3.0'],
-      files: [file('Foo_Bar.baz-1.0.tar.gz', '1.0'), file('foo_bar.baz-1.0-py3-none-any.whl', '1.0'), file('Foo_Bar.baz-2.0.zip', '2.0')],
+      files: [
+        file('Foo_Bar.baz-1.0.tar.gz', '1.0'),
+        file('foo_bar.baz-1.0-py3-none-any.whl', '1.0'),
+        file('Foo_Bar.baz-2.0.zip', '2.0'),
+      ],
     };
     const first = await saveProject(db, v1);
     expect(first).toMatchObject({ applied: true, filesAdded: 3, filesUpdated: 0, filesRemoved: 0 });
@@ -128,14 +132,19 @@ describe.each(backends)('db on %s', (_kind, open) => {
 
     // The bucket query only sees current files, grouped by project and release.
     const bucketRows = await pypiBucket(db, (await db.select().from(schema.projects))[0]!.bucket);
-    expect(bucketRows.map((p) => p.releases.map((r) => [r.version, r.files.map((f) => f.filename)]))).toEqual([
-      [['1.0', ['Foo_Bar.baz-1.0.tar.gz', 'foo_bar.baz-1.0-py3-none-any.whl']]],
-    ]);
+    expect(bucketRows.map((p) => p.releases.map((r) => [r.version, r.files.map((f) => f.filename)]))).toEqual(
+      [[['1.0', ['Foo_Bar.baz-1.0.tar.gz', 'foo_bar.baz-1.0-py3-none-any.whl']]]],
+    );
   });
 
   it('records failures without losing stored data, and removed projects', async () => {
     const db = database.db;
-    await saveProject(db, { displayName: 'keep', serial: 3, versions: ['1'], files: [file('keep-1.tar.gz', '1')] });
+    await saveProject(db, {
+      displayName: 'keep',
+      serial: 3,
+      versions: ['1'],
+      files: [file('keep-1.tar.gz', '1')],
+    });
     await recordProjectFailure(db, 'keep', 'response-invalid', 'bad JSON');
     const view = await getProject(db, 'keep');
     expect(view?.failureCode).toBe('response-invalid');

@@ -35,13 +35,19 @@ export const DEFAULT_METADATA_MAX_BYTES = 4 * 1024 * 1024;
  * whitespace; the body after the first blank line is ignored). Bytes that are not
  * UTF-8 are decoded as Latin-1 instead of failing, as `email.parser` does.
  */
-export function parseCoreMetadata(input: Uint8Array | string, maxBytes = DEFAULT_METADATA_MAX_BYTES): CoreMetadata {
+export function parseCoreMetadata(
+  input: Uint8Array | string,
+  maxBytes = DEFAULT_METADATA_MAX_BYTES,
+): CoreMetadata {
   let text: string;
   if (typeof input === 'string') {
     text = input;
   } else {
     if (input.byteLength > maxBytes) {
-      throw new CrawlError('metadata-too-large', `metadata is ${input.byteLength} bytes, over the cap of ${maxBytes}`);
+      throw new CrawlError(
+        'metadata-too-large',
+        `metadata is ${input.byteLength} bytes, over the cap of ${maxBytes}`,
+      );
     }
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(input);
@@ -61,7 +67,8 @@ export function parseCoreMetadata(input: Uint8Array | string, maxBytes = DEFAULT
     }
     const colon = line.indexOf(':');
     if (colon <= 0) {
-      if (headers.length === 0) throw new CrawlError('metadata-invalid', `not a metadata header: ${line.slice(0, 80)}`);
+      if (headers.length === 0)
+        throw new CrawlError('metadata-invalid', `not a metadata header: ${line.slice(0, 80)}`);
       continue; // email.parser tolerates defects after the first header
     }
     headers.push([line.slice(0, colon).trim(), line.slice(colon + 1).trim()]);

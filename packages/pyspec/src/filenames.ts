@@ -22,19 +22,38 @@ export function parseWheelFilename(filename: string): WheelName {
   }
   const parts = filename.slice(0, -4).split('-');
   if (parts.length !== 5 && parts.length !== 6) {
-    throw new CrawlError('filename-invalid', `a wheel file name has 5 or 6 dash-separated parts: ${filename}`);
+    throw new CrawlError(
+      'filename-invalid',
+      `a wheel file name has 5 or 6 dash-separated parts: ${filename}`,
+    );
   }
   const [name, version] = parts as [string, string];
   const build = parts.length === 6 ? parts[2] : undefined;
   const [pythonTag, abiTag, platformTag] = parts.slice(-3) as [string, string, string];
-  if (!name || !version || !pythonTag || !abiTag || !platformTag || (build !== undefined && !/^\d/.test(build))) {
+  if (
+    !name ||
+    !version ||
+    !pythonTag ||
+    !abiTag ||
+    !platformTag ||
+    (build !== undefined && !/^\d/.test(build))
+  ) {
     throw new CrawlError('filename-invalid', `malformed wheel file name: ${filename}`);
   }
   return { name, version, build, pythonTag, abiTag, platformTag };
 }
 
 /** Archive suffixes of sdists PyPI has accepted over time, longest first. */
-export const SDIST_SUFFIXES = ['.tar.gz', '.tar.bz2', '.tar.xz', '.tar.Z', '.tgz', '.tbz', '.zip', '.tar'] as const;
+export const SDIST_SUFFIXES = [
+  '.tar.gz',
+  '.tar.bz2',
+  '.tar.xz',
+  '.tar.Z',
+  '.tgz',
+  '.tbz',
+  '.zip',
+  '.tar',
+] as const;
 
 export function sdistSuffix(filename: string): string | undefined {
   const lower = filename.toLowerCase();

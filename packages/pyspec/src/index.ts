@@ -1,4 +1,9 @@
-export { type CoreMetadata, DEFAULT_METADATA_MAX_BYTES, MULTIPLE_USE_FIELDS, parseCoreMetadata } from './core-metadata';
+export {
+  type CoreMetadata,
+  DEFAULT_METADATA_MAX_BYTES,
+  MULTIPLE_USE_FIELDS,
+  parseCoreMetadata,
+} from './core-metadata';
 export {
   type PackageType,
   packageTypeOf,

@@ -1,0 +1,104 @@
+import type { Config } from '@pypi-graph/config';
+import type { Logger } from '@pypi-graph/core';
+import {
+  type Database,
+  type Db,
+  migrate,
+  openDatabase,
+  pypiBucket,
+  recordSnapshot,
+  snapshotMeta,
+} from '@pypi-graph/db';
+import {
+  BullmqRunner,
+  EmbeddedRunner,
+  type PypiApi,
+  QUEUES,
+  type QueueName,
+  type Runner,
+} from '@pypi-graph/pipeline';
+import { type PublishResult, publishSnapshot, type SnapshotSource } from '@pypi-graph/snapshot';
+import { createIndexApi } from './index-api';
+
+export interface App {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly database: Database;
+  readonly db: Db;
+  readonly api: PypiApi;
+  close(): Promise<void>;
+}
+
+/** Opens the database (migrating it) and the index client, as the configuration says. */
+export async function openApp(config: Config, logger: Logger): Promise<App> {
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, pglitePath: config.pglitePath });
+  try {
+    await migrate(database, logger);
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+  const index = createIndexApi(config, logger);
+  return {
+    config,
+    logger,
+    database,
+    db: database.db,
+    api: index.api,
+    async close() {
+      await index.close();
+      await database.close();
+    },
+  };
+}
+
+export interface RunnerOptions {
+  /** Process jobs here (always true for the embedded runner). */
+  work?: boolean;
+  queues?: QueueName[];
+  concurrency?: number;
+}
+
+/** BullMQ when REDIS_URL is set, in-process otherwise: the same queue definitions either way. */
+export function createRunner(app: App, options: RunnerOptions = {}): Runner {
+  const base = { config: app.config, db: app.db, api: app.api, logger: app.logger };
+  if (app.config.redisUrl) {
+    return new BullmqRunner(base, QUEUES, {
+      redisUrl: app.config.redisUrl,
+      prefix: app.config.queuePrefix,
+      work: options.work ?? true,
+      queues: options.queues,
+      concurrency: options.concurrency,
+    });
+  }
+  return new EmbeddedRunner(base, QUEUES);
+}
+
+/** The snapshot source over the database: one bucket at a time. */
+export function databaseSnapshotSource(db: Db): SnapshotSource {
+  return {
+    meta: () => snapshotMeta(db),
+    async *pypiProjects(bucket: string) {
+      yield* await pypiBucket(db, bucket);
+    },
+  };
+}
+
+export async function takeSnapshot(app: App, outDir: string, signal?: AbortSignal): Promise<PublishResult> {
+  const result = await publishSnapshot({
+    outDir,
+    source: databaseSnapshotSource(app.db),
+    signal,
+    logger: app.logger,
+  });
+  await recordSnapshot(app.db, {
+    id: result.id,
+    serial: result.manifest.serial,
+    counts: result.counts,
+    manifestSha256: result.manifestSha256,
+    tarballSha256: result.tarballSha256,
+    narHash: result.narHashSri,
+    path: result.dir,
+  });
+  return result;
+}

@@ -1,0 +1,93 @@
+import { CrawlError } from '@pypi-graph/core';
+import { type CrawlSummary, crawlSummary, getCrawlState, serialBefore } from '@pypi-graph/db';
+import type { RunnerStats } from '@pypi-graph/pipeline';
+import { type App, createRunner } from '../app';
+import { createProgress } from '../progress';
+import { parseSince } from '../since';
+
+export interface CrawlOptions {
+  since?: string;
+  all?: boolean;
+  project?: string[];
+  /** Only enqueue and watch; other `pnpm worker` processes do the work (BullMQ only). */
+  work?: boolean;
+  concurrency?: number;
+  progress?: boolean;
+}
+
+export interface CrawlOutcome {
+  summary: CrawlSummary;
+  stats: RunnerStats;
+  since?: number;
+}
+
+/** Resolves `--since` to the serial after which the changelog is read. */
+export async function resolveSinceSerial(app: App, value: string): Promise<number> {
+  const since = parseSince(value);
+  if (since.kind === 'serial') return since.serial;
+  const stored = await serialBefore(app.db, since.time);
+  if (stored !== undefined) return stored;
+  // No history of our own that old: ask the index (binary search over changelog_since_serial).
+  return app.api.changelogSerialAt(since.time);
+}
+
+export async function crawl(app: App, options: CrawlOptions): Promise<CrawlOutcome> {
+  const modes = [options.since !== undefined, options.all === true, (options.project?.length ?? 0) > 0];
+  if (modes.filter(Boolean).length > 1) {
+    throw new CrawlError('config-invalid', 'choose one of --since, --all and --project');
+  }
+  const runner = createRunner(app, { work: options.work ?? true, concurrency: options.concurrency });
+  const start = new Date();
+  const progress = createProgress(options.progress ?? false);
+  let sinceSerial: number | undefined;
+  try {
+    await runner.start();
+    if (options.all) {
+      await runner.enqueue('discover', { mode: 'all' });
+    } else if (options.project && options.project.length > 0) {
+      for (const name of options.project) await runner.enqueue('project', { name, serial: 0 });
+    } else {
+      if (options.since !== undefined) {
+        sinceSerial = await resolveSinceSerial(app, options.since);
+      } else {
+        sinceSerial = await getCrawlState(app.db, 'changelog');
+        if (sinceSerial === undefined) {
+          throw new CrawlError(
+            'since-invalid',
+            'nothing crawled yet, so there is no serial to continue from',
+            {
+              hint: 'start with `pnpm crawl --since yesterday`, `--all` or `--project NAME`',
+            },
+          );
+        }
+      }
+      app.logger.info({ since: sinceSerial }, 'reading the changelog');
+      await runner.enqueue('discover', { mode: 'since', since: sinceSerial });
+    }
+    const stats = await runner.drain((s) => progress.update(s));
+    progress.done();
+    return { summary: await crawlSummary(app.db, start), stats, since: sinceSerial };
+  } finally {
+    await runner.close();
+  }
+}
+
+export function formatSummary(outcome: CrawlOutcome): string {
+  const { summary } = outcome;
+  const lines = [
+    `projects crawled: ${summary.projectsCrawled}`,
+    `projects removed: ${summary.projectsRemoved}`,
+    `files added:      ${summary.filesAdded}`,
+    `files removed:    ${summary.filesRemoved}`,
+  ];
+  const failures = new Map<string, number>(summary.failures.map((f) => [f.code, f.count]));
+  for (const [code, n] of Object.entries(outcome.stats.failures)) {
+    if (!failures.has(code)) failures.set(code, n);
+  }
+  if (failures.size === 0) lines.push('failures:         none');
+  else {
+    lines.push(`failures:         ${[...failures.values()].reduce((a, b) => a + b, 0)}`);
+    for (const [code, n] of [...failures].sort()) lines.push(`  ${code}: ${n}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,46 @@
+import { failuresByCode, getCrawlState, latestSnapshot, storeCounts } from '@pypi-graph/db';
+import { BullmqRunner } from '@pypi-graph/pipeline';
+import type { App } from '../app';
+import { createRunner } from '../app';
+
+export async function status(app: App): Promise<string> {
+  const counts = await storeCounts(app.db);
+  const serial = await getCrawlState(app.db, 'changelog');
+  const failures = await failuresByCode(app.db);
+  const snap = await latestSnapshot(app.db);
+  const out = [
+    `database:  ${app.database.kind}`,
+    `projects:  ${counts.projects} (${counts.projectsRemoved} removed)`,
+    `releases:  ${counts.releases}`,
+    `files:     ${counts.files} (${counts.filesRemoved} removed)`,
+    `changelog: ${counts.changelogRows} rows stored, crawled up to serial ${serial ?? 'none'}`,
+  ];
+  try {
+    const last = await app.api.changelogLastSerial();
+    out.push(`index:     last serial ${last}${serial !== undefined ? `, ${last - serial} behind` : ''}`);
+  } catch (err) {
+    out.push(`index:     unreachable (${(err as Error).message})`);
+  }
+  if (app.config.redisUrl) {
+    const runner = createRunner(app, { work: false });
+    try {
+      if (runner instanceof BullmqRunner) {
+        for (const [q, c] of Object.entries(await runner.counts())) {
+          out.push(
+            `queue ${q}: ${Object.entries(c)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ')}`,
+          );
+        }
+      }
+    } finally {
+      await runner.close();
+    }
+  }
+  out.push(`failures:  ${failures.length === 0 ? 'none' : ''}`);
+  for (const f of failures) out.push(`  ${f.code}: ${f.count}  e.g. ${f.example}`);
+  out.push(
+    snap ? `snapshot:  ${snap.id} at ${snap.createdAt.toISOString()} in ${snap.path}` : 'snapshot:  none yet',
+  );
+  return out.join('\n');
+}

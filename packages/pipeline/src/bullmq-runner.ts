@@ -1,0 +1,188 @@
+import { CrawlError, type Logger, toCrawlError } from '@pypi-graph/core';
+import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { AnyQueueDefinition, Enqueue, EnqueueOptions, PipelineContext, QueueName } from './context';
+import { backoffMs, emptyStats, type Runner, type RunnerStats } from './runner';
+
+export interface BullmqRunnerOptions {
+  redisUrl: string;
+  /** Redis key prefix (QUEUE_PREFIX): one per deployment, one per test. */
+  prefix: string;
+  /** Run workers in this process; false = only enqueue and watch. */
+  work: boolean;
+  /** Only these queues get local workers (default: all defined). */
+  queues?: QueueName[];
+  /** Overrides each queue's own concurrency. */
+  concurrency?: number;
+}
+
+/** BullMQ forbids ':' in custom ids (beyond its own 3-part form); ours use '~' on the wire. */
+export function bullmqJobId(id: string): string {
+  return id.replaceAll(':', '~');
+}
+
+/**
+ * Runs the processors on BullMQ: any number of processes on any number of machines share
+ * one Redis. Payloads are validated when a job is taken; a job that fails with a retryable
+ * code goes back with the server's Retry-After or an exponential backoff.
+ */
+export class BullmqRunner implements Runner {
+  readonly kind = 'bullmq';
+  private readonly connection: Redis;
+  private readonly queues = new Map<QueueName, Queue>();
+  private readonly workers: Worker[] = [];
+  private readonly stats: RunnerStats = emptyStats();
+  private readonly ctx: PipelineContext;
+
+  constructor(
+    base: Omit<PipelineContext, 'enqueue'>,
+    private readonly definitions: Partial<Record<QueueName, AnyQueueDefinition>>,
+    private readonly options: BullmqRunnerOptions,
+    private readonly logger: Logger = base.logger,
+  ) {
+    this.connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null, enableReadyCheck: true });
+    this.connection.on('error', (err) => this.logger.warn({ err: err.message }, 'redis connection error'));
+    this.ctx = { ...base, enqueue: this.enqueue };
+    for (const name of Object.keys(definitions) as QueueName[]) {
+      this.queues.set(name, new Queue(name, { connection: this.connection, prefix: options.prefix }));
+    }
+  }
+
+  readonly enqueue: Enqueue = async (queue, payload, options: EnqueueOptions = {}) => {
+    const def = this.definition(queue);
+    const parsed = def.payload.safeParse(payload);
+    if (!parsed.success) {
+      throw new CrawlError('job-payload-invalid', `invalid ${queue} payload: ${parsed.error.message}`);
+    }
+    const id = bullmqJobId(def.jobId(parsed.data));
+    const q = this.queues.get(queue)!;
+    const existing = await q.getJob(id);
+    if (existing) {
+      const state = await existing.getState();
+      if (state !== 'completed' && state !== 'failed') return false;
+      // A finished job of the same id: the work is asked for again.
+      await existing.remove().catch(() => {});
+    }
+    await q.add(queue, parsed.data, {
+      jobId: id,
+      attempts: def.attempts,
+      backoff: { type: 'pypi-graph' },
+      priority: options.priority,
+      removeOnComplete: true,
+      removeOnFail: { age: 7 * 24 * 3600 },
+    });
+    this.stats.queues[queue] ??= { waiting: 0, active: 0, completed: 0, failed: 0 };
+    return true;
+  };
+
+  private definition(queue: QueueName): AnyQueueDefinition {
+    const def = this.definitions[queue];
+    if (!def) throw new CrawlError('internal-error', `no processor for queue ${queue}`);
+    return def;
+  }
+
+  async start(): Promise<void> {
+    if (!this.options.work) return;
+    const names = this.options.queues ?? (Object.keys(this.definitions) as QueueName[]);
+    for (const name of names) {
+      const def = this.definition(name);
+      const worker = new Worker(name, (job, _token, signal) => this.process(def, job, signal), {
+        connection: this.connection.duplicate(),
+        prefix: this.options.prefix,
+        concurrency: this.options.concurrency ?? def.concurrency(this.ctx.config),
+        settings: {
+          backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
+            backoffMs(attemptsMade, err instanceof CrawlError ? err : undefined),
+        },
+      });
+      worker.on('error', (err) => this.logger.warn({ queue: name, err: err.message }, 'worker error'));
+      this.workers.push(worker);
+    }
+    await Promise.all(this.workers.map((w) => w.waitUntilReady()));
+  }
+
+  private async process(def: AnyQueueDefinition, job: Job, signal?: AbortSignal): Promise<unknown> {
+    const log = this.logger.child({ queue: def.name, job: job.id });
+    const stats = this.queueStats(def.name);
+    const parsed = def.payload.safeParse(job.data);
+    if (!parsed.success) {
+      stats.failed++;
+      this.stats.failures['job-payload-invalid'] = (this.stats.failures['job-payload-invalid'] ?? 0) + 1;
+      log.error({ err: parsed.error.message }, 'job payload invalid');
+      throw new UnrecoverableError(`job-payload-invalid: ${parsed.error.message}`);
+    }
+    const attempt = job.attemptsMade + 1;
+    try {
+      const out = await def.process(this.ctx, parsed.data, {
+        id: job.id ?? '',
+        signal: signal ?? new AbortController().signal,
+        log,
+        attempt,
+      });
+      stats.completed++;
+      return out;
+    } catch (thrown) {
+      const err = toCrawlError(thrown);
+      const final = !err.retryable || attempt >= def.attempts;
+      if (!final) {
+        log.warn({ code: err.code, attempt, err: err.message }, 'job failed, retrying');
+        throw err;
+      }
+      stats.failed++;
+      this.stats.failures[err.code] = (this.stats.failures[err.code] ?? 0) + 1;
+      log.error({ code: err.code, attempt, err: err.message }, 'job failed');
+      await def.onFailed?.(this.ctx, parsed.data, err);
+      throw new UnrecoverableError(`${err.code}: ${err.message}`);
+    }
+  }
+
+  private queueStats(name: QueueName) {
+    let s = this.stats.queues[name];
+    if (!s) {
+      s = { waiting: 0, active: 0, completed: 0, failed: 0 };
+      this.stats.queues[name] = s;
+    }
+    return s;
+  }
+
+  /** Queue depths across every process sharing this Redis. */
+  async counts(): Promise<Partial<Record<QueueName, Record<string, number>>>> {
+    const out: Partial<Record<QueueName, Record<string, number>>> = {};
+    for (const [name, q] of this.queues) {
+      out[name] = await q.getJobCounts(
+        'waiting',
+        'active',
+        'delayed',
+        'prioritized',
+        'waiting-children',
+        'failed',
+      );
+    }
+    return out;
+  }
+
+  async drain(onProgress?: (stats: RunnerStats) => void, intervalMs = 250): Promise<RunnerStats> {
+    let quiet = 0;
+    // Idle twice in a row: a job that just finished may be enqueuing its follow-ups.
+    while (quiet < 2) {
+      const counts = await this.counts();
+      let busy = 0;
+      for (const [name, c] of Object.entries(counts) as Array<[QueueName, Record<string, number>]>) {
+        const s = this.queueStats(name);
+        s.waiting = (c.waiting ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0);
+        s.active = c.active ?? 0;
+        busy += s.waiting + s.active;
+      }
+      onProgress?.(structuredClone(this.stats));
+      quiet = busy === 0 ? quiet + 1 : 0;
+      if (quiet < 2) await new Promise((r) => setTimeout(r, intervalMs));
+    }
+    return structuredClone(this.stats);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    await this.connection.quit().catch(() => {});
+  }
+}

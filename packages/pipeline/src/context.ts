@@ -1,0 +1,51 @@
+import type { Config } from '@pypi-graph/config';
+import type { CrawlError, Logger } from '@pypi-graph/core';
+import type { Db } from '@pypi-graph/db';
+import type { z } from 'zod';
+import type { PypiApi } from './api';
+
+export const QUEUE_NAMES = ['discover', 'project', 'wheel-metadata', 'sdist-extract', 'snapshot'] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];
+
+export interface EnqueueOptions {
+  /** Lower runs first (BullMQ's convention). Fresh changelog work uses 1, backfill 10. */
+  priority?: number;
+}
+
+/** Adds a job; a job whose id is already queued or running is not added twice. */
+export type Enqueue = (queue: QueueName, payload: unknown, options?: EnqueueOptions) => Promise<boolean>;
+
+export interface PipelineContext {
+  readonly config: Config;
+  readonly db: Db;
+  readonly api: PypiApi;
+  readonly logger: Logger;
+  readonly enqueue: Enqueue;
+}
+
+export interface JobInfo {
+  readonly id: string;
+  readonly signal: AbortSignal;
+  /** A child logger carrying the job's queue, id and subject. */
+  readonly log: Logger;
+  readonly attempt: number;
+}
+
+/** A queue, defined as data: its payload schema, its id scheme and its processor. */
+export interface QueueDefinition<P = unknown> {
+  readonly name: QueueName;
+  readonly payload: z.ZodType<P>;
+  /** Deterministic job id, so that enqueuing the same work twice is harmless. */
+  jobId(payload: P): string;
+  /** Attempts for retryable failures (network, 5xx, 429) before the failure is recorded. */
+  readonly attempts: number;
+  concurrency(config: Config): number;
+  process(ctx: PipelineContext, payload: P, job: JobInfo): Promise<unknown>;
+  /** Records a final failure against its subject in the database. */
+  onFailed?(ctx: PipelineContext, payload: P, error: CrawlError): Promise<void>;
+}
+
+// The registry holds definitions of different payload types; payloads are validated by each
+// definition's own schema before `process` sees them, so erasing the type here is safe.
+// biome-ignore lint/suspicious/noExplicitAny: see above
+export type AnyQueueDefinition = QueueDefinition<any>;

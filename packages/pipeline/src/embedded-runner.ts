@@ -1,0 +1,172 @@
+import { CrawlError, type Logger, toCrawlError } from '@pypi-graph/core';
+import type { AnyQueueDefinition, Enqueue, EnqueueOptions, PipelineContext, QueueName } from './context';
+import { backoffMs, emptyStats, type Runner, type RunnerStats } from './runner';
+
+interface PendingJob {
+  queue: QueueName;
+  id: string;
+  payload: unknown;
+  priority: number;
+  seq: number;
+}
+
+/**
+ * Runs the processors in this process with bounded concurrency per queue (no Redis).
+ * Same definitions, payload validation, job ids and retry rules as the BullMQ runner.
+ */
+export class EmbeddedRunner implements Runner {
+  readonly kind = 'embedded';
+  private readonly pending = new Map<QueueName, PendingJob[]>();
+  private readonly active = new Map<QueueName, number>();
+  private readonly known = new Set<string>();
+  private readonly controller = new AbortController();
+  private readonly idleWaiters: Array<() => void> = [];
+  private seq = 0;
+  private readonly stats: RunnerStats = emptyStats();
+  private readonly ctx: PipelineContext;
+
+  constructor(
+    base: Omit<PipelineContext, 'enqueue'>,
+    private readonly queues: Partial<Record<QueueName, AnyQueueDefinition>>,
+    private readonly logger: Logger = base.logger,
+  ) {
+    this.ctx = { ...base, enqueue: this.enqueue };
+  }
+
+  readonly enqueue: Enqueue = async (queue, payload, options: EnqueueOptions = {}) => {
+    const def = this.definition(queue);
+    const parsed = def.payload.safeParse(payload);
+    if (!parsed.success) {
+      throw new CrawlError('job-payload-invalid', `invalid ${queue} payload: ${parsed.error.message}`);
+    }
+    const id = def.jobId(parsed.data);
+    if (this.known.has(id)) return false;
+    this.known.add(id);
+    const list = this.pending.get(queue) ?? [];
+    list.push({ queue, id, payload: parsed.data, priority: options.priority ?? 5, seq: this.seq++ });
+    this.pending.set(queue, list);
+    this.stats.queues[queue] ??= { waiting: 0, active: 0, completed: 0, failed: 0 };
+    this.stats.queues[queue].waiting++;
+    queueMicrotask(() => this.pump());
+    return true;
+  };
+
+  private definition(queue: QueueName): AnyQueueDefinition {
+    const def = this.queues[queue];
+    if (!def) throw new CrawlError('internal-error', `no processor for queue ${queue}`);
+    return def;
+  }
+
+  private pump(): void {
+    for (const [queue, list] of this.pending) {
+      const def = this.definition(queue);
+      const limit = def.concurrency(this.ctx.config);
+      while (list.length > 0 && (this.active.get(queue) ?? 0) < limit && !this.controller.signal.aborted) {
+        // Lowest priority number first, then first come first served.
+        let best = 0;
+        for (let i = 1; i < list.length; i++) {
+          const a = list[i]!;
+          const b = list[best]!;
+          if (a.priority < b.priority || (a.priority === b.priority && a.seq < b.seq)) best = i;
+        }
+        const [job] = list.splice(best, 1);
+        this.active.set(queue, (this.active.get(queue) ?? 0) + 1);
+        void this.run(def, job!);
+      }
+    }
+    this.checkIdle();
+  }
+
+  private async run(def: AnyQueueDefinition, job: PendingJob): Promise<void> {
+    const stats = this.stats.queues[job.queue]!;
+    stats.waiting--;
+    stats.active++;
+    const log = this.logger.child({ queue: job.queue, job: job.id });
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await def.process(this.ctx, job.payload, {
+            id: job.id,
+            signal: this.controller.signal,
+            log,
+            attempt,
+          });
+          stats.completed++;
+          return;
+        } catch (thrown) {
+          const err = toCrawlError(thrown);
+          if (err.retryable && attempt < def.attempts && !this.controller.signal.aborted) {
+            const wait = backoffMs(attempt, err);
+            log.warn({ code: err.code, attempt, waitMs: wait, err: err.message }, 'job failed, retrying');
+            await sleep(wait, this.controller.signal).catch(() => {});
+            continue;
+          }
+          stats.failed++;
+          this.stats.failures[err.code] = (this.stats.failures[err.code] ?? 0) + 1;
+          log.error({ code: err.code, attempt, err: err.message }, 'job failed');
+          if (err.code !== 'aborted')
+            await def.onFailed?.(this.ctx, job.payload, err).catch((e: unknown) => {
+              log.error({ err: String(e) }, 'recording the failure failed');
+            });
+          return;
+        }
+      }
+    } finally {
+      stats.active--;
+      this.known.delete(job.id);
+      this.active.set(job.queue, (this.active.get(job.queue) ?? 1) - 1);
+      this.pump();
+    }
+  }
+
+  private isIdle(): boolean {
+    for (const n of this.active.values()) if (n > 0) return false;
+    for (const list of this.pending.values()) if (list.length > 0) return false;
+    return true;
+  }
+
+  private checkIdle(): void {
+    if (!this.isIdle()) return;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  async start(): Promise<void> {}
+
+  async drain(onProgress?: (stats: RunnerStats) => void, intervalMs = 250): Promise<RunnerStats> {
+    const timer = onProgress ? setInterval(() => onProgress(this.snapshotStats()), intervalMs) : undefined;
+    try {
+      await new Promise<void>((resolve) => {
+        this.idleWaiters.push(resolve);
+        queueMicrotask(() => this.checkIdle());
+      });
+    } finally {
+      if (timer) clearInterval(timer);
+    }
+    const out = this.snapshotStats();
+    onProgress?.(out);
+    return out;
+  }
+
+  private snapshotStats(): RunnerStats {
+    return structuredClone(this.stats);
+  }
+
+  async close(): Promise<void> {
+    this.controller.abort(new CrawlError('aborted', 'runner closed'));
+    for (const list of this.pending.values()) list.length = 0;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+}

@@ -1,0 +1,25 @@
+export type { JsonFileInfo, ProjectJsonInfo, PypiApi, SimpleFileInfo, SimpleProjectInfo } from './api';
+export { BullmqRunner, type BullmqRunnerOptions, bullmqJobId } from './bullmq-runner';
+export {
+  type AnyQueueDefinition,
+  type Enqueue,
+  type EnqueueOptions,
+  type JobInfo,
+  type PipelineContext,
+  QUEUE_NAMES,
+  type QueueDefinition,
+  type QueueName,
+} from './context';
+export { EmbeddedRunner } from './embedded-runner';
+export { type MergeResult, mergeProject } from './merge';
+export {
+  type DiscoverPayload,
+  discoverQueue,
+  PRIORITY_BACKFILL,
+  PRIORITY_FRESH,
+  type ProjectJobResult,
+  type ProjectPayload,
+  projectQueue,
+  QUEUES,
+} from './queues';
+export { backoffMs, type QueueStats, type Runner, type RunnerStats } from './runner';

@@ -1,0 +1,42 @@
+import type { CrawlError } from '@pypi-graph/core';
+import type { Enqueue, QueueName } from './context';
+
+export interface QueueStats {
+  waiting: number;
+  active: number;
+  completed: number;
+  failed: number;
+}
+
+export interface RunnerStats {
+  queues: Partial<Record<QueueName, QueueStats>>;
+  /** Final job failures by code, as seen by this runner. */
+  failures: Record<string, number>;
+}
+
+export function emptyStats(): RunnerStats {
+  return { queues: {}, failures: {} };
+}
+
+/** The two runners (embedded, BullMQ) behind one interface. */
+export interface Runner {
+  readonly kind: 'embedded' | 'bullmq';
+  readonly enqueue: Enqueue;
+  /** Starts processing (BullMQ: local workers, when this process works). */
+  start(): Promise<void>;
+  /** Resolves when every queue is empty and nothing runs. */
+  drain(onProgress?: (stats: RunnerStats) => void, intervalMs?: number): Promise<RunnerStats>;
+  close(): Promise<void>;
+}
+
+/**
+ * Delay before retry `attempt` (1-based): the server's Retry-After when it gave one,
+ * else exponential from 500 ms with ±25 % jitter, capped at 60 s.
+ */
+export function backoffMs(attempt: number, err?: Pick<CrawlError, 'retryAfterMs'>): number {
+  if (err?.retryAfterMs !== undefined) return Math.min(err.retryAfterMs, 15 * 60_000);
+  const base = Math.min(500 * 2 ** (attempt - 1), 60_000);
+  return Math.round(base * (0.75 + Math.random() * 0.5));
+}
+
+export type { QueueName };
