@@ -45,6 +45,16 @@ def read_metadata(path):
     return None
 
 
+def name_from_filename(fn):
+    import re
+    if fn.endswith('.whl'):
+        parts = fn[:-4].split('-')
+        return parts[0], parts[1]
+    stem = next(fn[: -len(s)] for s in SDIST_PREFERENCE if fn.endswith(s))
+    m = re.match(r'^(.+?)-(\d.*)$', stem)
+    return m.group(1), m.group(2)
+
+
 def main(folder, outdir):
     with open(os.path.join(folder, 'pypi-index.json'), encoding='utf-8') as f:
         manifest = json.load(f)
@@ -61,10 +71,12 @@ def main(folder, outdir):
                 continue
             path = os.path.join(root, fn)
             raw = read_metadata(path)
-            if raw is None:
-                continue  # the fixture folder's broken archives are not part of this oracle
-            meta = HeaderParser().parsestr(raw.decode('utf-8', 'replace'))
-            name, version = meta['Name'], meta['Version']
+            if raw is not None:
+                meta = HeaderParser().parsestr(raw.decode('utf-8', 'replace'))
+                name, version = meta['Name'], meta['Version']
+            else:
+                # A broken archive is still a file of the index: its name tells project and version.
+                name, version = name_from_filename(fn)
             info = mfiles.get(fn, {})
             if info.get('removed_at') or pep503(name) in removed_projects or (pep503(name), version) in removed_releases:
                 continue

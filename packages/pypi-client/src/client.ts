@@ -1,0 +1,104 @@
+import type { Config } from '@pypi-graph/config';
+import { type Logger, silentLogger } from '@pypi-graph/core';
+import { XmlRpcClient } from './changelog';
+import type { RetryPolicy } from './common';
+import { FilesApi } from './files';
+import { HttpClient } from './http';
+import { IndexApi } from './index-api';
+import { MemoryRateLimiter, type RateLimiter, ratesFromConfig } from './rate-limiter';
+import type { ChangelogRow } from './schema';
+import type {
+  CallOptions,
+  DownloadOptions,
+  DownloadResult,
+  HeadResult,
+  HttpStats,
+  ProjectJson,
+  RangeResult,
+  SerialAt,
+  SerialAtOptions,
+  SimpleIndex,
+  SimpleProject,
+} from './types';
+
+export type PypiClientConfig = Pick<
+  Config,
+  | 'pypiUrl'
+  | 'filesHosts'
+  | 'userAgent'
+  | 'xmlrpcRps'
+  | 'httpRpsPerHost'
+  | 'httpConnectionsPerHost'
+  | 'httpTimeoutMs'
+  | 'httpAttempts'
+  | 'httpMaxResponseBytes'
+>;
+
+export interface PypiClientOptions {
+  /** Where request, retry and drop events are logged; silent by default. */
+  logger?: Logger;
+  /** Throttle shared by the calls; a RedisRateLimiter makes it hold across workers. In-process by default. */
+  rateLimiter?: RateLimiter;
+  /** Backoff timing of retries; the defaults suit PyPI. */
+  retry?: Partial<RetryPolicy>;
+}
+
+/** Everything pypi-graph asks of a package index. Every call takes an AbortSignal. */
+export interface PypiClient {
+  /** `changelog_last_serial`: the newest serial of the index. */
+  changelogLastSerial(options?: CallOptions): Promise<number>;
+  /** `changelog_since_serial`: rows after `serial`, in serial order; malformed rows dropped and counted. */
+  changelogSinceSerial(serial: number, options?: CallOptions): Promise<ChangelogRow[]>;
+  /** The serial just before `time` (a Date, or Unix seconds), by binary search over the changelog. */
+  changelogSerialAt(time: Date | number, options?: SerialAtOptions): Promise<SerialAt>;
+  /** `list_packages_with_serial`: every project name → its last serial. */
+  listPackagesWithSerial(options?: CallOptions): Promise<Map<string, number>>;
+  /** PEP 691 JSON project page; `project-not-found` on 404. */
+  getSimpleProject(name: string, options?: CallOptions): Promise<SimpleProject>;
+  /** `/pypi/<name>/json`; `project-not-found` on 404. */
+  getProjectJson(name: string, options?: CallOptions): Promise<ProjectJson>;
+  /** PEP 691 JSON root page `/simple/`. */
+  getSimpleIndex(options?: CallOptions): Promise<SimpleIndex>;
+  /** Streams a file to `options.dir`, verifying sha256 (and size); the caller owns the result. */
+  download(url: string, options: DownloadOptions): Promise<DownloadResult>;
+  /** Bytes `start … endInclusive` of a file, by HTTP Range. */
+  fetchRange(url: string, start: number, endInclusive: number, options?: CallOptions): Promise<RangeResult>;
+  /** HEAD of a file. */
+  head(url: string, options?: CallOptions): Promise<HeadResult>;
+  /** A copy of the counters (requests, bytes, retries, …). */
+  stats(): HttpStats;
+  /** Closes idle connections and waits for running requests. */
+  close(): Promise<void>;
+}
+
+/** The client of one index (`config.pypiUrl`) and its files hosts (`config.filesHosts`). */
+export function createPypiClient(config: PypiClientConfig, options: PypiClientOptions = {}): PypiClient {
+  const logger = (options.logger ?? silentLogger).child({ component: 'pypi-client' });
+  const http = new HttpClient({
+    config,
+    logger,
+    rateLimiter: options.rateLimiter ?? new MemoryRateLimiter({ rates: ratesFromConfig(config) }),
+    // The index's own host is always allowed (loadConfig already adds it to filesHosts).
+    allowedHosts: new Set([new URL(config.pypiUrl).host, ...config.filesHosts].map((h) => h.toLowerCase())),
+    retry: options.retry,
+  });
+  // https://warehouse.pypa.io/api-reference/xml-rpc.html: the endpoint is /pypi.
+  const xmlrpc = new XmlRpcClient(http, new URL(`${config.pypiUrl.replace(/\/+$/, '')}/pypi`));
+  const index = new IndexApi(http, config.pypiUrl);
+  const files = new FilesApi(http);
+
+  return {
+    changelogLastSerial: (o) => xmlrpc.changelogLastSerial(o),
+    changelogSinceSerial: (serial, o) => xmlrpc.changelogSinceSerial(serial, o),
+    changelogSerialAt: (time, o) => xmlrpc.changelogSerialAt(time, o),
+    listPackagesWithSerial: (o) => xmlrpc.listPackagesWithSerial(o),
+    getSimpleProject: (name, o) => index.getSimpleProject(name, o),
+    getProjectJson: (name, o) => index.getProjectJson(name, o),
+    getSimpleIndex: (o) => index.getSimpleIndex(o),
+    download: (url, o) => files.download(url, o),
+    fetchRange: (url, start, end, o) => files.fetchRange(url, start, end, o),
+    head: (url, o) => files.head(url, o),
+    stats: () => http.snapshot(),
+    close: () => http.close(),
+  };
+}

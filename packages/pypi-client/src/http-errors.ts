@@ -1,0 +1,117 @@
+import { CrawlError, type FailureCode, isCrawlError } from '@pypi-graph/core';
+import { abortedError, parseRetryAfter } from './common';
+
+// The one place where HTTP outcomes become failure codes (STYLE.md: "429 and 5xx are mapped
+// to a typed error in exactly one place"). Everything else in the package throws what these
+// functions return.
+
+/** Codes the HTTP layer retries itself, with backoff; everything else goes to the caller at once. */
+export const RETRIED_CODES: ReadonlySet<FailureCode> = new Set<FailureCode>([
+  'network-error',
+  'http-timeout',
+  'http-429',
+  'http-5xx',
+  'body-truncated',
+  'xmlrpc-rate-limited',
+]);
+
+type Headers = Record<string, string | string[] | undefined>;
+
+/** The error for a non-2xx status; `overrides` lets a caller name a status (404 → project-not-found). */
+export function errorForStatus(
+  status: number,
+  headers: Headers,
+  url: string,
+  overrides: Partial<Record<number, FailureCode>> = {},
+): CrawlError {
+  const details = { url, status };
+  const override = overrides[status];
+  if (override !== undefined) return new CrawlError(override, `HTTP ${status} from ${url}`, { details });
+  if (status === 429) {
+    return new CrawlError('http-429', `HTTP 429 Too Many Requests from ${url}`, {
+      retryAfterMs: parseRetryAfter(headers['retry-after']),
+      hint: 'lower HTTP_RPS_PER_HOST or XMLRPC_RPS',
+      details,
+    });
+  }
+  if (status >= 500) {
+    // https://www.rfc-editor.org/rfc/rfc9110#status.503: 503 may carry Retry-After too.
+    return new CrawlError('http-5xx', `HTTP ${status} from ${url}`, {
+      retryAfterMs: status === 503 ? parseRetryAfter(headers['retry-after']) : undefined,
+      details,
+    });
+  }
+  if (status >= 300 && status < 400) {
+    return new CrawlError('response-invalid', `unexpected redirect (HTTP ${status}) from ${url}`, {
+      details,
+    });
+  }
+  return new CrawlError('http-4xx', `HTTP ${status} from ${url}`, { details });
+}
+
+/** Where in the exchange a transport failure happened; decides body-truncated vs network-error. */
+export interface FailureContext {
+  url: string;
+  signal?: AbortSignal;
+  /** Set once the status line and headers arrived. */
+  phase: 'request' | 'body';
+  /** Content-Length of the response, when the server sent one. */
+  expectedBytes?: number;
+  /** Raw body bytes received so far. */
+  receivedBytes?: number;
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** The error for anything thrown while sending a request or reading its body. */
+export function errorForFailure(err: unknown, ctx: FailureContext): CrawlError {
+  // An abort we asked for wins over whatever undici reports about the torn-down socket.
+  if (ctx.signal?.aborted) return abortedError(err);
+  if (isCrawlError(err)) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  const details = { url: ctx.url, phase: ctx.phase, cause: code };
+  if (typeof code === 'string' && TIMEOUT_CODES.has(code)) {
+    return new CrawlError('http-timeout', `timed out (${ctx.phase}) on ${ctx.url}`, {
+      cause: err,
+      hint: 'raise HTTP_TIMEOUT_MS if the index is slow',
+      details,
+    });
+  }
+  const truncated =
+    code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' ||
+    (ctx.phase === 'body' && ctx.expectedBytes !== undefined && (ctx.receivedBytes ?? 0) < ctx.expectedBytes);
+  if (truncated) return truncatedError(ctx, err);
+  if (
+    (typeof code === 'string' && (code.startsWith('UND_ERR') || /^E[A-Z]+$/.test(code))) ||
+    (err instanceof Error && err.name === 'SocketError')
+  ) {
+    return new CrawlError('network-error', `${(err as Error).message} (${ctx.url})`, { cause: err, details });
+  }
+  return new CrawlError(
+    'internal-error',
+    `${err instanceof Error ? err.message : String(err)} (${ctx.url})`,
+    {
+      cause: err,
+      details,
+    },
+  );
+}
+
+export function truncatedError(ctx: FailureContext, cause?: unknown): CrawlError {
+  return new CrawlError(
+    'body-truncated',
+    `body ended after ${ctx.receivedBytes ?? 0} of ${ctx.expectedBytes ?? '?'} bytes (${ctx.url})`,
+    { cause, details: { url: ctx.url, received: ctx.receivedBytes, expected: ctx.expectedBytes } },
+  );
+}
+
+export function tooLargeError(url: string, limit: number, size?: number): CrawlError {
+  return new CrawlError('response-too-large', `response from ${url} exceeds ${limit} bytes`, {
+    hint: 'raise HTTP_MAX_RESPONSE_BYTES if the answer is legitimate',
+    details: { url, limit, size },
+  });
+}
+
+export function invalidResponse(url: string, message: string, cause?: unknown): CrawlError {
+  return new CrawlError('response-invalid', `${message} (${url})`, { cause, details: { url } });
+}

@@ -1,0 +1,354 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
+import type { Config } from '@pypi-graph/config';
+import { type CrawlError, type FailureCode, type Logger, toCrawlError } from '@pypi-graph/core';
+import { Agent, type Dispatcher } from 'undici';
+import {
+  abortedError,
+  backoffDelay,
+  checkAllowedUrl,
+  DEFAULT_RETRY_POLICY,
+  type RetryPolicy,
+  sleep,
+  throwIfAborted,
+} from './common';
+import {
+  errorForFailure,
+  errorForStatus,
+  type FailureContext,
+  invalidResponse,
+  RETRIED_CODES,
+  tooLargeError,
+  truncatedError,
+} from './http-errors';
+import { hostKey, type RateLimiter } from './rate-limiter';
+import type { HttpStats } from './types';
+
+const gunzipAsync = promisify(gunzip);
+
+/** Redirects followed for one request; PyPI needs one (non-normalized name → normalized). */
+const MAX_REDIRECTS = 5;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+export type HttpConfig = Pick<
+  Config,
+  'userAgent' | 'httpConnectionsPerHost' | 'httpTimeoutMs' | 'httpAttempts' | 'httpMaxResponseBytes'
+>;
+
+export interface HttpClientOptions {
+  config: HttpConfig;
+  logger: Logger;
+  rateLimiter: RateLimiter;
+  /** Hosts (`host[:port]`) any request or redirect may go to. */
+  allowedHosts: ReadonlySet<string>;
+  retry?: Partial<RetryPolicy>;
+}
+
+export interface HttpRequest {
+  url: URL;
+  method?: 'GET' | 'HEAD' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal;
+  /** Rate-limiter key of the first hop; `host:<host>` by default. */
+  limiterKey?: string;
+  /** Ask for gzip and decode it in `buffer()`; only for answers we buffer anyway. */
+  gzip?: boolean;
+  /** Which statuses the caller handles; 2xx by default. Others become errors. */
+  accept?: (status: number) => boolean;
+  /** Codes for particular statuses, e.g. `{ 404: 'project-not-found' }`. */
+  statusCodes?: Partial<Record<number, FailureCode>>;
+}
+
+/** A response whose status was accepted; its body is read once, through the methods below. */
+export class HttpResponse {
+  readonly url: URL;
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  /** Content-Length, when the server sent one. */
+  readonly contentLength: number | undefined;
+  readonly #body: Dispatcher.ResponseData['body'];
+  readonly #stats: HttpStats;
+  readonly #signal: AbortSignal | undefined;
+  readonly #method: string;
+  #received = 0;
+  #complete = false;
+
+  constructor(
+    url: URL,
+    method: string,
+    data: Dispatcher.ResponseData,
+    stats: HttpStats,
+    signal: AbortSignal | undefined,
+  ) {
+    this.url = url;
+    this.#method = method;
+    this.status = data.statusCode;
+    this.headers = data.headers as IncomingHttpHeaders;
+    this.#body = data.body;
+    // Destroying an unread body makes undici emit an abort error; nobody needs to hear it.
+    this.#body.on('error', () => undefined);
+    this.#stats = stats;
+    this.#signal = signal;
+    const length = headerValue(this.headers, 'content-length');
+    this.contentLength = length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined;
+  }
+
+  header(name: string): string | undefined {
+    return headerValue(this.headers, name);
+  }
+
+  /**
+   * The raw body, chunk by chunk. Transport failures come out as CrawlErrors, and a body that
+   * ends before its Content-Length as `body-truncated`. Leaving the loop early closes the connection.
+   */
+  async *chunks(): AsyncGenerator<Buffer, void, undefined> {
+    const ctx = (): FailureContext => ({
+      url: this.url.href,
+      signal: this.#signal,
+      phase: 'body',
+      expectedBytes: this.#method === 'HEAD' ? undefined : this.contentLength,
+      receivedBytes: this.#received,
+    });
+    try {
+      for await (const chunk of this.#body) {
+        const buf = chunk as Buffer;
+        this.#received += buf.length;
+        this.#stats.bytesReceived += buf.length;
+        yield buf;
+      }
+    } catch (err) {
+      throw errorForFailure(err, ctx());
+    }
+    this.#complete = true;
+    const c = ctx();
+    if (c.expectedBytes !== undefined && this.#received < c.expectedBytes) throw truncatedError(c);
+  }
+
+  /**
+   * The whole body, at most `maxBytes` after decoding; stops reading as soon as the cap is
+   * passed (or at once when Content-Length says it will be), so a huge answer is never buffered.
+   */
+  async buffer(maxBytes: number): Promise<Buffer> {
+    if (this.contentLength !== undefined && this.contentLength > maxBytes) {
+      this.destroy();
+      throw tooLargeError(this.url.href, maxBytes, this.contentLength);
+    }
+    const parts: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of this.chunks()) {
+      size += chunk.length;
+      if (size > maxBytes) throw tooLargeError(this.url.href, maxBytes);
+      parts.push(chunk);
+    }
+    const raw = Buffer.concat(parts, size);
+    const encoding = (this.header('content-encoding') ?? 'identity').trim().toLowerCase();
+    if (encoding === 'identity' || encoding === '') return raw;
+    if (encoding !== 'gzip' && encoding !== 'x-gzip') {
+      throw invalidResponse(this.url.href, `unsupported Content-Encoding ${encoding}`);
+    }
+    try {
+      // maxOutputLength bounds the decoded size too: a small gzip bomb cannot blow the cap.
+      return await gunzipAsync(raw, { maxOutputLength: maxBytes });
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw tooLargeError(this.url.href, maxBytes);
+      }
+      throw invalidResponse(this.url.href, 'corrupt gzip body', err);
+    }
+  }
+
+  /** The body as UTF-8 text, capped like `buffer()`. */
+  async text(maxBytes: number): Promise<string> {
+    return (await this.buffer(maxBytes)).toString('utf8');
+  }
+
+  /** The body parsed as JSON; a parse failure is `response-invalid`. */
+  async json(maxBytes: number): Promise<unknown> {
+    const text = await this.text(maxBytes);
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw invalidResponse(this.url.href, 'body is not JSON', err);
+    }
+  }
+
+  /**
+   * Closes the body without reading it, which also closes the connection. A no-op once the
+   * body was read to its end, so that the connection goes back to the pool.
+   */
+  destroy(): void {
+    if (!this.#complete && !this.#body.destroyed) this.#body.destroy();
+  }
+
+  /** Frees the connection: a read or empty body is left alone, anything else is destroyed. */
+  async release(): Promise<void> {
+    if (this.#complete || this.#body.destroyed) return;
+    if (this.#method === 'HEAD' || this.status === 204 || this.status === 304) {
+      await this.#body.dump().catch(() => undefined);
+      return;
+    }
+    this.#body.destroy();
+  }
+}
+
+function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * The only HTTP layer of pypi-graph: keep-alive connections (at most HTTP_CONNECTIONS_PER_HOST
+ * per host), per-host (or per-key) throttling, timeouts, size caps, redirects restricted to
+ * allowed hosts, and retries with backoff that honour Retry-After.
+ */
+export class HttpClient {
+  readonly stats: HttpStats = {
+    requests: 0,
+    bytesReceived: 0,
+    retries: 0,
+    throttleWaitMs: 0,
+    droppedEntries: 0,
+    failures: {},
+  };
+  readonly config: HttpConfig;
+  readonly logger: Logger;
+  readonly #agent: Agent;
+  readonly #limiter: RateLimiter;
+  readonly #allowedHosts: ReadonlySet<string>;
+  readonly #retry: RetryPolicy;
+
+  constructor(options: HttpClientOptions) {
+    this.config = options.config;
+    this.logger = options.logger;
+    this.#limiter = options.rateLimiter;
+    this.#allowedHosts = options.allowedHosts;
+    this.#retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    const timeout = options.config.httpTimeoutMs;
+    this.#agent = new Agent({
+      // An Agent keeps one Pool per origin; `connections` caps each of them.
+      connections: options.config.httpConnectionsPerHost,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 600_000,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+      connect: { timeout },
+    });
+  }
+
+  /** Checks a URL against the allowed hosts (`url-host-not-allowed` otherwise). */
+  allowedUrl(url: string | URL, base?: string): URL {
+    return checkAllowedUrl(url, this.#allowedHosts, base);
+  }
+
+  /**
+   * Sends `req` and hands the accepted response to `consume`, retrying the whole exchange
+   * (request and body) on retryable failures. The response body is closed afterwards.
+   */
+  async request<T>(req: HttpRequest, consume: (res: HttpResponse) => Promise<T>): Promise<T> {
+    const attempts = this.config.httpAttempts;
+    for (let attempt = 1; ; attempt++) {
+      let err: CrawlError;
+      try {
+        throwIfAborted(req.signal);
+        const res = await this.#send(req);
+        try {
+          return await consume(res);
+        } finally {
+          await res.release();
+        }
+      } catch (thrown) {
+        err = req.signal?.aborted ? abortedError(thrown) : toCrawlError(thrown);
+      }
+      const waitMs = this.#retryDelay(err, attempt, attempts);
+      if (waitMs === undefined) {
+        this.stats.failures[err.code] = (this.stats.failures[err.code] ?? 0) + 1;
+        throw err;
+      }
+      this.stats.retries++;
+      this.logger.warn(
+        { url: req.url.href, code: err.code, attempt, attempts, waitMs, err: err.message },
+        'retrying request',
+      );
+      await sleep(waitMs, req.signal);
+    }
+  }
+
+  /** How long to wait before the next attempt, or undefined to give up now. */
+  #retryDelay(err: CrawlError, attempt: number, attempts: number): number | undefined {
+    if (!RETRIED_CODES.has(err.code) || attempt >= attempts) return undefined;
+    if (err.retryAfterMs !== undefined) {
+      // The server said when; waiting longer than our bound is the job layer's business.
+      if (err.retryAfterMs > this.#retry.maxRetryAfterMs) return undefined;
+      return err.retryAfterMs;
+    }
+    return backoffDelay(this.#retry, attempt);
+  }
+
+  async #send(req: HttpRequest): Promise<HttpResponse> {
+    const method = req.method ?? 'GET';
+    const follow = method === 'GET' || method === 'HEAD';
+    const accept = req.accept ?? ((s: number) => s >= 200 && s < 300);
+    let url = this.allowedUrl(req.url);
+    for (let hop = 0; ; hop++) {
+      const started = performance.now();
+      await this.#limiter.acquire(
+        hop === 0 && req.limiterKey ? req.limiterKey : hostKey(url.host),
+        req.signal,
+      );
+      const sent = performance.now();
+      this.stats.throttleWaitMs += sent - started;
+      this.stats.requests++;
+      let data: Dispatcher.ResponseData;
+      try {
+        data = await this.#agent.request({
+          origin: url.origin,
+          path: url.pathname + url.search,
+          method,
+          headers: {
+            'user-agent': this.config.userAgent,
+            'accept-encoding': req.gzip ? 'gzip' : 'identity',
+            ...req.headers,
+          },
+          body: req.body,
+          signal: req.signal,
+        });
+      } catch (err) {
+        throw errorForFailure(err, { url: url.href, signal: req.signal, phase: 'request' });
+      }
+      const status = data.statusCode;
+      this.logger.debug(
+        { method, url: url.href, status, ms: Math.round(performance.now() - sent) },
+        'http response',
+      );
+      if (follow && REDIRECT_STATUSES.has(status)) {
+        const location = headerValue(data.headers as IncomingHttpHeaders, 'location');
+        await data.body.dump().catch(() => undefined);
+        if (location === undefined) throw invalidResponse(url.href, `HTTP ${status} without Location`);
+        if (hop >= MAX_REDIRECTS) throw invalidResponse(url.href, 'too many redirects');
+        url = this.allowedUrl(location, url.href);
+        continue;
+      }
+      if (!accept(status)) {
+        await data.body.dump().catch(() => undefined);
+        throw errorForStatus(status, data.headers, url.href, req.statusCodes);
+      }
+      return new HttpResponse(url, method, data, this.stats, req.signal);
+    }
+  }
+
+  /** Counts entries dropped by tolerant parsing (a bad file, a bad changelog row). */
+  countDropped(n: number): void {
+    this.stats.droppedEntries += n;
+  }
+
+  snapshot(): HttpStats {
+    return { ...this.stats, failures: { ...this.stats.failures } };
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+}

@@ -1,0 +1,27 @@
+export { createPypiClient, type PypiClient, type PypiClientConfig, type PypiClientOptions } from './client';
+export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './common';
+export { DEFAULT_DOWNLOAD_MAX_BYTES } from './files';
+export {
+  hostKey,
+  MemoryRateLimiter,
+  type RateLimiter,
+  type RateOf,
+  ratesFromConfig,
+  unlimitedRateLimiter,
+  XMLRPC_KEY,
+} from './rate-limiter';
+export { RedisRateLimiter, type RedisRateLimiterOptions } from './redis-rate-limiter';
+export type { ChangelogRow, ProjectJsonFile, SimpleFile, SimpleIndexEntry } from './schema';
+export type {
+  CallOptions,
+  DownloadOptions,
+  DownloadResult,
+  HeadResult,
+  HttpStats,
+  ProjectJson,
+  RangeResult,
+  SerialAt,
+  SerialAtOptions,
+  SimpleIndex,
+  SimpleProject,
+} from './types';

@@ -1,0 +1,120 @@
+import type { FailureCode } from '@pypi-graph/core';
+import type { ChangelogRow, ProjectJsonFile, SimpleFile, SimpleIndexEntry } from './schema';
+
+/** Counters of the HTTP layer since the client was created, for metrics and benchmarks. */
+export interface HttpStats {
+  /** HTTP requests sent, every attempt and every redirect hop included. */
+  requests: number;
+  /** Response body bytes received (before gzip decoding). */
+  bytesReceived: number;
+  /** Attempts repeated after a retryable failure. */
+  retries: number;
+  /** Total time spent waiting for the rate limiter, milliseconds. */
+  throttleWaitMs: number;
+  /** Entries dropped by tolerant parsing: bad files, changelog rows, project entries. */
+  droppedEntries: number;
+  /** Calls that failed for good, by code. */
+  failures: Partial<Record<FailureCode, number>>;
+}
+
+/** Options every call takes. */
+export interface CallOptions {
+  /** Aborts the call (and any wait inside it) with code `aborted`. */
+  signal?: AbortSignal;
+}
+
+export interface SerialAtOptions extends CallOptions {
+  /** The current last serial, if the caller already knows it (saves one request). */
+  lastSerial?: number;
+}
+
+/** Result of `changelogSerialAt`. */
+export interface SerialAt {
+  /** The largest serial whose events all happened before the time (0 if none did). */
+  serial: number;
+  /** Every changelog row the search saw, ordered by serial, so callers can store them. */
+  rows: ChangelogRow[];
+  /** XML-RPC calls the search made. */
+  probes: number;
+}
+
+/** A PEP 691 project page. */
+export interface SimpleProject {
+  /** The project name as the index spells it. */
+  name: string;
+  /** The final page URL (after redirects); file URLs were resolved against it. */
+  url: string;
+  /** `meta.api-version`, e.g. `1.1`. */
+  apiVersion: string;
+  /** `X-PyPI-Last-Serial` (or `meta._last-serial`), null when the index sent neither. */
+  lastSerial: number | null;
+  /** PEP 700 `versions`; null for api-version 1.0 pages that lack it. */
+  versions: string[] | null;
+  files: SimpleFile[];
+  /** Malformed file entries that were dropped. */
+  dropped: number;
+}
+
+/** The PEP 691 root page: every project with its last serial. */
+export interface SimpleIndex {
+  lastSerial: number | null;
+  projects: SimpleIndexEntry[];
+  dropped: number;
+}
+
+/** PyPI's JSON API answer for a project. */
+export interface ProjectJson {
+  /** `info.name`, the display name. */
+  name: string;
+  /** `info.version`, the latest version; null when the index gave none. */
+  version: string | null;
+  lastSerial: number;
+  /** Files per release version (raw version strings, in the index's order). */
+  releases: Map<string, ProjectJsonFile[]>;
+  /** Malformed file entries (or releases) that were dropped. */
+  dropped: number;
+}
+
+export interface DownloadOptions extends CallOptions {
+  /** Expected sha256 (hex); a mismatch is `download-sha256-mismatch`. */
+  sha256: string;
+  /** Expected size in bytes; a mismatch is `download-size-mismatch`. */
+  size?: number;
+  /** Directory the file is written to (it must exist). */
+  dir: string;
+  /** Largest body accepted when `size` is unknown; 4 GiB by default. */
+  maxBytes?: number;
+}
+
+export interface DownloadResult {
+  /** The verified file; the caller owns it and deletes it. */
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface RangeResult {
+  /** The bytes `start … end` of the file. */
+  data: Buffer;
+  start: number;
+  /** Last byte actually returned; below the requested end when the file is shorter. */
+  end: number;
+  /** Size of the whole file, when the server said. */
+  totalSize: number | null;
+  /**
+   * True when the server ignored `Range` and answered 200: we read only the file's first
+   * `end + 1` bytes and closed the connection. Callers should stop issuing range reads.
+   */
+  rangeIgnored: boolean;
+}
+
+export interface HeadResult {
+  /** Final URL after redirects. */
+  url: string;
+  size: number | null;
+  etag: string | null;
+  /** Whether the server advertises `Accept-Ranges: bytes`. */
+  acceptRanges: boolean;
+  contentType: string | null;
+  lastModified: string | null;
+}

@@ -1,0 +1,32 @@
+export { narSha256, nixBase32, sriSha256 } from './nar';
+export {
+  FORMAT_VERSION,
+  MANIFEST_FORMAT,
+  type PublishOptions,
+  type PublishResult,
+  publishSnapshot,
+  type SnapshotManifest,
+  type SnapshotMeta,
+  type SnapshotSource,
+  snapshotId,
+} from './publish';
+export {
+  buildPypiBucket,
+  buildPypiBucketValue,
+  type LayoutCounts,
+  type PypiBucket,
+  type PypiFile,
+  type PypiProject,
+  type PypiRelease,
+} from './pypi-layout';
+export {
+  dumpPython,
+  dumpPythonChunks,
+  type PyObject,
+  type PyValue,
+  pyObject,
+  pythonJsonString,
+} from './python-json';
+export { compareCodePoints, pythonQuote, pythonStrip } from './python-str';
+export { GZIP_HEADER, GZIP_LEVEL, type TarGzResult, type TarOptions, writeTarGz } from './tarball';
+export { readTree, type TreeNode } from './tree';
