@@ -1,0 +1,7 @@
+export { FAULT_KINDS, FaultRule, parseFaultRules } from './faults';
+export type { ChangelogRow, IndexFile, Project, PypiIndex, Release } from './index-model';
+export { MANIFEST_NAME, Manifest } from './manifest';
+export { type PypiServer, type PypiServerOptions, startPypiServer } from './server';
+export type { RequestRecord, RouteKind, ServerStats } from './stats';
+export { parseSyntheticSpec, type SyntheticOptions } from './synthetic';
+export { CHANGELOG_PAGE } from './xmlrpc-methods';
