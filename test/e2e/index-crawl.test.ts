@@ -1,7 +1,8 @@
 // End to end over real parts: the local PyPI server on the fixture folder (real HTTP, real
 // archives), real PostgreSQL / PGlite, real Redis for BullMQ. The published `pypi/` layout is
 // compared byte for byte with what an independent Python oracle computes from the folder.
-import { readdir, readFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { crawl, takeSnapshot } from '@pypi-graph/cli';
 import { getProject } from '@pypi-graph/db';
@@ -152,6 +153,57 @@ describe('show', () => {
       }
     } finally {
       await env.cleanup();
+    }
+  });
+});
+
+describe('files, releases and projects removed after they were crawled', () => {
+  it('are marked removed by the next crawl and leave the snapshot, which still matches the oracle', async () => {
+    const folder = await mkdtemp(path.join(tmpdir(), 'index-'));
+    await cp(FIXTURES, folder, { recursive: true });
+    let local = await startPypiServer({ dir: folder });
+    const env = await crawlEnv(local.url, 'postgres', 'embedded');
+    try {
+      await crawl(env.app, { all: true });
+      const manifestPath = path.join(folder, 'pypi-index.json');
+      const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
+      // After every event already in the changelog, so the removals get new serials.
+      const later = '2031-01-01T00:00:00Z';
+      manifest.files['acme.interface-1.0.tar.gz'].removed_at = later;
+      manifest.releases ??= {};
+      manifest.releases['Foo_Bar==0.1'] = { ...manifest.releases['Foo_Bar==0.1'], removed_at: later };
+      manifest.projects ??= {};
+      manifest.projects.oldstyle = { removed_at: later };
+      await writeFile(manifestPath, JSON.stringify(manifest, null, 2));
+      const port = Number(new URL(local.url).port);
+      await local.close();
+      local = await startPypiServer({ dir: folder, port });
+
+      const outcome = await crawl(env.app, {});
+      expect(outcome.summary.failures).toEqual([]);
+      expect(outcome.summary.projectsRemoved).toBe(1);
+      expect(outcome.summary.filesRemoved).toBe(4); // 1 file + the release's 1 + the project's 2
+      const acme = await getProject(env.app.db, 'acme.interface');
+      const gone = acme?.releases
+        .flatMap((r) => r.files)
+        .find((f) => f.filename === 'acme.interface-1.0.tar.gz');
+      expect(gone?.removed).toBe(true);
+      const foo = await getProject(env.app.db, 'foo-bar');
+      expect(foo?.releases.find((r) => r.version === '0.1')?.removed).toBe(true);
+      expect(foo?.releases.find((r) => r.version === '0.2')?.removed).toBe(false);
+      const old = await getProject(env.app.db, 'oldstyle');
+      expect(old?.removed).toBe(true);
+      expect(old?.releases.flatMap((r) => r.files).every((f) => f.removed)).toBe(true);
+
+      const snap = await takeSnapshot(env.app, path.join(env.dataDir, 'snapshots'));
+      const expected = await readLayout(await oraclePypi(folder));
+      const got = await readLayout(path.join(snap.dir, 'pypi'));
+      for (const [name, bytes] of expected)
+        expect(got.get(name)?.toString(), `pypi/${name}`).toBe(bytes.toString());
+    } finally {
+      await env.cleanup();
+      await local.close();
+      await rm(folder, { recursive: true, force: true });
     }
   });
 });

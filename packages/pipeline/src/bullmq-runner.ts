@@ -31,6 +31,8 @@ export class BullmqRunner implements Runner {
   private readonly connection: Redis;
   private readonly queues = new Map<QueueName, Queue>();
   private readonly workers: Worker[] = [];
+  /** Connections made for the workers: BullMQ leaves connections it was given open. */
+  private readonly workerConnections: Redis[] = [];
   private readonly stats: RunnerStats = emptyStats();
   private readonly ctx: PipelineContext;
 
@@ -86,8 +88,10 @@ export class BullmqRunner implements Runner {
     const names = this.options.queues ?? (Object.keys(this.definitions) as QueueName[]);
     for (const name of names) {
       const def = this.definition(name);
+      const connection = this.connection.duplicate();
+      this.workerConnections.push(connection);
       const worker = new Worker(name, (job, _token, signal) => this.process(def, job, signal), {
-        connection: this.connection.duplicate(),
+        connection,
         prefix: this.options.prefix,
         concurrency: this.options.concurrency ?? def.concurrency(this.ctx.config),
         settings: {
@@ -181,8 +185,11 @@ export class BullmqRunner implements Runner {
   }
 
   async close(): Promise<void> {
+    // Workers first: close() waits for their active jobs to finish.
     await Promise.all(this.workers.map((w) => w.close()));
     await Promise.all([...this.queues.values()].map((q) => q.close()));
-    await this.connection.quit().catch(() => {});
+    await Promise.all(
+      [...this.workerConnections, this.connection].map((c) => c.quit().catch(() => c.disconnect())),
+    );
   }
 }

@@ -1,0 +1,155 @@
+// The commands as an operator runs them: real processes, real exit codes. Two `pnpm worker`
+// processes do the work of a `crawl --no-work` through BullMQ on the test Redis.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deleteRedisPrefix, oraclePypi } from '../support/crawl-env';
+import { createTestDatabase, redisUrl, type TestDatabase, uniqueName } from '../support/services';
+
+const MAIN = path.resolve('packages/cli/src/main.ts');
+let server: PypiServer;
+let database: TestDatabase;
+let env: Record<string, string>;
+let dataDir: string;
+
+function start(args: string[], extra: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    env: { ...process.env, ...env, ...extra },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Runs a command to its end (killed after `timeoutMs`, which then fails the test with its output). */
+function run(
+  args: string[],
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = start(args);
+    const timer = setTimeout(() => {
+      stderr += `\n[killed after ${timeoutMs} ms]`;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr?.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+beforeAll(async () => {
+  server = await startPypiServer({ dir: path.resolve('test/fixtures/index') });
+  database = await createTestDatabase();
+  dataDir = await mkdtemp(path.join(tmpdir(), 'cli-'));
+  env = {
+    PYPI_URL: server.url,
+    DATABASE_URL: database.url,
+    REDIS_URL: await redisUrl(),
+    QUEUE_PREFIX: uniqueName('cliq'),
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'info',
+    HTTP_RPS_PER_HOST: '0',
+    CI: '1',
+  };
+  // Migrate once up front, so that the workers and the crawl do not all race to it.
+  expect((await run(['migrate'])).code).toBe(0);
+});
+
+afterAll(async () => {
+  await server?.close();
+  await database?.drop();
+  if (env?.REDIS_URL) await deleteRedisPrefix(env.REDIS_URL, env.QUEUE_PREFIX!);
+  if (!dataDir) return;
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('pnpm worker × 2 + pnpm crawl --no-work + pnpm snapshot', () => {
+  it('crawls through the workers and publishes exactly the oracle', async () => {
+    // debug: each project job logs a line, which shows who did it
+    const workers = [
+      start(['worker'], { LOG_LEVEL: 'debug' }),
+      start(['worker', '--concurrency', '4'], { LOG_LEVEL: 'debug' }),
+    ];
+    const logs = workers.map(() => ({ text: '' }));
+    workers.forEach((w, i) =>
+      w.stderr?.on('data', (d) => {
+        logs[i]!.text += d;
+      }),
+    );
+    try {
+      await Promise.all(
+        logs.map(
+          (l) =>
+            new Promise<void>((resolve, reject) => {
+              const t0 = Date.now();
+              const poll = setInterval(() => {
+                if (l.text.includes('worker started')) {
+                  clearInterval(poll);
+                  resolve();
+                } else if (Date.now() - t0 > 60_000) {
+                  clearInterval(poll);
+                  reject(new Error(`worker did not start: ${l.text}`));
+                }
+              }, 100);
+            }),
+        ),
+      );
+      const crawl = await run(['crawl', '--all', '--no-work']);
+      expect(crawl.code, crawl.stderr).toBe(0);
+      expect(crawl.stdout).toMatch(/files added: +\d+/);
+      expect(crawl.stdout).toContain('failures:         none');
+      // Both workers took jobs (each project job logs 'project crawled' with its queue).
+      for (const l of logs) expect(l.text).toMatch(/"queue":"project".*"msg":"project crawled"/);
+
+      const out = path.join(dataDir, 'snaps');
+      const snap = await run(['snapshot', '--out', out]);
+      expect(snap.code, snap.stderr).toBe(0);
+      expect(snap.stdout).toMatch(/nix hash: [0-9a-z]{52} \(sha256-/);
+      const oracle = await oraclePypi(path.resolve('test/fixtures/index'));
+      const names = await readdir(oracle);
+      expect(names.length).toBe(256);
+      for (const name of names) {
+        expect(await readFile(path.join(out, 'latest', 'pypi', name), 'utf8'), name).toBe(
+          await readFile(path.join(oracle, name), 'utf8'),
+        );
+      }
+    } finally {
+      const exits = workers.map((w) => new Promise<number | null>((r) => w.on('close', (code) => r(code))));
+      for (const w of workers) w.kill('SIGTERM');
+      // A worker stops cleanly on SIGTERM.
+      expect(await Promise.all(exits)).toEqual([0, 0]);
+    }
+  });
+
+  it('show, status and errors with codes and hints', async () => {
+    const show = await run(['show', 'Foo_Bar']);
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toMatch(/^Foo_Bar \(foo-bar\)/);
+    expect(show.stdout).toMatch(/Foo_Bar-0\.2\.tgz {2}sdist source {2}sha256:[0-9a-f]{64}/);
+
+    const status = await run(['status']);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/files: +\d+/);
+    expect(status.stdout).toMatch(/index: +last serial \d+, 0 behind/);
+
+    const missing = await run(['show', 'no-such-project']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('error [project-not-found]');
+    expect(missing.stderr).toContain('hint: crawl it first');
+
+    const bad = await run(['crawl', '--since', 'someday']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('error [since-invalid]');
+  });
+});
