@@ -82,11 +82,11 @@ describe('pnpm worker × 2 + pnpm crawl --no-work + pnpm snapshot', () => {
       start(['worker', '--concurrency', '4'], { LOG_LEVEL: 'debug' }),
     ];
     const logs = workers.map(() => ({ text: '' }));
-    workers.forEach((w, i) =>
+    for (const [i, w] of workers.entries()) {
       w.stderr?.on('data', (d) => {
         logs[i]!.text += d;
-      }),
-    );
+      });
+    }
     try {
       await Promise.all(
         logs.map(
