@@ -98,6 +98,25 @@ describe('crawl --since', () => {
   });
 });
 
+describe('crawl --since a date with no history stored', () => {
+  it('finds the serial by binary search over changelog_since_serial', async () => {
+    const env = await crawlEnv(server.url, 'pglite', 'embedded', { XMLRPC_RPS: '50' });
+    try {
+      const rows = server.index.changelog.since(0, 1_000_000);
+      const pick = rows[Math.floor((rows.length * 2) / 3)]!;
+      const before = rows.filter((r) => r.timestamp < pick.timestamp).at(-1)!;
+      const outcome = await crawl(env.app, { since: new Date(pick.timestamp * 1000).toISOString() });
+      expect(outcome.since).toBe(before.serial);
+      // Only the projects named after that serial were crawled.
+      const named = new Set(rows.filter((r) => r.serial > before.serial).map((r) => r.name.toLowerCase()));
+      expect(outcome.summary.projectsCrawled + outcome.summary.projectsRemoved).toBeLessThanOrEqual(named.size);
+      expect(outcome.summary.projectsCrawled).toBeGreaterThan(0);
+    } finally {
+      await env.cleanup();
+    }
+  });
+});
+
 describe('yanked and removed', () => {
   it('records yanked files and releases as yanked, and never stores removed ones as current', async () => {
     const env = await crawlEnv(server.url, 'pglite', 'embedded');
