@@ -47,6 +47,17 @@ export const FAILURE_CODES = {
   // appended by pypi-client: the server answered a Range request with the whole file (200)
   // and the requested bytes lie beyond what we are willing to read; fall back to a download.
   'range-not-supported': { retry: false },
+  // appended by pyspec: a version specifier set (Requires-Python, a clause of a requirement) is not PEP 440
+  'specifier-invalid': { retry: false },
+  // appended by extractor (wheel METADATA, packages/extractor/readme.md): the PEP 658 `.metadata`
+  // file does not match the sha256 the index advertised (recorded, then the wheel itself is read);
+  // two entries of the archive share the METADATA path; more than one top-level `.dist-info`
+  // directory holds a METADATA; the one `.dist-info` directory does not name the wheel's project
+  // and version.
+  'metadata-sha256-mismatch': { retry: true },
+  'archive-duplicate-entry': { retry: false },
+  'wheel-multiple-dist-info': { retry: false },
+  'wheel-dist-info-mismatch': { retry: false },
 } as const satisfies Record<string, { retry: boolean }>;
 
 export type FailureCode = keyof typeof FAILURE_CODES;

@@ -6,6 +6,17 @@ export {
   serialBefore,
 } from './changelog';
 export { type Database, type DatabaseOptions, type Db, openDatabase, type Schema } from './connection';
+export {
+  type ExtractionRecord,
+  type FileDependencies,
+  projectDependencies,
+  type RequirementKind,
+  type RequirementRow,
+  saveExtraction,
+  type WheelToRead,
+  wheelBySha256,
+  wheelsWithoutMetadata,
+} from './extractions';
 export { MIGRATIONS_DIR, type MigrationResult, migrate } from './migrate';
 export {
   type FileRecord,
@@ -19,7 +30,15 @@ export {
   saveProject,
 } from './projects';
 export * as schema from './schema';
-export { type PypiFileRow, type PypiProjectRows, pypiBucket, snapshotMeta } from './snapshot-queries';
+export {
+  type PypiFileRow,
+  type PypiProjectRows,
+  pypiBucket,
+  snapshotMeta,
+  type WheelProjectRows,
+  type WheelRow,
+  wheelBucket,
+} from './snapshot-queries';
 export {
   type CrawlSummary,
   crawlSummary,

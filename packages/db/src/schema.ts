@@ -115,7 +115,10 @@ export const extractions = pgTable(
     startedAt: ts('started_at').notNull().defaultNow(),
     finishedAt: ts('finished_at'),
   },
-  (t) => [unique().on(t.fileId, t.pythonKey, t.method, t.extractorVersion)],
+  (t) => [
+    unique().on(t.fileId, t.pythonKey, t.method, t.extractorVersion),
+    index('extractions_file_idx').on(t.fileId),
+  ],
 );
 
 export const requirements = pgTable(
@@ -126,7 +129,9 @@ export const requirements = pgTable(
       .notNull()
       .references(() => extractions.id, { onDelete: 'cascade' }),
     position: integer('position').notNull(),
-    kind: text('kind', { enum: ['install', 'setup', 'test', 'extra', 'python'] }).notNull(),
+    kind: text('kind', {
+      enum: ['install', 'setup', 'test', 'extra', 'python', 'provides-extra', 'external'],
+    }).notNull(),
     extra: text('extra'),
     requirement: text('requirement').notNull(),
     name: text('name'),

@@ -88,3 +88,82 @@ export async function snapshotMeta(db: Db): Promise<{ serial: number; unixTimest
   const unixTimestamp = Math.floor(Number(rowsOf<{ ts: number | string }>(t)[0]?.ts ?? 0));
   return { serial, unixTimestamp };
 }
+
+export interface WheelRow {
+  version: string;
+  filename: string;
+  pythonVersion: string;
+  requiresDist: string[];
+  requiresPython: string | null;
+  providesExtras: string[];
+  requiresExternal: string[];
+}
+
+export interface WheelProjectRows {
+  name: string;
+  wheels: WheelRow[];
+}
+
+/**
+ * Current wheels of one bucket whose METADATA was read, with their dependency fields in METADATA
+ * order. When several extractor versions succeeded, the highest version string wins, so the
+ * choice depends on the stored state only.
+ */
+export async function wheelBucket(db: Db, bucket: string): Promise<WheelProjectRows[]> {
+  const result = await db.execute(sql`
+    WITH chosen AS (
+      SELECT DISTINCT ON (f.id) f.id AS file_id, e.id AS extraction_id
+      FROM projects p
+      JOIN files f ON f.project_id = p.id AND NOT f.removed AND f.packagetype = 'bdist_wheel'
+      JOIN releases rel ON rel.id = f.release_id AND NOT rel.removed
+      JOIN extractions e ON e.file_id = f.id AND e.python_key = 'any' AND e.status = 'ok'
+      WHERE p.bucket = ${bucket} AND NOT p.removed
+      ORDER BY f.id, e.extractor_version DESC, e.method, e.id)
+    SELECT p.id AS project_id, p.display_name AS name, f.version, f.filename, f.python_version,
+           r.kind, r.requirement
+    FROM chosen c
+    JOIN files f ON f.id = c.file_id
+    JOIN projects p ON p.id = f.project_id
+    LEFT JOIN requirements r ON r.extraction_id = c.extraction_id
+    ORDER BY p.id, f.filename, r.position`);
+  const out: WheelProjectRows[] = [];
+  let lastProject: number | undefined;
+  let lastFile: string | undefined;
+  for (const row of rowsOf<{
+    project_id: number | string;
+    name: string;
+    version: string;
+    filename: string;
+    python_version: string;
+    kind: string | null;
+    requirement: string | null;
+  }>(result)) {
+    const pid = Number(row.project_id);
+    if (pid !== lastProject) {
+      out.push({ name: row.name, wheels: [] });
+      lastProject = pid;
+      lastFile = undefined;
+    }
+    const project = out.at(-1)!;
+    if (row.filename !== lastFile) {
+      project.wheels.push({
+        version: row.version,
+        filename: row.filename,
+        pythonVersion: row.python_version,
+        requiresDist: [],
+        requiresPython: null,
+        providesExtras: [],
+        requiresExternal: [],
+      });
+      lastFile = row.filename;
+    }
+    const wheel = project.wheels.at(-1)!;
+    if (row.kind === 'install' && row.requirement !== null) wheel.requiresDist.push(row.requirement);
+    else if (row.kind === 'python') wheel.requiresPython = row.requirement;
+    else if (row.kind === 'provides-extra' && row.requirement !== null)
+      wheel.providesExtras.push(row.requirement);
+    else if (row.kind === 'external' && row.requirement !== null)
+      wheel.requiresExternal.push(row.requirement);
+  }
+  return out;
+}

@@ -14,11 +14,14 @@ import type {
   HeadResult,
   HttpStats,
   ProjectJson,
+  RangeOptions,
   RangeResult,
   SerialAt,
   SerialAtOptions,
   SimpleIndex,
   SimpleProject,
+  SmallFileOptions,
+  SmallFileResult,
 } from './types';
 
 export type PypiClientConfig = Pick<
@@ -62,7 +65,9 @@ export interface PypiClient {
   /** Streams a file to `options.dir`, verifying sha256 (and size); the caller owns the result. */
   download(url: string, options: DownloadOptions): Promise<DownloadResult>;
   /** Bytes `start … endInclusive` of a file, by HTTP Range. */
-  fetchRange(url: string, start: number, endInclusive: number, options?: CallOptions): Promise<RangeResult>;
+  fetchRange(url: string, start: number, endInclusive: number, options?: RangeOptions): Promise<RangeResult>;
+  /** A small file read into memory with a size cap and an optional sha256 check (PEP 658 `.metadata`). */
+  fetchSmallFile(url: string, options: SmallFileOptions): Promise<SmallFileResult>;
   /** HEAD of a file. */
   head(url: string, options?: CallOptions): Promise<HeadResult>;
   /** A copy of the counters (requests, bytes, retries, …). */
@@ -98,6 +103,7 @@ export function createPypiClient(config: PypiClientConfig, options: PypiClientOp
     download: (url, o) => files.download(url, o),
     fetchRange: (url, start, end, o) => files.fetchRange(url, start, end, o),
     head: (url, o) => files.head(url, o),
+    fetchSmallFile: (url, o) => files.fetchSmallFile(url, o),
     stats: () => http.snapshot(),
     close: () => http.close(),
   };

@@ -4,7 +4,16 @@ import path from 'node:path';
 import { CrawlError } from '@pypi-graph/core';
 import type { HttpClient } from './http';
 import { invalidResponse, tooLargeError } from './http-errors';
-import type { CallOptions, DownloadOptions, DownloadResult, HeadResult, RangeResult } from './types';
+import type {
+  CallOptions,
+  DownloadOptions,
+  DownloadResult,
+  HeadResult,
+  RangeOptions,
+  RangeResult,
+  SmallFileOptions,
+  SmallFileResult,
+} from './types';
 
 /** Largest download when the caller does not know the size (PyPI's own per-file limit is lower). */
 export const DEFAULT_DOWNLOAD_MAX_BYTES = 4 * 1024 ** 3;
@@ -41,7 +50,7 @@ export class FilesApi {
         },
       );
 
-    return this.#http.request({ url: target, signal: options.signal }, async (res) => {
+    return this.#http.request({ url: target, signal: options.signal, meter: options.meter }, async (res) => {
       if (
         options.size !== undefined &&
         res.contentLength !== undefined &&
@@ -105,7 +114,7 @@ export class FilesApi {
     url: string,
     start: number,
     endInclusive: number,
-    options: CallOptions = {},
+    options: RangeOptions = {},
   ): Promise<RangeResult> {
     const target = this.#http.allowedUrl(url);
     if (
@@ -125,6 +134,7 @@ export class FilesApi {
         url: target,
         headers: { range: `bytes=${start}-${endInclusive}` },
         signal: options.signal,
+        meter: options.meter,
         accept: (s) => s === 206 || s === 200,
       },
       async (res) => {
@@ -154,7 +164,7 @@ export class FilesApi {
         }
         // 200: the whole file follows from byte 0. Read only what reaches the requested end.
         const need = endInclusive + 1;
-        if (need > cap) {
+        if (need > Math.min(cap, options.maxBytesIfRangeIgnored ?? cap)) {
           res.destroy();
           throw new CrawlError('range-not-supported', `${res.url.href} ignores Range requests`, {
             hint: 'download the whole file instead',
@@ -187,14 +197,53 @@ export class FilesApi {
   /** HEAD of a file: size, ETag, Range support. */
   async head(url: string, options: CallOptions = {}): Promise<HeadResult> {
     const target = this.#http.allowedUrl(url);
-    return this.#http.request({ url: target, method: 'HEAD', signal: options.signal }, async (res) => ({
-      url: res.url.href,
-      size: res.contentLength ?? null,
-      etag: res.header('etag') ?? null,
-      acceptRanges: /\bbytes\b/i.test(res.header('accept-ranges') ?? ''),
-      contentType: res.header('content-type') ?? null,
-      lastModified: res.header('last-modified') ?? null,
-    }));
+    return this.#http.request(
+      { url: target, method: 'HEAD', signal: options.signal, meter: options.meter },
+      async (res) => ({
+        url: res.url.href,
+        size: res.contentLength ?? null,
+        etag: res.header('etag') ?? null,
+        acceptRanges: /\bbytes\b/i.test(res.header('accept-ranges') ?? ''),
+        contentType: res.header('content-type') ?? null,
+        lastModified: res.header('last-modified') ?? null,
+      }),
+    );
+  }
+
+  /**
+   * A small file (a PEP 658 `.metadata` file, say) read into memory: at most `maxBytes`
+   * (`response-too-large` beyond, without reading further), and, when `sha256` is given,
+   * checked against it (`download-sha256-mismatch`).
+   */
+  async fetchSmallFile(url: string, options: SmallFileOptions): Promise<SmallFileResult> {
+    const target = this.#http.allowedUrl(url);
+    const expected = options.sha256?.toLowerCase();
+    if (expected !== undefined && !/^[0-9a-f]{64}$/.test(expected)) {
+      throw new CrawlError(
+        'internal-error',
+        `fetchSmallFile: expected sha256 is not a hex digest: ${expected}`,
+      );
+    }
+    return this.#http.request({ url: target, signal: options.signal, meter: options.meter }, async (res) => {
+      const data = await res.buffer(options.maxBytes);
+      const actual = createHash('sha256').update(data).digest('hex');
+      if (expected !== undefined && actual !== expected) {
+        throw new CrawlError(
+          'download-sha256-mismatch',
+          `${res.url.href}: sha256 ${actual}, expected ${expected}`,
+          {
+            hint: 'the file changed on the index or was corrupted in transit',
+            details: {
+              url: res.url.href,
+              expectedSha256: expected,
+              actualSha256: actual,
+              bytes: data.length,
+            },
+          },
+        );
+      }
+      return { data, sha256: actual, url: res.url.href };
+    });
   }
 }
 

@@ -23,7 +23,7 @@ import {
   truncatedError,
 } from './http-errors';
 import { hostKey, type RateLimiter } from './rate-limiter';
-import type { HttpStats } from './types';
+import type { HttpStats, TrafficMeter } from './types';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -59,6 +59,8 @@ export interface HttpRequest {
   accept?: (status: number) => boolean;
   /** Codes for particular statuses, e.g. `{ 404: 'project-not-found' }`. */
   statusCodes?: Partial<Record<number, FailureCode>>;
+  /** Per-call counters, incremented alongside the client's own (every attempt and hop included). */
+  meter?: TrafficMeter;
 }
 
 /** A response whose status was accepted; its body is read once, through the methods below. */
@@ -72,6 +74,7 @@ export class HttpResponse {
   readonly #stats: HttpStats;
   readonly #signal: AbortSignal | undefined;
   readonly #method: string;
+  readonly #meter: TrafficMeter | undefined;
   #received = 0;
   #complete = false;
 
@@ -81,8 +84,10 @@ export class HttpResponse {
     data: Dispatcher.ResponseData,
     stats: HttpStats,
     signal: AbortSignal | undefined,
+    meter?: TrafficMeter,
   ) {
     this.url = url;
+    this.#meter = meter;
     this.#method = method;
     this.status = data.statusCode;
     this.headers = data.headers as IncomingHttpHeaders;
@@ -116,6 +121,7 @@ export class HttpResponse {
         const buf = chunk as Buffer;
         this.#received += buf.length;
         this.#stats.bytesReceived += buf.length;
+        if (this.#meter) this.#meter.bytesReceived += buf.length;
         yield buf;
       }
     } catch (err) {
@@ -301,6 +307,7 @@ export class HttpClient {
       const sent = performance.now();
       this.stats.throttleWaitMs += sent - started;
       this.stats.requests++;
+      if (req.meter) req.meter.requests++;
       let data: Dispatcher.ResponseData;
       try {
         data = await this.#agent.request({
@@ -335,7 +342,7 @@ export class HttpClient {
         await data.body.dump().catch(() => undefined);
         throw errorForStatus(status, data.headers, url.href, req.statusCodes);
       }
-      return new HttpResponse(url, method, data, this.stats, req.signal);
+      return new HttpResponse(url, method, data, this.stats, req.signal, req.meter);
     }
   }
 

@@ -19,9 +19,13 @@ export type {
   HeadResult,
   HttpStats,
   ProjectJson,
+  RangeOptions,
   RangeResult,
   SerialAt,
   SerialAtOptions,
   SimpleIndex,
   SimpleProject,
+  SmallFileOptions,
+  SmallFileResult,
+  TrafficMeter,
 } from './types';

@@ -17,10 +17,47 @@ export interface HttpStats {
   failures: Partial<Record<FailureCode, number>>;
 }
 
+/**
+ * Counters of one caller's traffic. Pass the same object to several calls to add them up;
+ * unlike `stats()` deltas, it is exact when other calls share the client.
+ */
+export interface TrafficMeter {
+  /** HTTP requests sent, every attempt and every redirect hop included. */
+  requests: number;
+  /** Response body bytes received. */
+  bytesReceived: number;
+}
+
 /** Options every call takes. */
 export interface CallOptions {
   /** Aborts the call (and any wait inside it) with code `aborted`. */
   signal?: AbortSignal;
+  /** Counts this call's requests and bytes (files calls only: download, fetchRange, fetchSmallFile, head). */
+  meter?: TrafficMeter;
+}
+
+export interface RangeOptions extends CallOptions {
+  /**
+   * When the server ignores Range and sends the whole file (200), the most bytes we read from
+   * its start before giving up with `range-not-supported`; HTTP_MAX_RESPONSE_BYTES by default.
+   * 0 never reads a 200 body.
+   */
+  maxBytesIfRangeIgnored?: number;
+}
+
+export interface SmallFileOptions extends CallOptions {
+  /** Largest body accepted; more is `response-too-large`, and reading stops there. */
+  maxBytes: number;
+  /** Expected sha256 (hex); a mismatch is `download-sha256-mismatch`. Unchecked when absent. */
+  sha256?: string;
+}
+
+export interface SmallFileResult {
+  data: Buffer;
+  /** sha256 of `data`, hex. */
+  sha256: string;
+  /** Final URL after redirects. */
+  url: string;
 }
 
 export interface SerialAtOptions extends CallOptions {

@@ -30,3 +30,10 @@ export {
 export { compareCodePoints, pythonQuote, pythonStrip } from './python-str';
 export { GZIP_HEADER, GZIP_LEVEL, type TarGzResult, type TarOptions, writeTarGz } from './tarball';
 export { readTree, type TreeNode } from './tree';
+export {
+  buildWheelBucket,
+  buildWheelBucketValue,
+  type WheelBucket,
+  type WheelFile,
+  type WheelProject,
+} from './wheel-layout';

@@ -16,6 +16,7 @@ import { dumpPython, dumpPythonChunks, type PyObject, type PyValue } from './pyt
 import { compareCodePoints } from './python-str';
 import { writeTarGz } from './tarball';
 import { readTree } from './tree';
+import { buildWheelBucketValue, type WheelProject } from './wheel-layout';
 
 /** What the snapshot covers. */
 export interface SnapshotMeta {
@@ -34,6 +35,12 @@ export interface SnapshotSource {
   meta(): Promise<SnapshotMeta>;
   /** Projects whose `machNixName` falls in `bucket`, in any order; releases and files in PyPI order. */
   pypiProjects(bucket: string): AsyncIterable<PypiProject>;
+  /**
+   * `wheel/` (FORMATS.md §B2): projects whose `machNixName` falls in `bucket`, in any order, each
+   * with the wheels whose metadata was extracted, in PyPI release order. Projects without such a
+   * wheel may be left out.
+   */
+  wheelProjects?(bucket: string): AsyncIterable<WheelProject>;
 }
 
 export interface PublishOptions {
@@ -88,9 +95,14 @@ interface Layout {
   bucket(source: SnapshotSource, bucket: string): Promise<{ value: PyObject; counts: LayoutCounts }>;
 }
 
-/** The layouts, in the order they are written. FORMATS.md §A2 (pypi/); §B adds more later. */
+/** The layouts, in the order they are written. FORMATS.md §A2 (pypi/), §B2 (wheel/). */
 const LAYOUTS: readonly Layout[] = [
   { dir: 'pypi', has: () => true, bucket: (source, b) => buildPypiBucketValue(source.pypiProjects(b), b) },
+  {
+    dir: 'wheel',
+    has: (source) => typeof source.wheelProjects === 'function',
+    bucket: (source, b) => buildWheelBucketValue(source.wheelProjects!(b), b),
+  },
 ];
 
 /** Writes `chunks` to a new file and returns its sha256 hex (flushed later by {@link syncFiles}). */

@@ -1,0 +1,225 @@
+import { and, eq, sql } from 'drizzle-orm';
+import type { Db } from './connection';
+import { extractions, files, requirements } from './schema';
+
+export type RequirementKind = (typeof requirements.kind.enumValues)[number];
+
+export interface RequirementRow {
+  kind: RequirementKind;
+  /** The extra a requirement belongs to (sdist `extras_require` keys, with their `:marker`). */
+  extra?: string | null;
+  /** Verbatim, as the metadata has it. */
+  requirement: string;
+  /** Parsed parts; null when the string could not be parsed (it is still stored verbatim). */
+  name?: string | null;
+  specifier?: string | null;
+  marker?: string | null;
+}
+
+export interface ExtractionRecord {
+  fileId: number;
+  /** `any`, or `27` … `313`. */
+  pythonKey: string;
+  method: string;
+  extractorVersion: string;
+  status: 'ok' | 'failed';
+  failureCode?: string | null;
+  /** A short log: the error message, or what the method saw. */
+  log?: string | null;
+  bytesTransferred?: number | null;
+  requests?: number | null;
+  startedAt: Date;
+  requirements: RequirementRow[];
+}
+
+/**
+ * Stores one extraction and its requirement rows in one transaction; running it again for the
+ * same (file, Python key, method, extractor version) replaces the previous result whole.
+ */
+export async function saveExtraction(db: Db, record: ExtractionRecord): Promise<number> {
+  return db.transaction(async (tx) => {
+    const values = {
+      fileId: record.fileId,
+      pythonKey: record.pythonKey,
+      method: record.method,
+      extractorVersion: record.extractorVersion,
+      status: record.status,
+      failureCode: record.failureCode ?? null,
+      log: record.log?.slice(0, 4000) ?? null,
+      bytesTransferred: record.bytesTransferred ?? null,
+      requests: record.requests ?? null,
+      startedAt: record.startedAt,
+      finishedAt: new Date(),
+    };
+    const [row] = await tx
+      .insert(extractions)
+      .values(values)
+      .onConflictDoUpdate({
+        target: [extractions.fileId, extractions.pythonKey, extractions.method, extractions.extractorVersion],
+        set: values,
+      })
+      .returning({ id: extractions.id });
+    if (!row) throw new Error('upsert of extraction returned nothing');
+    await tx.delete(requirements).where(eq(requirements.extractionId, row.id));
+    for (let i = 0; i < record.requirements.length; i += 500) {
+      await tx.insert(requirements).values(
+        record.requirements.slice(i, i + 500).map((r, j) => ({
+          extractionId: row.id,
+          position: i + j,
+          kind: r.kind,
+          extra: r.extra ?? null,
+          requirement: r.requirement,
+          name: r.name ?? null,
+          specifier: r.specifier ?? null,
+          marker: r.marker ?? null,
+        })),
+      );
+    }
+    return row.id;
+  });
+}
+
+export interface WheelToRead {
+  fileId: number;
+  filename: string;
+  url: string;
+  sha256: string;
+  size: number | null;
+  hasCoreMetadata: boolean;
+  coreMetadataSha256: string | null;
+}
+
+/** Current wheels of a project that have no result yet from this extractor version. */
+export async function wheelsWithoutMetadata(
+  db: Db,
+  projectName: string,
+  extractorVersion: string,
+): Promise<WheelToRead[]> {
+  const rows = await db
+    .select({
+      fileId: files.id,
+      filename: files.filename,
+      url: files.url,
+      sha256: files.sha256,
+      size: files.size,
+      hasCoreMetadata: files.hasCoreMetadata,
+      coreMetadataSha256: files.coreMetadataSha256,
+    })
+    .from(files)
+    .where(
+      and(
+        eq(files.packagetype, 'bdist_wheel'),
+        eq(files.removed, false),
+        sql`${files.projectId} = (SELECT id FROM projects WHERE name = ${projectName})`,
+        sql`NOT EXISTS (SELECT 1 FROM extractions e WHERE e.file_id = ${files.id}
+              AND e.python_key = 'any' AND e.extractor_version = ${extractorVersion})`,
+      ),
+    )
+    .orderBy(files.id);
+  return rows;
+}
+
+/** One wheel by its sha256 and file name (the wheel job's subject). */
+export async function wheelBySha256(
+  db: Db,
+  sha256: string,
+  filename: string,
+): Promise<WheelToRead | undefined> {
+  const [row] = await db
+    .select({
+      fileId: files.id,
+      filename: files.filename,
+      url: files.url,
+      sha256: files.sha256,
+      size: files.size,
+      hasCoreMetadata: files.hasCoreMetadata,
+      coreMetadataSha256: files.coreMetadataSha256,
+    })
+    .from(files)
+    .where(and(eq(files.sha256, sha256), eq(files.filename, filename)));
+  return row;
+}
+
+export interface FileDependencies {
+  filename: string;
+  version: string;
+  packagetype: string;
+  pythonVersion: string;
+  removed: boolean;
+  extractions: Array<{
+    pythonKey: string;
+    method: string;
+    status: 'ok' | 'failed';
+    failureCode: string | null;
+    log: string | null;
+    bytesTransferred: number | null;
+    requests: number | null;
+    requirements: RequirementRow[];
+  }>;
+}
+
+/** Every extraction of a project's files (optionally one version), with its requirements. */
+export async function projectDependencies(
+  db: Db,
+  projectName: string,
+  version?: string,
+): Promise<FileDependencies[]> {
+  const result = await db.execute(sql`
+    SELECT f.filename, f.version, f.packagetype, f.python_version, f.removed,
+           e.id AS extraction_id, e.python_key, e.method, e.status, e.failure_code, e.log,
+           e.bytes_transferred, e.requests,
+           r.kind, r.extra, r.requirement, r.name AS req_name, r.specifier, r.marker
+    FROM files f
+    JOIN projects p ON p.id = f.project_id
+    JOIN extractions e ON e.file_id = f.id
+    LEFT JOIN requirements r ON r.extraction_id = e.id
+    WHERE p.name = ${projectName} AND (${version ?? null}::text IS NULL OR f.version = ${version ?? null})
+    ORDER BY f.upload_time NULLS LAST, f.filename, e.python_key, e.method, r.position`);
+  const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Array<
+    Record<string, unknown>
+  >;
+  const byFile = new Map<string, FileDependencies>();
+  const byExtraction = new Map<string, FileDependencies['extractions'][number]>();
+  for (const r of rows) {
+    const filename = r.filename as string;
+    let file = byFile.get(filename);
+    if (!file) {
+      file = {
+        filename,
+        version: r.version as string,
+        packagetype: r.packagetype as string,
+        pythonVersion: r.python_version as string,
+        removed: r.removed as boolean,
+        extractions: [],
+      };
+      byFile.set(filename, file);
+    }
+    const key = String(r.extraction_id);
+    let ex = byExtraction.get(key);
+    if (!ex) {
+      ex = {
+        pythonKey: r.python_key as string,
+        method: r.method as string,
+        status: r.status as 'ok' | 'failed',
+        failureCode: (r.failure_code as string | null) ?? null,
+        log: (r.log as string | null) ?? null,
+        bytesTransferred: r.bytes_transferred === null ? null : Number(r.bytes_transferred),
+        requests: r.requests === null ? null : Number(r.requests),
+        requirements: [],
+      };
+      byExtraction.set(key, ex);
+      file.extractions.push(ex);
+    }
+    if (r.kind !== null && r.kind !== undefined) {
+      ex.requirements.push({
+        kind: r.kind as RequirementKind,
+        extra: r.extra as string | null,
+        requirement: r.requirement as string,
+        name: r.req_name as string | null,
+        specifier: r.specifier as string | null,
+        marker: r.marker as string | null,
+      });
+    }
+  }
+  return [...byFile.values()];
+}

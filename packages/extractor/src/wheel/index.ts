@@ -1,0 +1,11 @@
+export { HttpRandomAccess, type HttpRandomAccessOptions } from './http-random-access';
+export {
+  type ReadWheelMetadataOptions,
+  readWheelMetadata,
+  WHEEL_METADATA_METHODS,
+  type WheelFileRef,
+  type WheelMetadataFallback,
+  type WheelMetadataMethod,
+  type WheelMetadataResult,
+} from './read-wheel-metadata';
+export { distInfoMatches, type MetadataChoice, selectWheelMetadata } from './select-metadata';

@@ -1,0 +1,309 @@
+import { rm } from 'node:fs/promises';
+import {
+  DEFAULT_TAIL_BYTES,
+  openFileRandomAccess,
+  openZip,
+  type RandomAccess,
+  type ZipLimits,
+} from '@pypi-graph/archive';
+import {
+  CrawlError,
+  type FailureCode,
+  isCrawlError,
+  type Logger,
+  silentLogger,
+  toCrawlError,
+} from '@pypi-graph/core';
+import type { PypiClient, TrafficMeter } from '@pypi-graph/pypi-client';
+import {
+  DEFAULT_METADATA_MAX_BYTES,
+  parseCoreMetadata,
+  parseWheelFilename,
+  type WheelName,
+} from '@pypi-graph/pyspec';
+import { HttpRandomAccess } from './http-random-access';
+import { selectWheelMetadata } from './select-metadata';
+
+/** How a wheel's METADATA was obtained, cheapest first. */
+export type WheelMetadataMethod = 'pep658' | 'range' | 'download';
+
+export const WHEEL_METADATA_METHODS: readonly WheelMetadataMethod[] = Object.freeze([
+  'pep658',
+  'range',
+  'download',
+]);
+
+/** The wheel, as the index describes it (PEP 691 file entry). */
+export interface WheelFileRef {
+  url: string;
+  filename: string;
+  /** sha256 of the wheel, hex; the download is checked against it. */
+  sha256: string;
+  /** Size in bytes from the index (PEP 700); a HEAD request finds it when absent. */
+  size?: number | null;
+  /** sha256 of the PEP 658 `.metadata` file, when the index gave one. */
+  coreMetadataSha256?: string | null;
+  /** Whether the index advertises a `.metadata` file (PEP 658/714 `core-metadata`). */
+  hasCoreMetadata: boolean;
+}
+
+export interface ReadWheelMetadataOptions {
+  /** Aborts every request (`aborted`). */
+  signal?: AbortSignal;
+  /** Where a full download goes; the file is deleted before the call returns. */
+  tmpDir: string;
+  /** Largest METADATA accepted (`metadata-too-large`); pyspec's DEFAULT_METADATA_MAX_BYTES (4 MiB) by default. */
+  maxMetadataBytes?: number;
+  /** First range read: this many bytes from the end of the wheel. 64 KiB by default. */
+  tailBytes?: number;
+  /** Methods to try, in this order; all three by default. */
+  methods?: readonly WheelMetadataMethod[];
+  /** Caps of the zip reader. */
+  zipLimits?: Partial<ZipLimits>;
+  logger?: Logger;
+}
+
+/** A method that failed before another one succeeded. */
+export interface WheelMetadataFallback {
+  method: WheelMetadataMethod;
+  code: FailureCode;
+  message: string;
+}
+
+export interface WheelMetadataResult {
+  method: WheelMetadataMethod;
+  /** Response body bytes received for this call, every method and retry included. */
+  bytesTransferred: number;
+  /** HTTP requests sent for this call, every method, retry and redirect included. */
+  requests: number;
+  /** The METADATA file, byte for byte (checked to be UTF-8 core metadata). */
+  metadata: Buffer;
+  /**
+   * The `.dist-info` directory it came from. For `pep658`, where the wheel is not opened, the
+   * one the file name implies (`{name}-{version}.dist-info`).
+   */
+  distInfo: string;
+  /** Methods that failed first (e.g. a `.metadata` file with the wrong sha256). */
+  fallbacks: WheelMetadataFallback[];
+}
+
+// After a range-read failure these codes mean "the bytes we saw may not be the wheel" or "this
+// server cannot do ranges": the sha256-checked download settles it. Every other failure (a
+// policy code on a well-read directory, or a retryable network error) is final for this call.
+const RANGE_FALLBACK_CODES = new Set<FailureCode>([
+  'range-not-supported',
+  'archive-corrupt',
+  'response-invalid',
+  'response-too-large',
+  'http-4xx',
+]);
+
+// A `.metadata` file is derived by the index; the wheel is the authority. Any final answer
+// about the `.metadata` file (404, wrong hash, too large, not metadata) sends us to the wheel.
+// Retryable transport failures are thrown: the wheel's host would most likely fail the same way.
+function pep658FallsThrough(code: FailureCode): boolean {
+  // metadata-sha256-mismatch, metadata-too-large, metadata-invalid, …
+  return code.startsWith('metadata-') || code === 'http-4xx' || code === 'response-invalid';
+}
+
+/**
+ * A wheel's METADATA with as few bytes as possible (DESIGN.md §2 wheel-metadata):
+ * 1. `pep658`: the index's `<url>.metadata` file, checked against the advertised sha256;
+ * 2. `range`: HTTP range reads of the zip's tail (end record and, usually, central directory),
+ *    the central directory if it did not fit, and the METADATA entry: 1–3 requests;
+ * 3. `download`: the whole wheel, sha256-verified, read locally and deleted.
+ * Throws a CrawlError (see packages/extractor/readme.md for the codes).
+ */
+export async function readWheelMetadata(
+  client: PypiClient,
+  file: WheelFileRef,
+  options: ReadWheelMetadataOptions,
+): Promise<WheelMetadataResult> {
+  const log = (options.logger ?? silentLogger).child({ filename: file.filename });
+  const maxBytes = options.maxMetadataBytes ?? DEFAULT_METADATA_MAX_BYTES;
+  const methods = options.methods ?? WHEEL_METADATA_METHODS;
+  const meter: TrafficMeter = { requests: 0, bytesReceived: 0 };
+  const fallbacks: WheelMetadataFallback[] = [];
+  const wheel = parseWheelFilename(file.filename);
+  const ctx: MethodContext = { client, file, options, wheel, maxBytes, meter };
+
+  const tried = methods.filter((m) => m !== 'pep658' || file.hasCoreMetadata);
+  for (const [i, method] of tried.entries()) {
+    try {
+      options.signal?.throwIfAborted();
+      const { metadata, distInfo } = await METHODS[method](ctx);
+      checkMetadata(metadata, maxBytes);
+      log.debug({ method, requests: meter.requests, bytes: meter.bytesReceived }, 'wheel metadata read');
+      return {
+        method,
+        bytesTransferred: meter.bytesReceived,
+        requests: meter.requests,
+        metadata,
+        distInfo,
+        fallbacks,
+      };
+    } catch (thrown) {
+      const err =
+        options.signal?.aborted && !(isCrawlError(thrown) && thrown.code === 'aborted')
+          ? new CrawlError('aborted', 'the operation was aborted', { cause: thrown })
+          : toCrawlError(thrown);
+      const last = i === tried.length - 1;
+      const next =
+        !last &&
+        (method === 'pep658'
+          ? pep658FallsThrough(err.code)
+          : method === 'range' && RANGE_FALLBACK_CODES.has(err.code));
+      if (!next) {
+        throw new CrawlError(err.code, `${file.filename}: ${err.message}`, {
+          hint: err.hint,
+          retryAfterMs: err.retryAfterMs,
+          cause: err,
+          details: {
+            ...err.details,
+            filename: file.filename,
+            method,
+            fallbacks,
+            requests: meter.requests,
+            bytesTransferred: meter.bytesReceived,
+          },
+        });
+      }
+      log.info({ method, code: err.code, err: err.message }, 'wheel metadata: trying the next method');
+      fallbacks.push({ method, code: err.code, message: err.message });
+    }
+  }
+  throw new CrawlError('internal-error', `${file.filename}: no method to read METADATA with`, {
+    details: { methods, hasCoreMetadata: file.hasCoreMetadata },
+  });
+}
+
+interface MethodContext {
+  client: PypiClient;
+  file: WheelFileRef;
+  options: ReadWheelMetadataOptions;
+  wheel: WheelName;
+  maxBytes: number;
+  meter: TrafficMeter;
+}
+
+interface Found {
+  metadata: Buffer;
+  distInfo: string;
+}
+
+const METHODS: Record<WheelMetadataMethod, (ctx: MethodContext) => Promise<Found>> = {
+  pep658: viaCoreMetadataFile,
+  range: viaRangeReads,
+  download: viaDownload,
+};
+
+// https://peps.python.org/pep-0658/: the file's URL (without fragment) plus `.metadata`.
+async function viaCoreMetadataFile({
+  client,
+  file,
+  options,
+  wheel,
+  maxBytes,
+  meter,
+}: MethodContext): Promise<Found> {
+  const url = new URL(file.url);
+  url.hash = '';
+  url.pathname += '.metadata';
+  try {
+    const { data } = await client.fetchSmallFile(url.href, {
+      maxBytes,
+      sha256: file.coreMetadataSha256 ?? undefined,
+      signal: options.signal,
+      meter,
+    });
+    return { metadata: data, distInfo: `${wheel.name}-${wheel.version}.dist-info` };
+  } catch (thrown) {
+    const err = toCrawlError(thrown);
+    if (err.code === 'download-sha256-mismatch') {
+      throw new CrawlError(
+        'metadata-sha256-mismatch',
+        `the .metadata file does not match its sha256: ${err.message}`,
+        {
+          cause: err,
+          details: err.details,
+        },
+      );
+    }
+    if (err.code === 'response-too-large') {
+      throw new CrawlError('metadata-too-large', `the .metadata file is over the cap of ${maxBytes} bytes`, {
+        cause: err,
+        details: err.details,
+      });
+    }
+    throw err;
+  }
+}
+
+async function viaRangeReads(ctx: MethodContext): Promise<Found> {
+  const { client, file, options, meter } = ctx;
+  let size = file.size ?? null;
+  if (size === null) {
+    size = (await client.head(file.url, { signal: options.signal, meter })).size;
+    if (size === null)
+      throw new CrawlError('range-not-supported', 'the wheel has no known size for range reads');
+  }
+  const tailBytes = options.tailBytes ?? DEFAULT_TAIL_BYTES;
+  const source = new HttpRandomAccess(client, file.url, size, {
+    signal: options.signal,
+    meter,
+    // A server that ignores Range: read no more than the tail would have been, then download.
+    maxBytesIfRangeIgnored: tailBytes,
+    sha256: file.sha256,
+  });
+  return readFromZip(source, ctx);
+}
+
+async function viaDownload(ctx: MethodContext): Promise<Found> {
+  const { client, file, options, meter } = ctx;
+  const downloaded = await client.download(file.url, {
+    sha256: file.sha256,
+    size: file.size ?? undefined,
+    dir: options.tmpDir,
+    signal: options.signal,
+    meter,
+  });
+  try {
+    const source = await openFileRandomAccess(downloaded.path);
+    try {
+      return await readFromZip(source, ctx);
+    } finally {
+      await source.close();
+    }
+  } finally {
+    await rm(downloaded.path, { force: true });
+  }
+}
+
+async function readFromZip(
+  source: RandomAccess,
+  { options, wheel, maxBytes }: MethodContext,
+): Promise<Found> {
+  const zip = await openZip(source, { tailBytes: options.tailBytes, limits: options.zipLimits });
+  const { entry, distInfo } = selectWheelMetadata(zip.entries, wheel);
+  const metadata = await zip.readEntry(entry, { maxBytes, tooLargeCode: 'metadata-too-large' });
+  return { metadata, distInfo };
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+// https://packaging.python.org/en/latest/specifications/core-metadata/: METADATA is UTF-8
+// (pip refuses a wheel whose METADATA does not decode). It must also look like core metadata.
+function checkMetadata(metadata: Buffer, maxBytes: number): void {
+  if (metadata.length > maxBytes) {
+    throw new CrawlError(
+      'metadata-too-large',
+      `METADATA is ${metadata.length} bytes, over the cap of ${maxBytes}`,
+    );
+  }
+  try {
+    utf8.decode(metadata);
+  } catch (err) {
+    throw new CrawlError('metadata-invalid', 'METADATA is not valid UTF-8', { cause: err });
+  }
+  parseCoreMetadata(metadata, maxBytes);
+}
