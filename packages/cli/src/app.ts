@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import type { Config } from '@pypi-graph/config';
 import type { Logger } from '@pypi-graph/core';
 import {
@@ -8,7 +10,9 @@ import {
   pypiBucket,
   recordSnapshot,
   snapshotMeta,
+  wheelBucket,
 } from '@pypi-graph/db';
+import { readWheelMetadata } from '@pypi-graph/extractor';
 import {
   BullmqRunner,
   EmbeddedRunner,
@@ -16,6 +20,7 @@ import {
   QUEUES,
   type QueueName,
   type Runner,
+  type WheelMetadataReader,
 } from '@pypi-graph/pipeline';
 import { type PublishResult, publishSnapshot, type SnapshotSource } from '@pypi-graph/snapshot';
 import { createIndexApi } from './index-api';
@@ -26,6 +31,7 @@ export interface App {
   readonly database: Database;
   readonly db: Db;
   readonly api: PypiApi;
+  readonly wheels: WheelMetadataReader;
   close(): Promise<void>;
 }
 
@@ -39,12 +45,18 @@ export async function openApp(config: Config, logger: Logger): Promise<App> {
     throw err;
   }
   const index = createIndexApi(config, logger);
+  const tmpDir = path.join(config.dataDir, 'tmp');
+  await mkdir(tmpDir, { recursive: true });
+  const wheels: WheelMetadataReader = {
+    read: (file, signal) => readWheelMetadata(index.client, file, { signal, tmpDir, logger }),
+  };
   return {
     config,
     logger,
     database,
     db: database.db,
     api: index.api,
+    wheels,
     async close() {
       await index.close();
       await database.close();
@@ -61,7 +73,7 @@ export interface RunnerOptions {
 
 /** BullMQ when REDIS_URL is set, in-process otherwise: the same queue definitions either way. */
 export function createRunner(app: App, options: RunnerOptions = {}): Runner {
-  const base = { config: app.config, db: app.db, api: app.api, logger: app.logger };
+  const base = { config: app.config, db: app.db, api: app.api, logger: app.logger, wheels: app.wheels };
   if (app.config.redisUrl) {
     return new BullmqRunner(base, QUEUES, {
       redisUrl: app.config.redisUrl,
@@ -80,6 +92,9 @@ export function databaseSnapshotSource(db: Db): SnapshotSource {
     meta: () => snapshotMeta(db),
     async *pypiProjects(bucket: string) {
       yield* await pypiBucket(db, bucket);
+    },
+    async *wheelProjects(bucket: string) {
+      yield* await wheelBucket(db, bucket);
     },
   };
 }

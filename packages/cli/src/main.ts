@@ -111,8 +111,8 @@ program
 
 program
   .command('show')
-  .description("print a project's releases and files with their hashes")
-  .argument('<name>')
+  .description("print a project's releases and files with their hashes and dependencies")
+  .argument('<name[==version]>')
   .action(async (name: string) => {
     await withApp(async (app) => {
       process.stdout.write(`${await show(app, name)}\n`);

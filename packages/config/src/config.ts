@@ -47,6 +47,8 @@ export const EnvSchema = z.object({
     .default('pypi-graph'),
   /** Concurrent project jobs per process. */
   PROJECT_CONCURRENCY: intFrom(16, 1),
+  /** Concurrent wheel-metadata jobs per process (network-bound: range reads). */
+  WHEEL_CONCURRENCY: intFrom(8, 1),
   /** Where `pnpm snapshot` writes when `--out` is not given. */
   SNAPSHOT_DIR: z.string().optional(),
   /** pino level. */
@@ -74,6 +76,7 @@ export interface Config {
   readonly httpMaxResponseBytes: number;
   readonly queuePrefix: string;
   readonly projectConcurrency: number;
+  readonly wheelConcurrency: number;
   readonly snapshotDir: string;
   readonly logLevel: string;
   readonly ci: boolean;
@@ -112,6 +115,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     httpMaxResponseBytes: e.HTTP_MAX_RESPONSE_BYTES,
     queuePrefix: e.QUEUE_PREFIX,
     projectConcurrency: e.PROJECT_CONCURRENCY,
+    wheelConcurrency: e.WHEEL_CONCURRENCY,
     snapshotDir: path.resolve(e.SNAPSHOT_DIR ?? path.join(dataDir, 'snapshots')),
     logLevel: e.LOG_LEVEL,
     ci: e.CI !== undefined && e.CI !== '0' && e.CI !== 'false',

@@ -72,6 +72,9 @@ export interface CrawlSummary {
   projectsRemoved: number;
   filesAdded: number;
   filesRemoved: number;
+  /** Successful extractions since the start, by method (`pep658`, `range`, `download`, …). */
+  extractions: Array<{ method: string; count: number }>;
+  /** Project failures and failed extractions since the start, by code. */
   failures: Array<{ code: string; count: number }>;
 }
 
@@ -85,14 +88,22 @@ export async function crawlSummary(db: Db, start: Date): Promise<CrawlSummary> {
       (SELECT count(*) FROM files WHERE removed AND removed_at >= ${start}) AS removed`),
   );
   const failures = rowsOf<{ code: string; count: string | number }>(
-    await db.execute(sql`SELECT failure_code AS code, count(*) AS count FROM projects
-      WHERE failure_code IS NOT NULL AND failed_at >= ${start} GROUP BY failure_code ORDER BY failure_code`),
+    await db.execute(sql`SELECT code, count(*) AS count FROM (
+        SELECT failure_code AS code FROM projects WHERE failure_code IS NOT NULL AND failed_at >= ${start}
+        UNION ALL
+        SELECT failure_code FROM extractions WHERE status = 'failed' AND finished_at >= ${start}
+      ) x GROUP BY code ORDER BY code`),
+  );
+  const extractions = rowsOf<{ method: string; count: string | number }>(
+    await db.execute(sql`SELECT method, count(*) AS count FROM extractions
+      WHERE status = 'ok' AND finished_at >= ${start} GROUP BY method ORDER BY method`),
   );
   return {
     projectsCrawled: Number(row?.crawled ?? 0),
     projectsRemoved: Number(row?.projects_removed ?? 0),
     filesAdded: Number(row?.added ?? 0),
     filesRemoved: Number(row?.removed ?? 0),
+    extractions: extractions.map((e) => ({ method: e.method, count: Number(e.count) })),
     failures: failures.map((f) => ({ code: f.code, count: Number(f.count) })),
   };
 }

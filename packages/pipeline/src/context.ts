@@ -1,6 +1,6 @@
 import type { Config } from '@pypi-graph/config';
 import type { CrawlError, Logger } from '@pypi-graph/core';
-import type { Db } from '@pypi-graph/db';
+import type { Db, WheelToRead } from '@pypi-graph/db';
 import type { z } from 'zod';
 import type { PypiApi } from './api';
 
@@ -15,12 +15,27 @@ export interface EnqueueOptions {
 /** Adds a job; a job whose id is already queued or running is not added twice. */
 export type Enqueue = (queue: QueueName, payload: unknown, options?: EnqueueOptions) => Promise<boolean>;
 
+/** What reading one wheel's METADATA gave (packages/extractor implements it). */
+export interface WheelMetadataResult {
+  /** `pep658`, `range` or `download`. */
+  method: string;
+  bytesTransferred: number;
+  requests: number;
+  metadata: Buffer;
+}
+
+export interface WheelMetadataReader {
+  read(file: WheelToRead, signal: AbortSignal): Promise<WheelMetadataResult>;
+}
+
 export interface PipelineContext {
   readonly config: Config;
   readonly db: Db;
   readonly api: PypiApi;
   readonly logger: Logger;
   readonly enqueue: Enqueue;
+  /** Reads wheel METADATA; without it, project jobs store files only. */
+  readonly wheels?: WheelMetadataReader;
 }
 
 export interface JobInfo {

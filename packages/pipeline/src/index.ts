@@ -9,6 +9,8 @@ export {
   QUEUE_NAMES,
   type QueueDefinition,
   type QueueName,
+  type WheelMetadataReader,
+  type WheelMetadataResult,
 } from './context';
 export { EmbeddedRunner } from './embedded-runner';
 export { type MergeResult, mergeProject } from './merge';
@@ -23,3 +25,10 @@ export {
   QUEUES,
 } from './queues';
 export { backoffMs, type QueueStats, type Runner, type RunnerStats } from './runner';
+export {
+  enqueueWheels,
+  WHEEL_EXTRACTOR_VERSION,
+  type WheelPayload,
+  wheelQueue,
+  wheelRequirementRows,
+} from './wheel-queue';

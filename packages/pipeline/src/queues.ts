@@ -12,6 +12,7 @@ import { eq } from 'drizzle-orm';
 import { z } from 'zod';
 import type { AnyQueueDefinition, PipelineContext, QueueDefinition, QueueName } from './context';
 import { mergeProject } from './merge';
+import { enqueueWheels, wheelQueue } from './wheel-queue';
 
 export const PRIORITY_FRESH = 1;
 export const PRIORITY_BACKFILL = 10;
@@ -154,7 +155,8 @@ export const projectQueue: QueueDefinition<ProjectPayload> = {
       );
     }
     const saved = await saveProject(ctx.db, merged.record);
-    job.log.debug({ project: name, ...saved }, 'project crawled');
+    const wheels = await enqueueWheels(ctx, merged.record.displayName, payload.priority);
+    job.log.debug({ project: name, ...saved, wheels }, 'project crawled');
     return {
       status: saved.applied ? 'saved' : 'stale',
       filesAdded: saved.filesAdded,
@@ -170,4 +172,5 @@ export const projectQueue: QueueDefinition<ProjectPayload> = {
 export const QUEUES: Partial<Record<QueueName, AnyQueueDefinition>> = {
   discover: discoverQueue as AnyQueueDefinition,
   project: projectQueue as AnyQueueDefinition,
+  'wheel-metadata': wheelQueue as AnyQueueDefinition,
 };

@@ -78,13 +78,30 @@ export function parseSdistFilename(filename: string, projectName?: string): Sdis
   const stem = filename.slice(0, filename.length - suffix.length);
   if (projectName !== undefined) {
     const want = pep503Name(projectName);
-    for (let i = stem.indexOf('-'); i > 0; i = stem.indexOf('-', i + 1)) {
-      if (pep503Name(stem.slice(0, i)) === want && i + 1 < stem.length) {
+    const wantChars = want.replaceAll('-', '').length;
+    const isSep = (c: string | undefined) => c === '-' || c === '_' || c === '.';
+    // Normalizing a prefix only changes when a letter is added or a separator run starts, so at
+    // most two dashes of a run need a check, and none once the prefix has more letters than the
+    // name: linear in the file name, however many dashes it has.
+    let chars = 0;
+    const checked = [false, false];
+    for (let i = 0; i < stem.length && chars <= wantChars; i++) {
+      const c = stem[i];
+      if (!isSep(c)) {
+        chars++;
+        checked[0] = checked[1] = false;
+        continue;
+      }
+      if (c !== '-' || i === 0 || i + 1 >= stem.length) continue;
+      const trailing = isSep(stem[i - 1]) ? 1 : 0;
+      if (checked[trailing]) continue;
+      checked[trailing] = true;
+      if (pep503Name(stem.slice(0, i)) === want) {
         return { name: stem.slice(0, i), version: stem.slice(i + 1), suffix };
       }
     }
   }
-  const m = /^(.+?)-(\d.*)$/.exec(stem);
+  const m = /^(.+?)-(\d.*)$/s.exec(stem);
   if (!m) throw new CrawlError('filename-invalid', `cannot find the version in sdist file name: ${filename}`);
   return { name: m[1]!, version: m[2]!, suffix };
 }

@@ -1,8 +1,11 @@
 export {
   type CoreMetadata,
   DEFAULT_METADATA_MAX_BYTES,
+  type DependencyFields,
   MULTIPLE_USE_FIELDS,
   parseCoreMetadata,
+  readDependencyFields,
+  readDescription,
 } from './core-metadata';
 export {
   type PackageType,
@@ -14,4 +17,45 @@ export {
   sdistSuffix,
   type WheelName,
 } from './filenames';
-export { ALL_BUCKETS, bucketOf, isValidProjectName, machNixName, pep503Name } from './names';
+export {
+  evaluateMarker,
+  type MarkerComparison,
+  type MarkerEnvironment,
+  type MarkerExpression,
+  type MarkerNode,
+  type MarkerOperand,
+  type MarkerOperator,
+  type MarkerTerm,
+  markerEnvironment,
+  markerToString,
+  parseMarker,
+} from './markers';
+export {
+  ALL_BUCKETS,
+  bucketOf,
+  isValidProjectName,
+  machNixName,
+  normalizeExtra,
+  pep503Name,
+} from './names';
+export {
+  comparePep440,
+  compareVersions,
+  formatSpecifierSet,
+  formatVersion,
+  isPrerelease,
+  isValidVersion,
+  normalizeSpecifier,
+  normalizeVersion,
+  parseSpecifier,
+  parseSpecifierSet,
+  parseVersion,
+  type SatisfiesOptions,
+  type Specifier,
+  type SpecifierOperator,
+  satisfies,
+  specifierSetContains,
+  tryParseVersion,
+  type Version,
+} from './pep440';
+export { parseRequirement, type Requirement } from './requirements';

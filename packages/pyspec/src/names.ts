@@ -6,6 +6,15 @@ export function pep503Name(name: string): string {
   return name.replace(/[-_.]+/g, '-').toLowerCase();
 }
 
+// https://peps.python.org/pep-0685/
+/**
+ * PEP 685 extra name normalization, as packaging applies it when comparing extras
+ * (`canonicalize_name`): lower case, runs of `-`, `_`, `.` become one `-`. `Foo_Bar` → `foo-bar`.
+ */
+export function normalizeExtra(extra: string): string {
+  return pep503Name(extra);
+}
+
 /**
  * mach-nix's key for a project (FORMATS.md §0): lower case and `_` → `-`, nothing else.
  * Dots stay and runs are not collapsed, unlike PEP 503.

@@ -79,6 +79,11 @@ export function formatSummary(outcome: CrawlOutcome): string {
     `projects removed: ${summary.projectsRemoved}`,
     `files added:      ${summary.filesAdded}`,
     `files removed:    ${summary.filesRemoved}`,
+    `metadata read:    ${summary.extractions.reduce((a, e) => a + e.count, 0)}${
+      summary.extractions.length > 0
+        ? ` (${summary.extractions.map((e) => `${e.method} ${e.count}`).join(', ')})`
+        : ''
+    }`,
   ];
   const failures = new Map<string, number>(summary.failures.map((f) => [f.code, f.count]));
   for (const [code, n] of Object.entries(outcome.stats.failures)) {

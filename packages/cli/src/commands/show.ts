@@ -1,15 +1,27 @@
 import { CrawlError } from '@pypi-graph/core';
-import { getProject } from '@pypi-graph/db';
+import { type FileDependencies, getProject, projectDependencies } from '@pypi-graph/db';
+import { pep503Name } from '@pypi-graph/pyspec';
 import type { App } from '../app';
 
-/** A project's releases and files with their hashes, as stored. */
-export async function show(app: App, name: string): Promise<string> {
+/** `NAME` or `NAME==VERSION`. */
+export function parseShowTarget(target: string): { name: string; version?: string } {
+  const i = target.indexOf('==');
+  if (i < 0) return { name: target.trim() };
+  return { name: target.slice(0, i).trim(), version: target.slice(i + 2).trim() };
+}
+
+/** A project's releases and files with their hashes and, where known, their dependencies. */
+export async function show(app: App, target: string): Promise<string> {
+  const { name, version } = parseShowTarget(target);
   const project = await getProject(app.db, name);
   if (!project) {
     throw new CrawlError('project-not-found', `no project ${JSON.stringify(name)} in the database`, {
       hint: `crawl it first: pnpm crawl --project ${name}`,
     });
   }
+  const deps = new Map<string, FileDependencies>(
+    (await projectDependencies(app.db, pep503Name(name), version)).map((d) => [d.filename, d]),
+  );
   const flags = (f: { yanked: boolean; removed: boolean }) =>
     `${f.yanked ? ' [yanked]' : ''}${f.removed ? ' [removed]' : ''}`;
   const out = [
@@ -17,13 +29,40 @@ export async function show(app: App, name: string): Promise<string> {
   ];
   if (project.failureCode)
     out.push(`  last failure: ${project.failureCode}: ${project.failureMessage ?? ''}`);
-  for (const r of project.releases) {
+  const releases =
+    version === undefined ? project.releases : project.releases.filter((r) => r.version === version);
+  if (version !== undefined && releases.length === 0) {
+    throw new CrawlError(
+      'project-not-found',
+      `${project.displayName} has no release ${JSON.stringify(version)}`,
+      {
+        hint: `releases: ${project.releases.map((r) => r.version).join(', ')}`,
+      },
+    );
+  }
+  for (const r of releases) {
     out.push(`  ${r.version}${flags(r)}`);
     for (const f of r.files) {
       out.push(
         `    ${f.filename}  ${f.packagetype} ${f.pythonVersion}  sha256:${f.sha256}  ${f.size ?? '?'} bytes  ` +
           `${f.uploadTime?.toISOString() ?? 'no upload time'}${f.requiresPython ? `  requires-python ${f.requiresPython}` : ''}${flags(f)}`,
       );
+      for (const e of deps.get(f.filename)?.extractions ?? []) {
+        const how = `${e.method}${e.pythonKey === 'any' ? '' : ` python ${e.pythonKey}`}`;
+        if (e.status === 'failed') {
+          out.push(
+            `      dependencies: failed [${e.failureCode}] via ${how}: ${(e.log ?? '').split('\n')[0]}`,
+          );
+          continue;
+        }
+        const transfer =
+          e.bytesTransferred !== null ? `, ${e.bytesTransferred} bytes in ${e.requests ?? '?'} requests` : '';
+        out.push(`      dependencies (${how}${transfer}):${e.requirements.length === 0 ? ' none' : ''}`);
+        for (const q of e.requirements) {
+          const label = q.kind === 'install' ? '' : `${q.kind}${q.extra ? ` [${q.extra}]` : ''}: `;
+          out.push(`        ${label}${q.requirement}`);
+        }
+      }
     }
     if (r.files.length === 0) out.push('    (no files)');
   }

@@ -1,0 +1,76 @@
+// Wheel dependencies as stored by a crawl of the fixture index, against what Python's own
+// zipfile + email parsing reads from the same wheels at test time (issue 3 §5).
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { crawl, takeSnapshot } from '@pypi-graph/cli';
+import { projectDependencies, schema } from '@pypi-graph/db';
+import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { crawlEnv } from '../support/crawl-env';
+
+const FIXTURES = path.resolve('test/fixtures/index');
+type PyWheel =
+  | { requires_dist: string[]; requires_python: string | null; provides_extra: string[] }
+  | { error: string };
+let server: PypiServer;
+let python: Record<string, PyWheel>;
+
+beforeAll(async () => {
+  server = await startPypiServer({ dir: FIXTURES });
+  const { stdout } = await promisify(execFile)('python3', [
+    path.resolve('test/oracle/wheel_metadata.py'),
+    FIXTURES,
+  ]);
+  python = JSON.parse(stdout);
+});
+afterAll(async () => server?.close());
+
+describe('wheel dependencies', () => {
+  it('are stored exactly as Python reads them from the wheels, and bad wheels get their code', async () => {
+    const env = await crawlEnv(server.url, 'postgres', 'embedded');
+    try {
+      await crawl(env.app, { all: true });
+      const projects = await env.app.db.select({ name: schema.projects.name }).from(schema.projects);
+      const stored = new Map<string, Awaited<ReturnType<typeof projectDependencies>>[number]>();
+      for (const p of projects)
+        for (const f of await projectDependencies(env.app.db, p.name)) stored.set(f.filename, f);
+
+      const served = [...server.index.files.values()].filter((f) => f.filename.endsWith('.whl'));
+      expect(served.length).toBeGreaterThanOrEqual(8);
+      let checked = 0;
+      for (const file of served) {
+        const want = python[file.filename];
+        const got = stored.get(file.filename);
+        expect(want, file.filename).toBeDefined();
+        expect(got?.extractions.length, file.filename).toBe(1);
+        const ex = got!.extractions[0]!;
+        if ('error' in want!) {
+          expect(ex.status, file.filename).toBe('failed');
+          expect(ex.failureCode, file.filename).toMatch(/^(archive|metadata|wheel)-/);
+          continue;
+        }
+        expect(ex.status, `${file.filename}: ${ex.log}`).toBe('ok');
+        expect(['pep658', 'range', 'download']).toContain(ex.method);
+        const of = (kind: string) => ex.requirements.filter((r) => r.kind === kind).map((r) => r.requirement);
+        expect(of('install'), file.filename).toEqual(want!.requires_dist);
+        expect(of('python'), file.filename).toEqual(want!.requires_python ? [want!.requires_python] : []);
+        expect(of('provides-extra'), file.filename).toEqual(want!.provides_extra);
+        checked++;
+      }
+      expect(checked).toBeGreaterThanOrEqual(7);
+      // The real wheels are there too (pip, setuptools), read through their .metadata files.
+      expect(stored.get('pip-23.2.1-py3-none-any.whl')?.extractions[0]?.method).toBe('pep658');
+
+      // A second crawl finds nothing left to read.
+      const again = await crawl(env.app, { all: true });
+      expect(again.summary.extractions).toEqual([]);
+
+      // The snapshot's wheel/ layout carries them.
+      const snap = await takeSnapshot(env.app, path.join(env.dataDir, 'snapshots'));
+      expect(snap.counts.wheel?.files).toBe(checked);
+    } finally {
+      await env.cleanup();
+    }
+  });
+});
