@@ -62,6 +62,18 @@ describe('wheel dependencies', () => {
       // The real wheels are there too (pip, setuptools), read through their .metadata files.
       expect(stored.get('pip-23.2.1-py3-none-any.whl')?.extractions[0]?.method).toBe('pep658');
 
+      // show NAME==VERSION prints each wheel's dependencies and how they were read.
+      const { show } = await import('@pypi-graph/cli');
+      const shown = await show(env.app, 'Django_Like==3.2');
+      const dj = python['Django_Like-3.2-py3-none-any.whl'] as { requires_dist: string[] };
+      expect(shown).toMatch(
+        /Django_Like-3\.2-py3-none-any\.whl .*\n +dependencies \((pep658|range|download), \d+ bytes in \d+ requests\):/,
+      );
+      for (const r of dj.requires_dist) expect(shown).toContain(`        ${r}`);
+      expect(shown).not.toContain('4.0');
+      const broken = await show(env.app, 'brokenpkg');
+      expect(broken).toMatch(/dependencies: failed \[archive-corrupt\]/);
+
       // A second crawl finds nothing left to read.
       const again = await crawl(env.app, { all: true });
       expect(again.summary.extractions).toEqual([]);
