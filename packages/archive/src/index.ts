@@ -11,5 +11,6 @@ export {
   type ZipArchive,
   type ZipEntry,
   type ZipLimits,
+  type ZipTail,
 } from './zip/types';
-export { DEFAULT_TAIL_BYTES, openZip } from './zip/zip-archive';
+export { DEFAULT_TAIL_BYTES, openZip, openZipTail } from './zip/zip-archive';

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -10,6 +11,7 @@ import {
   bufferRandomAccess,
   openFileRandomAccess,
   openZip,
+  openZipTail,
   type RandomAccess,
   type ZipArchive,
   type ZipEntry,
@@ -254,5 +256,215 @@ describe('broken and hostile archives fail with a code', () => {
     const entry = metadataEntry(zip);
     expect(reads[2]![0]).toBe(entry.localHeaderOffset);
     expect(reads[2]![1] - reads[2]![0]).toBeLessThan(entry.compressedSize + 30 + entry.rawName.length + 300);
+  });
+});
+
+// Zips with `PK\x01\x02` where a resynchronising reader could trip on it, made with zipfile:
+// forged central directory records in file data just before the directory, in an extra field,
+// in an entry comment, and the signature inside a name.
+const TRICKY = `
+import os, random, struct, sys, zipfile
+out = sys.argv[1]
+rng = random.Random(1)
+def forged(name, offset=0):
+    n = name.encode()
+    return struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0, 0, 10, 10, len(n), 0, 0, 0, 0, 0, offset) + n
+def add(z, name, data, extra=b"", comment=b"", method=zipfile.ZIP_DEFLATED):
+    info = zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0))
+    info.compress_type = method
+    info.extra = extra
+    info.comment = comment
+    z.writestr(info, data)
+with zipfile.ZipFile(os.path.join(out, "tricky.zip"), "w") as z:
+    for i in range(300):
+        add(z, "pkg/mod%03d.py" % i, rng.randbytes(200))
+    add(z, "pkg/PK\\x01\\x02name.py", b"x")
+    fake = forged("evil-1.0.dist-info/METADATA")
+    add(z, "pkg/extra.py", b"x", extra=struct.pack("<HH", 0xCAFE, len(fake)) + fake)
+    add(z, "pkg/comment.py", b"x", comment=fake)
+    for i in range(20):
+        add(z, "pkg/after%02d.py" % i, b"y")
+    add(z, "pkg/fake.bin", b"".join(forged("evil-%d.dist-info/METADATA" % i) for i in range(40)), method=zipfile.ZIP_STORED)
+    add(z, "tricky-1.0.dist-info/METADATA", b"Metadata-Version: 2.1\\nName: tricky\\nVersion: 1.0\\n")
+    add(z, "tricky-1.0.dist-info/RECORD", b"")
+`;
+
+describe('openZipTail: entries from the end of the central directory', () => {
+  let tricky: Buffer;
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'zip-tail-'));
+    try {
+      await promisify(execFile)('python3', ['-c', TRICKY, dir]);
+      tricky = readFileSync(path.join(dir, 'tricky.zip'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  /** A RandomAccess over `bytes` that records its reads. */
+  function recorded(bytes: Buffer): RandomAccess & { reads: Array<[number, number]> } {
+    const inner = bufferRandomAccess(bytes);
+    const reads: Array<[number, number]> = [];
+    return {
+      size: inner.size,
+      reads,
+      read: (a, b) => {
+        reads.push([a, b]);
+        return inner.read(a, b);
+      },
+    };
+  }
+
+  const summary = (e: ZipEntry) => [e.index, e.name, e.localHeaderOffset, e.crc32, e.compressedSize];
+
+  /** Start and end of each central directory record. */
+  function records(bytes: Buffer, zip: ZipArchive): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    let at = zip.centralDirectoryOffset;
+    for (let i = 0; i < zip.entries.length; i++) {
+      const end =
+        at + 46 + bytes.readUInt16LE(at + 28) + bytes.readUInt16LE(at + 30) + bytes.readUInt16LE(at + 32);
+      out.push([at, end]);
+      at = end;
+    }
+    return out;
+  }
+
+  /**
+   * Opens `bytes` with tails reaching `step`-byte steps over the central directory (and a little
+   * before it; every byte within `fine` of the given points), and checks: only the tail is read;
+   * the entries are exactly the last ones openZip lists, or — only where `forgedWindows` says the
+   * tail starts inside a record that hides a forged one (the documented limit) — the forged
+   * record and then those; `open()` lists what openZip lists.
+   */
+  async function sweep(
+    bytes: Buffer,
+    step: number,
+    forgedWindows: Array<[number, number]> = [],
+    fine: { around: number[]; by: number } = { around: [], by: 0 },
+  ) {
+    const full = await openZip(bufferRandomAccess(bytes));
+    const want = full.entries.map(summary);
+    const wantText = JSON.stringify(want);
+    const cdEnd = full.centralDirectoryOffset + full.centralDirectorySize;
+    const tails = new Set<number>();
+    for (
+      let t = 22 + (bytes.length - cdEnd);
+      t < bytes.length - full.centralDirectoryOffset + 300;
+      t += step
+    ) {
+      tails.add(t);
+    }
+    for (const at of fine.around) {
+      for (let start = at - fine.by; start <= at + fine.by; start++) tails.add(bytes.length - start);
+    }
+    const counts = { complete: 0, partial: 0, empty: 0, forged: 0 };
+    for (const tailBytes of [...tails].sort((x, y) => x - y)) {
+      const source = recorded(bytes);
+      const tail = await openZipTail(source, { tailBytes });
+      const tailStart = bytes.length - tailBytes;
+      if (source.reads.some(([a]) => a < tailStart)) expect.fail(`tail ${tailBytes}: read before the tail`);
+      const got = tail.entries.map(summary);
+      const inWindow = forgedWindows.some(([from, to]) => tailStart > from && tailStart <= to);
+      const forged = inWindow && /^evil/.test(String(got[0]?.[1]));
+      const real = forged ? got.slice(1) : got;
+      const expected = want.slice(want.length - real.length);
+      if (JSON.stringify(real) !== JSON.stringify(expected))
+        expect(real, `tail ${tailBytes}`).toEqual(expected);
+      expect(tail.complete).toBe(tailStart <= full.centralDirectoryOffset);
+      expect(tail.entryCount).toBe(full.entries.length);
+      if (forged) counts.forged++;
+      else if (tail.complete) counts.complete++;
+      else if (got.length > 0) counts.partial++;
+      else counts.empty++;
+      if (JSON.stringify((await tail.open()).entries.map(summary)) !== wantText) {
+        expect.fail(`tail ${tailBytes}: open() lists other entries than openZip`);
+      }
+    }
+    return counts;
+  }
+
+  it('holds the last entries of the real wheels, whatever the tail size', async () => {
+    for (const name of ['pip-23.2.1', 'setuptools-65.5.0', 'setuptools-66.1.1']) {
+      const counts = await sweep(readFileSync(path.join(REAL, `${name}-py3-none-any.whl`)), 97);
+      expect(counts.partial, name).toBeGreaterThan(100);
+      expect(counts.complete, name).toBeGreaterThan(0);
+    }
+  });
+
+  it('is not fooled by forged records in file data, names, extra fields and comments inside the tail', async () => {
+    const full = await openZip(bufferRandomAccess(tricky));
+    // The records whose extra field or comment hides a forged one, and where that one starts.
+    const windows: Array<[number, number]> = [];
+    for (const [start, end] of records(tricky, full)) {
+      const at = tricky.subarray(start + 4, end).indexOf(Buffer.from('PK\x01\x02', 'latin1'));
+      const forged = start + 4 + at;
+      if (at >= 0 && tricky.readUInt16LE(forged + 28) === 'evil-1.0.dist-info/METADATA'.length) {
+        windows.push([start, forged]);
+      }
+    }
+    expect(windows).toHaveLength(2);
+    // Every tail start around the hiding records and the stored forged data, coarser elsewhere.
+    const forgedData = tricky.indexOf(Buffer.from('evil-20.dist-info/METADATA')) - 46;
+    expect(forgedData).toBeLessThan(full.centralDirectoryOffset);
+    const around = [...windows.flat(), full.centralDirectoryOffset, forgedData];
+    const counts = await sweep(tricky, 29, windows, { around, by: 120 });
+    expect(counts.forged).toBeGreaterThan(0);
+    expect(counts.partial).toBeGreaterThan(500);
+    expect(counts.complete).toBeGreaterThan(100);
+    // With both hiding records in the tail, neither they nor the forged records are believed,
+    // and the forged ones in the stored data before the directory are never even looked at.
+    const tail = await openZipTail(bufferRandomAccess(tricky), {
+      tailBytes: tricky.length - windows[0]![0] + 10,
+    });
+    const names = tail.entries.map((e) => e.name);
+    expect(names[0]).toBe('pkg/after00.py');
+    expect(names.filter((n) => n.startsWith('evil'))).toEqual([]);
+    expect(names.at(-2)).toBe('tricky-1.0.dist-info/METADATA');
+  });
+
+  it('reads entries from the end with every check of openZip', async () => {
+    const tail = await openZipTail(bufferRandomAccess(tricky), { tailBytes: 2000 });
+    expect(tail.complete).toBe(false);
+    const metadata = tail.entries.find((e) => e.name === 'tricky-1.0.dist-info/METADATA')!;
+    expect((await tail.readEntry(metadata, { maxBytes: 1000 })).toString()).toContain('Name: tricky');
+    expect(await codeOf(tail.readEntry(metadata, { maxBytes: 10, tooLargeCode: 'metadata-too-large' }))).toBe(
+      'metadata-too-large',
+    );
+    // A believed forged record (the tail starts inside the record whose comment hides it) that
+    // points at another entry's local header: the local header check refuses it.
+    const full = await openZip(bufferRandomAccess(tricky));
+    const hiding = full.entries.findIndex((e) => e.name === 'pkg/comment.py');
+    const [start] = records(tricky, full)[hiding]!;
+    const fooled = await openZipTail(bufferRandomAccess(tricky), { tailBytes: tricky.length - start - 1 });
+    const evil = fooled.entries[0]!;
+    expect(evil.name).toBe('evil-1.0.dist-info/METADATA');
+    expect(evil.index).toBe(hiding);
+    expect(await codeOf(fooled.readEntry(evil, { maxBytes: 1000 }))).toBe('archive-corrupt');
+  });
+
+  it('keeps the caps and the checks that need only the end record', async () => {
+    const pip = readFileSync(path.join(REAL, 'pip-23.2.1-py3-none-any.whl'));
+    const open = (limits: object) => openZipTail(bufferRandomAccess(pip), { tailBytes: 4096, limits });
+    expect(await codeOf(open({ maxEntries: 506 }))).toBe('archive-too-many-entries');
+    expect(await codeOf(open({ maxCentralDirectoryBytes: 40_000 }))).toBe('archive-too-large');
+    expect(await codeOf(openZipTail(bufferRandomAccess(Buffer.concat([pip, Buffer.from('x')]))))).toBe(
+      'archive-corrupt',
+    );
+    // A broken record at the end: nothing is certain; the whole directory says what is wrong.
+    const broken = Buffer.from(pip);
+    const last = broken.lastIndexOf(Buffer.from('PK\x01\x02', 'latin1'));
+    broken.writeUInt16LE(0xffff, last + 32); // a comment running past the directory
+    const tail = await openZipTail(bufferRandomAccess(broken), { tailBytes: 4096 });
+    expect(tail.entries).toEqual([]);
+    expect(await codeOf(tail.open())).toBe('archive-corrupt');
+  });
+
+  it('reads a zip64 directory from the tail', async () => {
+    const bytes = readFileSync(path.join(WHEELS, 'wf_zip64-1.0-py3-none-any.whl'));
+    await sweep(bytes, 1);
+    const tail = await openZipTail(bufferRandomAccess(bytes), { tailBytes: 200 });
+    expect(tail.zip64).toBe(true);
   });
 });

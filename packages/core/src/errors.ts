@@ -58,6 +58,26 @@ export const FAILURE_CODES = {
   'archive-duplicate-entry': { retry: false },
   'wheel-multiple-dist-info': { retry: false },
   'wheel-dist-info-mismatch': { retry: false },
+  // appended by extractor (setup.py sandbox, packages/extractor/src/sandbox/readme.md): per Python
+  // version, the sdist has no setup.py; setup.py raised (or exited non-zero, or never called setup());
+  // it imported a module that is not installed (`No module named 'numpy'`); its code is a SyntaxError
+  // for that interpreter; it hit the wall/CPU time, memory or output limit. `sandbox-failed`: the
+  // sandbox itself failed (nix-build error, unreadable sdist, the process limit); `sandbox-output-invalid`:
+  // the derivation's result.json does not match the schema.
+  'no-setup-py': { retry: false },
+  'setup-py-error': { retry: false },
+  'missing-build-dependency': { retry: false },
+  'python-incompatible': { retry: false },
+  'sandbox-timeout': { retry: false },
+  'sandbox-memory': { retry: false },
+  'sandbox-output-too-large': { retry: false },
+  'sandbox-failed': { retry: true },
+  'sandbox-output-invalid': { retry: false },
+  // appended by archive/extractor (sdists, packages/archive/readme.md, packages/extractor/readme.md):
+  // a device or fifo entry in an sdist; an sdist whose dependencies are neither static
+  // (PKG-INFO ≥ 2.2, PEP 621, poetry, flit) nor computable by its setup.py (it has none).
+  'archive-device': { retry: false },
+  'no-static-metadata': { retry: false },
 } as const satisfies Record<string, { retry: boolean }>;
 
 export type FailureCode = keyof typeof FAILURE_CODES;

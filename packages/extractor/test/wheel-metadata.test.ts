@@ -11,10 +11,10 @@ import { CrawlError, type FailureCode } from '@pypi-graph/core';
 import { createPypiClient, type PypiClient } from '@pypi-graph/pypi-client';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { readWheelMetadata, type WheelFileRef, type WheelMetadataMethod } from '../src';
+import { rangeTailBytes, readWheelMetadata, type WheelFileRef, type WheelMetadataMethod } from '../src';
 
 // The three methods against the real local PyPI server (packages/pypi-server), on the committed
-// fixture wheels, the real pip and setuptools wheels, and two large wheels generated here. What
+// fixture wheels, the real pip and setuptools wheels, and large or many-entry wheels generated here. What
 // CPython's zipfile reads from each wheel is the expected METADATA.
 
 const REPO = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
@@ -23,7 +23,7 @@ const REAL_WHEELS = path.join(REPO, 'test/fixtures/index/real');
 const REAL = ['pip-23.2.1', 'setuptools-65.5.0', 'setuptools-66.1.1'].map((s) => `${s}-py3-none-any.whl`);
 const GOOD = [
   ...REAL,
-  ...['stored', 'comment', 'zip64', 'descriptor', 'longextra', 'big'].map(
+  ...['stored', 'comment', 'zip64', 'descriptor', 'longextra', 'big', 'many', 'sorted'].map(
     (s) => `wf_${s}-1.0-py3-none-any.whl`,
   ),
 ];
@@ -38,6 +38,33 @@ sys.argv = ["make-wheel-fixtures.py", "--big", folder]
 import contextlib, io
 with contextlib.redirect_stdout(io.StringIO()):
     runpy.run_path(os.path.join(${JSON.stringify(REPO)}, "scripts", "make-wheel-fixtures.py"), run_name="__main__")
+
+# Wheels with 3,000 entries (a central directory of ~200 KB, far more than the range path's
+# first read), made here with zipfile: where .dist-info/ sits in it decides how much is read.
+import random, warnings, zipfile
+warnings.simplefilter("ignore")  # zipfile warns about the duplicate names below
+rng = random.Random(658)
+def meta(name, summary="made for the range-read tests"):
+    head = "Metadata-Version: 2.1\\nName: %s\\nVersion: 1.0\\nSummary: %s\\nRequires-Dist: requests>=2\\n\\n" % (name, summary)
+    return (head + "A long description.\\n" * 60).encode()
+def modules(pkg):
+    return [("%s/m%04d.py" % (pkg, i), rng.randbytes(1000)) for i in range(3000)]
+def dist(name):
+    d = "%s-1.0.dist-info/" % name
+    return [(d + "METADATA", meta(name)), (d + "WHEEL", b"Wheel-Version: 1.0\\n"), (d + "RECORD", b"")]
+def wheel(name, members):
+    with zipfile.ZipFile(os.path.join(folder, name + "-1.0-py3-none-any.whl"), "w") as z:
+        for arc, data in members:
+            info = zipfile.ZipInfo(arc, (2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_STORED if arc.endswith(".py") else zipfile.ZIP_DEFLATED
+            z.writestr(info, data)
+wheel("wf_many", modules("wf_many") + dist("wf_many"))           # .dist-info/ last, as builders write it
+wheel("wf_sorted", dist("wf_sorted") + modules("wf_sorted"))     # .dist-info/ first in the directory
+early = [("wf_dupearly-1.0.dist-info/METADATA", meta("wf_dupearly", "the first copy"))]
+wheel("wf_dupearly", early + modules("wf_dupearly") + dist("wf_dupearly"))
+wheel("wf_twoearly", [("other-2.0.dist-info/METADATA", meta("other"))] + modules("wf_twoearly") + dist("wf_twoearly"))
+wheel("wf_dupend", modules("wf_dupend") + dist("wf_dupend") + dist("wf_dupend")[:1])
+
 out = {}
 for name in sorted(os.listdir(folder)):
     parts = name[:-4].split("-")
@@ -192,17 +219,24 @@ describe('range reads', () => {
     expect(result.requests).toBe(2);
   });
 
-  it('ask the server for the size with HEAD when the index gave none', async () => {
-    const result = await read('setuptools-66.1.1-py3-none-any.whl', ['range'], { size: null });
-    expect(result.requests).toBe(3);
-    expect(server.requestLog.at(-3)?.method).toBe('HEAD');
+  it('ask the server for the size with HEAD when the index gave none: one request more', async () => {
+    for (const filename of REAL) {
+      const withSize = await read(filename, ['range']);
+      const result = await read(filename, ['range'], { size: null });
+      expect(result.requests, filename).toBe(withSize.requests + 1);
+      expect(server.requestLog.at(-result.requests)?.method).toBe('HEAD');
+      expect(result.metadata.equals(expected.get(filename)!)).toBe(true);
+    }
+    // METADATA's record at the end of the central directory: HEAD, tail, METADATA.
+    expect((await read('pip-23.2.1-py3-none-any.whl', ['range'], { size: null })).requests).toBe(3);
   });
 
   it('retry a 503 and go on', async () => {
     const filename = 'pip-23.2.1-py3-none-any.whl';
+    const clean = await read(filename, ['range']);
     server.setFaults([{ match: `/${filename}$`, kind: '503', times: 1 }]);
     const result = await read(filename, ['range']);
-    expect(result.requests).toBe(2); // the 503 and its retry
+    expect(result.requests).toBe(clean.requests + 1); // the 503, then its retry
     expect(result.metadata.equals(expected.get(filename)!)).toBe(true);
     expect(server.faults()[0]?.remaining).toBe(0);
     server.setFaults([{ match: `/${filename}\\.metadata$`, kind: '503', times: 2 }]);
@@ -212,15 +246,96 @@ describe('range reads', () => {
 
   it('fall back to the sha256-checked download when the bytes read are corrupt', async () => {
     const filename = 'setuptools-66.1.1-py3-none-any.whl';
-    // The second range read (the METADATA entry) gets a flipped byte: CRC-32 catches it.
-    server.setFaults([{ match: `/${filename}$`, method: 'GET', kind: 'wrong-bytes', times: 2 }]);
+    // The last range read (the METADATA entry) gets a flipped byte: CRC-32 catches it. (A flip in
+    // the central directory's names would go unseen by any zip reader: it has no checksum.)
+    const reads = (await read(filename, ['range'])).requests;
+    const faults = () =>
+      server.setFaults([
+        { match: `/${filename}$`, method: 'GET', kind: 'slow', delayMs: 0, times: reads - 1 },
+        { match: `/${filename}$`, method: 'GET', kind: 'wrong-bytes', times: 1 },
+      ]);
+    faults();
     const ranged = await failure(read(filename, ['range']));
     expect(ranged.code).toBe('archive-corrupt');
-    server.setFaults([{ match: `/${filename}$`, method: 'GET', kind: 'wrong-bytes', times: 2 }]);
+    faults();
     const result = await read(filename, ['range', 'download']);
     expect(result.method).toBe('download');
     expect(result.fallbacks).toEqual([expect.objectContaining({ method: 'range', code: 'archive-corrupt' })]);
     expect(result.metadata.equals(expected.get(filename)!)).toBe(true);
+  });
+});
+
+describe('range reads of the end of the central directory', () => {
+  const wf = (name: string) => `wf_${name}-1.0-py3-none-any.whl`;
+
+  it('take 0.5% of the wheel as the first read, 4 to 64 KiB; a wheel of up to 8 KiB whole', () => {
+    expect(rangeTailBytes(1234)).toBe(1234);
+    expect(rangeTailBytes(8192)).toBe(8192);
+    expect(rangeTailBytes(8193)).toBe(4096);
+    expect(rangeTailBytes(2_086_091)).toBe(10_430);
+    expect(rangeTailBytes(120 << 20)).toBe(65_536);
+  });
+
+  it('find METADATA in the last records: tail and entry, 2 requests, under 1% of the wheel', async () => {
+    for (const filename of [
+      'pip-23.2.1-py3-none-any.whl',
+      'setuptools-65.5.0-py3-none-any.whl',
+      wf('many'),
+    ]) {
+      const size = ref(filename).size!;
+      server.resetStats();
+      const result = await read(filename, ['range']);
+      expect(result, filename).toMatchObject({ requests: 2, centralDirectory: 'end' });
+      expect(result.bytesTransferred, filename).toBeLessThan(size / 100);
+      expect(result.metadata.equals(expected.get(filename)!), filename).toBe(true);
+      // The first read was only the tail, not the whole central directory.
+      const [first] = server.requestLog.filter((r) => r.route === 'file');
+      expect(first?.bytes).toBe(rangeTailBytes(size));
+    }
+  });
+
+  it('read the whole central directory when METADATA is not in its last records: 3 requests', async () => {
+    for (const filename of [wf('sorted'), 'setuptools-66.1.1-py3-none-any.whl']) {
+      server.resetStats();
+      const result = await read(filename, ['range']);
+      expect(result, filename).toMatchObject({ requests: 3, centralDirectory: 'whole' });
+      expect(result.metadata.equals(expected.get(filename)!), filename).toBe(true);
+      const log = server.requestLog.filter((r) => r.route === 'file');
+      expect(log.map((r) => r.status)).toEqual([206, 206, 206]);
+    }
+    // A tail too short to hold METADATA's record does the same.
+    const short = await readWheelMetadata(client, ref('pip-23.2.1-py3-none-any.whl'), {
+      tmpDir,
+      methods: ['range'],
+      tailBytes: 300,
+    });
+    expect(short).toMatchObject({ requests: 3, centralDirectory: 'whole' });
+  });
+
+  it('leave two copies of METADATA in the last records to the whole directory: archive-duplicate-entry', async () => {
+    const err = await failure(read(wf('dupend'), ['range']));
+    expect(err.code).toBe('archive-duplicate-entry');
+    expect(err.details).toMatchObject({ requests: 2 }); // the tail, the rest of the directory
+  });
+
+  // The documented price of deciding from the end (selectWheelMetadataFromEnd): what only the
+  // whole directory shows is not refused. The copy read is the one zipfile (and pip) reads.
+  it('accept the last METADATA when an earlier copy is unseen, as zipfile does; the download refuses', async () => {
+    const ranged = await read(wf('dupearly'), ['range']);
+    expect(ranged).toMatchObject({ requests: 2, centralDirectory: 'end' });
+    expect(ranged.metadata.equals(expected.get(wf('dupearly'))!)).toBe(true);
+    expect(ranged.metadata.toString()).not.toContain('the first copy');
+    expect((await failure(read(wf('dupearly'), ['download']))).code).toBe('archive-duplicate-entry');
+  });
+
+  it('accept METADATA when an earlier .dist-info is unseen; the download refuses', async () => {
+    const ranged = await read(wf('twoearly'), ['range']);
+    expect(ranged).toMatchObject({
+      requests: 2,
+      centralDirectory: 'end',
+      distInfo: 'wf_twoearly-1.0.dist-info',
+    });
+    expect((await failure(read(wf('twoearly'), ['download']))).code).toBe('wheel-multiple-dist-info');
   });
 });
 

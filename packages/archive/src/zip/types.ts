@@ -65,10 +65,9 @@ export interface ReadEntryOptions {
   localHeaderMargin?: number;
 }
 
-/** An opened zip: its directory is read and checked; entries are read on demand. */
-export interface ZipArchive {
+/** What `openZip` and `openZipTail` both know once the end records are read. */
+interface ZipEnd {
   readonly size: number;
-  readonly entries: readonly ZipEntry[];
   /** The archive comment. */
   readonly comment: Buffer;
   /** Whether the archive has zip64 end records. */
@@ -80,4 +79,29 @@ export interface ZipArchive {
    * method, size caps, compression ratio, inflated size and CRC-32.
    */
   readEntry(entry: ZipEntry, options: ReadEntryOptions): Promise<Buffer>;
+}
+
+/**
+ * A zip opened from its last bytes only (`openZipTail`): the end records, and the entries of the
+ * central directory those bytes hold for certain — all of them when the directory fitted, else
+ * its last ones, which is where wheel builders put `.dist-info/`. `open()` reads the rest.
+ */
+export interface ZipTail extends ZipEnd {
+  /** Entries the end record announces. */
+  readonly entryCount: number;
+  /** Whether `entries` is the whole central directory, checked as `openZip` checks it. */
+  readonly complete: boolean;
+  /**
+   * When complete, every entry; otherwise the last entries of the central directory, in order,
+   * with their true `index`, and only those every consistent parse of the bytes agrees on.
+   * Nothing is known of the entries before them: a name missing here may still be in the archive.
+   */
+  readonly entries: readonly ZipEntry[];
+  /** The whole archive: reads the rest of the central directory (nothing more when complete). */
+  open(): Promise<ZipArchive>;
+}
+
+/** An opened zip: its directory is read and checked; entries are read on demand. */
+export interface ZipArchive extends ZipEnd {
+  readonly entries: readonly ZipEntry[];
 }

@@ -1,11 +1,11 @@
 import { promisify } from 'node:util';
 import { crc32, inflateRaw } from 'node:zlib';
 import type { RandomAccess } from '../random-access';
+import { type DirectoryBounds, parseCentralDirectory, parseCentralDirectoryEnd } from './central-directory';
 import {
   applyZip64,
   CENTRAL_HEADER_BYTES,
   corrupt,
-  decodeName,
   END_BYTES,
   EXTRA_ZIP64,
   FLAG_DATA_DESCRIPTOR,
@@ -16,7 +16,6 @@ import {
   METHOD_STORED,
   parseExtra,
   readU64,
-  SIG_CENTRAL_HEADER,
   SIG_END,
   SIG_LOCAL_HEADER,
   SIG_ZIP64_END,
@@ -33,6 +32,7 @@ import {
   type ZipArchive,
   type ZipEntry,
   type ZipLimits,
+  type ZipTail,
 } from './types';
 
 const inflateRawAsync = promisify(inflateRaw);
@@ -40,17 +40,22 @@ const inflateRawAsync = promisify(inflateRaw);
 export const DEFAULT_TAIL_BYTES = 64 * 1024;
 const DEFAULT_LOCAL_HEADER_MARGIN = 256;
 
-interface EndRecord {
-  entries: number;
+interface EndRecord extends DirectoryBounds {
   cdSize: number;
-  cdOffset: number;
-  /** Where the central directory must end: the zip64 end record, or the end record. */
-  cdEnd: number;
   /** The central directory itself, when reading the end records brought it along. */
   cdBytes?: Buffer;
   comment: Buffer;
   zip64: boolean;
+  /** The last bytes of the file, read to find the end record: `bytes` from `start` to the end. */
+  tail: { start: number; bytes: Buffer };
 }
+
+/**
+ * What reading the end records may read besides the tail: `whole`, the whole central directory
+ * at once (with the 20 bytes where a zip64 locator would be); `tail`, nothing the tail does not
+ * already hold, except the zip64 records when they are not in it.
+ */
+type EndReadMode = 'whole' | 'tail';
 
 /**
  * Opens a zip through random access: finds the end record (the archive may end with a comment),
@@ -61,8 +66,71 @@ interface EndRecord {
  */
 export async function openZip(source: RandomAccess, options: OpenZipOptions = {}): Promise<ZipArchive> {
   const limits: ZipLimits = { ...DEFAULT_ZIP_LIMITS, ...options.limits };
-  const end = await readEndRecord(source, options.tailBytes ?? DEFAULT_TAIL_BYTES, limits);
+  const end = await readEndRecord(source, options.tailBytes ?? DEFAULT_TAIL_BYTES, limits, 'whole');
+  checkDirectorySize(end, limits);
+  const cd =
+    end.cdBytes ?? (end.cdSize > 0 ? await source.read(end.cdOffset, end.cdEnd - 1) : Buffer.alloc(0));
+  return archive(source, end, limits, parseCentralDirectory(cd, end, limits));
+}
 
+/**
+ * Opens a zip from its last `tailBytes` (and the zip64 end records, if they are not in them):
+ * the end records, and every central directory entry those bytes hold for certain. When the
+ * whole central directory is in the tail it is checked as `openZip` checks it (`complete`);
+ * otherwise the records at its end are found by resynchronising on their signatures (see
+ * `firstCertainRecord`), and `open()` reads the rest. For a remote wheel this is one range
+ * request where `openZip` may need two, and a few KiB where the central directory alone can be
+ * tens of KiB. Entries are read with every check `openZip`'s are.
+ */
+export async function openZipTail(source: RandomAccess, options: OpenZipOptions = {}): Promise<ZipTail> {
+  const limits: ZipLimits = { ...DEFAULT_ZIP_LIMITS, ...options.limits };
+  const end = await readEndRecord(source, options.tailBytes ?? DEFAULT_TAIL_BYTES, limits, 'tail');
+  checkDirectorySize(end, limits);
+  const { start: seenFrom, bytes: seen } = end.tail;
+  let whole: ZipArchive | undefined;
+  let entries: ZipEntry[];
+  if (end.cdBytes !== undefined || end.cdOffset >= seenFrom) {
+    const cd = end.cdBytes ?? seen.subarray(end.cdOffset - seenFrom, end.cdEnd - seenFrom);
+    whole = archive(source, end, limits, parseCentralDirectory(cd, end, limits));
+    entries = [...whole.entries];
+  } else {
+    const cdEnd = seen.subarray(0, Math.max(0, end.cdEnd - seenFrom));
+    entries = parseCentralDirectoryEnd(cdEnd, seenFrom, end, limits);
+  }
+  return {
+    size: source.size,
+    comment: end.comment,
+    zip64: end.zip64,
+    centralDirectoryOffset: end.cdOffset,
+    centralDirectorySize: end.cdSize,
+    entryCount: end.entries,
+    complete: whole !== undefined,
+    entries,
+    readEntry: (entry, readOptions) => readEntry(source, end, limits, entry, readOptions),
+    async open() {
+      if (whole === undefined) {
+        const cd = await source.read(end.cdOffset, end.cdEnd - 1);
+        whole = archive(source, end, limits, parseCentralDirectory(cd, end, limits));
+      }
+      return whole;
+    },
+  };
+}
+
+function archive(source: RandomAccess, end: EndRecord, limits: ZipLimits, entries: ZipEntry[]): ZipArchive {
+  return {
+    size: source.size,
+    entries,
+    comment: end.comment,
+    zip64: end.zip64,
+    centralDirectoryOffset: end.cdOffset,
+    centralDirectorySize: end.cdSize,
+    readEntry: (entry, readOptions) => readEntry(source, end, limits, entry, readOptions),
+  };
+}
+
+/** The caps and sanity checks that need only the end record. */
+function checkDirectorySize(end: EndRecord, limits: ZipLimits): void {
   if (end.entries > limits.maxEntries) {
     throw zipError(
       'archive-too-many-entries',
@@ -80,22 +148,14 @@ export async function openZip(source: RandomAccess, options: OpenZipOptions = {}
   if (end.cdSize < end.entries * CENTRAL_HEADER_BYTES) {
     throw corrupt(`${end.entries} entries cannot fit in a central directory of ${end.cdSize} bytes`);
   }
-  const cd =
-    end.cdBytes ?? (end.cdSize > 0 ? await source.read(end.cdOffset, end.cdEnd - 1) : Buffer.alloc(0));
-  const entries = parseCentralDirectory(cd, end, limits);
-
-  return {
-    size: source.size,
-    entries,
-    comment: end.comment,
-    zip64: end.zip64,
-    centralDirectoryOffset: end.cdOffset,
-    centralDirectorySize: end.cdSize,
-    readEntry: (entry, readOptions) => readEntry(source, end, limits, entry, readOptions),
-  };
 }
 
-async function readEndRecord(source: RandomAccess, tailBytes: number, limits: ZipLimits): Promise<EndRecord> {
+async function readEndRecord(
+  source: RandomAccess,
+  tailBytes: number,
+  limits: ZipLimits,
+  mode: EndReadMode,
+): Promise<EndRecord> {
   const size = source.size;
   if (size < END_BYTES) throw corrupt(`${size} bytes is too short for a zip`, { size });
   let tailStart = size - Math.min(size, Math.max(tailBytes, END_BYTES));
@@ -124,7 +184,11 @@ async function readEndRecord(source: RandomAccess, tailBytes: number, limits: Zi
   // last 20 bytes are where a locator would be: one read brings both (within the caps).
   const plausible =
     cdOffset + cdSize === endPos && entries <= limits.maxEntries && cdSize <= limits.maxCentralDirectoryBytes;
-  const readFrom = Math.max(0, Math.min(plausible ? cdOffset : endPos, endPos - ZIP64_LOCATOR_BYTES));
+  // In `tail` mode only what the tail holds: the end of the central directory (resynchronised
+  // later), or all of it when it starts inside the tail.
+  const wanted =
+    mode === 'whole' ? (plausible ? cdOffset : endPos) : Math.max(plausible ? cdOffset : 0, tailStart);
+  const readFrom = Math.max(0, Math.min(wanted, endPos - ZIP64_LOCATOR_BYTES));
   const before = readFrom < endPos ? await source.read(readFrom, endPos - 1) : Buffer.alloc(0);
   let zip64 = false;
   let cdEnd = endPos;
@@ -170,8 +234,18 @@ async function readEndRecord(source: RandomAccess, tailBytes: number, limits: Zi
       { cdOffset, cdSize, cdEnd },
     );
   }
-  const cdBytes = !zip64 && plausible ? before.subarray(cdOffset - readFrom) : undefined;
-  return { entries, cdSize, cdOffset, cdEnd, comment, zip64, cdBytes };
+  const cdBytes =
+    !zip64 && plausible && readFrom <= cdOffset ? before.subarray(cdOffset - readFrom) : undefined;
+  return {
+    entries,
+    cdSize,
+    cdOffset,
+    cdEnd,
+    comment,
+    zip64,
+    cdBytes,
+    tail: { start: tailStart, bytes: tail },
+  };
 }
 
 /** Offset of the end record in `tail`: the last signature whose comment reaches exactly the end. */
@@ -183,78 +257,6 @@ function findEndRecord(tail: Buffer): number {
     if (i === 0) break;
   }
   return -1;
-}
-
-function parseCentralDirectory(cd: Buffer, end: EndRecord, limits: ZipLimits): ZipEntry[] {
-  const entries: ZipEntry[] = [];
-  let at = 0;
-  for (let index = 0; index < end.entries; index++) {
-    if (at + CENTRAL_HEADER_BYTES > cd.length || cd.readUInt32LE(at) !== SIG_CENTRAL_HEADER) {
-      throw corrupt(`central directory entry ${index} is missing or has a bad signature`, { index, at });
-    }
-    const flags = cd.readUInt16LE(at + 8);
-    const method = cd.readUInt16LE(at + 10);
-    const crc = cd.readUInt32LE(at + 16);
-    const nameLength = cd.readUInt16LE(at + 28);
-    const extraLength = cd.readUInt16LE(at + 30);
-    const commentLength = cd.readUInt16LE(at + 32);
-    const recordEnd = at + CENTRAL_HEADER_BYTES + nameLength + extraLength + commentLength;
-    if (recordEnd > cd.length) throw corrupt(`central directory entry ${index} runs past the directory`);
-    if (nameLength > limits.maxNameBytes) {
-      throw zipError(
-        'archive-unsupported',
-        `zip entry ${index} has a name of ${nameLength} bytes, over the cap of ${limits.maxNameBytes}`,
-        { index, nameLength, limit: limits.maxNameBytes },
-      );
-    }
-    const rawName = Buffer.from(
-      cd.subarray(at + CENTRAL_HEADER_BYTES, at + CENTRAL_HEADER_BYTES + nameLength),
-    );
-    const name = decodeName(rawName, flags);
-    const extra = parseExtra(
-      cd.subarray(
-        at + CENTRAL_HEADER_BYTES + nameLength,
-        at + CENTRAL_HEADER_BYTES + nameLength + extraLength,
-      ),
-      `entry ${name}`,
-    );
-    const sizes = applyZip64(
-      extra.get(EXTRA_ZIP64),
-      {
-        uncompressed: cd.readUInt32LE(at + 24),
-        compressed: cd.readUInt32LE(at + 20),
-        offset: cd.readUInt32LE(at + 42),
-      },
-      `entry ${name}`,
-    );
-    const localHeaderOffset = sizes.offset!;
-    if (localHeaderOffset + LOCAL_HEADER_BYTES > end.cdOffset) {
-      throw corrupt(`the local header of ${name} would lie inside the central directory`, {
-        name,
-        localHeaderOffset,
-      });
-    }
-    entries.push({
-      index,
-      name,
-      rawName,
-      flags,
-      method,
-      crc32: crc,
-      compressedSize: sizes.compressed!,
-      uncompressedSize: sizes.uncompressed!,
-      localHeaderOffset,
-      extraLength,
-      isDirectory: name.endsWith('/'),
-    });
-    at = recordEnd;
-  }
-  if (at !== cd.length) {
-    throw corrupt(
-      `the central directory has ${cd.length - at} bytes after its ${end.entries} announced entries`,
-    );
-  }
-  return entries;
 }
 
 async function readEntry(

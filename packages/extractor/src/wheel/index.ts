@@ -1,6 +1,7 @@
 export { HttpRandomAccess, type HttpRandomAccessOptions } from './http-random-access';
 export {
   type ReadWheelMetadataOptions,
+  rangeTailBytes,
   readWheelMetadata,
   WHEEL_METADATA_METHODS,
   type WheelFileRef,
@@ -8,4 +9,9 @@ export {
   type WheelMetadataMethod,
   type WheelMetadataResult,
 } from './read-wheel-metadata';
-export { distInfoMatches, type MetadataChoice, selectWheelMetadata } from './select-metadata';
+export {
+  distInfoMatches,
+  type MetadataChoice,
+  selectWheelMetadata,
+  selectWheelMetadataFromEnd,
+} from './select-metadata';

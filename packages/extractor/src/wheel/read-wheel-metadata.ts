@@ -1,11 +1,5 @@
 import { rm } from 'node:fs/promises';
-import {
-  DEFAULT_TAIL_BYTES,
-  openFileRandomAccess,
-  openZip,
-  type RandomAccess,
-  type ZipLimits,
-} from '@pypi-graph/archive';
+import { openFileRandomAccess, openZip, openZipTail, type ZipLimits } from '@pypi-graph/archive';
 import {
   CrawlError,
   type FailureCode,
@@ -22,7 +16,7 @@ import {
   type WheelName,
 } from '@pypi-graph/pyspec';
 import { HttpRandomAccess } from './http-random-access';
-import { selectWheelMetadata } from './select-metadata';
+import { type MetadataChoice, selectWheelMetadata, selectWheelMetadataFromEnd } from './select-metadata';
 
 /** How a wheel's METADATA was obtained, cheapest first. */
 export type WheelMetadataMethod = 'pep658' | 'range' | 'download';
@@ -54,7 +48,10 @@ export interface ReadWheelMetadataOptions {
   tmpDir: string;
   /** Largest METADATA accepted (`metadata-too-large`); pyspec's DEFAULT_METADATA_MAX_BYTES (4 MiB) by default. */
   maxMetadataBytes?: number;
-  /** First range read: this many bytes from the end of the wheel. 64 KiB by default. */
+  /**
+   * First range read: this many bytes from the end of the wheel. By default `rangeTailBytes(size)`:
+   * 0.5% of the wheel, at least 4 KiB and at most 64 KiB (a wheel of up to 8 KiB is read whole).
+   */
   tailBytes?: number;
   /** Methods to try, in this order; all three by default. */
   methods?: readonly WheelMetadataMethod[];
@@ -85,6 +82,26 @@ export interface WheelMetadataResult {
   distInfo: string;
   /** Methods that failed first (e.g. a `.metadata` file with the wrong sha256). */
   fallbacks: WheelMetadataFallback[];
+  /**
+   * How much of the central directory decided which entry is METADATA: `whole` (every check of
+   * selectWheelMetadata), or `end` (the range path found it in the directory's last records;
+   * see selectWheelMetadataFromEnd). Absent for `pep658`, where the wheel is not opened.
+   */
+  centralDirectory?: 'whole' | 'end';
+}
+
+const KIB = 1024;
+
+/**
+ * The range path's first read, from the end of a wheel of `size` bytes: 0.5% of it, at least
+ * 4 KiB and at most 64 KiB; a wheel of up to 8 KiB whole. Builders write `.dist-info/` last,
+ * so METADATA's central directory record is nearly always in the last few hundred bytes: the
+ * tail finds it in one request while the whole central directory of a 1–2 MB pure-Python wheel
+ * is 20–40 KB (2–4%). Past 13 MB the tail stops growing: a request costs more than 64 KiB does.
+ */
+export function rangeTailBytes(size: number): number {
+  if (size <= 8 * KIB) return size;
+  return Math.min(64 * KIB, Math.max(4 * KIB, Math.floor(size / 200)));
 }
 
 // After a range-read failure these codes mean "the bytes we saw may not be the wheel" or "this
@@ -109,8 +126,9 @@ function pep658FallsThrough(code: FailureCode): boolean {
 /**
  * A wheel's METADATA with as few bytes as possible (DESIGN.md §2 wheel-metadata):
  * 1. `pep658`: the index's `<url>.metadata` file, checked against the advertised sha256;
- * 2. `range`: HTTP range reads of the zip's tail (end record and, usually, central directory),
- *    the central directory if it did not fit, and the METADATA entry: 1–3 requests;
+ * 2. `range`: HTTP range reads of the zip's tail (end records and the end of the central
+ *    directory, where METADATA's record nearly always is), the rest of the central directory
+ *    only when METADATA is not decided there, and the METADATA entry: 1–3 requests;
  * 3. `download`: the whole wheel, sha256-verified, read locally and deleted.
  * Throws a CrawlError (see packages/extractor/readme.md for the codes).
  */
@@ -131,7 +149,7 @@ export async function readWheelMetadata(
   for (const [i, method] of tried.entries()) {
     try {
       options.signal?.throwIfAborted();
-      const { metadata, distInfo } = await METHODS[method](ctx);
+      const { metadata, distInfo, centralDirectory } = await METHODS[method](ctx);
       checkMetadata(metadata, maxBytes);
       log.debug({ method, requests: meter.requests, bytes: meter.bytesReceived }, 'wheel metadata read');
       return {
@@ -141,6 +159,7 @@ export async function readWheelMetadata(
         metadata,
         distInfo,
         fallbacks,
+        ...(centralDirectory ? { centralDirectory } : {}),
       };
     } catch (thrown) {
       const err =
@@ -189,6 +208,7 @@ interface MethodContext {
 interface Found {
   metadata: Buffer;
   distInfo: string;
+  centralDirectory?: 'whole' | 'end';
 }
 
 const METHODS: Record<WheelMetadataMethod, (ctx: MethodContext) => Promise<Found>> = {
@@ -240,14 +260,14 @@ async function viaCoreMetadataFile({
 }
 
 async function viaRangeReads(ctx: MethodContext): Promise<Found> {
-  const { client, file, options, meter } = ctx;
+  const { client, file, options, wheel, maxBytes, meter } = ctx;
   let size = file.size ?? null;
   if (size === null) {
     size = (await client.head(file.url, { signal: options.signal, meter })).size;
     if (size === null)
       throw new CrawlError('range-not-supported', 'the wheel has no known size for range reads');
   }
-  const tailBytes = options.tailBytes ?? DEFAULT_TAIL_BYTES;
+  const tailBytes = options.tailBytes ?? rangeTailBytes(size);
   const source = new HttpRandomAccess(client, file.url, size, {
     signal: options.signal,
     meter,
@@ -255,11 +275,26 @@ async function viaRangeReads(ctx: MethodContext): Promise<Found> {
     maxBytesIfRangeIgnored: tailBytes,
     sha256: file.sha256,
   });
-  return readFromZip(source, ctx);
+  // 1st request: the tail (end records and the end of the central directory, where builders put
+  // `.dist-info/`). Only if METADATA is not decided there, the rest of the central directory.
+  // Then METADATA's local header and data. See selectWheelMetadataFromEnd for what deciding from
+  // the end gives up, and why that is sound.
+  const tail = await openZipTail(source, { tailBytes, limits: options.zipLimits });
+  let choice: MetadataChoice | undefined;
+  let centralDirectory: 'whole' | 'end' = 'whole';
+  if (tail.complete) {
+    choice = selectWheelMetadata(tail.entries, wheel);
+  } else {
+    choice = selectWheelMetadataFromEnd(tail.entries, wheel);
+    if (choice) centralDirectory = 'end';
+    else choice = selectWheelMetadata((await tail.open()).entries, wheel);
+  }
+  const metadata = await tail.readEntry(choice.entry, { maxBytes, tooLargeCode: 'metadata-too-large' });
+  return { metadata, distInfo: choice.distInfo, centralDirectory };
 }
 
 async function viaDownload(ctx: MethodContext): Promise<Found> {
-  const { client, file, options, meter } = ctx;
+  const { client, file, options, wheel, maxBytes, meter } = ctx;
   const downloaded = await client.download(file.url, {
     sha256: file.sha256,
     size: file.size ?? undefined,
@@ -270,23 +305,17 @@ async function viaDownload(ctx: MethodContext): Promise<Found> {
   try {
     const source = await openFileRandomAccess(downloaded.path);
     try {
-      return await readFromZip(source, ctx);
+      // The whole file is here: the whole central directory, every check.
+      const zip = await openZip(source, { tailBytes: options.tailBytes, limits: options.zipLimits });
+      const { entry, distInfo } = selectWheelMetadata(zip.entries, wheel);
+      const metadata = await zip.readEntry(entry, { maxBytes, tooLargeCode: 'metadata-too-large' });
+      return { metadata, distInfo, centralDirectory: 'whole' };
     } finally {
       await source.close();
     }
   } finally {
     await rm(downloaded.path, { force: true });
   }
-}
-
-async function readFromZip(
-  source: RandomAccess,
-  { options, wheel, maxBytes }: MethodContext,
-): Promise<Found> {
-  const zip = await openZip(source, { tailBytes: options.tailBytes, limits: options.zipLimits });
-  const { entry, distInfo } = selectWheelMetadata(zip.entries, wheel);
-  const metadata = await zip.readEntry(entry, { maxBytes, tooLargeCode: 'metadata-too-large' });
-  return { metadata, distInfo };
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

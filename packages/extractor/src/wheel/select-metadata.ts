@@ -69,6 +69,31 @@ export function selectWheelMetadata(entries: readonly ZipEntry[], wheel: WheelNa
   return { entry: found[0]!, distInfo };
 }
 
+/**
+ * The METADATA entry decided from the END of a central directory only (`openZipTail`'s entries
+ * when it is not complete), or undefined when the rest must be read: exactly one top-level
+ * `*.dist-info/METADATA` among the entries seen, in a directory that names the wheel.
+ *
+ * What the unseen entries could still hold, and why accepting is sound:
+ * - the same METADATA path again, earlier: CPython's zipfile (so pip) lets the LAST record of a
+ *   name win, and the last one is the one seen here; readers that do so read the same bytes.
+ *   (Only the whole directory can refuse it with `archive-duplicate-entry`.)
+ * - METADATA in a second `.dist-info` directory, earlier: pip would refuse the wheel; this
+ *   reader records the metadata of the one directory that names the wheel.
+ * Anything else seen (no METADATA, two, a directory naming another project) is left to the whole
+ * directory, which gives the same code `selectWheelMetadata` always gives.
+ */
+export function selectWheelMetadataFromEnd(
+  entries: readonly ZipEntry[],
+  wheel: WheelName,
+): MetadataChoice | undefined {
+  const found = entries.filter((entry) => METADATA_PATH.test(entry.name));
+  if (found.length !== 1) return undefined;
+  const distInfo = METADATA_PATH.exec(found[0]!.name)![1]!;
+  if (!distInfoMatches(distInfo.slice(0, -'.dist-info'.length), wheel)) return undefined;
+  return { entry: found[0]!, distInfo };
+}
+
 /** Whether `{name}-{version}` names the wheel: names compared by PEP 503, versions loosely. */
 export function distInfoMatches(stem: string, wheel: WheelName): boolean {
   const want = pep503Name(wheel.name);

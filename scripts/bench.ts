@@ -1,0 +1,53 @@
+// pnpm bench <name> [options]: runs one benchmark and writes its section of docs/benchmarks.md.
+// Speed and memory targets are measured here, never as timed unit tests; every benchmark compares
+// against a baseline measured in the same run and reports ratios. Each benchmark lives in
+// scripts/bench/<name>.ts and exports `run(args)`; add one by adding a line below.
+
+interface Benchmark {
+  summary: string;
+  load(): Promise<{ run(args: string[]): Promise<number> }>;
+}
+
+const BENCHMARKS: Record<string, Benchmark> = {
+  index: {
+    summary: 'synthetic index crawled into PostgreSQL and PGlite, then snapshotted (files/s, peak RSS)',
+    load: () => import('./bench/index'),
+  },
+  wheels: {
+    summary: "a wheel's METADATA by PEP 658, range reads and download, 5 KB to 120 MB (requests, bytes)",
+    load: () => import('./bench/wheels'),
+  },
+};
+
+function usage(): string {
+  const names = Object.entries(BENCHMARKS).map(([name, b]) => `  ${name.padEnd(10)} ${b.summary}`);
+  return [
+    'usage: pnpm bench <name> [options]   (pnpm bench <name> --help for its options)',
+    '',
+    ...names,
+  ].join('\n');
+}
+
+async function main(): Promise<number> {
+  const [name, ...args] = process.argv.slice(2);
+  if (!name || name === '--help' || name === '-h') {
+    process.stdout.write(`${usage()}\n`);
+    return name ? 0 : 2;
+  }
+  const bench = BENCHMARKS[name];
+  if (!bench) {
+    process.stderr.write(`unknown benchmark "${name}"\n${usage()}\n`);
+    return 2;
+  }
+  return (await bench.load()).run(args);
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

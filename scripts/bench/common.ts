@@ -1,0 +1,338 @@
+// Shared parts of the benchmarks: measured child processes, the local PyPI server, machine facts
+// and the docs/benchmarks.md writer. Every measured step runs as its own `node` process under
+// /usr/bin/time, so its peak RSS is that process's alone (no pnpm/tsx wrapper, not this script).
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
+
+const started = Date.now();
+
+/** A progress line on stderr (results go to stdout). */
+export function progress(message: string): void {
+  const t = ((Date.now() - started) / 1000).toFixed(0).padStart(5);
+  process.stderr.write(`[bench ${t}s] ${message}\n`);
+}
+
+// Every variable packages/config reads: a child sees only what the benchmark sets.
+const CONFIG_VARS =
+  /^(DATABASE_URL|REDIS_URL|DATA_DIR|PYPI_.*|XMLRPC_RPS|HTTP_.*|QUEUE_PREFIX|PROJECT_CONCURRENCY|SNAPSHOT_DIR|LOG_LEVEL|CI)$/;
+
+/** This process's environment without pypi-graph's configuration, plus `extra`. */
+export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!CONFIG_VARS.test(k)) env[k] = v;
+  return { ...env, ...extra };
+}
+
+export interface RssSample {
+  /** Seconds since the process started. */
+  t: number;
+  rssKb: number;
+}
+
+export interface Measured {
+  wallS: number;
+  peakRssKb: number;
+  userS: number;
+  sysS: number;
+  stdout: string;
+  stderr: string;
+  /** VmRSS of the node process, sampled every `sampleMs`. */
+  samples: RssSample[];
+}
+
+export interface MeasureOptions {
+  /** Arguments to `node` (e.g. `['--import', 'tsx', 'packages/cli/src/main.ts', 'crawl', '--all']`). */
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  label: string;
+  sampleMs?: number;
+  /** A progress line every this many ms while the step runs. */
+  heartbeatMs?: number;
+}
+
+const TIME = '/usr/bin/time';
+
+async function rssKbOf(pid: number): Promise<number | undefined> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function childOf(pid: number): Promise<number | undefined> {
+  try {
+    const first = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8')).trim().split(/\s+/)[0];
+    return first ? Number(first) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs `node …args` under `/usr/bin/time` and returns its wall time, peak RSS (the kernel's
+ * maxrss of that one process), CPU times, output and an RSS curve. Throws when it fails.
+ */
+export async function measure(options: MeasureOptions): Promise<Measured> {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'pypi-graph-bench-time-'));
+  const timeFile = path.join(tmp, 'time');
+  try {
+    const child = spawn(TIME, ['-f', '%e %M %U %S', '-o', timeFile, process.execPath, ...options.args], {
+      cwd: REPO_ROOT,
+      env: options.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr = (stderr + d).slice(-200_000);
+    });
+    const t0 = performance.now();
+    const samples: RssSample[] = [];
+    let nodePid: number | undefined;
+    const sampler = setInterval(async () => {
+      nodePid ??= child.pid === undefined ? undefined : await childOf(child.pid);
+      if (nodePid === undefined) return;
+      const rssKb = await rssKbOf(nodePid);
+      if (rssKb !== undefined) samples.push({ t: (performance.now() - t0) / 1000, rssKb });
+    }, options.sampleMs ?? 500);
+    const heartbeat = setInterval(() => {
+      const last = samples.at(-1);
+      progress(
+        `  ${options.label}: ${((performance.now() - t0) / 1000).toFixed(0)} s` +
+          (last ? `, RSS ${(last.rssKb / 1024).toFixed(0)} MB` : ''),
+      );
+    }, options.heartbeatMs ?? 30_000);
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', resolve);
+    });
+    clearInterval(sampler);
+    clearInterval(heartbeat);
+    const timeText = await readFile(timeFile, 'utf8').catch(() => '');
+    // With a non-zero exit, GNU time writes "Command exited with non-zero status N" first.
+    const fields = timeText.trim().split('\n').at(-1)?.split(' ').map(Number) ?? [];
+    if (code !== 0 || fields.length !== 4 || fields.some((n) => !Number.isFinite(n))) {
+      throw new Error(
+        `${options.label} failed (exit ${code}): node ${options.args.join(' ')}\n${timeText}\n--- stderr (end) ---\n${stderr.slice(-4000)}\n--- stdout ---\n${stdout.slice(-2000)}`,
+      );
+    }
+    const [wallS, peakRssKb, userS, sysS] = fields as [number, number, number, number];
+    return { wallS, peakRssKb, userS, sysS, stdout, stderr, samples };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** `node --import tsx <file> …`: TypeScript without a tsx wrapper process between. */
+export function tsxArgs(file: string, ...args: string[]): string[] {
+  return ['--import', 'tsx', file, ...args];
+}
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** User + system CPU seconds a running process has used so far. */
+export function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at field 3.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+export interface LocalServer {
+  url: string;
+  pid: number;
+  cpuSeconds(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `pnpm pypi-server --synthetic <spec>` as its own process (its memory and CPU are not
+ * the crawler's) and waits for its "listening" line.
+ */
+export async function startServer(spec: string): Promise<LocalServer> {
+  const child = spawn(
+    process.execPath,
+    tsxArgs('packages/pypi-server/src/main.ts', '--synthetic', spec, '--port', '0', '--log-level', 'warn'),
+    { cwd: REPO_ROOT, env: childEnv({}), stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr = (stderr + d).slice(-20_000);
+  });
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`pypi-server did not start in 60 s\n${stderr}`)), 60_000);
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const m = /pypi-server listening on (\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`pypi-server exited with ${code}\n${stderr}`));
+    });
+  });
+  const pid = child.pid!;
+  return {
+    url,
+    pid,
+    cpuSeconds: () => cpuSecondsOf(pid),
+    async close() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+export interface MachineFacts {
+  cpus: number;
+  cpuModel: string;
+  memoryGb: number;
+  node: string;
+  kernel: string;
+  loadAverage: string;
+}
+
+export function machineFacts(): MachineFacts {
+  let cpuModel = os.cpus()[0]?.model ?? 'unknown';
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) cpuModel = m[1]!.trim();
+  } catch {}
+  let cpus = os.availableParallelism();
+  try {
+    cpus = Number(execFileSync('nproc', { encoding: 'utf8' }).trim()) || cpus;
+  } catch {}
+  return {
+    cpus,
+    cpuModel,
+    memoryGb: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    kernel: `${os.type()} ${os.release()}`,
+    loadAverage: loadAverage(),
+  };
+}
+
+export function loadAverage(): string {
+  return os
+    .loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
+}
+
+/** The commit the benchmark ran on, and whether tracked files differed from it. */
+export function gitRevision(): string {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    const head = git('rev-parse', '--short', 'HEAD');
+    const dirty = git('status', '--porcelain', '--untracked-files=no') !== '';
+    return dirty ? `${head} + uncommitted changes` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The version of a package installed for one of the workspace packages. */
+export function installedVersion(fromPackage: string, name: string): string {
+  try {
+    const file = path.join(REPO_ROOT, 'packages', fromPackage, 'node_modules', name, 'package.json');
+    return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** A markdown table. */
+export function markdownTable(headers: string[], rows: string[][], align?: Array<'l' | 'r'>): string {
+  const sep = headers.map((_, i) => ((align?.[i] ?? 'l') === 'r' ? '---:' : '---'));
+  return [headers, sep, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+}
+
+/** The same table, aligned for a terminal. */
+export function textTable(headers: string[], rows: string[][], align?: Array<'l' | 'r'>): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => ((align?.[i] ?? 'l') === 'r' ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+const DOC_INTRO = `# Benchmarks
+
+Speed and memory are measured with \`pnpm bench <name>\` (\`scripts/bench.ts\`, one file per
+benchmark in \`scripts/bench/\`), never as timed unit tests. Each section below is rewritten by its
+benchmark and states the command, the date and the machine; every figure is compared with a
+baseline measured in the same run. Peak memory is the maximum resident set size of the measured
+\`node\` process alone (\`/usr/bin/time\`), not of the servers it talks to.
+`;
+
+/**
+ * Writes `section` (starting with `## <heading>`) into the benchmarks document: replaces the
+ * section with that heading, or appends it; creates the document with its intro when absent.
+ */
+export async function writeDocSection(file: string, heading: string, section: string): Promise<void> {
+  let doc: string;
+  try {
+    doc = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    doc = DOC_INTRO;
+  }
+  const lines = doc.split('\n');
+  const start = lines.findIndex((l) => l.trimEnd() === `## ${heading}`);
+  const body = section.trimEnd().split('\n');
+  if (start < 0) {
+    while (lines.length > 0 && lines.at(-1) === '') lines.pop();
+    lines.push('', ...body, '');
+  } else {
+    let end = lines.findIndex((l, i) => i > start && /^## /.test(l));
+    if (end < 0) end = lines.length;
+    const after = lines.slice(end);
+    lines.splice(start, end - start, ...body, ...(after.length > 0 ? [''] : []));
+    while (lines.length > 0 && lines.at(-1) === '') lines.pop();
+    lines.push('');
+  }
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, lines.join('\n'));
+}
+
+/** 12345.6 → "12,346". */
+export function int(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+/** A number with `digits` decimals. */
+export function fixed(n: number, digits = 1): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : '–';
+}
+
+export function mb(kb: number): string {
+  return (kb / 1024).toFixed(0);
+}
