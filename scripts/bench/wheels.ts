@@ -13,8 +13,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { loadConfig } from '@pypi-graph/config';
-import { createPypiClient, type PypiClient } from '@pypi-graph/pypi-client';
-import { startPypiServer } from '@pypi-graph/pypi-server';
 import {
   rangeTailBytes,
   readWheelMetadata,
@@ -22,6 +20,8 @@ import {
   type WheelMetadataMethod,
   type WheelMetadataResult,
 } from '@pypi-graph/extractor';
+import { createPypiClient, type PypiClient } from '@pypi-graph/pypi-client';
+import { startPypiServer } from '@pypi-graph/pypi-server';
 import {
   fixed,
   gitRevision,
