@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { CrawlError, type Logger, toCrawlError } from '@pypi-graph/core';
 import type { AnyQueueDefinition, Enqueue, EnqueueOptions, PipelineContext, QueueName } from './context';
 import { backoffMs, emptyStats, type Runner, type RunnerStats } from './runner';
@@ -31,6 +32,8 @@ export class EmbeddedRunner implements Runner {
     private readonly logger: Logger = base.logger,
   ) {
     this.ctx = { ...base, enqueue: this.enqueue };
+    // Every running job (and each of its requests) listens to this one signal: many at once is normal.
+    setMaxListeners(0, this.controller.signal);
   }
 
   readonly enqueue: Enqueue = async (queue, payload, options: EnqueueOptions = {}) => {
@@ -159,14 +162,14 @@ export class EmbeddedRunner implements Runner {
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    };
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 }
