@@ -4,6 +4,15 @@ export {
   openFileRandomAccess,
   type RandomAccess,
 } from './random-access';
+export { checkLinksResolveInside, checkLinkTarget, normalizeEntryName } from './tar/entry-names';
+export { scanSdist, sdistFormatOf } from './tar/scan-sdist';
+export {
+  DEFAULT_SDIST_LIMITS,
+  type ScanSdistOptions,
+  type SdistFormat,
+  type SdistLimits,
+  type SdistScan,
+} from './tar/types';
 export {
   DEFAULT_ZIP_LIMITS,
   type OpenZipOptions,

@@ -1,4 +1,47 @@
 export {
+  DEFAULT_NIX_DIR,
+  DEFAULT_SANDBOX_LIMITS,
+  PYTHON_KEYS,
+  type PythonKey,
+  parseSandboxResults,
+  type RunSandboxOptions,
+  runSandbox,
+  SANDBOX_RESULT_CODES,
+  type SandboxFailure,
+  type SandboxLimits,
+  type SandboxResult,
+  type SandboxResultCode,
+  type SandboxResults,
+  type SandboxRun,
+  type SetupPyDependencies,
+  storeName,
+} from './sandbox';
+export {
+  type PoetryDependencies,
+  type PoetryRequirement,
+  readPoetryDependencies,
+} from './sdist/poetry';
+export {
+  dnfToString,
+  type MarkerDnf,
+  parsePoetryConstraint,
+  poetryConstraintToPep440,
+  poetryPythonMarker,
+  poetryRequiresPython,
+} from './sdist/poetry-constraint';
+export {
+  extractStaticMetadata,
+  type ReadSdistStaticOptions,
+  readSdistStaticMetadata,
+  SDIST_STATIC_METHODS,
+  type SdistNeedsSetupPy,
+  type SdistStaticMetadata,
+  type SdistStaticMethod,
+  type SdistStaticResult,
+  toSdistDepsFields,
+  wantsStaticMetadataFile,
+} from './sdist/static';
+export {
   distInfoMatches,
   HttpRandomAccess,
   type HttpRandomAccessOptions,

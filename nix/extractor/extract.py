@@ -1,0 +1,200 @@
+# -*- coding: utf-8 -*-
+"""Run one sdist's setup.py with a patched setup() and record its dependency keywords.
+
+Runs under every interpreter from Python 2.7 to 3.13, so: no f-strings, no
+keyword-only arguments, no `nonlocal`.  Called by driver.py inside the Nix build
+sandbox as
+
+    python -s extract.py <directory holding setup.py> <result file>
+
+and writes one JSON object to <result file>:
+
+    {"ok": {"install_requires": [...], "setup_requires": [...], "tests_require": [...],
+            "extras_require": {"<extra>[:<marker>]": [...]}, "python_requires": "<spec>" | null}}
+    {"error": {"code": "<failure code>", "log": "<last traceback line>", "tail": "<traceback>"}}
+
+The keywords are read from the Distribution object that setup() built, after
+setup.cfg was parsed (so declarative configuration counts) and after setuptools
+moved `; marker` requirements into `extras_require[":marker"]`.  No command runs:
+`run_commands` is replaced, and `setup_requires` are recorded, never fetched.
+"""
+import errno
+import json
+import os
+import sys
+import traceback
+
+FIELDS = ("install_requires", "setup_requires", "tests_require", "extras_require", "python_requires")
+TAIL_CHARS = 4000
+
+captured = {}
+raw_kwargs = {}
+
+
+def flatten(value):
+    """A requirement list as setuptools accepts it (str with lines, nested lists) -> list of str."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, set, frozenset)):
+        out = []
+        for item in value:
+            out.extend(flatten(item))
+        return out
+    text = to_text(value)
+    out = []
+    for line in text.splitlines():
+        line = line.split(" #", 1)[0].strip()
+        if line and not line.startswith("#"):
+            out.append(line)
+    return out
+
+
+def to_text(value):
+    if sys.version_info[0] == 2 and isinstance(value, unicode):  # noqa: F821
+        return value.encode("utf-8")
+    return str(value)
+
+
+def record(dist):
+    if captured:
+        return
+    def get(name):
+        value = getattr(dist, name, None)
+        if value is None or value == [] or value == {}:
+            value = raw_kwargs.get(name, value)
+        return value
+    extras = get("extras_require") or {}
+    result = {
+        "install_requires": flatten(get("install_requires")),
+        "setup_requires": flatten(get("setup_requires")),
+        "tests_require": flatten(get("tests_require")),
+        "extras_require": dict((to_text(k), flatten(v)) for k, v in dict(extras).items()),
+        "python_requires": None,
+    }
+    python_requires = get("python_requires")
+    if python_requires is not None and to_text(python_requires).strip():
+        result["python_requires"] = to_text(python_requires).strip()
+    captured.update(result)
+
+
+def patch():
+    # setuptools first: it replaces distutils.core.Distribution by its own and, on
+    # Python >= 3.12, makes `import distutils` resolve to setuptools._distutils.
+    import setuptools
+    import setuptools.dist
+    import distutils.core
+    import distutils.dist
+
+    def fetch_build_eggs(self, requires):
+        return []
+    setuptools.dist.Distribution.fetch_build_eggs = fetch_build_eggs
+    if hasattr(setuptools, "_install_setup_requires"):
+        setuptools._install_setup_requires = lambda attrs: None
+
+    def run_commands(self):
+        record(self)
+    for cls in (distutils.dist.Distribution, setuptools.dist.Distribution):
+        cls.run_commands = run_commands
+
+    def wrap(original):
+        def setup(**attrs):
+            if not raw_kwargs:
+                raw_kwargs.update(attrs)
+            dist = original(**attrs)
+            if dist is not None:
+                record(dist)
+            return dist
+        return setup
+    setuptools.setup = wrap(setuptools.setup)
+    distutils.core.setup = wrap(distutils.core.setup)
+
+
+def last_line(exc_type, exc):
+    lines = traceback.format_exception_only(exc_type, exc)
+    return lines[-1].strip() if lines else exc_type.__name__
+
+
+def classify(exc_type, exc):
+    if issubclass(exc_type, SyntaxError):
+        return "python-incompatible"
+    if issubclass(exc_type, MemoryError):
+        return "sandbox-memory"
+    if issubclass(exc_type, ImportError):
+        message = str(exc)
+        if getattr(exc, "name", None) or message.startswith("No module named"):
+            return "missing-build-dependency"
+        return "setup-py-error"
+    if issubclass(exc_type, EnvironmentError):
+        code = getattr(exc, "errno", None)
+        if code == errno.EFBIG:
+            return "sandbox-output-too-large"
+        if code == errno.EAGAIN:
+            return "sandbox-failed"  # the process limit: fork bomb or thread flood
+        if code == errno.ENOMEM:
+            return "sandbox-memory"
+    return "setup-py-error"
+
+
+def write(result_path, payload):
+    data = json.dumps(payload, sort_keys=True)
+    fd = os.open(result_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 420)
+    os.write(fd, data.encode("utf-8") if not isinstance(data, bytes) else data)
+    os.close(fd)
+
+
+def error(code, log, tail=""):
+    return {"error": {"code": code, "log": log[:TAIL_CHARS], "tail": tail[-TAIL_CHARS:]}}
+
+
+def run(setup_dir):
+    setup_py = os.path.join(setup_dir, "setup.py")
+    if not os.path.isfile(setup_py):
+        return error("no-setup-py", "no setup.py in the sdist")
+    os.chdir(setup_dir)
+    sys.path.insert(0, setup_dir)
+    sys.argv = [setup_py, "install"]
+    with open(setup_py, "rb") as handle:
+        source = handle.read()
+    try:
+        patch()
+    except Exception:
+        exc_type, exc = sys.exc_info()[:2]
+        return error("sandbox-failed", "cannot patch setuptools: " + last_line(exc_type, exc), traceback.format_exc())
+    namespace = {"__name__": "__main__", "__file__": setup_py, "__builtins__": __builtins__}
+    try:
+        code = compile(source, setup_py, "exec")
+        exec(code, namespace)
+    except SystemExit:
+        exc = sys.exc_info()[1]
+        if not captured:
+            status = exc.code
+            if status is None or status == 0:
+                return error("setup-py-error", "setup.py exited before calling setup()")
+            return error("setup-py-error", "SystemExit: %s" % (status,))
+    except BaseException:
+        exc_type, exc = sys.exc_info()[:2]
+        if not captured or issubclass(exc_type, (MemoryError, EnvironmentError)):
+            return error(classify(exc_type, exc), last_line(exc_type, exc), traceback.format_exc())
+    if not captured:
+        return error("setup-py-error", "setup.py did not call setup()")
+    return {"ok": dict(captured)}
+
+
+def main():
+    setup_dir, result_path = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    try:
+        payload = run(setup_dir)
+    except MemoryError:
+        payload = error("sandbox-memory", "MemoryError")
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:
+        pass
+    write(result_path, payload)
+    # Skip atexit handlers and threads the setup script may have left behind.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

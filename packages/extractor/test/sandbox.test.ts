@@ -1,0 +1,329 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { CrawlError } from '@pypi-graph/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  PYTHON_KEYS,
+  type PythonKey,
+  parseSandboxResults,
+  type RunSandboxOptions,
+  runSandbox,
+  type SandboxResult,
+  type SandboxResults,
+  storeName,
+} from '../src';
+
+// The setup.py sandbox (DESIGN.md §3) against the real Nix on this machine: sdists are built here
+// from the setup scripts in test/fixtures/sandbox/<case>/ (see the readme there) and run through
+// nix/extractor.nix with the host (pyenv) interpreters.
+
+const execFileAsync = promisify(execFile);
+const REPO = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+const FIXTURES = path.join(REPO, 'test/fixtures/sandbox');
+
+function hasNix(): boolean {
+  try {
+    execFileSync('nix-build', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const NIX = hasNix();
+if (!NIX) console.warn('sandbox tests skipped: nix-build is not installed (apt-get install -y nix-bin)');
+
+let work: string;
+
+// A random file in every sdist of this test run: each run builds its derivations afresh instead
+// of finding the previous run's results in the store.
+const SALT = randomBytes(8).toString('hex');
+
+/** `<name>-1.0.tar.gz` of a fixture directory plus this run's salt (sorted, mtime 0, gzip without a timestamp). */
+async function makeSdist(
+  fixture: string,
+  name = fixture,
+): Promise<{ file: string; sha256: string; filename: string }> {
+  const root = path.join(work, `${name}-src`);
+  const top = `${name}-1.0`;
+  await rm(root, { recursive: true, force: true });
+  await mkdir(root, { recursive: true });
+  await cp(path.join(FIXTURES, fixture), path.join(root, top), { recursive: true });
+  await writeFile(path.join(root, top, 'test-run-salt.txt'), `${SALT}\n`);
+  const { stdout } = await execFileAsync(
+    'tar',
+    ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-cf', '-', top],
+    { cwd: root, encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 },
+  );
+  const gz = gzipSync(stdout);
+  const filename = `${top}.tar.gz`;
+  const file = path.join(work, filename);
+  await writeFile(file, gz);
+  return { file, sha256: createHash('sha256').update(gz).digest('hex'), filename };
+}
+
+async function run(
+  fixture: string,
+  extra: Partial<RunSandboxOptions> = {},
+): Promise<{ results: SandboxResults; durationMs: number; outPath: string }> {
+  const sdist = await makeSdist(fixture);
+  return runSandbox({ sdistPath: sdist.file, sha256: sdist.sha256, filename: sdist.filename, ...extra });
+}
+
+/** Host processes whose command line mentions `needle` (the sdist's directory in /build). */
+function processesOf(needle: string): string[] {
+  const ps = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+  return ps.split('\n').filter((line) => line.includes(needle) && !line.includes('ps -eo'));
+}
+
+function ok(result: SandboxResult | undefined) {
+  if (!result || !('ok' in result)) throw new Error(`expected ok, got ${JSON.stringify(result)}`);
+  return result.ok;
+}
+
+function failure(result: SandboxResult | undefined) {
+  if (!result || !('error' in result)) throw new Error(`expected an error, got ${JSON.stringify(result)}`);
+  return result.error;
+}
+
+const FEW: PythonKey[] = ['27', '36', '313'];
+// Short limits keep the hostile cases quick; the defaults are in DEFAULT_SANDBOX_LIMITS.
+const HOSTILE_LIMITS = { wallSeconds: 15, cpuSeconds: 5, memoryMiB: 512, maxOutputBytes: 256 * 1024 };
+
+describe.skipIf(!NIX)('setup.py sandbox (nix, host interpreters)', () => {
+  beforeAll(async () => {
+    work = await mkdtemp(path.join(tmpdir(), 'pypi-graph-sandbox-'));
+  });
+  afterAll(async () => {
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('records install_requires, extras with markers, setup_requires and python_requires under all nine Pythons', async () => {
+    const { results } = await run('plain');
+    expect(Object.keys(results).sort()).toEqual([...PYTHON_KEYS].sort());
+    for (const key of PYTHON_KEYS) {
+      expect(ok(results[key])).toEqual({
+        install_requires: ['requests>=2', 'attrs'],
+        setup_requires: ['setuptools_scm'],
+        tests_require: ['mock'],
+        extras_require: {
+          ':python_version < "3"': ['six'],
+          ':sys_platform=="win32"': ['colorama'],
+          test: ['pytest>=6'],
+        },
+        python_requires: '>=2.7',
+      });
+    }
+  });
+
+  it('is a Nix cache hit the second time', async () => {
+    const first = await run('plain');
+    const second = await run('plain');
+    expect(second.outPath).toBe(first.outPath);
+    expect(second.results).toEqual(first.results);
+    expect(second.durationMs).toBeLessThan(5000);
+  });
+
+  it('reads declarative setup.cfg', async () => {
+    const { results } = await run('setup-cfg', { pythons: ['27', '38', '312'] });
+    for (const key of ['27', '38', '312'] as const) {
+      expect(ok(results[key])).toMatchObject({
+        install_requires: ['click>=7'],
+        extras_require: { ':python_version < "3.8"': ['importlib-metadata'], dev: ['black'] },
+        python_requires: '>=3.6',
+      });
+    }
+  });
+
+  it('records distutils.core.setup', async () => {
+    const { results } = await run('distutils', { pythons: ['27', '311', '313'] });
+    for (const key of ['27', '311', '313'] as const)
+      expect(ok(results[key]).install_requires).toEqual(['foo>=1']);
+  });
+
+  it('runs a Python 2 only setup.py under 2.7 and calls it python-incompatible under 3.x', async () => {
+    const { results } = await run('py2-print', { pythons: ['27', '36', '313'] });
+    expect(ok(results['27']).install_requires).toEqual(['six']);
+    for (const key of ['36', '313'] as const) {
+      expect(failure(results[key])).toMatchObject({ code: 'python-incompatible' });
+      expect(failure(results[key]).log).toMatch(/^SyntaxError: Missing parentheses in call to 'print'/);
+    }
+  });
+
+  it('calls a Python 3 only setup.py python-incompatible under 2.7', async () => {
+    const { results } = await run('py3-only', { pythons: ['27', '36', '313'] });
+    expect(failure(results['27'])).toMatchObject({
+      code: 'python-incompatible',
+      log: 'SyntaxError: invalid syntax',
+    });
+    for (const key of ['36', '313'] as const) expect(ok(results[key]).install_requires).toEqual(['attrs']);
+  });
+
+  it("keeps one sdist from changing another sdist's result", async () => {
+    const written = await run('cross-write', { pythons: FEW });
+    for (const key of FEW) expect(ok(written.results[key]).install_requires).toEqual(['attrs']);
+    const read = await run('cross-read', { pythons: FEW });
+    for (const key of FEW) expect(ok(read.results[key]).install_requires).toEqual(['nothing-found']);
+  });
+
+  it('types sys.exit(1), a missing build dependency and a missing setup.py', async () => {
+    const [exit, numpy, none] = await Promise.all([
+      run('sys-exit', { pythons: FEW }),
+      run('missing-dep', { pythons: FEW }),
+      run('no-setup-py', { pythons: FEW }),
+    ]);
+    for (const key of FEW) {
+      expect(failure(exit.results[key])).toMatchObject({ code: 'setup-py-error', log: 'SystemExit: 1' });
+      expect(failure(exit.results[key]).tail).toContain('refusing to build');
+      expect(failure(none.results[key]).code).toBe('no-setup-py');
+    }
+    expect(failure(numpy.results['27'])).toMatchObject({
+      code: 'missing-build-dependency',
+      log: 'ImportError: No module named numpy',
+    });
+    expect(failure(numpy.results['313'])).toMatchObject({
+      code: 'missing-build-dependency',
+      log: "ModuleNotFoundError: No module named 'numpy'",
+    });
+  });
+
+  it('gives no network: neither the host loopback (Postgres, Redis) nor the internet nor DNS', async () => {
+    const { results } = await run('network', { pythons: FEW });
+    for (const key of FEW) {
+      expect(ok(results[key]).install_requires).toEqual([
+        'closed-127-0-0-1-5432',
+        'closed-127-0-0-1-6379',
+        'closed-1-1-1-1-443',
+        'closed-8-8-8-8-53',
+        'dns-failed',
+      ]);
+    }
+  });
+
+  it('shows no host environment, no /etc/shadow, no /root and no repository', async () => {
+    const saved = process.env.DATABASE_URL;
+    process.env.DATABASE_URL = 'postgres://pypi:secret@127.0.0.1:5432/pypi';
+    const { results } = await run('secrets', { pythons: FEW }).finally(() => {
+      if (saved === undefined) delete process.env.DATABASE_URL;
+      else process.env.DATABASE_URL = saved;
+    });
+    for (const key of FEW) {
+      const seen = ok(results[key]).install_requires;
+      expect(seen.filter((s) => /DATABASE|REDIS|read-/.test(s))).toEqual([]);
+      // /root holds nothing but the mount point of /root/.pyenv/versions
+      expect(seen.filter((s) => s.startsWith('root-'))).toEqual(['root-pyenv']);
+      expect(seen).toContain('env-HOME-homeless-shelter');
+    }
+  });
+
+  it('refuses writes outside the build directory', async () => {
+    const { results } = await run('write-outside', { pythons: FEW });
+    for (const key of FEW) {
+      // /tmp and /nix/store inside the sandbox are the build's own chroot directories (gone with
+      // the build); the host's directories are not writable.
+      const wrote = ok(results[key]).install_requires;
+      expect(wrote.filter((s) => s !== 'wrote-tmp-pwned' && s !== 'wrote-nix-store-pwned')).toEqual([]);
+    }
+    for (const p of ['/tmp/pwned', '/root/.pyenv/versions/pwned', '/etc/pwned', '/pwned', '/usr/lib/pwned']) {
+      expect(existsSync(p)).toBe(false);
+    }
+    expect((await readdir('/nix/store')).includes('pwned')).toBe(false);
+  });
+
+  it('ends a memory bomb, an output flood, an endless loop and a fork bomb as typed failures', async () => {
+    const limits = HOSTILE_LIMITS;
+    const [memory, flood, loop, fork] = await Promise.all([
+      run('memory-bomb', { pythons: ['27', '313'], limits }),
+      run('output-flood', { pythons: ['27', '313'], limits }),
+      run('endless-loop', { pythons: ['27', '313'], limits }),
+      run('fork-bomb', { pythons: ['311'], limits }),
+    ]);
+    for (const key of ['27', '313'] as const) {
+      expect(failure(memory.results[key]).code).toBe('sandbox-memory');
+      expect(failure(flood.results[key]).code).toBe('sandbox-output-too-large');
+      expect(failure(loop.results[key]).code).toBe('sandbox-timeout');
+    }
+    expect(['sandbox-timeout', 'sandbox-failed']).toContain(failure(fork.results['311']).code);
+    // every process of the fork bomb is gone with its build
+    expect(processesOf('fork-bomb-1.0')).toEqual([]);
+  });
+
+  it('runs an sdist whose file name is not a valid store path name', async () => {
+    const sdist = await makeSdist('distutils', 'café');
+    const { results, sdistStorePath } = await runSandbox({
+      sdistPath: sdist.file,
+      sha256: sdist.sha256,
+      filename: sdist.filename,
+      pythons: ['27', '313'],
+    });
+    expect(sdistStorePath).toMatch(/-caf__-1\.0\.tar\.gz$/);
+    expect(ok(results['313']).install_requires).toEqual(['foo>=1']);
+  });
+
+  it('stops the build when the signal aborts', async () => {
+    const controller = new AbortController();
+    const started = performance.now();
+    const pending = run('endless-loop', {
+      pythons: ['311'],
+      limits: { wallSeconds: 60, cpuSeconds: 60 },
+      signal: controller.signal,
+    });
+    setTimeout(() => controller.abort(), 2000);
+    await expect(pending).rejects.toMatchObject({ code: 'aborted' });
+    expect(performance.now() - started).toBeLessThan(10_000);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(processesOf('endless-loop-1.0')).toEqual([]);
+  });
+
+  it('refuses an sdist whose sha256 does not match', async () => {
+    const sdist = await makeSdist('plain', 'mismatch');
+    await expect(
+      runSandbox({ sdistPath: sdist.file, sha256: '0'.repeat(64), filename: sdist.filename }),
+    ).rejects.toMatchObject({ code: 'download-sha256-mismatch' });
+  });
+});
+
+describe('sandbox result schema', () => {
+  it('accepts ok and error entries for the requested keys only', () => {
+    const good = {
+      '27': {
+        ok: {
+          install_requires: ['a'],
+          setup_requires: [],
+          tests_require: [],
+          extras_require: {},
+          python_requires: null,
+        },
+      },
+      '313': { error: { code: 'python-incompatible', log: 'SyntaxError: invalid syntax', tail: '' } },
+    };
+    expect(parseSandboxResults(good, ['27', '313']).success).toBe(true);
+    expect(parseSandboxResults(good, ['27']).success).toBe(false);
+    expect(parseSandboxResults(good, ['27', '313', '39']).success).toBe(false);
+    expect(
+      parseSandboxResults({ ...good, '313': { error: { code: 'rm-rf', log: '' } } }, ['27', '313']).success,
+    ).toBe(false);
+    expect(
+      parseSandboxResults({ ...good, '27': { ok: { install_requires: [1] } } }, ['27', '313']).success,
+    ).toBe(false);
+    expect(parseSandboxResults([], ['27']).success).toBe(false);
+  });
+
+  it('names store paths as Nix allows, byte by byte', () => {
+    expect(storeName('requests-2.31.0.tar.gz')).toBe('requests-2.31.0.tar.gz');
+    expect(storeName('café-1.0.tar.gz')).toBe('caf__-1.0.tar.gz');
+    expect(storeName('.hidden 1.zip')).toBe('_hidden_1.zip');
+  });
+
+  it('CrawlError codes exist for every sandbox failure', () => {
+    expect(new CrawlError('sandbox-output-invalid', 'x').retryable).toBe(false);
+    expect(new CrawlError('sandbox-failed', 'x').retryable).toBe(true);
+  });
+});
