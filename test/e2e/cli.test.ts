@@ -60,6 +60,7 @@ beforeAll(async () => {
     DATA_DIR: dataDir,
     LOG_LEVEL: 'info',
     HTTP_RPS_PER_HOST: '0',
+    SDIST_EXTRACTION: 'off',
     CI: '1',
   };
   // Migrate once up front, so that the workers and the crawl do not all race to it.

@@ -42,6 +42,8 @@ export async function crawlEnv(
     QUEUE_PREFIX: prefix,
     LOG_LEVEL: 'silent',
     HTTP_RPS_PER_HOST: '0',
+    // The index and wheel tests do not run setup.py; test/e2e/sdists.test.ts does.
+    SDIST_EXTRACTION: 'off',
     ...extra,
   });
   const app = await openApp(config, silentLogger);

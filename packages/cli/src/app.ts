@@ -20,10 +20,12 @@ import {
   QUEUES,
   type QueueName,
   type Runner,
+  type SdistExtractor,
   type WheelMetadataReader,
 } from '@pypi-graph/pipeline';
 import { type PublishResult, publishSnapshot, type SnapshotSource } from '@pypi-graph/snapshot';
 import { createIndexApi } from './index-api';
+import { createSdistExtractor } from './sdist-extractor';
 
 export interface App {
   readonly config: Config;
@@ -32,6 +34,7 @@ export interface App {
   readonly db: Db;
   readonly api: PypiApi;
   readonly wheels: WheelMetadataReader;
+  readonly sdists: SdistExtractor | undefined;
   close(): Promise<void>;
 }
 
@@ -50,6 +53,7 @@ export async function openApp(config: Config, logger: Logger): Promise<App> {
   const wheels: WheelMetadataReader = {
     read: (file, signal) => readWheelMetadata(index.client, file, { signal, tmpDir, logger }),
   };
+  const sdists = await createSdistExtractor(config, index.client, tmpDir, logger);
   return {
     config,
     logger,
@@ -57,6 +61,7 @@ export async function openApp(config: Config, logger: Logger): Promise<App> {
     db: database.db,
     api: index.api,
     wheels,
+    sdists,
     async close() {
       await index.close();
       await database.close();
@@ -73,7 +78,14 @@ export interface RunnerOptions {
 
 /** BullMQ when REDIS_URL is set, in-process otherwise: the same queue definitions either way. */
 export function createRunner(app: App, options: RunnerOptions = {}): Runner {
-  const base = { config: app.config, db: app.db, api: app.api, logger: app.logger, wheels: app.wheels };
+  const base = {
+    config: app.config,
+    db: app.db,
+    api: app.api,
+    logger: app.logger,
+    wheels: app.wheels,
+    sdists: app.sdists,
+  };
   if (app.config.redisUrl) {
     return new BullmqRunner(base, QUEUES, {
       redisUrl: app.config.redisUrl,

@@ -49,6 +49,13 @@ export const EnvSchema = z.object({
   PROJECT_CONCURRENCY: intFrom(16, 1),
   /** Concurrent wheel-metadata jobs per process (network-bound: range reads). */
   WHEEL_CONCURRENCY: intFrom(8, 1),
+  /** Concurrent sdist jobs per process; each runs its nine interpreters in parallel already. */
+  SDIST_CONCURRENCY: intFrom(1, 1),
+  /**
+   * How sdist dependencies are learnt: `sandbox` (static metadata, else setup.py in the Nix
+   * sandbox), `static` (static metadata only), `off`, or `auto` (sandbox when nix-build is found).
+   */
+  SDIST_EXTRACTION: z.enum(['auto', 'sandbox', 'static', 'off']).default('auto'),
   /** Where `pnpm snapshot` writes when `--out` is not given. */
   SNAPSHOT_DIR: z.string().optional(),
   /** pino level. */
@@ -77,6 +84,8 @@ export interface Config {
   readonly queuePrefix: string;
   readonly projectConcurrency: number;
   readonly wheelConcurrency: number;
+  readonly sdistConcurrency: number;
+  readonly sdistExtraction: 'auto' | 'sandbox' | 'static' | 'off';
   readonly snapshotDir: string;
   readonly logLevel: string;
   readonly ci: boolean;
@@ -116,6 +125,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     queuePrefix: e.QUEUE_PREFIX,
     projectConcurrency: e.PROJECT_CONCURRENCY,
     wheelConcurrency: e.WHEEL_CONCURRENCY,
+    sdistConcurrency: e.SDIST_CONCURRENCY,
+    sdistExtraction: e.SDIST_EXTRACTION,
     snapshotDir: path.resolve(e.SNAPSHOT_DIR ?? path.join(dataDir, 'snapshots')),
     logLevel: e.LOG_LEVEL,
     ci: e.CI !== undefined && e.CI !== '0' && e.CI !== 'false',

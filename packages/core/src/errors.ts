@@ -78,6 +78,8 @@ export const FAILURE_CODES = {
   // (PKG-INFO ≥ 2.2, PEP 621, poetry, flit) nor computable by its setup.py (it has none).
   'archive-device': { retry: false },
   'no-static-metadata': { retry: false },
+  // the sdist needs its setup.py run and this deployment has no Nix sandbox (SDIST_EXTRACTION)
+  'sandbox-unavailable': { retry: false },
 } as const satisfies Record<string, { retry: boolean }>;
 
 export type FailureCode = keyof typeof FAILURE_CODES;

@@ -90,8 +90,26 @@ export interface WheelToRead {
 }
 
 /** Current wheels of a project that have no result yet from this extractor version. */
-export async function wheelsWithoutMetadata(
+export function wheelsWithoutMetadata(
   db: Db,
+  projectName: string,
+  extractorVersion: string,
+): Promise<WheelToRead[]> {
+  return filesWithoutResult(db, 'bdist_wheel', projectName, extractorVersion);
+}
+
+/** Current sdists of a project that have no result yet from this extractor version. */
+export function sdistsWithoutDependencies(
+  db: Db,
+  projectName: string,
+  extractorVersion: string,
+): Promise<WheelToRead[]> {
+  return filesWithoutResult(db, 'sdist', projectName, extractorVersion);
+}
+
+async function filesWithoutResult(
+  db: Db,
+  packagetype: string,
   projectName: string,
   extractorVersion: string,
 ): Promise<WheelToRead[]> {
@@ -108,11 +126,11 @@ export async function wheelsWithoutMetadata(
     .from(files)
     .where(
       and(
-        eq(files.packagetype, 'bdist_wheel'),
+        eq(files.packagetype, packagetype),
         eq(files.removed, false),
         sql`${files.projectId} = (SELECT id FROM projects WHERE name = ${projectName})`,
         sql`NOT EXISTS (SELECT 1 FROM extractions e WHERE e.file_id = ${files.id}
-              AND e.python_key = 'any' AND e.extractor_version = ${extractorVersion})`,
+              AND e.extractor_version = ${extractorVersion})`,
       ),
     )
     .orderBy(files.id);

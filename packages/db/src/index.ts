@@ -13,6 +13,7 @@ export {
   type RequirementKind,
   type RequirementRow,
   saveExtraction,
+  sdistsWithoutDependencies,
   type WheelToRead,
   wheelBySha256,
   wheelsWithoutMetadata,

@@ -28,6 +28,28 @@ export interface WheelMetadataReader {
   read(file: WheelToRead, signal: AbortSignal): Promise<WheelMetadataResult>;
 }
 
+/** Dependency fields of one sdist result, as pypi-deps-db names them (FORMATS.md §B1). */
+export interface SdistDeps {
+  install_requires: string[];
+  setup_requires: string[];
+  tests_require: string[];
+  /** In the order setup() or the static metadata gave them; keys may be `extra:marker`. */
+  extras_require: Array<[string, string[]]>;
+  python_requires: string | null;
+}
+
+export type SdistOutcome =
+  | { kind: 'static'; method: string; deps: SdistDeps; bytesTransferred: number }
+  | {
+      kind: 'setup.py';
+      results: Record<string, { ok: SdistDeps } | { error: { code: string; log: string } }>;
+      bytesTransferred: number;
+    };
+
+export interface SdistExtractor {
+  extract(file: WheelToRead, signal: AbortSignal): Promise<SdistOutcome>;
+}
+
 export interface PipelineContext {
   readonly config: Config;
   readonly db: Db;
@@ -36,6 +58,8 @@ export interface PipelineContext {
   readonly enqueue: Enqueue;
   /** Reads wheel METADATA; without it, project jobs store files only. */
   readonly wheels?: WheelMetadataReader;
+  /** Learns sdist dependencies (static metadata, else setup.py in the sandbox); without it, none. */
+  readonly sdists?: SdistExtractor;
 }
 
 export interface JobInfo {

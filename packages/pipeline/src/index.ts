@@ -9,6 +9,9 @@ export {
   QUEUE_NAMES,
   type QueueDefinition,
   type QueueName,
+  type SdistDeps,
+  type SdistExtractor,
+  type SdistOutcome,
   type WheelMetadataReader,
   type WheelMetadataResult,
 } from './context';
@@ -25,6 +28,13 @@ export {
   QUEUES,
 } from './queues';
 export { backoffMs, type QueueStats, type Runner, type RunnerStats } from './runner';
+export {
+  enqueueSdists,
+  SDIST_EXTRACTOR_VERSION,
+  type SdistPayload,
+  sdistQueue,
+  sdistRequirementRows,
+} from './sdist-queue';
 export {
   enqueueWheels,
   WHEEL_EXTRACTOR_VERSION,

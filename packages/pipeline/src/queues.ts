@@ -12,6 +12,7 @@ import { eq } from 'drizzle-orm';
 import { z } from 'zod';
 import type { AnyQueueDefinition, PipelineContext, QueueDefinition, QueueName } from './context';
 import { mergeProject } from './merge';
+import { enqueueSdists, sdistQueue } from './sdist-queue';
 import { enqueueWheels, wheelQueue } from './wheel-queue';
 
 export const PRIORITY_FRESH = 1;
@@ -156,7 +157,8 @@ export const projectQueue: QueueDefinition<ProjectPayload> = {
     }
     const saved = await saveProject(ctx.db, merged.record);
     const wheels = await enqueueWheels(ctx, merged.record.displayName, payload.priority);
-    job.log.debug({ project: name, ...saved, wheels }, 'project crawled');
+    const sdists = await enqueueSdists(ctx, merged.record.displayName, payload.priority);
+    job.log.debug({ project: name, ...saved, wheels, sdists }, 'project crawled');
     return {
       status: saved.applied ? 'saved' : 'stale',
       filesAdded: saved.filesAdded,
@@ -173,4 +175,5 @@ export const QUEUES: Partial<Record<QueueName, AnyQueueDefinition>> = {
   discover: discoverQueue as AnyQueueDefinition,
   project: projectQueue as AnyQueueDefinition,
   'wheel-metadata': wheelQueue as AnyQueueDefinition,
+  'sdist-extract': sdistQueue as AnyQueueDefinition,
 };

@@ -1,0 +1,137 @@
+import { type CrawlError, toCrawlError } from '@pypi-graph/core';
+import {
+  type RequirementRow,
+  saveExtraction,
+  sdistsWithoutDependencies,
+  wheelBySha256,
+} from '@pypi-graph/db';
+import { parseRequirement, pep503Name } from '@pypi-graph/pyspec';
+import { z } from 'zod';
+import type { PipelineContext, QueueDefinition, SdistDeps } from './context';
+
+/** Bumped when what an sdist job stores changes (extractor script, methods, mapping). */
+export const SDIST_EXTRACTOR_VERSION = '1';
+
+const SdistPayload = z.object({
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  filename: z.string().min(1).max(500),
+});
+export type SdistPayload = z.infer<typeof SdistPayload>;
+
+function parsed(kind: RequirementRow['kind'], requirement: string, extra?: string): RequirementRow {
+  try {
+    const r = parseRequirement(requirement);
+    return { kind, extra, requirement, name: r.name, specifier: r.specifier || null, marker: r.markerText };
+  } catch {
+    return { kind, extra, requirement };
+  }
+}
+
+/** Requirement rows of one sdist result: every field verbatim, in order, parsed where it parses. */
+export function sdistRequirementRows(deps: SdistDeps): RequirementRow[] {
+  return [
+    ...deps.install_requires.map((r) => parsed('install', r)),
+    ...deps.setup_requires.map((r) => parsed('setup', r)),
+    ...deps.tests_require.map((r) => parsed('test', r)),
+    ...deps.extras_require.flatMap(([key, reqs]) =>
+      // An extra with no requirements still exists: one row with an empty requirement keeps it.
+      reqs.length === 0
+        ? [{ kind: 'extra' as const, extra: key, requirement: '' }]
+        : reqs.map((r) => parsed('extra', r, key)),
+    ),
+    ...(deps.python_requires !== null
+      ? [{ kind: 'python' as const, requirement: deps.python_requires }]
+      : []),
+  ];
+}
+
+async function recordFailure(ctx: PipelineContext, payload: SdistPayload, error: CrawlError, started: Date) {
+  const file = await wheelBySha256(ctx.db, payload.sha256, payload.filename);
+  if (!file) return;
+  await saveExtraction(ctx.db, {
+    fileId: file.fileId,
+    pythonKey: 'any',
+    method: 'sdist',
+    extractorVersion: SDIST_EXTRACTOR_VERSION,
+    status: 'failed',
+    failureCode: error.code,
+    log: error.message,
+    startedAt: started,
+    requirements: [],
+  });
+}
+
+export const sdistQueue: QueueDefinition<SdistPayload> = {
+  name: 'sdist-extract',
+  payload: SdistPayload,
+  jobId: (p) => `sdist:${p.sha256}:${SDIST_EXTRACTOR_VERSION}`,
+  attempts: 3,
+  concurrency: (config) => config.sdistConcurrency,
+  async process(ctx, payload, job) {
+    const file = await wheelBySha256(ctx.db, payload.sha256, payload.filename);
+    if (!file) return { status: 'gone' };
+    if (!ctx.sdists) throw new Error('no sdist extractor configured');
+    const started = new Date();
+    let outcome: Awaited<ReturnType<NonNullable<PipelineContext['sdists']>['extract']>>;
+    try {
+      outcome = await ctx.sdists.extract(file, job.signal);
+    } catch (thrown) {
+      const err = toCrawlError(thrown);
+      if (err.retryable) throw err;
+      await recordFailure(ctx, payload, err, started);
+      job.log.warn({ file: payload.filename, code: err.code, err: err.message }, 'sdist extraction failed');
+      return { status: 'failed', code: err.code };
+    }
+    if (outcome.kind === 'static') {
+      await saveExtraction(ctx.db, {
+        fileId: file.fileId,
+        pythonKey: 'any',
+        method: outcome.method,
+        extractorVersion: SDIST_EXTRACTOR_VERSION,
+        status: 'ok',
+        bytesTransferred: outcome.bytesTransferred,
+        requests: 1,
+        startedAt: started,
+        requirements: sdistRequirementRows(outcome.deps),
+      });
+      return { status: 'ok', method: outcome.method };
+    }
+    for (const [pythonKey, result] of Object.entries(outcome.results)) {
+      await saveExtraction(ctx.db, {
+        fileId: file.fileId,
+        pythonKey,
+        method: 'setup.py',
+        extractorVersion: SDIST_EXTRACTOR_VERSION,
+        status: 'ok' in result ? 'ok' : 'failed',
+        failureCode: 'ok' in result ? null : result.error.code,
+        log: 'ok' in result ? null : result.error.log,
+        bytesTransferred: outcome.bytesTransferred,
+        requests: 1,
+        startedAt: started,
+        requirements: 'ok' in result ? sdistRequirementRows(result.ok) : [],
+      });
+    }
+    job.log.debug(
+      { file: payload.filename, pythons: Object.keys(outcome.results).length },
+      'setup.py extracted',
+    );
+    return { status: 'ok', method: 'setup.py' };
+  },
+  async onFailed(ctx, payload, error) {
+    await recordFailure(ctx, payload, error, new Date());
+  },
+};
+
+/** Enqueues an sdist job for every current sdist of the project without a result yet. */
+export async function enqueueSdists(
+  ctx: PipelineContext,
+  projectName: string,
+  priority?: number,
+): Promise<number> {
+  if (!ctx.sdists) return 0;
+  const sdists = await sdistsWithoutDependencies(ctx.db, pep503Name(projectName), SDIST_EXTRACTOR_VERSION);
+  for (const s of sdists) {
+    await ctx.enqueue('sdist-extract', { sha256: s.sha256, filename: s.filename }, { priority });
+  }
+  return sdists.length;
+}
