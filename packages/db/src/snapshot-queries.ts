@@ -167,3 +167,95 @@ export async function wheelBucket(db: Db, bucket: string): Promise<WheelProjectR
   }
   return out;
 }
+
+export interface SdistExtractionRows {
+  pythonKey: string;
+  method: string;
+  status: 'ok' | 'failed';
+  failureCode: string | null;
+  log: string | null;
+  requirements: Array<{ kind: string; extra: string | null; requirement: string }>;
+}
+
+export interface SdistReleaseRows {
+  version: string;
+  filename: string;
+  extractions: SdistExtractionRows[];
+}
+
+export interface SdistProjectRows {
+  name: string;
+  releases: SdistReleaseRows[];
+}
+
+/** The sdist suffixes the `pypi/` layout picks from, in order of preference (FORMATS.md §A2). */
+const SDIST_PREFERENCE_SQL = sql`CASE
+  WHEN f.filename LIKE '%tar.gz' THEN 0 WHEN f.filename LIKE '%.tgz' THEN 1
+  WHEN f.filename LIKE '%.zip' THEN 2 WHEN f.filename LIKE '%.tar.bz2' THEN 3 ELSE 9 END`;
+
+/**
+ * For one bucket: per current release, the sdist the `pypi/` layout publishes (same preference,
+ * same upload order), with every extraction of its newest extractor version and their rows.
+ */
+export async function sdistBucket(db: Db, bucket: string): Promise<SdistProjectRows[]> {
+  const result = await db.execute(sql`
+    WITH chosen AS (
+      SELECT DISTINCT ON (f.release_id) f.id AS file_id, f.release_id
+      FROM projects p
+      JOIN files f ON f.project_id = p.id AND NOT f.removed AND f.packagetype = 'sdist'
+      JOIN releases rel ON rel.id = f.release_id AND NOT rel.removed
+      WHERE p.bucket = ${bucket} AND NOT p.removed AND ${SDIST_PREFERENCE_SQL} < 9
+      ORDER BY f.release_id, ${SDIST_PREFERENCE_SQL}, f.upload_time NULLS LAST, f.filename),
+    newest AS (
+      SELECT c.file_id, MAX(e.extractor_version) AS v
+      FROM chosen c JOIN extractions e ON e.file_id = c.file_id GROUP BY c.file_id)
+    SELECT p.id AS project_id, p.display_name AS name, f.version, f.filename,
+           e.id AS extraction_id, e.python_key, e.method, e.status, e.failure_code, e.log,
+           r.kind, r.extra, r.requirement
+    FROM chosen c
+    JOIN newest n ON n.file_id = c.file_id
+    JOIN files f ON f.id = c.file_id
+    JOIN projects p ON p.id = f.project_id
+    JOIN extractions e ON e.file_id = f.id AND e.extractor_version = n.v
+    LEFT JOIN requirements r ON r.extraction_id = e.id
+    ORDER BY p.id, f.version, e.python_key, e.method, e.id, r.position`);
+  const out: SdistProjectRows[] = [];
+  let lastProject: number | undefined;
+  let lastFile: string | undefined;
+  let lastExtraction: string | undefined;
+  for (const row of rowsOf<Record<string, unknown>>(result)) {
+    const pid = Number(row.project_id);
+    if (pid !== lastProject) {
+      out.push({ name: row.name as string, releases: [] });
+      lastProject = pid;
+      lastFile = undefined;
+    }
+    const project = out.at(-1)!;
+    if (row.filename !== lastFile) {
+      project.releases.push({ version: row.version as string, filename: row.filename as string, extractions: [] });
+      lastFile = row.filename as string;
+      lastExtraction = undefined;
+    }
+    const release = project.releases.at(-1)!;
+    const eid = String(row.extraction_id);
+    if (eid !== lastExtraction) {
+      release.extractions.push({
+        pythonKey: row.python_key as string,
+        method: row.method as string,
+        status: row.status as 'ok' | 'failed',
+        failureCode: (row.failure_code as string | null) ?? null,
+        log: (row.log as string | null) ?? null,
+        requirements: [],
+      });
+      lastExtraction = eid;
+    }
+    if (row.kind !== null && row.kind !== undefined) {
+      release.extractions.at(-1)!.requirements.push({
+        kind: row.kind as string,
+        extra: (row.extra as string | null) ?? null,
+        requirement: row.requirement as string,
+      });
+    }
+  }
+  return out;
+}
