@@ -1,12 +1,13 @@
 // Sdist dependencies through the whole pipeline: crawl → sdist-extract job → download (sha256
 // verified) → static metadata or setup.py in the real Nix sandbox → rows in the database.
 import { execFileSync } from 'node:child_process';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { crawl } from '@pypi-graph/cli';
+import { crawl, takeSnapshot } from '@pypi-graph/cli';
 import { projectDependencies } from '@pypi-graph/db';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
+import { bucketOf } from '@pypi-graph/pyspec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crawlEnv } from '../support/crawl-env';
 

@@ -9,6 +9,7 @@ import {
   openDatabase,
   pypiBucket,
   recordSnapshot,
+  sdistBucket,
   snapshotMeta,
   wheelBucket,
 } from '@pypi-graph/db';
@@ -26,6 +27,7 @@ import {
 import { type PublishResult, publishSnapshot, type SnapshotSource } from '@pypi-graph/snapshot';
 import { createIndexApi } from './index-api';
 import { createSdistExtractor } from './sdist-extractor';
+import { sdistResults } from './sdist-source';
 
 export interface App {
   readonly config: Config;
@@ -107,6 +109,9 @@ export function databaseSnapshotSource(db: Db): SnapshotSource {
     },
     async *wheelProjects(bucket: string) {
       yield* await wheelBucket(db, bucket);
+    },
+    async *sdistProjects(bucket: string) {
+      for (const project of await sdistBucket(db, bucket)) yield sdistResults(project);
     },
   };
 }

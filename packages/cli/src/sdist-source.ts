@@ -76,7 +76,8 @@ export function sdistResults(project: SdistProjectRows): SdistProjectResults {
         const run = release.extractions.find((e) => e.pythonKey === key && e.method === 'setup.py');
         if (run?.status === 'ok') results.set(key, { ok: fieldsOf(run) });
         else if (run) results.set(key, { error: run.log || run.failureCode || 'failed' });
-        else if (staticFailed) results.set(key, { error: staticFailed.log || staticFailed.failureCode || 'failed' });
+        else if (staticFailed)
+          results.set(key, { error: staticFailed.log || staticFailed.failureCode || 'failed' });
       }
       return { version: release.version, results };
     }),

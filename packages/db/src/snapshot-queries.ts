@@ -232,7 +232,11 @@ export async function sdistBucket(db: Db, bucket: string): Promise<SdistProjectR
     }
     const project = out.at(-1)!;
     if (row.filename !== lastFile) {
-      project.releases.push({ version: row.version as string, filename: row.filename as string, extractions: [] });
+      project.releases.push({
+        version: row.version as string,
+        filename: row.filename as string,
+        extractions: [],
+      });
       lastFile = row.filename as string;
       lastExtraction = undefined;
     }

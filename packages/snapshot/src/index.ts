@@ -28,6 +28,18 @@ export {
   pythonJsonString,
 } from './python-json';
 export { compareCodePoints, pythonQuote, pythonStrip } from './python-str';
+export {
+  buildSdistBucket,
+  buildSdistBucketValue,
+  SDIST_PYTHON_KEYS,
+  type SdistBucket,
+  type SdistLayoutKind,
+  type SdistProject,
+  type SdistPythonKey,
+  type SdistRelease,
+  type SdistRequirements,
+  type SdistResult,
+} from './sdist-layout';
 export { GZIP_HEADER, GZIP_LEVEL, type TarGzResult, type TarOptions, writeTarGz } from './tarball';
 export { readTree, type TreeNode } from './tree';
 export {

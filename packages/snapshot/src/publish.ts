@@ -14,6 +14,7 @@ import { narSha256OfTree, nixBase32, sriSha256 } from './nar';
 import { buildPypiBucketValue, type LayoutCounts, type PypiProject } from './pypi-layout';
 import { dumpPython, dumpPythonChunks, type PyObject, type PyValue } from './python-json';
 import { compareCodePoints } from './python-str';
+import { buildSdistBucketValue, type SdistProject } from './sdist-layout';
 import { writeTarGz } from './tarball';
 import { readTree } from './tree';
 import { buildWheelBucketValue, type WheelProject } from './wheel-layout';
@@ -41,6 +42,13 @@ export interface SnapshotSource {
    * wheel may be left out.
    */
   wheelProjects?(bucket: string): AsyncIterable<WheelProject>;
+  /**
+   * `sdist/` and `sdist-errors/` (FORMATS.md §B1, §B3), both from this one method, called once
+   * per layout and bucket: projects whose `machNixName` falls in `bucket`, in any order, each
+   * with its crawled releases (PyPI release order) and their results per Python key. Projects
+   * without a result may be left out.
+   */
+  sdistProjects?(bucket: string): AsyncIterable<SdistProject>;
 }
 
 export interface PublishOptions {
@@ -95,13 +103,26 @@ interface Layout {
   bucket(source: SnapshotSource, bucket: string): Promise<{ value: PyObject; counts: LayoutCounts }>;
 }
 
-/** The layouts, in the order they are written. FORMATS.md §A2 (pypi/), §B2 (wheel/). */
+/**
+ * The layouts, in the order they are written. FORMATS.md §A2 (pypi/), §B2 (wheel/), §B1 (sdist/),
+ * §B3 (sdist-errors/).
+ */
 const LAYOUTS: readonly Layout[] = [
   { dir: 'pypi', has: () => true, bucket: (source, b) => buildPypiBucketValue(source.pypiProjects(b), b) },
   {
     dir: 'wheel',
     has: (source) => typeof source.wheelProjects === 'function',
     bucket: (source, b) => buildWheelBucketValue(source.wheelProjects!(b), b),
+  },
+  {
+    dir: 'sdist',
+    has: (source) => typeof source.sdistProjects === 'function',
+    bucket: (source, b) => buildSdistBucketValue(source.sdistProjects!(b), 'sdist', b),
+  },
+  {
+    dir: 'sdist-errors',
+    has: (source) => typeof source.sdistProjects === 'function',
+    bucket: (source, b) => buildSdistBucketValue(source.sdistProjects!(b), 'sdist-errors', b),
   },
 ];
 
