@@ -113,9 +113,10 @@ program
   .command('show')
   .description("print a project's releases and files with their hashes and dependencies")
   .argument('<name[==version]>')
-  .action(async (name: string) => {
+  .option('--python <version>', 'only what applies to this interpreter (2.7, 3.6 … 3.13)')
+  .action(async (name: string, opts: { python?: string }) => {
     await withApp(async (app) => {
-      process.stdout.write(`${await show(app, name)}\n`);
+      process.stdout.write(`${await show(app, name, opts)}\n`);
     });
   });
 

@@ -10,8 +10,21 @@ export function parseShowTarget(target: string): { name: string; version?: strin
   return { name: target.slice(0, i).trim(), version: target.slice(i + 2).trim() };
 }
 
-/** A project's releases and files with their hashes and, where known, their dependencies. */
-export async function show(app: App, target: string): Promise<string> {
+/** `3.8` → `38`, `2.7` → `27`, `3.13` → `313`; a key is accepted as it is. */
+export function pythonKeyOf(python: string): string {
+  const m = /^(\d)\.?(\d{1,2})$/.exec(python.trim());
+  if (!m) {
+    throw new CrawlError('config-invalid', `--python ${JSON.stringify(python)}: expected a version like 3.8`);
+  }
+  return `${m[1]}${m[2]}`;
+}
+
+/**
+ * A project's releases and files with their hashes and, where known, their dependencies, with
+ * the method behind each; `python` keeps only what applies to that interpreter.
+ */
+export async function show(app: App, target: string, options: { python?: string } = {}): Promise<string> {
+  const pythonKey = options.python === undefined ? undefined : pythonKeyOf(options.python);
   const { name, version } = parseShowTarget(target);
   const project = await getProject(app.db, name);
   if (!project) {
@@ -47,7 +60,10 @@ export async function show(app: App, target: string): Promise<string> {
         `    ${f.filename}  ${f.packagetype} ${f.pythonVersion}  sha256:${f.sha256}  ${f.size ?? '?'} bytes  ` +
           `${f.uploadTime?.toISOString() ?? 'no upload time'}${f.requiresPython ? `  requires-python ${f.requiresPython}` : ''}${flags(f)}`,
       );
-      for (const e of deps.get(f.filename)?.extractions ?? []) {
+      const extractions = (deps.get(f.filename)?.extractions ?? []).filter(
+        (e) => pythonKey === undefined || e.pythonKey === 'any' || e.pythonKey === pythonKey,
+      );
+      for (const e of extractions) {
         const how = `${e.method}${e.pythonKey === 'any' ? '' : ` python ${e.pythonKey}`}`;
         if (e.status === 'failed') {
           out.push(
