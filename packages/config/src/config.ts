@@ -56,6 +56,8 @@ export const EnvSchema = z.object({
    * sandbox), `static` (static metadata only), `off`, or `auto` (sandbox when nix-build is found).
    */
   SDIST_EXTRACTION: z.enum(['auto', 'sandbox', 'static', 'off']).default('auto'),
+  /** Interpreters of the sandbox: `host` (pyenv, read-only via extra-sandbox-paths) or `nixpkgs`. */
+  SANDBOX_INTERPRETERS: z.enum(['host', 'nixpkgs']).default('host'),
   /** Where `pnpm snapshot` writes when `--out` is not given. */
   SNAPSHOT_DIR: z.string().optional(),
   /** pino level. */
@@ -86,6 +88,7 @@ export interface Config {
   readonly wheelConcurrency: number;
   readonly sdistConcurrency: number;
   readonly sdistExtraction: 'auto' | 'sandbox' | 'static' | 'off';
+  readonly sandboxInterpreters: 'host' | 'nixpkgs';
   readonly snapshotDir: string;
   readonly logLevel: string;
   readonly ci: boolean;
@@ -127,6 +130,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     wheelConcurrency: e.WHEEL_CONCURRENCY,
     sdistConcurrency: e.SDIST_CONCURRENCY,
     sdistExtraction: e.SDIST_EXTRACTION,
+    sandboxInterpreters: e.SANDBOX_INTERPRETERS,
     snapshotDir: path.resolve(e.SNAPSHOT_DIR ?? path.join(dataDir, 'snapshots')),
     logLevel: e.LOG_LEVEL,
     ci: e.CI !== undefined && e.CI !== '0' && e.CI !== 'false',
