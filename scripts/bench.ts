@@ -21,6 +21,10 @@ const BENCHMARKS: Record<string, Benchmark> = {
     summary: 'setup.py sandbox vs. one run per Python, static methods, CPU floor, Nix cache (sdists/min)',
     load: () => import('./bench/sdist'),
   },
+  'sdist-accuracy': {
+    summary: "sdists' extracted dependencies vs. the METADATA of a wheel built from them (agreement rate)",
+    load: () => import('./bench/sdist-accuracy'),
+  },
 };
 
 function usage(): string {

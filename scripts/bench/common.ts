@@ -39,6 +39,8 @@ export interface Measured {
   peakRssKb: number;
   userS: number;
   sysS: number;
+  /** CPU seconds the whole machine was busy during the step (every process, this one included). */
+  machineBusyS: number;
   stdout: string;
   stderr: string;
   /** VmRSS of the node process, sampled every `sampleMs`. */
@@ -98,6 +100,7 @@ export async function measure(options: MeasureOptions): Promise<Measured> {
       stderr = (stderr + d).slice(-200_000);
     });
     const t0 = performance.now();
+    const busy0 = machineBusySeconds();
     const samples: RssSample[] = [];
     let nodePid: number | undefined;
     const sampler = setInterval(async () => {
@@ -117,6 +120,7 @@ export async function measure(options: MeasureOptions): Promise<Measured> {
       child.on('error', reject);
       child.on('close', resolve);
     });
+    const machineBusyS = machineBusySeconds() - busy0;
     clearInterval(sampler);
     clearInterval(heartbeat);
     const timeText = await readFile(timeFile, 'utf8').catch(() => '');
@@ -128,7 +132,7 @@ export async function measure(options: MeasureOptions): Promise<Measured> {
       );
     }
     const [wallS, peakRssKb, userS, sysS] = fields as [number, number, number, number];
-    return { wallS, peakRssKb, userS, sysS, stdout, stderr, samples };
+    return { wallS, peakRssKb, userS, sysS, machineBusyS, stdout, stderr, samples };
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
@@ -146,6 +150,17 @@ const CLK_TCK = (() => {
     return 100;
   }
 })();
+
+/** CPU seconds every CPU of the machine has been busy since boot (/proc/stat: all but idle and iowait). */
+export function machineBusySeconds(): number {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+    return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / CLK_TCK;
+  } catch {
+    return Number.NaN;
+  }
+}
 
 /** User + system CPU seconds a running process has used so far. */
 export function cpuSecondsOf(pid: number): number {

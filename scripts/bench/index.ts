@@ -297,7 +297,7 @@ async function runSize(
   }
 }
 
-const ALIGN: Array<'l' | 'r'> = ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'];
+const ALIGN: Array<'l' | 'r'> = ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'];
 const HEADERS = [
   'step',
   'files',
@@ -307,18 +307,28 @@ const HEADERS = [
   'peak RSS MB',
   'CPU s',
   'server CPU s',
+  "others' CPU s",
 ];
+
+/** CPU seconds the rest of the machine used during a step (for PostgreSQL steps, its backends too). */
+function othersCpuS(s: StepResult): number {
+  return s.measured.machineBusyS - s.measured.userS - s.measured.sysS - (s.serverCpuS ?? 0);
+}
+
+/** More than half a CPU busy with other work: the step's wall time is inflated by contention. */
+const contended = (s: StepResult) => s.backend !== 'postgres' && othersCpuS(s) / s.measured.wallS > 0.5;
 
 function stepRows(size: SizeResult): string[][] {
   return size.steps.map((s) => [
     s.label,
     s.kind === 'startup' ? '–' : int(s.files),
-    fixed(s.measured.wallS),
+    fixed(s.measured.wallS) + (contended(s) ? ' †' : ''),
     s.kind === 'startup' ? '–' : int(rate(s)),
     s.baselineRate ? `${fixed(rate(s) / s.baselineRate, 2)}×` : '',
     mb(s.measured.peakRssKb),
     fixed(s.measured.userS + s.measured.sysS),
     s.serverCpuS === undefined ? '' : fixed(s.serverCpuS),
+    fixed(Math.max(0, othersCpuS(s))),
   ]);
 }
 
@@ -460,7 +470,10 @@ export async function run(args: string[]): Promise<number> {
       'Each step is one `node --import tsx …` process: seconds are its wall time from start to exit ' +
       '(its start-up included), files/s = files stored or written ÷ those seconds, ' +
       'peak RSS is its maximum resident set size (`/usr/bin/time`), CPU s its user + system time; ' +
-      "server CPU s is what the local PyPI server spent meanwhile (it shares the machine's CPUs). " +
+      "server CPU s is what the local PyPI server spent meanwhile (it shares the machine's CPUs); " +
+      "others' CPU s is what the rest of the machine used meanwhile (/proc/stat; PostgreSQL's backends " +
+      'included in the PostgreSQL steps, other work on the machine in all): † marks a step during which other ' +
+      'work kept more than half a CPU busy, so its seconds are inflated and its CPU s are the steadier figure. ' +
       "Baselines, same run: the crawl's HTTP requests (JSON API + PEP 691 Simple page per project, " +
       `${concurrency} projects at once, bodies parsed) without a database; the snapshot's row reads ` +
       '(`pypiBucket` over the 256 buckets) without writing. "vs baseline" = files/s ÷ the baseline\'s files/s.',
