@@ -78,6 +78,29 @@ describe('sdist dependencies in the crawl', () => {
         expect(nothing?.extractions.map((e) => [e.status, e.failureCode])).toEqual([
           ['failed', 'no-static-metadata'],
         ]);
+
+        // show --python: the setup.py result of that interpreter, with its method.
+        const { show } = await import('@pypi-graph/cli');
+        const shown = await show(env.app, 'setuppy-only==1.0', { python: '3.8' });
+        expect(shown).toMatch(/dependencies \(setup\.py python 38, \d+ bytes in 1 requests\):\n +requests/);
+        expect(shown).not.toContain('python 27');
+
+        // The snapshot's sdist/ and sdist-errors/ layouts (FORMATS.md §B1, §B3).
+        const snap = await takeSnapshot(env.app, path.join(env.dataDir, 'snapshots'));
+        const bucket = async (layout: string, name: string) =>
+          JSON.parse(await readFile(path.join(snap.dir, layout, `${bucketOf(name)}.json`), 'utf8'))[name];
+        expect(await bucket('sdist', 'setuppy-only')).toEqual({
+          '1.0': {
+            '27': { install_requires: ['requests'] },
+            ...Object.fromEntries(PYTHON_KEYS.slice(1).map((k) => [k, '27'])),
+          },
+        });
+        const pep621Entry = (await bucket('sdist', 'pep621-static'))['1.0'] as Record<string, unknown>;
+        const first = Object.keys(pep621Entry).find((k) => typeof pep621Entry[k] === 'object')!;
+        expect(pep621Entry[first]).toMatchObject({ python_requires: [expect.any(String)] });
+        const errors = await bucket('sdist-errors', 'nothing');
+        expect(Object.keys(errors['1.0']).sort()).toEqual([...PYTHON_KEYS].sort());
+        expect(await bucket('sdist', 'nothing')).toBeUndefined();
       } finally {
         await env.cleanup();
       }

@@ -66,6 +66,7 @@ export async function createSdistExtractor(
           sdistPath: got.path,
           sha256: file.sha256,
           filename: file.filename,
+          interpreters: config.sandboxInterpreters,
           signal,
         });
         const results: Record<string, { ok: SdistDeps } | { error: { code: string; log: string } }> = {};
