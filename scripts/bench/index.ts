@@ -5,7 +5,7 @@
 // (scripts/bench/http-baseline.ts) and the snapshot's row reads without writing
 // (scripts/bench/read-rows.ts).
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,6 +18,7 @@ import {
   int,
   type LocalServer,
   loadAverage,
+  type MachineFacts,
   type Measured,
   machineFacts,
   markdownTable,
@@ -36,7 +37,7 @@ const HEADING = 'Index crawl';
 const CLI = 'packages/cli/src/main.ts';
 
 const USAGE = `usage: pnpm bench index [--sizes 20000,100000] [--files-per-project 5] [--seed 1]
-                        [--concurrency 16] [--postgres URL] [--doc docs/benchmarks.md] [--no-doc] [--json FILE] [--keep]
+                        [--concurrency 16] [--postgres URL] [--doc docs/benchmarks.md] [--no-doc] [--json FILE] [--from-json FILE] [--keep]
 
   --sizes              index sizes in files (projects = size / files-per-project, rounded up)
   --files-per-project  files per synthetic project
@@ -45,7 +46,8 @@ const USAGE = `usage: pnpm bench index [--sizes 20000,100000] [--files-per-proje
   --postgres           administrative PostgreSQL URL: a fresh database is created and dropped per size
   --doc                where the "## ${HEADING}" section is written
   --no-doc             print the results only
-  --json FILE          also write every measurement (with the RSS samples) as JSON
+  --json FILE          where to write every measurement as JSON (default: a file in the temporary directory)
+  --from-json FILE     write the section again from such a file, without measuring
   --keep               keep the temporary directory (databases, snapshots) and databases`;
 
 type StepKind = 'baseline-http' | 'crawl' | 'startup' | 'read-rows' | 'snapshot';
@@ -71,6 +73,22 @@ interface SizeResult {
   sha256: { postgres: string; pglite: string };
   postgresBytes: number;
   pgliteBytes: number;
+}
+
+/** Everything one run measured: what the doc section is written from. */
+interface Report {
+  command: string;
+  /** ISO time of the start. */
+  date: string;
+  machine: MachineFacts;
+  postgres: string;
+  pgliteVersion: string;
+  revision: string;
+  loadAfter: string;
+  filesPerProject: number;
+  seed: number;
+  concurrency: number;
+  results: SizeResult[];
 }
 
 const rate = (s: StepResult) => s.files / s.measured.wallS;
@@ -157,6 +175,9 @@ async function runSize(
   const common = {
     LOG_LEVEL: 'warn',
     HTTP_RPS_PER_HOST: '0',
+    // The file index only: the wheel and sdist stages have benchmarks of their own.
+    WHEEL_METADATA: 'off',
+    SDIST_EXTRACTION: 'off',
     PROJECT_CONCURRENCY: String(opts.concurrency),
     CI: '1',
   };
@@ -360,10 +381,18 @@ function memorySentence(small: SizeResult, large: SizeResult): string {
     const a = crawlOf(small, backend).measured.peakRssKb;
     const b = crawlOf(large, backend).measured.peakRssKb;
     const ratio = b / a;
-    const verdict =
-      ratio <= 1.2
-        ? 'flat'
-        : `not flat: it grows by ${fixed(((b - a) / 1024 / (large.files - small.files)) * 1000, 1)} MB per 1,000 files`;
+    const lm = crawlOf(large, backend).measured;
+    const late = Math.max(0, ...lm.samples.filter((x) => x.t >= lm.wallS / 2).map((x) => x.rssKb));
+    const peakSample = lm.samples.reduce((m, x) => (x.rssKb > m.rssKb ? x : m), { t: 0, rssKb: 0 });
+    let verdict: string;
+    if (ratio <= 1.2) verdict = 'flat';
+    else if (late > 0 && late <= a * 1.2) {
+      verdict =
+        `the larger run's peak comes early (around ${fixed((peakSample.t / lm.wallS) * 100, 0)} % of its wall time) ` +
+        `and over its second half RSS stays at or below ${mb(late)} MB, so the crawl itself holds flat`;
+    } else {
+      verdict = `not flat: it grows by ${fixed(((b - a) / 1024 / (large.files - small.files)) * 1000, 1)} MB per 1,000 files`;
+    }
     return `into ${backend === 'postgres' ? 'PostgreSQL' : 'PGlite'} it peaks at ${mb(a)} MB for ${int(small.files)} files and ${mb(b)} MB for ${int(large.files)} (${fixed(ratio, 2)}× for ${fixed(factor, 1)}× the files: ${verdict})`;
   });
   const sentences = [`Crawling ${parts.join('; ')}.`];
@@ -405,6 +434,7 @@ export async function run(args: string[]): Promise<number> {
       doc: { type: 'string', default: 'docs/benchmarks.md' },
       'no-doc': { type: 'boolean', default: false },
       json: { type: 'string' },
+      'from-json': { type: 'string' },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -413,6 +443,9 @@ export async function run(args: string[]): Promise<number> {
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
+  }
+  if (values['from-json']) {
+    return publish(JSON.parse(await readFile(values['from-json'], 'utf8')) as Report, values);
   }
   const sizes = parseSizes(values.sizes);
   const filesPerProject = positive('files-per-project', values['files-per-project']);
@@ -451,7 +484,36 @@ export async function run(args: string[]): Promise<number> {
     if (values.keep) progress(`kept ${tmp}`);
     else await rm(tmp, { recursive: true, force: true });
   }
-  const loadAfter = loadAverage();
+  const report: Report = {
+    command,
+    date: date.toISOString(),
+    machine,
+    postgres,
+    pgliteVersion,
+    revision: gitRevision(),
+    loadAfter: loadAverage(),
+    filesPerProject,
+    seed,
+    concurrency,
+    results,
+  };
+  // Every measurement, RSS samples included, so that the section can be written again (--from-json)
+  // without measuring again.
+  const dumpFile = path.resolve(
+    values.json ?? path.join(os.tmpdir(), `pypi-graph-bench-index-${Date.now()}.json`),
+  );
+  await writeFile(
+    dumpFile,
+    `${JSON.stringify(report, (k, v) => (k === 'stderr' || k === 'stdout' ? undefined : v))}\n`,
+  );
+  progress(`measurements in ${dumpFile}`);
+  return publish(report, values);
+}
+
+/** Prints the results and writes the doc section. */
+async function publish(report: Report, values: { doc: string; 'no-doc': boolean }): Promise<number> {
+  const { command, machine, postgres, pgliteVersion, filesPerProject, seed, concurrency, results } = report;
+  const date = new Date(report.date);
 
   const out: string[] = [];
   const text: string[] = [];
@@ -459,8 +521,8 @@ export async function run(args: string[]): Promise<number> {
   out.push(
     `\`${command}\` — ${date.toISOString().slice(0, 16).replace('T', ' ')} UTC, ` +
       `${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGb} GiB RAM, ${machine.kernel}, ` +
-      `Node ${machine.node}, ${postgres}, PGlite ${pgliteVersion}; code at ${gitRevision()}; ` +
-      `load average ${machine.loadAverage} before, ${loadAfter} after (other work on the machine counts).`,
+      `Node ${machine.node}, ${postgres}, PGlite ${pgliteVersion}; code at ${report.revision}; ` +
+      `load average ${machine.loadAverage} before, ${report.loadAfter} after (other work on the machine counts).`,
     '',
     `A synthetic index (\`pnpm pypi-server --synthetic projects=N,files-per-project=${filesPerProject},seed=${seed}\`, ` +
       'its own process, started afresh for each HTTP step) is crawled with `crawl --all` ' +
@@ -522,13 +584,6 @@ export async function run(args: string[]): Promise<number> {
     text.push(textTable(headers, rows, ['l', 'r', 'r', 'r', 'r']), '', sentence, '');
   }
   process.stdout.write(`${text.join('\n')}\n`);
-  if (values.json) {
-    const dump = { command, date: date.toISOString(), machine, postgres, pgliteVersion, results };
-    await writeFile(
-      path.resolve(values.json),
-      `${JSON.stringify(dump, (k, v) => (k === 'stderr' ? undefined : v), 1)}\n`,
-    );
-  }
   const ok = results.every((r) => r.sha256.postgres === r.sha256.pglite);
   if (!values['no-doc']) {
     const doc = path.resolve(REPO_ROOT, values.doc);

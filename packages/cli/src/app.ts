@@ -35,7 +35,7 @@ export interface App {
   readonly database: Database;
   readonly db: Db;
   readonly api: PypiApi;
-  readonly wheels: WheelMetadataReader;
+  readonly wheels: WheelMetadataReader | undefined;
   readonly sdists: SdistExtractor | undefined;
   close(): Promise<void>;
 }
@@ -52,9 +52,9 @@ export async function openApp(config: Config, logger: Logger): Promise<App> {
   const index = createIndexApi(config, logger);
   const tmpDir = path.join(config.dataDir, 'tmp');
   await mkdir(tmpDir, { recursive: true });
-  const wheels: WheelMetadataReader = {
-    read: (file, signal) => readWheelMetadata(index.client, file, { signal, tmpDir, logger }),
-  };
+  const wheels: WheelMetadataReader | undefined = config.wheelMetadata
+    ? { read: (file, signal) => readWheelMetadata(index.client, file, { signal, tmpDir, logger }) }
+    : undefined;
   const sdists = await createSdistExtractor(config, index.client, tmpDir, logger);
   return {
     config,

@@ -56,6 +56,8 @@ export const EnvSchema = z.object({
    * sandbox), `static` (static metadata only), `off`, or `auto` (sandbox when nix-build is found).
    */
   SDIST_EXTRACTION: z.enum(['auto', 'sandbox', 'static', 'off']).default('auto'),
+  /** Read wheel METADATA during crawls (`on`), or store the file index only (`off`). */
+  WHEEL_METADATA: z.enum(['on', 'off']).default('on'),
   /** Interpreters of the sandbox: `host` (pyenv, read-only via extra-sandbox-paths) or `nixpkgs`. */
   SANDBOX_INTERPRETERS: z.enum(['host', 'nixpkgs']).default('host'),
   /** Where `pnpm snapshot` writes when `--out` is not given. */
@@ -89,6 +91,7 @@ export interface Config {
   readonly sdistConcurrency: number;
   readonly sdistExtraction: 'auto' | 'sandbox' | 'static' | 'off';
   readonly sandboxInterpreters: 'host' | 'nixpkgs';
+  readonly wheelMetadata: boolean;
   readonly snapshotDir: string;
   readonly logLevel: string;
   readonly ci: boolean;
@@ -131,6 +134,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sdistConcurrency: e.SDIST_CONCURRENCY,
     sdistExtraction: e.SDIST_EXTRACTION,
     sandboxInterpreters: e.SANDBOX_INTERPRETERS,
+    wheelMetadata: e.WHEEL_METADATA === 'on',
     snapshotDir: path.resolve(e.SNAPSHOT_DIR ?? path.join(dataDir, 'snapshots')),
     logLevel: e.LOG_LEVEL,
     ci: e.CI !== undefined && e.CI !== '0' && e.CI !== 'false',
