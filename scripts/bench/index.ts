@@ -538,7 +538,7 @@ async function publish(report: Report, values: { doc: string; 'no-doc': boolean 
       'work kept more than half a CPU busy, so its seconds are inflated and its CPU s are the steadier figure. ' +
       "Baselines, same run: the crawl's HTTP requests (JSON API + PEP 691 Simple page per project, " +
       `${concurrency} projects at once, bodies parsed) without a database; the snapshot's row reads ` +
-      '(`pypiBucket` over the 256 buckets) without writing. "vs baseline" = files/s ÷ the baseline\'s files/s.',
+      '(`pypiBucket`, `wheelBucket` and `sdistBucket` over the 256 buckets) without writing. "vs baseline" = files/s ÷ the baseline\'s files/s.',
     '',
   );
   for (const size of results) {

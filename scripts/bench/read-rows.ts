@@ -1,9 +1,10 @@
 // The snapshot's database reads without writing anything: every bucket's rows as the snapshot
-// source reads them (pypiBucket), counted and dropped. Run by `pnpm bench index` as its own
-// measured process, as the baseline of `pnpm snapshot`; prints one JSON line.
+// source reads them (pypiBucket, wheelBucket, sdistBucket), counted and dropped. Run by
+// `pnpm bench index` as its own measured process, as the baseline of `pnpm snapshot`; prints one
+// JSON line.
 //   node --import tsx scripts/bench/read-rows.ts (--database-url URL | --pglite DIR)
 import { parseArgs } from 'node:util';
-import { openDatabase, pypiBucket, snapshotMeta } from '@pypi-graph/db';
+import { openDatabase, pypiBucket, sdistBucket, snapshotMeta, wheelBucket } from '@pypi-graph/db';
 import { ALL_BUCKETS } from '@pypi-graph/pyspec';
 
 const { values } = parseArgs({
@@ -21,6 +22,9 @@ try {
       projects++;
       for (const release of project.releases) files += release.files.length;
     }
+    // The dependency layouts' rows (wheel/, sdist/, sdist-errors/): read, not counted as files.
+    await wheelBucket(database.db, bucket);
+    await sdistBucket(database.db, bucket);
   }
   const seconds = (performance.now() - t0) / 1000;
   process.stdout.write(`${JSON.stringify({ projects, files, seconds })}\n`);
