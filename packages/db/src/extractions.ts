@@ -89,6 +89,17 @@ export interface WheelToRead {
   coreMetadataSha256: string | null;
 }
 
+/** The columns a wheel or sdist job reads its file by. */
+const FILE_TO_READ = {
+  fileId: files.id,
+  filename: files.filename,
+  url: files.url,
+  sha256: files.sha256,
+  size: files.size,
+  hasCoreMetadata: files.hasCoreMetadata,
+  coreMetadataSha256: files.coreMetadataSha256,
+};
+
 /** Current wheels of a project that have no result yet from this extractor version. */
 export function wheelsWithoutMetadata(
   db: Db,
@@ -114,15 +125,7 @@ async function filesWithoutResult(
   extractorVersion: string,
 ): Promise<WheelToRead[]> {
   const rows = await db
-    .select({
-      fileId: files.id,
-      filename: files.filename,
-      url: files.url,
-      sha256: files.sha256,
-      size: files.size,
-      hasCoreMetadata: files.hasCoreMetadata,
-      coreMetadataSha256: files.coreMetadataSha256,
-    })
+    .select(FILE_TO_READ)
     .from(files)
     .where(
       and(
@@ -137,22 +140,14 @@ async function filesWithoutResult(
   return rows;
 }
 
-/** One wheel by its sha256 and file name (the wheel job's subject). */
-export async function wheelBySha256(
+/** One file by its sha256 and file name (the subject of a wheel or sdist job). */
+export async function fileBySha256(
   db: Db,
   sha256: string,
   filename: string,
 ): Promise<WheelToRead | undefined> {
   const [row] = await db
-    .select({
-      fileId: files.id,
-      filename: files.filename,
-      url: files.url,
-      sha256: files.sha256,
-      size: files.size,
-      hasCoreMetadata: files.hasCoreMetadata,
-      coreMetadataSha256: files.coreMetadataSha256,
-    })
+    .select(FILE_TO_READ)
     .from(files)
     .where(and(eq(files.sha256, sha256), eq(files.filename, filename)));
   return row;

@@ -9,13 +9,13 @@ export { type Database, type DatabaseOptions, type Db, openDatabase, type Schema
 export {
   type ExtractionRecord,
   type FileDependencies,
+  fileBySha256,
   projectDependencies,
   type RequirementKind,
   type RequirementRow,
   saveExtraction,
   sdistsWithoutDependencies,
   type WheelToRead,
-  wheelBySha256,
   wheelsWithoutMetadata,
 } from './extractions';
 export { MIGRATIONS_DIR, type MigrationResult, migrate } from './migrate';

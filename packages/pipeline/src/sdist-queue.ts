@@ -1,10 +1,5 @@
 import { type CrawlError, toCrawlError } from '@pypi-graph/core';
-import {
-  type RequirementRow,
-  saveExtraction,
-  sdistsWithoutDependencies,
-  wheelBySha256,
-} from '@pypi-graph/db';
+import { fileBySha256, type RequirementRow, saveExtraction, sdistsWithoutDependencies } from '@pypi-graph/db';
 import { parseRequirement, pep503Name } from '@pypi-graph/pyspec';
 import { z } from 'zod';
 import type { PipelineContext, QueueDefinition, SdistDeps } from './context';
@@ -46,7 +41,7 @@ export function sdistRequirementRows(deps: SdistDeps): RequirementRow[] {
 }
 
 async function recordFailure(ctx: PipelineContext, payload: SdistPayload, error: CrawlError, started: Date) {
-  const file = await wheelBySha256(ctx.db, payload.sha256, payload.filename);
+  const file = await fileBySha256(ctx.db, payload.sha256, payload.filename);
   if (!file) return;
   await saveExtraction(ctx.db, {
     fileId: file.fileId,
@@ -68,7 +63,7 @@ export const sdistQueue: QueueDefinition<SdistPayload> = {
   attempts: 3,
   concurrency: (config) => config.sdistConcurrency,
   async process(ctx, payload, job) {
-    const file = await wheelBySha256(ctx.db, payload.sha256, payload.filename);
+    const file = await fileBySha256(ctx.db, payload.sha256, payload.filename);
     if (!file) return { status: 'gone' };
     if (!ctx.sdists) throw new Error('no sdist extractor configured');
     const started = new Date();

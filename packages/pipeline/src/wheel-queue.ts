@@ -1,5 +1,5 @@
 import { type CrawlError, toCrawlError } from '@pypi-graph/core';
-import { type RequirementRow, saveExtraction, wheelBySha256, wheelsWithoutMetadata } from '@pypi-graph/db';
+import { fileBySha256, type RequirementRow, saveExtraction, wheelsWithoutMetadata } from '@pypi-graph/db';
 import { parseCoreMetadata, parseRequirement, pep503Name, readDependencyFields } from '@pypi-graph/pyspec';
 import { z } from 'zod';
 import type { PipelineContext, QueueDefinition } from './context';
@@ -40,7 +40,7 @@ export function wheelRequirementRows(metadata: Buffer): RequirementRow[] {
 }
 
 async function recordFailure(ctx: PipelineContext, payload: WheelPayload, error: CrawlError, started: Date) {
-  const file = await wheelBySha256(ctx.db, payload.sha256, payload.filename);
+  const file = await fileBySha256(ctx.db, payload.sha256, payload.filename);
   if (!file) return;
   await saveExtraction(ctx.db, {
     fileId: file.fileId,
@@ -62,7 +62,7 @@ export const wheelQueue: QueueDefinition<WheelPayload> = {
   attempts: 6,
   concurrency: (config) => config.wheelConcurrency,
   async process(ctx, payload, job) {
-    const file = await wheelBySha256(ctx.db, payload.sha256, payload.filename);
+    const file = await fileBySha256(ctx.db, payload.sha256, payload.filename);
     if (!file) return { status: 'gone' };
     if (!ctx.wheels) throw new Error('no wheel reader configured');
     const started = new Date();
