@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Config } from '@pypi-graph/config';
 import type { Logger } from '@pypi-graph/core';
 import {
+  analyzeForSnapshot,
   type Database,
   type Db,
   migrate,
@@ -117,6 +118,7 @@ export function databaseSnapshotSource(db: Db): SnapshotSource {
 }
 
 export async function takeSnapshot(app: App, outDir: string, signal?: AbortSignal): Promise<PublishResult> {
+  await analyzeForSnapshot(app.db);
   const result = await publishSnapshot({
     outDir,
     source: databaseSnapshotSource(app.db),

@@ -45,6 +45,7 @@ export {
   wheelBucket,
 } from './snapshot-queries';
 export {
+  analyzeForSnapshot,
   type CrawlSummary,
   crawlSummary,
   failuresByCode,
