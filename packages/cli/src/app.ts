@@ -19,6 +19,7 @@ import {
   BullmqRunner,
   EmbeddedRunner,
   type PypiApi,
+  processMetrics,
   QUEUES,
   type QueueName,
   type Runner,
@@ -50,7 +51,8 @@ export async function openApp(config: Config, logger: Logger): Promise<App> {
     await database.close();
     throw err;
   }
-  const index = createIndexApi(config, logger);
+  // Bytes fetched from the index count in this process's metrics (`pypi_graph_pypi_bytes_total`).
+  const index = createIndexApi(config, logger, { onBytes: processMetrics().recordPypiBytes });
   const tmpDir = path.join(config.dataDir, 'tmp');
   await mkdir(tmpDir, { recursive: true });
   const wheels: WheelMetadataReader | undefined = config.wheelMetadata

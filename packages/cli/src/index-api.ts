@@ -8,6 +8,7 @@ import {
   type RateLimiter,
   RedisRateLimiter,
   ratesFromConfig,
+  type TrafficObserver,
 } from '@pypi-graph/pypi-client';
 import { Redis } from 'ioredis';
 
@@ -21,7 +22,11 @@ export interface IndexApi {
  * The index client as the pipeline sees it. With Redis, the rate limits (XML-RPC ≤ 1/s, HTTP
  * per host) are shared by every process of the deployment; without, they hold in this process.
  */
-export function createIndexApi(config: Config, logger: Logger): IndexApi {
+export function createIndexApi(
+  config: Config,
+  logger: Logger,
+  options: { onBytes?: TrafficObserver } = {},
+): IndexApi {
   let redis: Redis | undefined;
   let rateLimiter: RateLimiter;
   if (config.redisUrl) {
@@ -31,7 +36,7 @@ export function createIndexApi(config: Config, logger: Logger): IndexApi {
   } else {
     rateLimiter = new MemoryRateLimiter({ rates: ratesFromConfig(config) });
   }
-  const client = createPypiClient(config, { logger, rateLimiter });
+  const client = createPypiClient(config, { logger, rateLimiter, onBytes: options.onBytes });
   const api: PypiApi = {
     changelogLastSerial: (signal) => client.changelogLastSerial({ signal }),
     changelogSinceSerial: (serial, signal) => client.changelogSinceSerial(serial, { signal }),

@@ -6,6 +6,16 @@ export {
   formatSummary,
   resolveSinceSerial,
 } from './commands/crawl';
+export { formatRecrawl, type RecrawlOptions, type RecrawlOutcome, recrawl } from './commands/recrawl';
 export { show } from './commands/show';
 export { status } from './commands/status';
+export {
+  formatRefresh,
+  missedSlot,
+  parseSchedule,
+  REFRESH_LOCK,
+  type RefreshOutcome,
+  Scheduler,
+  type SchedulerOptions,
+} from './scheduler';
 export { parseSince, type Since } from './since';

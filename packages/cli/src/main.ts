@@ -2,12 +2,17 @@
 import path from 'node:path';
 import { type Config, loadConfig } from '@pypi-graph/config';
 import { createLogger, isCrawlError, type Logger } from '@pypi-graph/core';
+import { processMetrics } from '@pypi-graph/pipeline';
 import { Command, InvalidArgumentError } from 'commander';
 import { type App, createRunner, openApp, takeSnapshot } from './app';
 import { crawl, formatSummary } from './commands/crawl';
+import { startDashboard } from './commands/dashboard';
 import { demo } from './commands/demo';
+import { formatRecrawl, recrawl } from './commands/recrawl';
 import { show } from './commands/show';
 import { status } from './commands/status';
+import { startMetricsServer } from './metrics-server';
+import { formatRefresh, Scheduler } from './scheduler';
 
 function int(value: string): number {
   const n = Number(value);
@@ -37,6 +42,10 @@ program
   .option('--since <when>', 'changelog since a serial, today, yesterday, "N days ago" or an ISO date')
   .option('--all', 'every project the index lists (full backfill)')
   .option('--project <names...>', 'these projects only')
+  .option(
+    '--resume',
+    're-enqueue what the database says is unfinished (after Redis lost its data), continue the changelog',
+  )
   .option('--no-work', 'only enqueue and watch (BullMQ: `pnpm worker` processes do the work)')
   .option('--concurrency <n>', 'local workers per queue (BullMQ)', int)
   .action(
@@ -44,6 +53,7 @@ program
       since?: string;
       all?: boolean;
       project?: string[];
+      resume?: boolean;
       work: boolean;
       concurrency?: number;
     }) => {
@@ -72,6 +82,8 @@ program
         concurrency: opts.concurrency,
       });
       await runner.start();
+      // METRICS_PORT set: GET /metrics (Prometheus) for as long as the worker runs.
+      const metricsServer = await startMetricsServer(config, processMetrics().registry, logger);
       logger.info({ queues: opts.queues ?? 'all' }, 'worker started');
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
@@ -82,7 +94,74 @@ program
         process.once('SIGINT', () => stop('SIGINT'));
       });
       await runner.close();
+      await metricsServer?.close();
       logger.info('worker stopped');
+    });
+  });
+
+program
+  .command('recrawl')
+  .description('re-enqueue failed work (projects, wheels, sdists) and say how many of what')
+  .option('--failed', 'what failed (projects whose crawl failed, files with a failed result)')
+  .option('--code <code>', 'only this failure code')
+  .option('--project <name>', 'only this project')
+  .option('--since <when>', 'only failures recorded since (today, yesterday, "N days ago", ISO date)')
+  .option('--dry-run', 'only count')
+  .option('--no-work', 'with REDIS_URL: only enqueue; `pnpm worker` processes do the work')
+  .option('--concurrency <n>', 'local workers per queue (BullMQ)', int)
+  .action(
+    async (opts: {
+      failed?: boolean;
+      code?: string;
+      project?: string;
+      since?: string;
+      dryRun?: boolean;
+      work: boolean;
+      concurrency?: number;
+    }) => {
+      await withApp(async (app, config) => {
+        const outcome = await recrawl(app, {
+          ...opts,
+          progress: process.stderr.isTTY === true && !config.ci,
+        });
+        process.stdout.write(`${formatRecrawl(outcome)}\n`);
+      });
+    },
+  );
+
+program
+  .command('scheduler')
+  .description('refresh on a schedule: changelog since the last serial, the work, then a snapshot')
+  .option('--cron <expr>', 'cron expression in UTC (default: $SCHEDULE, "0 */12 * * *")')
+  .option('--once', 'run one refresh now and exit (exit code 1 if it failed or another was running)')
+  .option('--work', 'with REDIS_URL: also process jobs here (default: workers do)')
+  .option('--out <dir>', 'snapshot directory (default: $SNAPSHOT_DIR)')
+  .action(async (opts: { cron?: string; once?: boolean; work?: boolean; out?: string }) => {
+    await withApp(async (app, config, logger) => {
+      const scheduler = new Scheduler(app, {
+        cron: opts.cron ?? config.schedule,
+        work: opts.work === true || !config.redisUrl,
+        snapshotDir: opts.out ?? config.snapshotDir,
+      });
+      if (opts.once) {
+        const outcome = await scheduler.refresh(null);
+        process.stdout.write(`${formatRefresh(outcome)}\n`);
+        if (outcome === 'busy' || outcome.status !== 'done') process.exitCode = 1;
+        return;
+      }
+      const stopped = new Promise<string>((resolve) => {
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+        process.once('SIGINT', () => resolve('SIGINT'));
+      });
+      // METRICS_PORT set: GET /metrics (Prometheus), queue depths and the lag behind the index included.
+      const metricsServer = await startMetricsServer(config, processMetrics().registry, logger);
+      await scheduler.start();
+      logger.info({ cron: opts.cron ?? config.schedule }, 'scheduler started');
+      const signal = await stopped;
+      logger.info({ signal }, 'scheduler stopping');
+      await scheduler.stop();
+      await metricsServer?.close();
+      logger.info('scheduler stopped');
     });
   });
 
@@ -146,6 +225,32 @@ program
     process.stdout.write(
       `${await demo({ dir: path.resolve(opts.dir), logger, progress: process.stderr.isTTY === true && !config.ci })}\n`,
     );
+  });
+
+program
+  .command('dashboard')
+  .description('serve the BullMQ dashboard (bull-board) over the queues under QUEUE_PREFIX (needs REDIS_URL)')
+  .option(
+    '--port <n>',
+    'port (0: any free one)',
+    (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port number');
+      return n;
+    },
+    3000,
+  )
+  .option('--host <host>', 'interface to listen on', '127.0.0.1')
+  .action(async (opts: { port: number; host: string }) => {
+    const config = loadConfig();
+    const logger = createLogger({ level: config.logLevel });
+    const board = await startDashboard({ config, logger, port: opts.port, host: opts.host });
+    process.stdout.write(`dashboard: ${board.url} (queues under ${config.queuePrefix})\n`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGTERM', () => resolve());
+      process.once('SIGINT', () => resolve());
+    });
+    await board.close();
   });
 
 program.parseAsync().catch((err: unknown) => {

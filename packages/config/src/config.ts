@@ -62,6 +62,15 @@ export const EnvSchema = z.object({
   SANDBOX_INTERPRETERS: z.enum(['host', 'nixpkgs']).default('host'),
   /** Where `pnpm snapshot` writes when `--out` is not given. */
   SNAPSHOT_DIR: z.string().optional(),
+  /** When `pnpm scheduler` refreshes: a cron expression in UTC (five fields). */
+  SCHEDULE: z.string().min(1).default('0 */12 * * *'),
+  /**
+   * Port of the Prometheus endpoint (`GET /metrics`) of `pnpm worker` and the scheduler.
+   * Unset: no endpoint; 0: a free port, which is logged.
+   */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Interface the metrics endpoint listens on. */
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   /** pino level. */
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   /** Set by CI systems: no progress bars. */
@@ -93,6 +102,11 @@ export interface Config {
   readonly sandboxInterpreters: 'host' | 'nixpkgs';
   readonly wheelMetadata: boolean;
   readonly snapshotDir: string;
+  /** Cron expression (UTC) of the scheduled refresh. */
+  readonly schedule: string;
+  /** undefined: no metrics endpoint; 0: any free port. */
+  readonly metricsPort: number | undefined;
+  readonly metricsHost: string;
   readonly logLevel: string;
   readonly ci: boolean;
 }
@@ -136,6 +150,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sandboxInterpreters: e.SANDBOX_INTERPRETERS,
     wheelMetadata: e.WHEEL_METADATA === 'on',
     snapshotDir: path.resolve(e.SNAPSHOT_DIR ?? path.join(dataDir, 'snapshots')),
+    schedule: e.SCHEDULE,
+    metricsPort: e.METRICS_PORT,
+    metricsHost: e.METRICS_HOST,
     logLevel: e.LOG_LEVEL,
     ci: e.CI !== undefined && e.CI !== '0' && e.CI !== 'false',
   });

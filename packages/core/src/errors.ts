@@ -78,6 +78,9 @@ export const FAILURE_CODES = {
   // (PKG-INFO ≥ 2.2, PEP 621, poetry, flit) nor computable by its setup.py (it has none).
   'archive-device': { retry: false },
   'no-static-metadata': { retry: false },
+  // appended by the operations work (issue 5): PostgreSQL went away under a job (restart,
+  // failover, connection limit): the job is tried again later, never recorded as failed data.
+  'database-unavailable': { retry: true },
   // the sdist needs its setup.py run and this deployment has no Nix sandbox (SDIST_EXTRACTION)
   'sandbox-unavailable': { retry: false },
 } as const satisfies Record<string, { retry: boolean }>;
@@ -131,5 +134,31 @@ export function toCrawlError(err: unknown, fallback: FailureCode = 'internal-err
     return new CrawlError('aborted', 'the operation was aborted', { cause: err });
   }
   const message = err instanceof Error ? err.message : String(err);
+  if (isDatabaseUnavailable(err)) {
+    // A restart or failover takes seconds: the retries are spaced so that a job's few attempts
+    // span it, instead of spending them all in the first second.
+    return new CrawlError('database-unavailable', `the database is unavailable: ${message}`, {
+      cause: err,
+      retryAfterMs: 5_000,
+    });
+  }
   return new CrawlError(fallback, message, { cause: err });
+}
+
+/** SQLSTATE classes and codes that mean the server, not the query, failed. */
+const PG_UNAVAILABLE = /^(08|57P0[1-3]|53300)/;
+const PG_UNAVAILABLE_MESSAGE =
+  /Connection terminated|terminating connection|the database system is (starting up|shutting down|in recovery)|Client has encountered a connection error|Connection ended unexpectedly|connect ECONNREFUSED/i;
+
+/**
+ * Whether an error (or one it wraps: drizzle wraps the driver's) says that PostgreSQL was
+ * unreachable or went away, so that trying again later can succeed.
+ */
+export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
+  if (!err || typeof err !== 'object' || depth > 5) return false;
+  const e = err as { code?: unknown; message?: unknown; cause?: unknown; severity?: unknown };
+  if (typeof e.code === 'string' && typeof e.severity === 'string' && PG_UNAVAILABLE.test(e.code))
+    return true;
+  if (typeof e.message === 'string' && PG_UNAVAILABLE_MESSAGE.test(e.message)) return true;
+  return isDatabaseUnavailable(e.cause, depth + 1);
 }

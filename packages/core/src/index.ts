@@ -4,6 +4,7 @@ export {
   FAILURE_CODES,
   type FailureCode,
   isCrawlError,
+  isDatabaseUnavailable,
   isFailureCode,
   toCrawlError,
 } from './errors';

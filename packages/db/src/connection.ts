@@ -18,6 +18,14 @@ export interface Database {
   execScript(sql: string): Promise<void>;
   /** Runs `fn` on one connection holding a session advisory lock. */
   withAdvisoryLock<T>(key: number, fn: (exec: (sql: string) => Promise<void>) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` holding a session advisory lock if nobody holds it, else returns `{ acquired: false }`
+   * at once. The lock goes with the session: a process that dies releases it.
+   */
+  tryAdvisoryLock<T>(
+    key: number,
+    fn: () => Promise<T>,
+  ): Promise<{ acquired: true; value: T } | { acquired: false }>;
   close(): Promise<void>;
 }
 
@@ -64,6 +72,20 @@ async function openPostgres(url: string, max: number): Promise<Database> {
         client.release();
       }
     },
+    async tryAdvisoryLock(key, fn) {
+      const client = await pool.connect();
+      try {
+        const res = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [key]);
+        if (!res.rows[0]?.ok) return { acquired: false };
+        try {
+          return { acquired: true, value: await fn() };
+        } finally {
+          await client.query('SELECT pg_advisory_unlock($1)', [key]).catch(() => {});
+        }
+      } finally {
+        client.release();
+      }
+    },
     async close() {
       await pool.end();
     },
@@ -74,6 +96,7 @@ async function openPglite(dataDir: string): Promise<Database> {
   if (!dataDir.startsWith('memory://')) await mkdir(dataDir, { recursive: true });
   const client = await PGlite.create(dataDir);
   const db = drizzlePglite(client, { schema }) as unknown as Db;
+  const held = new Set<number>();
   return {
     db,
     kind: 'pglite',
@@ -85,6 +108,16 @@ async function openPglite(dataDir: string): Promise<Database> {
       return fn(async (sql) => {
         await client.exec(sql);
       });
+    },
+    // One process owns a PGlite directory: a lock held in this process is the only contender.
+    async tryAdvisoryLock(key, fn) {
+      if (held.has(key)) return { acquired: false };
+      held.add(key);
+      try {
+        return { acquired: true, value: await fn() };
+      } finally {
+        held.delete(key);
+      }
     },
     async close() {
       await client.close();

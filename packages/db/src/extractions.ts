@@ -1,4 +1,4 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from './connection';
 import { extractions, files, requirements } from './schema';
 
@@ -32,6 +32,9 @@ export interface ExtractionRecord {
   requirements: RequirementRow[];
 }
 
+/** Methods under which a wheel or sdist job records that it failed for good (no result at all). */
+export const JOB_FAILURE_METHODS = ['wheel', 'sdist'];
+
 /**
  * Stores one extraction and its requirement rows in one transaction; running it again for the
  * same (file, Python key, method, extractor version) replaces the previous result whole.
@@ -60,6 +63,22 @@ export async function saveExtraction(db: Db, record: ExtractionRecord): Promise<
       })
       .returning({ id: extractions.id });
     if (!row) throw new Error('upsert of extraction returned nothing');
+    if (!JOB_FAILURE_METHODS.includes(record.method)) {
+      // A result of a real run (ok, or a per-Python failure) supersedes the record that the
+      // job for this file had failed for good (method `wheel`/`sdist`): a re-crawl that now
+      // works leaves no stale failure behind.
+      await tx
+        .delete(extractions)
+        .where(
+          and(
+            eq(extractions.fileId, record.fileId),
+            eq(extractions.extractorVersion, record.extractorVersion),
+            eq(extractions.pythonKey, 'any'),
+            eq(extractions.status, 'failed'),
+            inArray(extractions.method, JOB_FAILURE_METHODS),
+          ),
+        );
+    }
     await tx.delete(requirements).where(eq(requirements.extractionId, row.id));
     for (let i = 0; i < record.requirements.length; i += 500) {
       await tx.insert(requirements).values(

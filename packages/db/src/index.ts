@@ -20,6 +20,26 @@ export {
 } from './extractions';
 export { MIGRATIONS_DIR, type MigrationResult, migrate } from './migrate';
 export {
+  abandonRunningRefreshes,
+  addPendingProjects,
+  clearPendingProject,
+  countPendingProjects,
+  type FailedFile,
+  type FailedProject,
+  type FailedWorkFilter,
+  type FileWithoutResult,
+  failedFileWork,
+  failedProjectWork,
+  finishRefresh,
+  lastRefresh,
+  listFilesWithoutResult,
+  listPendingProjects,
+  type PendingProject,
+  type RefreshRow,
+  recentRefreshes,
+  startRefresh,
+} from './operations';
+export {
   type FileRecord,
   failedProjects,
   getProject,

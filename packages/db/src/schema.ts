@@ -151,3 +151,28 @@ export const snapshots = pgTable('snapshots', {
   narHash: text('nar_hash').notNull(),
   path: text('path').notNull(),
 });
+
+export const pendingProjects = pgTable('pending_projects', {
+  name: text('name').primaryKey(),
+  displayName: text('display_name').notNull(),
+  serial: bigint('serial', { mode: 'number' }).notNull(),
+  priority: integer('priority').notNull(),
+  queuedAt: ts('queued_at').notNull().defaultNow(),
+});
+
+export const refreshes = pgTable(
+  'refreshes',
+  {
+    id: id(),
+    slot: ts('slot'),
+    startedAt: ts('started_at').notNull().defaultNow(),
+    finishedAt: ts('finished_at'),
+    status: text('status', { enum: ['running', 'done', 'failed'] }).notNull(),
+    fromSerial: bigint('from_serial', { mode: 'number' }),
+    toSerial: bigint('to_serial', { mode: 'number' }),
+    counts: jsonb('counts'),
+    snapshotId: text('snapshot_id'),
+    error: text('error'),
+  },
+  (t) => [index('refreshes_started_idx').on(t.startedAt)],
+);

@@ -1,20 +1,27 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { isDatabaseUnavailable, toCrawlError } from '@pypi-graph/core';
 import { is, sql } from 'drizzle-orm';
 import { getTableConfig, PgTable } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/services';
 import {
+  addPendingProjects,
+  clearPendingProject,
+  countPendingProjects,
   type Database,
   type FileRecord,
+  failedFileWork,
   getProject,
+  listPendingProjects,
   markProjectRemoved,
   migrate,
   openDatabase,
   type ProjectRecord,
   pypiBucket,
   recordProjectFailure,
+  saveExtraction,
   saveProject,
   schema,
   storeCounts,
@@ -84,7 +91,7 @@ describe.each(backends)('db on %s', (_kind, open) => {
 
   it('has every column of the drizzle schema in the SQL migrations, with the same nullability', async () => {
     const tables = (Object.values(schema) as unknown[]).filter((t): t is PgTable => is(t, PgTable));
-    expect(tables.length).toBe(8);
+    expect(tables.length).toBe(10);
     for (const table of tables) {
       const cfg = getTableConfig(table);
       const res = await database.db.execute(
@@ -154,5 +161,97 @@ describe.each(backends)('db on %s', (_kind, open) => {
     const gone = await markProjectRemoved(db, 'keep', 4);
     expect(gone).toEqual({ filesRemoved: 1, known: true });
     expect((await getProject(db, 'keep'))?.removed).toBe(true);
+  });
+
+  it('keeps pending projects at their newest serial until a job at least that new finishes', async () => {
+    const db = database.db;
+    await addPendingProjects(db, [
+      { name: 'Pend_Me', serial: 5, priority: 10 },
+      { name: 'pend-me', serial: 7, priority: 1 },
+      { name: 'other', serial: 2, priority: 10 },
+    ]);
+    await addPendingProjects(db, [{ name: 'pend.me', serial: 6, priority: 10 }]);
+    const rows = await listPendingProjects(db, '', 10);
+    expect(rows.map((r) => [r.key, r.serial, r.priority])).toEqual([
+      ['other', 2, 10],
+      ['pend-me', 7, 1],
+    ]);
+    // A job for an older serial does not satisfy a newer request.
+    await clearPendingProject(db, 'Pend_Me', 6);
+    expect(await countPendingProjects(db)).toBe(2);
+    await clearPendingProject(db, 'PEND-ME', 7);
+    expect((await listPendingProjects(db, '', 10)).map((r) => r.key)).toEqual(['other']);
+    expect((await listPendingProjects(db, 'other', 10)).length).toBe(0);
+  });
+
+  it('replaces a job-level failure by a later result, never a result by a failure', async () => {
+    const db = database.db;
+    await saveProject(db, {
+      displayName: 'retry',
+      serial: 1,
+      versions: ['1'],
+      files: [file('retry-1-py3-none-any.whl', '1', { sha256: 'b'.repeat(64) })],
+    });
+    const [f] = await db.select().from(schema.files).where(sql`filename = 'retry-1-py3-none-any.whl'`);
+    const base = { fileId: f!.id, pythonKey: 'any', extractorVersion: '1', startedAt: new Date() };
+    await saveExtraction(db, {
+      ...base,
+      method: 'wheel',
+      status: 'failed',
+      failureCode: 'http-error',
+      requirements: [],
+    });
+    expect((await failedFileWork(db, { bdist_wheel: '1' })).map((x) => x.codes)).toEqual([['http-error']]);
+    await saveExtraction(db, {
+      ...base,
+      method: 'range',
+      status: 'ok',
+      requirements: [{ kind: 'install', requirement: 'six' }],
+    });
+    const left = await db.select().from(schema.extractions).where(sql`file_id = ${f!.id}`);
+    expect(left.map((e) => [e.method, e.status])).toEqual([['range', 'ok']]);
+    expect(await failedFileWork(db, { bdist_wheel: '1' })).toEqual([]);
+    // A later failure of the job is recorded beside the result; the result stays.
+    await saveExtraction(db, {
+      ...base,
+      method: 'wheel',
+      status: 'failed',
+      failureCode: 'http-error',
+      requirements: [],
+    });
+    const after = await db.select().from(schema.extractions).where(sql`file_id = ${f!.id}`);
+    expect(after.map((e) => e.status).sort()).toEqual(['failed', 'ok']);
+  });
+});
+
+describe('errors from PostgreSQL going away', () => {
+  it('are told apart from errors of the query: retryable database-unavailable vs. not', async () => {
+    const t = await createTestDatabase();
+    const victim = await openDatabase({ databaseUrl: t.url, poolSize: 1 });
+    const admin = await openDatabase({ databaseUrl: t.url, poolSize: 1 });
+    try {
+      const bad = await victim.db.execute(sql`SELECT * FROM no_such_table`).catch((e: unknown) => e);
+      expect(isDatabaseUnavailable(bad)).toBe(false);
+      expect(toCrawlError(bad).code).toBe('internal-error');
+      // The server ends the victim's session in the middle of a query, as a restart or a failover does.
+      await victim.db.execute(sql`SELECT set_config('application_name', 'victim', false)`);
+      const running = victim.db.execute(sql`SELECT pg_sleep(30)`).catch((e: unknown) => e);
+      await new Promise((r) => setTimeout(r, 300));
+      await admin.db.execute(
+        sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'victim'`,
+      );
+      const gone = await running;
+      expect(toCrawlError(gone).code).toBe('database-unavailable');
+      expect(toCrawlError(gone).retryable).toBe(true);
+      // Nothing listening.
+      const closed = await openDatabase({ databaseUrl: 'postgres://postgres@127.0.0.1:9/postgres' });
+      const refused = await closed.db.execute(sql`SELECT 1`).catch((e: unknown) => e);
+      await closed.close();
+      expect(toCrawlError(refused).code).toBe('database-unavailable');
+    } finally {
+      await victim.close();
+      await admin.close();
+      await t.drop();
+    }
   });
 });

@@ -2,6 +2,7 @@ import { CrawlError, type Logger, toCrawlError } from '@pypi-graph/core';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { AnyQueueDefinition, Enqueue, EnqueueOptions, PipelineContext, QueueName } from './context';
+import { type PipelineMetrics, processMetrics } from './metrics';
 import { backoffMs, emptyStats, type Runner, type RunnerStats } from './runner';
 
 export interface BullmqRunnerOptions {
@@ -35,6 +36,8 @@ export class BullmqRunner implements Runner {
   private readonly workerConnections: Redis[] = [];
   private readonly stats: RunnerStats = emptyStats();
   private readonly ctx: PipelineContext;
+  private readonly metrics: PipelineMetrics;
+  private readonly removeDepthSource: () => void;
 
   constructor(
     base: Omit<PipelineContext, 'enqueue'>,
@@ -44,10 +47,13 @@ export class BullmqRunner implements Runner {
   ) {
     this.connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null, enableReadyCheck: true });
     this.connection.on('error', (err) => this.logger.warn({ err: err.message }, 'redis connection error'));
-    this.ctx = { ...base, enqueue: this.enqueue };
+    this.metrics = base.metrics ?? processMetrics();
+    this.ctx = { ...base, metrics: this.metrics, enqueue: this.enqueue };
     for (const name of Object.keys(definitions) as QueueName[]) {
       this.queues.set(name, new Queue(name, { connection: this.connection, prefix: options.prefix }));
     }
+    // Depths across every process sharing this Redis, read when the metrics are scraped.
+    this.removeDepthSource = this.metrics.addQueueDepthSource(() => this.counts());
   }
 
   readonly enqueue: Enqueue = async (queue, payload, options: EnqueueOptions = {}) => {
@@ -106,15 +112,18 @@ export class BullmqRunner implements Runner {
   }
 
   private async process(def: AnyQueueDefinition, job: Job, signal?: AbortSignal): Promise<unknown> {
-    const log = this.logger.child({ queue: def.name, job: job.id });
     const stats = this.queueStats(def.name);
+    const timer = this.metrics.startJob(def.name);
     const parsed = def.payload.safeParse(job.data);
     if (!parsed.success) {
+      const log = this.logger.child({ queue: def.name, job: job.id });
+      timer.failed('job-payload-invalid');
       stats.failed++;
       this.stats.failures['job-payload-invalid'] = (this.stats.failures['job-payload-invalid'] ?? 0) + 1;
       log.error({ err: parsed.error.message }, 'job payload invalid');
       throw new UnrecoverableError(`job-payload-invalid: ${parsed.error.message}`);
     }
+    const log = this.logger.child({ queue: def.name, job: job.id, ...def.describe?.(parsed.data) });
     const attempt = job.attemptsMade + 1;
     try {
       const out = await def.process(this.ctx, parsed.data, {
@@ -123,15 +132,18 @@ export class BullmqRunner implements Runner {
         log,
         attempt,
       });
+      timer.completed(out);
       stats.completed++;
       return out;
     } catch (thrown) {
       const err = toCrawlError(thrown);
       const final = !err.retryable || attempt >= def.attempts;
       if (!final) {
+        timer.retried(err.code);
         log.warn({ code: err.code, attempt, err: err.message }, 'job failed, retrying');
         throw err;
       }
+      timer.failed(err.code);
       stats.failed++;
       this.stats.failures[err.code] = (this.stats.failures[err.code] ?? 0) + 1;
       log.error({ code: err.code, attempt, err: err.message }, 'job failed');
@@ -165,10 +177,15 @@ export class BullmqRunner implements Runner {
     return out;
   }
 
-  async drain(onProgress?: (stats: RunnerStats) => void, intervalMs = 250): Promise<RunnerStats> {
+  async drain(
+    onProgress?: (stats: RunnerStats) => void,
+    intervalMs = 250,
+    signal?: AbortSignal,
+  ): Promise<RunnerStats> {
     let quiet = 0;
     // Idle twice in a row: a job that just finished may be enqueuing its follow-ups.
     while (quiet < 2) {
+      signal?.throwIfAborted();
       const counts = await this.counts();
       let busy = 0;
       for (const [name, c] of Object.entries(counts) as Array<[QueueName, Record<string, number>]>) {
@@ -179,12 +196,13 @@ export class BullmqRunner implements Runner {
       }
       onProgress?.(structuredClone(this.stats));
       quiet = busy === 0 ? quiet + 1 : 0;
-      if (quiet < 2) await new Promise((r) => setTimeout(r, intervalMs));
+      if (quiet < 2) await sleep(intervalMs, signal);
     }
     return structuredClone(this.stats);
   }
 
   async close(): Promise<void> {
+    this.removeDepthSource();
     // Workers first: close() waits for their active jobs to finish.
     await Promise.all(this.workers.map((w) => w.close()));
     await Promise.all([...this.queues.values()].map((q) => q.close()));
@@ -192,4 +210,18 @@ export class BullmqRunner implements Runner {
       [...this.workerConnections, this.connection].map((c) => c.quit().catch(() => c.disconnect())),
     );
   }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }

@@ -3,6 +3,7 @@ import type { CrawlError, Logger } from '@pypi-graph/core';
 import type { Db, WheelToRead } from '@pypi-graph/db';
 import type { z } from 'zod';
 import type { PypiApi } from './api';
+import type { PipelineMetrics } from './metrics';
 
 export const QUEUE_NAMES = ['discover', 'project', 'wheel-metadata', 'sdist-extract', 'snapshot'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
@@ -60,12 +61,14 @@ export interface PipelineContext {
   readonly wheels?: WheelMetadataReader;
   /** Learns sdist dependencies (static metadata, else setup.py in the sandbox); without it, none. */
   readonly sdists?: SdistExtractor;
+  /** Where job metrics go; the runners fill in `processMetrics()` when it is absent. */
+  readonly metrics?: PipelineMetrics;
 }
 
 export interface JobInfo {
   readonly id: string;
   readonly signal: AbortSignal;
-  /** A child logger carrying the job's queue, id and subject. */
+  /** A child logger carrying the job's queue, id and subject (the definition's `describe`). */
   readonly log: Logger;
   readonly attempt: number;
 }
@@ -76,6 +79,8 @@ export interface QueueDefinition<P = unknown> {
   readonly payload: z.ZodType<P>;
   /** Deterministic job id, so that enqueuing the same work twice is harmless. */
   jobId(payload: P): string;
+  /** The job's subject as log fields (`{ project }`, `{ file, sha256 }`), bound to its child logger. */
+  describe?(payload: P): Record<string, string | number>;
   /** Attempts for retryable failures (network, 5xx, 429) before the failure is recorded. */
   readonly attempts: number;
   concurrency(config: Config): number;

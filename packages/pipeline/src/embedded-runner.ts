@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { CrawlError, type Logger, toCrawlError } from '@pypi-graph/core';
 import type { AnyQueueDefinition, Enqueue, EnqueueOptions, PipelineContext, QueueName } from './context';
+import { type PipelineMetrics, processMetrics } from './metrics';
 import { backoffMs, emptyStats, type Runner, type RunnerStats } from './runner';
 
 interface PendingJob {
@@ -25,13 +26,22 @@ export class EmbeddedRunner implements Runner {
   private seq = 0;
   private readonly stats: RunnerStats = emptyStats();
   private readonly ctx: PipelineContext;
+  private readonly metrics: PipelineMetrics;
+  private readonly removeDepthSource: () => void;
 
   constructor(
     base: Omit<PipelineContext, 'enqueue'>,
     private readonly queues: Partial<Record<QueueName, AnyQueueDefinition>>,
     private readonly logger: Logger = base.logger,
   ) {
-    this.ctx = { ...base, enqueue: this.enqueue };
+    this.metrics = base.metrics ?? processMetrics();
+    this.ctx = { ...base, metrics: this.metrics, enqueue: this.enqueue };
+    // Queue depths of this process, as the BullMQ runner reports Redis's.
+    this.removeDepthSource = this.metrics.addQueueDepthSource(async () =>
+      Object.fromEntries(
+        Object.entries(this.stats.queues).map(([q, s]) => [q, { waiting: s.waiting, active: s.active }]),
+      ),
+    );
     // Every running job (and each of its requests) listens to this one signal: many at once is normal.
     setMaxListeners(0, this.controller.signal);
   }
@@ -84,26 +94,30 @@ export class EmbeddedRunner implements Runner {
     const stats = this.stats.queues[job.queue]!;
     stats.waiting--;
     stats.active++;
-    const log = this.logger.child({ queue: job.queue, job: job.id });
+    const log = this.logger.child({ queue: job.queue, job: job.id, ...def.describe?.(job.payload) });
     try {
       for (let attempt = 1; ; attempt++) {
+        const timer = this.metrics.startJob(job.queue);
         try {
-          await def.process(this.ctx, job.payload, {
+          const out = await def.process(this.ctx, job.payload, {
             id: job.id,
             signal: this.controller.signal,
             log,
             attempt,
           });
+          timer.completed(out);
           stats.completed++;
           return;
         } catch (thrown) {
           const err = toCrawlError(thrown);
           if (err.retryable && attempt < def.attempts && !this.controller.signal.aborted) {
+            timer.retried(err.code);
             const wait = backoffMs(attempt, err);
             log.warn({ code: err.code, attempt, waitMs: wait, err: err.message }, 'job failed, retrying');
             await sleep(wait, this.controller.signal).catch(() => {});
             continue;
           }
+          timer.failed(err.code);
           stats.failed++;
           this.stats.failures[err.code] = (this.stats.failures[err.code] ?? 0) + 1;
           log.error({ code: err.code, attempt, err: err.message }, 'job failed');
@@ -135,15 +149,24 @@ export class EmbeddedRunner implements Runner {
 
   async start(): Promise<void> {}
 
-  async drain(onProgress?: (stats: RunnerStats) => void, intervalMs = 250): Promise<RunnerStats> {
+  async drain(
+    onProgress?: (stats: RunnerStats) => void,
+    intervalMs = 250,
+    signal?: AbortSignal,
+  ): Promise<RunnerStats> {
+    signal?.throwIfAborted();
     const timer = onProgress ? setInterval(() => onProgress(this.snapshotStats()), intervalMs) : undefined;
+    let onAbort: (() => void) | undefined;
     try {
-      await new Promise<void>((resolve) => {
+      await new Promise<void>((resolve, reject) => {
         this.idleWaiters.push(resolve);
+        onAbort = () => reject(signal?.reason);
+        signal?.addEventListener('abort', onAbort, { once: true });
         queueMicrotask(() => this.checkIdle());
       });
     } finally {
       if (timer) clearInterval(timer);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
     }
     const out = this.snapshotStats();
     onProgress?.(out);
@@ -155,6 +178,7 @@ export class EmbeddedRunner implements Runner {
   }
 
   async close(): Promise<void> {
+    this.removeDepthSource();
     this.controller.abort(new CrawlError('aborted', 'runner closed'));
     for (const list of this.pending.values()) list.length = 0;
   }

@@ -18,6 +18,18 @@ export {
 export { EmbeddedRunner } from './embedded-runner';
 export { type MergeResult, mergeProject } from './merge';
 export {
+  createMetrics,
+  type JobOutcome,
+  type JobTimer,
+  METRIC_PREFIX,
+  type MetricsOptions,
+  PipelineMetrics,
+  type PypiTrafficKind,
+  processMetrics,
+  type QueueDepthSource,
+  recordedFailureCode,
+} from './metrics';
+export {
   type DiscoverPayload,
   discoverQueue,
   PRIORITY_BACKFILL,
@@ -27,6 +39,13 @@ export {
   projectQueue,
   QUEUES,
 } from './queues';
+export {
+  type ReconcileOptions,
+  type ReconcileResult,
+  type RecrawlResult,
+  reconcile,
+  recrawlFailed,
+} from './reconcile';
 export { backoffMs, type QueueStats, type Runner, type RunnerStats } from './runner';
 export {
   enqueueSdists,

@@ -1,6 +1,8 @@
 import { CrawlError } from '@pypi-graph/core';
 import {
+  addPendingProjects,
   advanceCrawlState,
+  clearPendingProject,
   insertChangelog,
   markProjectRemoved,
   recordProjectFailure,
@@ -38,6 +40,8 @@ export const discoverQueue: QueueDefinition<DiscoverPayload> = {
   name: 'discover',
   payload: DiscoverPayload,
   jobId: (p) => (p.mode === 'since' ? `discover:since:${p.since}` : 'discover:all:0'),
+  describe: (p): Record<string, string | number> =>
+    p.mode === 'since' ? { since: p.since } : { mode: p.mode },
   attempts: 8,
   concurrency: () => 1,
   async process(ctx, payload, job) {
@@ -66,6 +70,11 @@ async function discoverSince(
       const prev = latest.get(key);
       if (!prev || prev.serial < row.serial) latest.set(key, { name: row.name, serial: row.serial });
     }
+    // Recorded before it is enqueued: if Redis loses the job, `crawl --resume` finds it here.
+    await addPendingProjects(
+      ctx.db,
+      [...latest.values()].map(({ name, serial }) => ({ name, serial, priority: PRIORITY_FRESH })),
+    );
     for (const { name, serial } of latest.values()) {
       await ctx.enqueue('project', { name, serial, priority: PRIORITY_FRESH }, { priority: PRIORITY_FRESH });
       projects.add(pep503Name(name));
@@ -90,14 +99,22 @@ async function discoverAll(
   const serial = await ctx.api.changelogLastSerial(signal);
   const listing = await ctx.api.listPackagesWithSerial(signal);
   const listed = new Set<string>();
-  for (const [name, projectSerial] of listing) {
-    signal.throwIfAborted();
-    listed.add(pep503Name(name));
-    await ctx.enqueue(
-      'project',
-      { name, serial: projectSerial, priority: PRIORITY_BACKFILL },
-      { priority: PRIORITY_BACKFILL },
+  const entries = [...listing];
+  for (let i = 0; i < entries.length; i += 1000) {
+    const batch = entries.slice(i, i + 1000);
+    await addPendingProjects(
+      ctx.db,
+      batch.map(([name, projectSerial]) => ({ name, serial: projectSerial, priority: PRIORITY_BACKFILL })),
     );
+    for (const [name, projectSerial] of batch) {
+      signal.throwIfAborted();
+      listed.add(pep503Name(name));
+      await ctx.enqueue(
+        'project',
+        { name, serial: projectSerial, priority: PRIORITY_BACKFILL },
+        { priority: PRIORITY_BACKFILL },
+      );
+    }
   }
   // Projects we know that the index no longer lists: their job will find them gone.
   let gone = 0;
@@ -108,6 +125,7 @@ async function discoverAll(
   for (const p of known) {
     if (listed.has(p.norm)) continue;
     gone++;
+    await addPendingProjects(ctx.db, [{ name: p.name, serial, priority: PRIORITY_BACKFILL }]);
     await ctx.enqueue(
       'project',
       { name: p.name, serial: serial, priority: PRIORITY_BACKFILL },
@@ -131,6 +149,7 @@ export const projectQueue: QueueDefinition<ProjectPayload> = {
   name: 'project',
   payload: ProjectPayload,
   jobId: (p) => `project:${pep503Name(p.name)}:${p.serial}`,
+  describe: (p) => ({ project: p.name }),
   attempts: 6,
   concurrency: (config) => config.projectConcurrency,
   async process(ctx, payload, job): Promise<ProjectJobResult> {
@@ -143,7 +162,8 @@ export const projectQueue: QueueDefinition<ProjectPayload> = {
     } catch (err) {
       if (err instanceof CrawlError && err.code === 'project-not-found') {
         const out = await markProjectRemoved(ctx.db, name, payload.serial);
-        job.log.info({ project: name, filesRemoved: out.filesRemoved }, 'project removed from the index');
+        await clearPendingProject(ctx.db, name, payload.serial);
+        job.log.info({ filesRemoved: out.filesRemoved }, 'project removed from the index');
         return { status: 'removed', filesAdded: 0, filesRemoved: out.filesRemoved };
       }
       throw err;
@@ -151,14 +171,16 @@ export const projectQueue: QueueDefinition<ProjectPayload> = {
     const merged = mergeProject(json, simple);
     if (merged.onlyInSimple.length > 0 || merged.onlyInJson.length > 0) {
       job.log.warn(
-        { project: name, onlyInSimple: merged.onlyInSimple.length, onlyInJson: merged.onlyInJson.length },
+        { onlyInSimple: merged.onlyInSimple.length, onlyInJson: merged.onlyInJson.length },
         'the Simple and JSON APIs disagree on the file list',
       );
     }
     const saved = await saveProject(ctx.db, merged.record);
     const wheels = await enqueueWheels(ctx, merged.record.displayName, payload.priority);
     const sdists = await enqueueSdists(ctx, merged.record.displayName, payload.priority);
-    job.log.debug({ project: name, ...saved, wheels, sdists }, 'project crawled');
+    // Last: until here a crash leaves the project pending, and `crawl --resume` enqueues it again.
+    await clearPendingProject(ctx.db, name, payload.serial);
+    job.log.debug({ ...saved, wheels, sdists }, 'project crawled');
     return {
       status: saved.applied ? 'saved' : 'stale',
       filesAdded: saved.filesAdded,
@@ -167,6 +189,8 @@ export const projectQueue: QueueDefinition<ProjectPayload> = {
   },
   async onFailed(ctx, payload, error) {
     await recordProjectFailure(ctx.db, payload.name, error.code, error.message);
+    // Failed for good: `recrawl --failed` takes it from here, not `crawl --resume`.
+    await clearPendingProject(ctx.db, payload.name, payload.serial);
   },
 };
 

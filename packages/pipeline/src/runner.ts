@@ -25,7 +25,11 @@ export interface Runner {
   /** Starts processing (BullMQ: local workers, when this process works). */
   start(): Promise<void>;
   /** Resolves when every queue is empty and nothing runs. */
-  drain(onProgress?: (stats: RunnerStats) => void, intervalMs?: number): Promise<RunnerStats>;
+  drain(
+    onProgress?: (stats: RunnerStats) => void,
+    intervalMs?: number,
+    signal?: AbortSignal,
+  ): Promise<RunnerStats>;
   close(): Promise<void>;
 }
 

@@ -40,6 +40,11 @@ export function sdistRequirementRows(deps: SdistDeps): RequirementRow[] {
   ];
 }
 
+/** Failure codes that mean setup.py ran (or was being run) in the sandbox: its time counts. */
+function ranSandbox(code: string): boolean {
+  return (code.startsWith('sandbox-') && code !== 'sandbox-unavailable') || code === 'setup-py-error';
+}
+
 async function recordFailure(ctx: PipelineContext, payload: SdistPayload, error: CrawlError, started: Date) {
   const file = await fileBySha256(ctx.db, payload.sha256, payload.filename);
   if (!file) return;
@@ -60,6 +65,7 @@ export const sdistQueue: QueueDefinition<SdistPayload> = {
   name: 'sdist-extract',
   payload: SdistPayload,
   jobId: (p) => `sdist:${p.sha256}:${SDIST_EXTRACTOR_VERSION}`,
+  describe: (p) => ({ file: p.filename, sha256: p.sha256 }),
   attempts: 3,
   concurrency: (config) => config.sdistConcurrency,
   async process(ctx, payload, job) {
@@ -68,13 +74,15 @@ export const sdistQueue: QueueDefinition<SdistPayload> = {
     if (!ctx.sdists) throw new Error('no sdist extractor configured');
     const started = new Date();
     let outcome: Awaited<ReturnType<NonNullable<PipelineContext['sdists']>['extract']>>;
+    const t0 = performance.now();
     try {
       outcome = await ctx.sdists.extract(file, job.signal);
     } catch (thrown) {
       const err = toCrawlError(thrown);
+      if (ranSandbox(err.code)) ctx.metrics?.observeSandbox((performance.now() - t0) / 1000, 'failed');
       if (err.retryable) throw err;
       await recordFailure(ctx, payload, err, started);
-      job.log.warn({ file: payload.filename, code: err.code, err: err.message }, 'sdist extraction failed');
+      job.log.warn({ code: err.code, err: err.message }, 'sdist extraction failed');
       return { status: 'failed', code: err.code };
     }
     if (outcome.kind === 'static') {
@@ -89,8 +97,10 @@ export const sdistQueue: QueueDefinition<SdistPayload> = {
         startedAt: started,
         requirements: sdistRequirementRows(outcome.deps),
       });
+      job.log.debug({ method: outcome.method }, 'static metadata read');
       return { status: 'ok', method: outcome.method };
     }
+    ctx.metrics?.observeSandbox((performance.now() - t0) / 1000, 'ok');
     for (const [pythonKey, result] of Object.entries(outcome.results)) {
       await saveExtraction(ctx.db, {
         fileId: file.fileId,
@@ -106,10 +116,7 @@ export const sdistQueue: QueueDefinition<SdistPayload> = {
         requirements: 'ok' in result ? sdistRequirementRows(result.ok) : [],
       });
     }
-    job.log.debug(
-      { file: payload.filename, pythons: Object.keys(outcome.results).length },
-      'setup.py extracted',
-    );
+    job.log.debug({ method: 'setup.py', pythons: Object.keys(outcome.results).length }, 'setup.py extracted');
     return { status: 'ok', method: 'setup.py' };
   },
   async onFailed(ctx, payload, error) {

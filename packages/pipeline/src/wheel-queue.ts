@@ -59,6 +59,7 @@ export const wheelQueue: QueueDefinition<WheelPayload> = {
   name: 'wheel-metadata',
   payload: WheelPayload,
   jobId: (p) => `wheel:${p.sha256}`,
+  describe: (p) => ({ file: p.filename, sha256: p.sha256 }),
   attempts: 6,
   concurrency: (config) => config.wheelConcurrency,
   async process(ctx, payload, job) {
@@ -76,7 +77,7 @@ export const wheelQueue: QueueDefinition<WheelPayload> = {
       if (err.retryable) throw err;
       // Permanent: record it against the file; the job itself is done.
       await recordFailure(ctx, payload, err, started);
-      job.log.warn({ file: payload.filename, code: err.code, err: err.message }, 'wheel metadata failed');
+      job.log.warn({ code: err.code, err: err.message }, 'wheel metadata failed');
       return { status: 'failed', code: err.code };
     }
     await saveExtraction(ctx.db, {
@@ -92,7 +93,6 @@ export const wheelQueue: QueueDefinition<WheelPayload> = {
     });
     job.log.debug(
       {
-        file: payload.filename,
         method: result.method,
         bytes: result.bytesTransferred,
         requests: result.requests,

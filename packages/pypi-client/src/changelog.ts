@@ -53,6 +53,7 @@ export class XmlRpcClient {
         headers: { 'content-type': 'text/xml' },
         body: serializeMethodCall(method, params),
         limiterKey: XMLRPC_KEY,
+        kind: 'xmlrpc',
         gzip: true,
         signal: options.signal,
       },

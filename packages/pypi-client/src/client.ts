@@ -22,6 +22,7 @@ import type {
   SimpleProject,
   SmallFileOptions,
   SmallFileResult,
+  TrafficObserver,
 } from './types';
 
 export type PypiClientConfig = Pick<
@@ -44,6 +45,11 @@ export interface PypiClientOptions {
   rateLimiter?: RateLimiter;
   /** Backoff timing of retries; the defaults suit PyPI. */
   retry?: Partial<RetryPolicy>;
+  /**
+   * Told about every response body chunk, by kind (`xmlrpc`, `api`, `metadata`, `range`,
+   * `download`, `head`): a metrics counter plugs in here. Their sum is `stats().bytesReceived`.
+   */
+  onBytes?: TrafficObserver;
 }
 
 /** Everything pypi-graph asks of a package index. Every call takes an AbortSignal. */
@@ -86,6 +92,7 @@ export function createPypiClient(config: PypiClientConfig, options: PypiClientOp
     // The index's own host is always allowed (loadConfig already adds it to filesHosts).
     allowedHosts: new Set([new URL(config.pypiUrl).host, ...config.filesHosts].map((h) => h.toLowerCase())),
     retry: options.retry,
+    onBytes: options.onBytes,
   });
   // https://warehouse.pypa.io/api-reference/xml-rpc.html: the endpoint is /pypi.
   const xmlrpc = new XmlRpcClient(http, new URL(`${config.pypiUrl.replace(/\/+$/, '')}/pypi`));

@@ -50,57 +50,60 @@ export class FilesApi {
         },
       );
 
-    return this.#http.request({ url: target, signal: options.signal, meter: options.meter }, async (res) => {
-      if (
-        options.size !== undefined &&
-        res.contentLength !== undefined &&
-        res.contentLength !== options.size
-      ) {
-        throw sizeMismatch(res.contentLength);
-      }
-      if (res.contentLength !== undefined && res.contentLength > cap) {
-        throw tooLargeError(res.url.href, cap, res.contentLength);
-      }
-      const tmp = path.join(options.dir, `.${randomUUID()}.part`);
-      const fh = await open(tmp, 'wx');
-      let kept = false;
-      try {
-        const hash = createHash('sha256');
-        let bytes = 0;
-        for await (const chunk of res.chunks()) {
-          bytes += chunk.length;
-          if (bytes > cap) {
-            throw options.size !== undefined
-              ? sizeMismatch(`more than ${cap}`)
-              : tooLargeError(res.url.href, cap);
+    return this.#http.request(
+      { url: target, signal: options.signal, meter: options.meter, kind: 'download' },
+      async (res) => {
+        if (
+          options.size !== undefined &&
+          res.contentLength !== undefined &&
+          res.contentLength !== options.size
+        ) {
+          throw sizeMismatch(res.contentLength);
+        }
+        if (res.contentLength !== undefined && res.contentLength > cap) {
+          throw tooLargeError(res.url.href, cap, res.contentLength);
+        }
+        const tmp = path.join(options.dir, `.${randomUUID()}.part`);
+        const fh = await open(tmp, 'wx');
+        let kept = false;
+        try {
+          const hash = createHash('sha256');
+          let bytes = 0;
+          for await (const chunk of res.chunks()) {
+            bytes += chunk.length;
+            if (bytes > cap) {
+              throw options.size !== undefined
+                ? sizeMismatch(`more than ${cap}`)
+                : tooLargeError(res.url.href, cap);
+            }
+            hash.update(chunk);
+            await writeAll(fh, chunk);
           }
-          hash.update(chunk);
-          await writeAll(fh, chunk);
+          await fh.close();
+          if (options.size !== undefined && bytes !== options.size) throw sizeMismatch(bytes);
+          const actual = hash.digest('hex');
+          if (actual !== expected) {
+            throw new CrawlError(
+              'download-sha256-mismatch',
+              `${res.url.href}: sha256 ${actual}, expected ${expected}`,
+              {
+                hint: 'the file changed on the index or was corrupted in transit; retry later',
+                details: { ...details, actualSha256: actual, bytes },
+              },
+            );
+          }
+          const final = path.join(options.dir, `${randomUUID()}-${safeFileName(res.url)}`);
+          await rename(tmp, final);
+          kept = true;
+          return { path: final, bytes, sha256: actual };
+        } finally {
+          if (!kept) {
+            await fh.close().catch(() => undefined);
+            await rm(tmp, { force: true });
+          }
         }
-        await fh.close();
-        if (options.size !== undefined && bytes !== options.size) throw sizeMismatch(bytes);
-        const actual = hash.digest('hex');
-        if (actual !== expected) {
-          throw new CrawlError(
-            'download-sha256-mismatch',
-            `${res.url.href}: sha256 ${actual}, expected ${expected}`,
-            {
-              hint: 'the file changed on the index or was corrupted in transit; retry later',
-              details: { ...details, actualSha256: actual, bytes },
-            },
-          );
-        }
-        const final = path.join(options.dir, `${randomUUID()}-${safeFileName(res.url)}`);
-        await rename(tmp, final);
-        kept = true;
-        return { path: final, bytes, sha256: actual };
-      } finally {
-        if (!kept) {
-          await fh.close().catch(() => undefined);
-          await rm(tmp, { force: true });
-        }
-      }
-    });
+      },
+    );
   }
 
   /**
@@ -135,6 +138,7 @@ export class FilesApi {
         headers: { range: `bytes=${start}-${endInclusive}` },
         signal: options.signal,
         meter: options.meter,
+        kind: 'range',
         accept: (s) => s === 206 || s === 200,
       },
       async (res) => {
@@ -198,7 +202,7 @@ export class FilesApi {
   async head(url: string, options: CallOptions = {}): Promise<HeadResult> {
     const target = this.#http.allowedUrl(url);
     return this.#http.request(
-      { url: target, method: 'HEAD', signal: options.signal, meter: options.meter },
+      { url: target, method: 'HEAD', signal: options.signal, meter: options.meter, kind: 'head' },
       async (res) => ({
         url: res.url.href,
         size: res.contentLength ?? null,
@@ -224,26 +228,29 @@ export class FilesApi {
         `fetchSmallFile: expected sha256 is not a hex digest: ${expected}`,
       );
     }
-    return this.#http.request({ url: target, signal: options.signal, meter: options.meter }, async (res) => {
-      const data = await res.buffer(options.maxBytes);
-      const actual = createHash('sha256').update(data).digest('hex');
-      if (expected !== undefined && actual !== expected) {
-        throw new CrawlError(
-          'download-sha256-mismatch',
-          `${res.url.href}: sha256 ${actual}, expected ${expected}`,
-          {
-            hint: 'the file changed on the index or was corrupted in transit',
-            details: {
-              url: res.url.href,
-              expectedSha256: expected,
-              actualSha256: actual,
-              bytes: data.length,
+    return this.#http.request(
+      { url: target, signal: options.signal, meter: options.meter, kind: 'metadata' },
+      async (res) => {
+        const data = await res.buffer(options.maxBytes);
+        const actual = createHash('sha256').update(data).digest('hex');
+        if (expected !== undefined && actual !== expected) {
+          throw new CrawlError(
+            'download-sha256-mismatch',
+            `${res.url.href}: sha256 ${actual}, expected ${expected}`,
+            {
+              hint: 'the file changed on the index or was corrupted in transit',
+              details: {
+                url: res.url.href,
+                expectedSha256: expected,
+                actualSha256: actual,
+                bytes: data.length,
+              },
             },
-          },
-        );
-      }
-      return { data, sha256: actual, url: res.url.href };
-    });
+          );
+        }
+        return { data, sha256: actual, url: res.url.href };
+      },
+    );
   }
 }
 

@@ -23,7 +23,7 @@ import {
   truncatedError,
 } from './http-errors';
 import { hostKey, type RateLimiter } from './rate-limiter';
-import type { HttpStats, TrafficMeter } from './types';
+import type { HttpStats, TrafficKind, TrafficMeter, TrafficObserver } from './types';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -43,6 +43,8 @@ export interface HttpClientOptions {
   /** Hosts (`host[:port]`) any request or redirect may go to. */
   allowedHosts: ReadonlySet<string>;
   retry?: Partial<RetryPolicy>;
+  /** Told about every body chunk received, with the request's kind. */
+  onBytes?: TrafficObserver;
 }
 
 export interface HttpRequest {
@@ -61,6 +63,8 @@ export interface HttpRequest {
   statusCodes?: Partial<Record<number, FailureCode>>;
   /** Per-call counters, incremented alongside the client's own (every attempt and hop included). */
   meter?: TrafficMeter;
+  /** What the body is fetched for, as the traffic observer hears it; `api` by default. */
+  kind?: TrafficKind;
 }
 
 /** A response whose status was accepted; its body is read once, through the methods below. */
@@ -75,6 +79,7 @@ export class HttpResponse {
   readonly #signal: AbortSignal | undefined;
   readonly #method: string;
   readonly #meter: TrafficMeter | undefined;
+  readonly #observe: ((bytes: number) => void) | undefined;
   #received = 0;
   #complete = false;
 
@@ -85,9 +90,11 @@ export class HttpResponse {
     stats: HttpStats,
     signal: AbortSignal | undefined,
     meter?: TrafficMeter,
+    observe?: (bytes: number) => void,
   ) {
     this.url = url;
     this.#meter = meter;
+    this.#observe = observe;
     this.#method = method;
     this.status = data.statusCode;
     this.headers = data.headers as IncomingHttpHeaders;
@@ -122,6 +129,7 @@ export class HttpResponse {
         this.#received += buf.length;
         this.#stats.bytesReceived += buf.length;
         if (this.#meter) this.#meter.bytesReceived += buf.length;
+        this.#observe?.(buf.length);
         yield buf;
       }
     } catch (err) {
@@ -224,9 +232,11 @@ export class HttpClient {
   readonly #limiter: RateLimiter;
   readonly #allowedHosts: ReadonlySet<string>;
   readonly #retry: RetryPolicy;
+  readonly #onBytes: TrafficObserver | undefined;
 
   constructor(options: HttpClientOptions) {
     this.config = options.config;
+    this.#onBytes = options.onBytes;
     this.logger = options.logger;
     this.#limiter = options.rateLimiter;
     this.#allowedHosts = options.allowedHosts;
@@ -342,7 +352,10 @@ export class HttpClient {
         await data.body.dump().catch(() => undefined);
         throw errorForStatus(status, data.headers, url.href, req.statusCodes);
       }
-      return new HttpResponse(url, method, data, this.stats, req.signal, req.meter);
+      const onBytes = this.#onBytes;
+      const kind = req.kind ?? 'api';
+      const observe = onBytes ? (bytes: number) => onBytes(kind, bytes) : undefined;
+      return new HttpResponse(url, method, data, this.stats, req.signal, req.meter, observe);
     }
   }
 

@@ -119,6 +119,7 @@ export class IndexApi {
       {
         url,
         headers: { accept },
+        kind: 'api',
         gzip: true,
         signal: options.signal,
         statusCodes: { 404: 'project-not-found' },

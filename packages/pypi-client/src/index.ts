@@ -27,5 +27,7 @@ export type {
   SimpleProject,
   SmallFileOptions,
   SmallFileResult,
+  TrafficKind,
   TrafficMeter,
+  TrafficObserver,
 } from './types';

@@ -28,6 +28,19 @@ export interface TrafficMeter {
   bytesReceived: number;
 }
 
+/**
+ * What a response body was fetched for: `xmlrpc` (changelog calls), `api` (Simple and JSON API
+ * pages), `metadata` (small files such as PEP 658 `.metadata`), `range` (HTTP range reads),
+ * `download` (whole files), `head`.
+ */
+export type TrafficKind = 'xmlrpc' | 'api' | 'metadata' | 'range' | 'download' | 'head';
+
+/**
+ * Told about every response body chunk as it arrives (the bytes `stats().bytesReceived` counts),
+ * e.g. to feed a metrics counter. It must not throw and must be cheap.
+ */
+export type TrafficObserver = (kind: TrafficKind, bytes: number) => void;
+
 /** Options every call takes. */
 export interface CallOptions {
   /** Aborts the call (and any wait inside it) with code `aborted`. */

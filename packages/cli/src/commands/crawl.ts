@@ -1,6 +1,6 @@
 import { CrawlError } from '@pypi-graph/core';
 import { type CrawlSummary, crawlSummary, getCrawlState, serialBefore } from '@pypi-graph/db';
-import type { RunnerStats } from '@pypi-graph/pipeline';
+import { type ReconcileResult, type RunnerStats, reconcile } from '@pypi-graph/pipeline';
 import { type App, createRunner } from '../app';
 import { createProgress } from '../progress';
 import { parseSince } from '../since';
@@ -9,6 +9,8 @@ export interface CrawlOptions {
   since?: string;
   all?: boolean;
   project?: string[];
+  /** Re-enqueue what the database says is unfinished (after Redis lost its data), then continue the changelog. */
+  resume?: boolean;
   /** Only enqueue and watch; other `pnpm worker` processes do the work (BullMQ only). */
   work?: boolean;
   concurrency?: number;
@@ -19,6 +21,8 @@ export interface CrawlOutcome {
   summary: CrawlSummary;
   stats: RunnerStats;
   since?: number;
+  /** What `--resume` found unfinished and enqueued again. */
+  resumed?: ReconcileResult;
 }
 
 /** Resolves `--since` to the serial after which the changelog is read. */
@@ -32,17 +36,32 @@ export async function resolveSinceSerial(app: App, value: string): Promise<numbe
 }
 
 export async function crawl(app: App, options: CrawlOptions): Promise<CrawlOutcome> {
-  const modes = [options.since !== undefined, options.all === true, (options.project?.length ?? 0) > 0];
+  const modes = [
+    options.since !== undefined,
+    options.all === true,
+    (options.project?.length ?? 0) > 0,
+    options.resume === true,
+  ];
   if (modes.filter(Boolean).length > 1) {
-    throw new CrawlError('config-invalid', 'choose one of --since, --all and --project');
+    throw new CrawlError('config-invalid', 'choose one of --since, --all, --project and --resume');
   }
   const runner = createRunner(app, { work: options.work ?? true, concurrency: options.concurrency });
   const start = new Date();
   const progress = createProgress(options.progress ?? false);
   let sinceSerial: number | undefined;
+  let resumed: ReconcileResult | undefined;
   try {
     await runner.start();
-    if (options.all) {
+    if (options.resume) {
+      resumed = await reconcile(app.db, runner.enqueue, {
+        wheels: app.wheels !== undefined,
+        sdists: app.sdists !== undefined,
+      });
+      app.logger.info(resumed, 'unfinished work enqueued again');
+      // A discover job lost mid-way: the changelog is read on from the last page stored.
+      sinceSerial = await getCrawlState(app.db, 'changelog');
+      if (sinceSerial !== undefined) await runner.enqueue('discover', { mode: 'since', since: sinceSerial });
+    } else if (options.all) {
       await runner.enqueue('discover', { mode: 'all' });
     } else if (options.project && options.project.length > 0) {
       for (const name of options.project) await runner.enqueue('project', { name, serial: 0 });
@@ -66,15 +85,20 @@ export async function crawl(app: App, options: CrawlOptions): Promise<CrawlOutco
     }
     const stats = await runner.drain((s) => progress.update(s));
     progress.done();
-    return { summary: await crawlSummary(app.db, start), stats, since: sinceSerial };
+    return { summary: await crawlSummary(app.db, start), stats, since: sinceSerial, resumed };
   } finally {
     await runner.close();
   }
 }
 
 export function formatSummary(outcome: CrawlOutcome): string {
-  const { summary } = outcome;
+  const { summary, resumed } = outcome;
   const lines = [
+    ...(resumed
+      ? [
+          `resumed:          ${resumed.projects} pending projects, ${resumed.wheels} wheels and ${resumed.sdists} sdists without a result`,
+        ]
+      : []),
     `projects crawled: ${summary.projectsCrawled}`,
     `projects removed: ${summary.projectsRemoved}`,
     `files added:      ${summary.filesAdded}`,

@@ -1,4 +1,11 @@
-import { failuresByCode, getCrawlState, latestSnapshot, storeCounts } from '@pypi-graph/db';
+import {
+  countPendingProjects,
+  failuresByCode,
+  getCrawlState,
+  lastRefresh,
+  latestSnapshot,
+  storeCounts,
+} from '@pypi-graph/db';
 import { BullmqRunner } from '@pypi-graph/pipeline';
 import type { App } from '../app';
 import { createRunner } from '../app';
@@ -14,6 +21,7 @@ export async function status(app: App): Promise<string> {
     `releases:  ${counts.releases}`,
     `files:     ${counts.files} (${counts.filesRemoved} removed)`,
     `changelog: ${counts.changelogRows} rows stored, crawled up to serial ${serial ?? 'none'}`,
+    `pending:   ${await countPendingProjects(app.db)} projects asked for by the changelog and not crawled yet`,
   ];
   try {
     const last = await app.api.changelogLastSerial();
@@ -39,6 +47,17 @@ export async function status(app: App): Promise<string> {
   }
   out.push(`failures:  ${failures.length === 0 ? 'none' : ''}`);
   for (const f of failures) out.push(`  ${f.code}: ${f.count}  e.g. ${f.example}`);
+  const refresh = await lastRefresh(app.db);
+  if (refresh) {
+    const took = refresh.finishedAt
+      ? `, ${Math.round((refresh.finishedAt.getTime() - refresh.startedAt.getTime()) / 1000)} s`
+      : '';
+    out.push(
+      `refresh:   #${refresh.id} ${refresh.status} (${refresh.slot ? `slot ${refresh.slot.toISOString()}` : 'by hand'}), started ${refresh.startedAt.toISOString()}${took}, serials ${refresh.fromSerial ?? 'none'} → ${refresh.toSerial ?? '…'}${refresh.snapshotId ? `, snapshot ${refresh.snapshotId}` : ''}${refresh.error ? `: ${refresh.error}` : ''}`,
+    );
+  } else {
+    out.push('refresh:   none yet');
+  }
   out.push(
     snap ? `snapshot:  ${snap.id} at ${snap.createdAt.toISOString()} in ${snap.path}` : 'snapshot:  none yet',
   );

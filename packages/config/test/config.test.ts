@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config';
+
+describe('METRICS_PORT and METRICS_HOST', () => {
+  it('are off and 127.0.0.1 by default', () => {
+    const c = loadConfig({});
+    expect(c.metricsPort).toBeUndefined();
+    expect(c.metricsHost).toBe('127.0.0.1');
+    expect(loadConfig({ METRICS_PORT: '' }).metricsPort).toBeUndefined();
+  });
+
+  it('take a port (0: any free one) and an interface', () => {
+    expect(loadConfig({ METRICS_PORT: '9464' }).metricsPort).toBe(9464);
+    expect(loadConfig({ METRICS_PORT: '0' }).metricsPort).toBe(0);
+    expect(loadConfig({ METRICS_HOST: '0.0.0.0' }).metricsHost).toBe('0.0.0.0');
+  });
+
+  it.each(['-1', '65536', '1.5', 'http'])('refuse METRICS_PORT=%s with config-invalid', (port) => {
+    expect(() => loadConfig({ METRICS_PORT: port })).toThrow(
+      expect.objectContaining({ code: 'config-invalid', message: expect.stringContaining('METRICS_PORT') }),
+    );
+  });
+
+  it('leave the config frozen', () => {
+    expect(Object.isFrozen(loadConfig({ METRICS_PORT: '1' }))).toBe(true);
+  });
+});

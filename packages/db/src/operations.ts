@@ -1,0 +1,254 @@
+// What distributed operation needs from the database (issue 5): the work Redis must never be
+// the only holder of (pending projects, files without results), failed work for re-crawls, and
+// the record of scheduled refreshes.
+import { pep503Name } from '@pypi-graph/pyspec';
+import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
+import type { Db } from './connection';
+import { files, pendingProjects, refreshes } from './schema';
+
+function rowsOf<T>(result: unknown): T[] {
+  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
+}
+
+export interface PendingProject {
+  /** The name as the index gave it. */
+  name: string;
+  serial: number;
+  priority: number;
+}
+
+/**
+ * Records projects a discover job is about to enqueue. A project already pending keeps the
+ * newest serial and the most urgent priority.
+ */
+export async function addPendingProjects(db: Db, rows: PendingProject[]): Promise<void> {
+  // One row per project per statement (ON CONFLICT cannot touch a row twice).
+  const unique = new Map<string, PendingProject>();
+  for (const r of rows) {
+    const key = pep503Name(r.name);
+    const prev = unique.get(key);
+    unique.set(key, {
+      name: r.name,
+      serial: Math.max(r.serial, prev?.serial ?? 0),
+      priority: Math.min(r.priority, prev?.priority ?? r.priority),
+    });
+  }
+  const list = [...unique.entries()];
+  for (let i = 0; i < list.length; i += 1000) {
+    await db
+      .insert(pendingProjects)
+      .values(
+        list.slice(i, i + 1000).map(([name, r]) => ({
+          name,
+          displayName: r.name,
+          serial: r.serial,
+          priority: r.priority,
+        })),
+      )
+      .onConflictDoUpdate({
+        target: pendingProjects.name,
+        set: {
+          displayName: sql`excluded.display_name`,
+          serial: sql`GREATEST(${pendingProjects.serial}, excluded.serial)`,
+          priority: sql`LEAST(${pendingProjects.priority}, excluded.priority)`,
+          queuedAt: sql`now()`,
+        },
+      });
+  }
+}
+
+/** A project job finished (for good): what asked for it up to `serial` is done. */
+export async function clearPendingProject(db: Db, name: string, serial: number): Promise<void> {
+  await db
+    .delete(pendingProjects)
+    .where(and(eq(pendingProjects.name, pep503Name(name)), sql`${pendingProjects.serial} <= ${serial}`));
+}
+
+/** Pending projects in normalized-name order (`key`), `limit` at a time after the key `after`. */
+export async function listPendingProjects(
+  db: Db,
+  after: string,
+  limit: number,
+): Promise<Array<PendingProject & { key: string }>> {
+  const rows = await db
+    .select({
+      key: pendingProjects.name,
+      name: pendingProjects.displayName,
+      serial: pendingProjects.serial,
+      priority: pendingProjects.priority,
+    })
+    .from(pendingProjects)
+    .where(gt(pendingProjects.name, after))
+    .orderBy(asc(pendingProjects.name))
+    .limit(limit);
+  return rows.map((r) => ({ name: r.name, serial: r.serial, priority: r.priority, key: r.key }));
+}
+
+export interface FileWithoutResult {
+  id: number;
+  sha256: string;
+  filename: string;
+}
+
+/**
+ * Current files of one package type (`bdist_wheel`, `sdist`) with no result at all from this
+ * extractor version, in id order, `limit` at a time after id `afterId`.
+ */
+export async function listFilesWithoutResult(
+  db: Db,
+  packagetype: string,
+  extractorVersion: string,
+  afterId: number,
+  limit: number,
+): Promise<FileWithoutResult[]> {
+  return db
+    .select({ id: files.id, sha256: files.sha256, filename: files.filename })
+    .from(files)
+    .where(
+      and(
+        eq(files.packagetype, packagetype),
+        eq(files.removed, false),
+        gt(files.id, afterId),
+        sql`NOT EXISTS (SELECT 1 FROM extractions e WHERE e.file_id = ${files.id}
+              AND e.extractor_version = ${extractorVersion})`,
+      ),
+    )
+    .orderBy(asc(files.id))
+    .limit(limit);
+}
+
+export interface FailedWorkFilter {
+  /** Only this failure code. */
+  code?: string;
+  /** Only this project (any spelling). */
+  project?: string;
+  /** Only failures recorded at or after this time. */
+  since?: Date;
+}
+
+export interface FailedProject {
+  name: string;
+  code: string;
+  lastSerial: number;
+}
+
+export interface FailedFile {
+  sha256: string;
+  filename: string;
+  packagetype: string;
+  /** The failure codes this file has (one per failed Python version, deduplicated). */
+  codes: string[];
+}
+
+/** Projects whose last crawl failed, matching the filter. */
+export async function failedProjectWork(db: Db, filter: FailedWorkFilter = {}): Promise<FailedProject[]> {
+  const rows = rowsOf<{ name: string; code: string; last_serial: string | number }>(
+    await db.execute(sql`
+      SELECT display_name AS name, failure_code AS code, last_serial FROM projects
+      WHERE failure_code IS NOT NULL
+        AND (${filter.code ?? null}::text IS NULL OR failure_code = ${filter.code ?? null})
+        AND (${filter.project ? pep503Name(filter.project) : null}::text IS NULL
+             OR name = ${filter.project ? pep503Name(filter.project) : null})
+        AND (${filter.since ?? null}::timestamptz IS NULL OR failed_at >= ${filter.since ?? null})
+      ORDER BY name`),
+  );
+  return rows.map((r) => ({ name: r.name, code: r.code, lastSerial: Number(r.last_serial) }));
+}
+
+/**
+ * Current files with a failed result from the given extractor versions (by package type),
+ * matching the filter: a job that failed for good, or a Python version whose run failed.
+ */
+export async function failedFileWork(
+  db: Db,
+  versions: Partial<Record<'bdist_wheel' | 'sdist', string>>,
+  filter: FailedWorkFilter = {},
+): Promise<FailedFile[]> {
+  const out: FailedFile[] = [];
+  for (const [packagetype, version] of Object.entries(versions)) {
+    if (version === undefined) continue;
+    const rows = rowsOf<{ sha256: string; filename: string; packagetype: string; codes: string[] }>(
+      await db.execute(sql`
+        SELECT f.sha256, f.filename, f.packagetype,
+               array_agg(DISTINCT e.failure_code ORDER BY e.failure_code) AS codes
+        FROM extractions e
+        JOIN files f ON f.id = e.file_id
+        JOIN projects p ON p.id = f.project_id
+        WHERE e.status = 'failed' AND e.extractor_version = ${version}
+          AND f.packagetype = ${packagetype} AND NOT f.removed
+          AND (${filter.code ?? null}::text IS NULL OR e.failure_code = ${filter.code ?? null})
+          AND (${filter.project ? pep503Name(filter.project) : null}::text IS NULL
+               OR p.name = ${filter.project ? pep503Name(filter.project) : null})
+          AND (${filter.since ?? null}::timestamptz IS NULL OR e.finished_at >= ${filter.since ?? null})
+        GROUP BY f.id, f.sha256, f.filename, f.packagetype
+        ORDER BY f.filename`),
+    );
+    out.push(...rows.map((r) => ({ ...r, codes: r.codes ?? [] })));
+  }
+  return out;
+}
+
+export type RefreshRow = typeof refreshes.$inferSelect;
+
+export async function startRefresh(db: Db, slot: Date | null, fromSerial: number | null): Promise<number> {
+  const [row] = await db
+    .insert(refreshes)
+    .values({ slot, status: 'running', fromSerial })
+    .returning({ id: refreshes.id });
+  if (!row) throw new Error('insert of refresh returned nothing');
+  return row.id;
+}
+
+export async function finishRefresh(
+  db: Db,
+  id: number,
+  outcome: {
+    status: 'done' | 'failed';
+    toSerial?: number | null;
+    counts?: unknown;
+    snapshotId?: string | null;
+    error?: string | null;
+  },
+): Promise<void> {
+  await db
+    .update(refreshes)
+    .set({
+      status: outcome.status,
+      finishedAt: new Date(),
+      toSerial: outcome.toSerial ?? null,
+      counts: outcome.counts ?? null,
+      snapshotId: outcome.snapshotId ?? null,
+      error: outcome.error?.slice(0, 4000) ?? null,
+    })
+    .where(eq(refreshes.id, id));
+}
+
+/** Refreshes that a dead scheduler left `running` are marked failed (called under the lock). */
+export async function abandonRunningRefreshes(db: Db): Promise<number> {
+  const rows = await db
+    .update(refreshes)
+    .set({ status: 'failed', finishedAt: new Date(), error: 'abandoned: the scheduler stopped during it' })
+    .where(eq(refreshes.status, 'running'))
+    .returning({ id: refreshes.id });
+  return rows.length;
+}
+
+export async function lastRefresh(db: Db): Promise<RefreshRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(refreshes)
+    .orderBy(desc(refreshes.startedAt), desc(refreshes.id))
+    .limit(1);
+  return row;
+}
+
+export async function recentRefreshes(db: Db, limit: number): Promise<RefreshRow[]> {
+  return db.select().from(refreshes).orderBy(desc(refreshes.startedAt), desc(refreshes.id)).limit(limit);
+}
+
+export async function countPendingProjects(db: Db): Promise<number> {
+  const [row] = rowsOf<{ n: string | number }>(
+    await db.execute(sql`SELECT count(*) AS n FROM pending_projects`),
+  );
+  return Number(row?.n ?? 0);
+}
