@@ -49,7 +49,13 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 async function openPostgres(url: string, max: number): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max, application_name: 'pypi-graph' });
   // A dropped server connection must not crash the process; the next query reconnects.
+  // `pool.on('error')` covers idle clients only: a client that is checked out (in a transaction,
+  // holding an advisory lock) when the server ends its session emits 'error' on itself, which
+  // would be unhandled; the query it was running gets the error anyway.
   pool.on('error', () => {});
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   const db = drizzlePg(pool, { schema }) as unknown as Db;
   return {
     db,
