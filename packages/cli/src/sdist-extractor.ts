@@ -10,11 +10,39 @@ import type { PypiClient } from '@pypi-graph/pypi-client';
 
 async function nixAvailable(): Promise<boolean> {
   try {
-    await promisify(execFile)('nix-build', ['--version'], { timeout: 10_000 });
+    await exec('nix-build', ['--version'], { timeout: 10_000 });
     return true;
   } catch {
     return false;
   }
+}
+
+const exec = promisify(execFile);
+
+/**
+ * Deletes one extraction's store paths: its output, the derivation that built it and the sdist
+ * source, in that order (each must be dead: `nix-store --delete` never removes a path that a GC
+ * root or another live path still needs, so a concurrent extraction of the same sdist keeps
+ * what it uses). The interpreters and the shipped setuptools are not touched.
+ */
+export async function deleteStorePaths(outPath: string, sdistStorePath: string): Promise<string[]> {
+  const deleted: string[] = [];
+  let drv: string | undefined;
+  try {
+    drv = (await exec('nix-store', ['--query', '--deriver', outPath], { timeout: 60_000 })).stdout.trim();
+  } catch {
+    drv = undefined;
+  }
+  for (const p of [outPath, drv, sdistStorePath]) {
+    if (!p?.startsWith('/nix/store/')) continue;
+    try {
+      await exec('nix-store', ['--delete', p], { timeout: 60_000 });
+      deleted.push(p);
+    } catch {
+      // alive (another extraction uses it) or already gone: left to a later `nix-store --gc`
+    }
+  }
+  return deleted;
 }
 
 /**
@@ -85,7 +113,17 @@ export async function createSdistExtractor(
                 }
               : { error: { code: r.error.code, log: r.error.log } };
         }
-        return { kind: 'setup.py', results, bytesTransferred: got.bytes };
+        return {
+          kind: 'setup.py',
+          results,
+          bytesTransferred: got.bytes,
+          release: config.sandboxGc
+            ? async () => {
+                const deleted = await deleteStorePaths(run.outPath, run.sdistStorePath);
+                logger.debug({ file: file.filename, deleted }, 'sandbox output removed from the Nix store');
+              }
+            : undefined,
+        };
       } finally {
         await rm(dir, { recursive: true, force: true });
       }

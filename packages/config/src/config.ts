@@ -60,6 +60,8 @@ export const EnvSchema = z.object({
   WHEEL_METADATA: z.enum(['on', 'off']).default('on'),
   /** Interpreters of the sandbox: `host` (pyenv, read-only via extra-sandbox-paths) or `nixpkgs`. */
   SANDBOX_INTERPRETERS: z.enum(['host', 'nixpkgs']).default('host'),
+  /** `on`: an sdist's sandbox output (and its derivation and source) leave the Nix store once its results are stored. */
+  SANDBOX_GC: z.enum(['on', 'off']).default('on'),
   /** Where `pnpm snapshot` writes when `--out` is not given. */
   SNAPSHOT_DIR: z.string().optional(),
   /** When `pnpm scheduler` refreshes: a cron expression in UTC (five fields). */
@@ -100,6 +102,8 @@ export interface Config {
   readonly sdistConcurrency: number;
   readonly sdistExtraction: 'auto' | 'sandbox' | 'static' | 'off';
   readonly sandboxInterpreters: 'host' | 'nixpkgs';
+  /** Delete each sdist's store paths once its results are stored (the interpreters and tools stay). */
+  readonly sandboxGc: boolean;
   readonly wheelMetadata: boolean;
   readonly snapshotDir: string;
   /** Cron expression (UTC) of the scheduled refresh. */
@@ -148,6 +152,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sdistConcurrency: e.SDIST_CONCURRENCY,
     sdistExtraction: e.SDIST_EXTRACTION,
     sandboxInterpreters: e.SANDBOX_INTERPRETERS,
+    sandboxGc: e.SANDBOX_GC === 'on',
     wheelMetadata: e.WHEEL_METADATA === 'on',
     snapshotDir: path.resolve(e.SNAPSHOT_DIR ?? path.join(dataDir, 'snapshots')),
     schedule: e.SCHEDULE,

@@ -45,6 +45,8 @@ export type SdistOutcome =
       kind: 'setup.py';
       results: Record<string, { ok: SdistDeps } | { error: { code: string; log: string } }>;
       bytesTransferred: number;
+      /** Frees what the run left behind (its Nix store paths); called once the results are stored. */
+      release?: () => Promise<void>;
     };
 
 export interface SdistExtractor {

@@ -117,6 +117,10 @@ export const sdistQueue: QueueDefinition<SdistPayload> = {
       });
     }
     job.log.debug({ method: 'setup.py', pythons: Object.keys(outcome.results).length }, 'setup.py extracted');
+    // Stored: the sandbox's output can leave the Nix store (a failure here loses nothing).
+    await outcome.release?.().catch((err: unknown) => {
+      job.log.warn({ err: (err as Error).message }, 'could not free the sandbox output');
+    });
     return { status: 'ok', method: 'setup.py' };
   },
   async onFailed(ctx, payload, error) {
