@@ -156,3 +156,57 @@ describe('pnpm worker × 2 + pnpm crawl --no-work + pnpm snapshot', () => {
     expect(bad.stderr).toContain('error [since-invalid]');
   });
 });
+
+describe('three pnpm worker processes share the index rate limits', () => {
+  it('never exceed HTTP_RPS_PER_HOST together, and the crawl still completes', async () => {
+    const fresh = await createTestDatabase();
+    const rate = 8;
+    const extra = {
+      DATABASE_URL: fresh.url,
+      QUEUE_PREFIX: uniqueName('rateq'),
+      HTTP_RPS_PER_HOST: String(rate),
+      LOG_LEVEL: 'warn',
+    };
+    const workers = [0, 1, 2].map(() => start(['worker'], extra));
+    try {
+      const since = Date.now();
+      const crawl = await new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = start(['crawl', '--all', '--no-work'], extra);
+        let out = '';
+        child.stdout?.on('data', (d) => {
+          out += d;
+        });
+        child.stderr?.on('data', (d) => {
+          out += d;
+        });
+        child.on('close', (code) => resolve({ code, out }));
+      });
+      expect(crawl.code, crawl.out).toBe(0);
+      expect(crawl.out).toMatch(/failures: +1\n +archive-corrupt: 1/);
+      // HTTP requests of this crawl (XML-RPC has its own limit of 1/s), by when they were answered.
+      const times = server.requestLog
+        .filter((r) => r.at !== undefined && r.at >= since && r.route !== 'xmlrpc')
+        .map((r) => r.at!)
+        .sort((a, b) => a - b);
+      expect(times.length).toBeGreaterThan(3 * rate);
+      // In any one second, at most `rate` requests (+1 for the edges of the window and the
+      // server's own answer latency).
+      let worst = 0;
+      for (let i = 0, j = 0; i < times.length; i++) {
+        while (times[i]! - times[j]! >= 1000) j++;
+        worst = Math.max(worst, i - j + 1);
+      }
+      expect(worst).toBeLessThanOrEqual(rate + 1);
+      // And the limit was what paced the crawl: it took at least requests ÷ rate seconds.
+      expect(times[times.length - 1]! - times[0]!).toBeGreaterThanOrEqual(
+        ((times.length - 1) / rate - 1) * 1000,
+      );
+    } finally {
+      const exits = workers.map((w) => new Promise<number | null>((r) => w.on('close', (code) => r(code))));
+      for (const w of workers) w.kill('SIGTERM');
+      expect(await Promise.all(exits)).toEqual([0, 0, 0]);
+      await deleteRedisPrefix(env.REDIS_URL!, extra.QUEUE_PREFIX);
+      await fresh.drop();
+    }
+  });
+});

@@ -459,6 +459,7 @@ export async function startPypiServer(options: PypiServerOptions): Promise<PypiS
       body[at] = body[at]! ^ 0xff;
     }
     const record: RequestRecord = {
+      at: Date.now(),
       method: req.method?.toUpperCase() ?? 'GET',
       path,
       route: reply.route,

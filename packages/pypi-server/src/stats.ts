@@ -27,6 +27,8 @@ export interface RequestRecord {
   fault?: string;
   /** For 206 responses, the `Content-Range` sent. */
   contentRange?: string;
+  /** When the answer started (ms since the epoch). */
+  at?: number;
 }
 
 export interface ServerStats {
