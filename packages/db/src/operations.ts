@@ -124,6 +124,8 @@ export interface FailedWorkFilter {
   project?: string;
   /** Only failures recorded at or after this time. */
   since?: Date;
+  /** Leave out per-Python results with these codes, unless `code` asks for one of them. */
+  excludeCodes?: string[];
 }
 
 export interface FailedProject {
@@ -177,6 +179,8 @@ export async function failedFileWork(
         WHERE e.status = 'failed' AND e.extractor_version = ${version}
           AND f.packagetype = ${packagetype} AND NOT f.removed
           AND (${filter.code ?? null}::text IS NULL OR e.failure_code = ${filter.code ?? null})
+          AND (${filter.code ?? null}::text IS NOT NULL OR e.python_key = 'any'
+               OR NOT (e.failure_code = ANY(${`{${(filter.excludeCodes ?? []).join(',')}}`}::text[])))
           AND (${filter.project ? pep503Name(filter.project) : null}::text IS NULL
                OR p.name = ${filter.project ? pep503Name(filter.project) : null})
           AND (${filter.since ?? null}::timestamptz IS NULL OR e.finished_at >= ${filter.since ?? null})

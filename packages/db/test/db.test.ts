@@ -184,6 +184,44 @@ describe.each(backends)('db on %s', (_kind, open) => {
     expect((await listPendingProjects(db, 'other', 10)).length).toBe(0);
   });
 
+  it('selects failed work: per-Python setup.py outcomes only when their code is asked for', async () => {
+    const db = database.db;
+    await saveProject(db, {
+      displayName: 'sdisty',
+      serial: 1,
+      versions: ['1'],
+      files: [file('sdisty-1.tar.gz', '1', { sha256: 'c'.repeat(64) })],
+    });
+    const [f] = await db.select().from(schema.files).where(sql`filename = 'sdisty-1.tar.gz'`);
+    const base = {
+      fileId: f!.id,
+      method: 'setup.py',
+      extractorVersion: '1',
+      startedAt: new Date(),
+      requirements: [],
+    };
+    await saveExtraction(db, {
+      ...base,
+      pythonKey: '27',
+      status: 'failed',
+      failureCode: 'python-incompatible',
+    });
+    await saveExtraction(db, { ...base, pythonKey: '38', status: 'failed', failureCode: 'sandbox-timeout' });
+    await saveExtraction(db, { ...base, pythonKey: '311', status: 'ok' });
+    const exclude = ['python-incompatible'];
+    const pick = async (filter: Parameters<typeof failedFileWork>[2]) =>
+      (await failedFileWork(db, { sdist: '1' }, { ...filter, excludeCodes: exclude })).map((x) => [
+        x.filename,
+        x.codes,
+      ]);
+    expect(await pick({ project: 'sdisty' })).toEqual([['sdisty-1.tar.gz', ['sandbox-timeout']]]);
+    expect(await pick({ project: 'sdisty', code: 'python-incompatible' })).toEqual([
+      ['sdisty-1.tar.gz', ['python-incompatible']],
+    ]);
+    expect(await pick({ project: 'sdisty', code: 'setup-py-error' })).toEqual([]);
+    expect(await pick({ project: 'sdisty', since: new Date(Date.now() + 60_000) })).toEqual([]);
+  });
+
   it('replaces a job-level failure by a later result, never a result by a failure', async () => {
     const db = database.db;
     await saveProject(db, {
