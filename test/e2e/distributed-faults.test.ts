@@ -12,7 +12,7 @@ import { Queue } from 'bullmq';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OwnPostgres, type OwnRedis, startOwnPostgres, startOwnRedis } from '../support/own-services';
-import { uniqueName } from '../support/services';
+import { hasNix, uniqueName } from '../support/services';
 
 const MAIN = path.resolve('packages/cli/src/main.ts');
 const FIXTURES = path.resolve('test/fixtures/index');
@@ -20,15 +20,6 @@ const QUEUES = ['discover', 'project', 'wheel-metadata', 'sdist-extract'];
 // In every run, clean or not: one sdist's bytes are wrong for good. It must end as the same
 // recorded failure each time.
 const WRONG_BYTES: FaultRule = { match: 'yanky-1\\.0\\.tar\\.gz$', kind: 'wrong-bytes' };
-
-const hasNix = (() => {
-  try {
-    execFileSync('nix-build', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 let server: PypiServer;
 let postgres: OwnPostgres;

@@ -6,11 +6,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type App, crawl } from '@pypi-graph/cli';
+import { pipelineApi } from '@pypi-graph/cli/index-api';
 import { loadConfig } from '@pypi-graph/config';
 import { silentLogger } from '@pypi-graph/core';
 import { readWheelMetadata } from '@pypi-graph/extractor';
-import { type PypiApi, processMetrics, QUEUE_NAMES } from '@pypi-graph/pipeline';
-import { createPypiClient, type PypiClient } from '@pypi-graph/pypi-client';
+import { processMetrics, QUEUE_NAMES } from '@pypi-graph/pipeline';
+import { createPypiClient } from '@pypi-graph/pypi-client';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
 import { Queue } from 'bullmq';
 import pg from 'pg';
@@ -28,59 +29,6 @@ beforeAll(async () => {
   server = await startPypiServer({ dir: path.resolve('test/fixtures/index') });
 });
 afterAll(async () => server?.close());
-
-/**
- * The pipeline's view of a client, as packages/cli/src/index-api.ts maps it. The test builds
- * its own client (openApp's records into the same process metrics) so that it can compare the
- * bytes the metrics counted with what this one client says it received.
- */
-function pipelineApi(client: PypiClient): PypiApi {
-  return {
-    changelogLastSerial: (signal) => client.changelogLastSerial({ signal }),
-    changelogSinceSerial: (serial, signal) => client.changelogSinceSerial(serial, { signal }),
-    listPackagesWithSerial: (signal) => client.listPackagesWithSerial({ signal }),
-    changelogSerialAt: async (time, signal) => (await client.changelogSerialAt(time, { signal })).serial,
-    async getSimpleProject(name, signal) {
-      const page = await client.getSimpleProject(name, { signal });
-      return {
-        name: page.name,
-        lastSerial: page.lastSerial ?? undefined,
-        versions: page.versions ?? undefined,
-        files: page.files.map((f) => ({
-          filename: f.filename,
-          url: f.url,
-          sha256: f.sha256 ?? undefined,
-          yanked: f.yanked,
-          coreMetadata: f.coreMetadata,
-          size: f.size ?? undefined,
-          uploadTime: f.uploadTime ?? undefined,
-          requiresPython: f.requiresPython ?? undefined,
-        })),
-      };
-    },
-    async getProjectJson(name, signal) {
-      const page = await client.getProjectJson(name, { signal });
-      const releases = new Map(
-        [...page.releases].map(([version, files]) => [
-          version,
-          files.map((f) => ({
-            filename: f.filename,
-            url: f.url,
-            sha256: f.sha256,
-            packagetype: f.packagetype,
-            pythonVersion: f.pythonVersion ?? (f.packagetype === 'sdist' ? 'source' : ''),
-            size: f.size,
-            uploadTime: f.uploadTime ?? undefined,
-            requiresPython: f.requiresPython,
-            yanked: f.yanked,
-            yankedReason: f.yankedReason,
-          })),
-        ]),
-      );
-      return { name: page.name, lastSerial: page.lastSerial, releases };
-    },
-  };
-}
 
 async function count(databaseUrl: string, sql: string): Promise<Map<string, number>> {
   const c = new pg.Client({ connectionString: databaseUrl });

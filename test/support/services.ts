@@ -3,6 +3,7 @@
 //  2. testcontainers, when a Docker engine answers (a laptop);
 //  3. otherwise the test stops with a message that says how to provide them.
 // Every test gets its own database and its own Redis key prefix, so files can run in parallel.
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import pg from 'pg';
@@ -82,4 +83,14 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       }
     },
   };
+}
+
+/** Whether Nix's `nix-build` is on PATH (the sdist sandbox needs it; .ci/run installs nix-bin). */
+export function hasNix(): boolean {
+  try {
+    execFileSync('nix-build', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }

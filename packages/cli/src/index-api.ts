@@ -37,7 +37,20 @@ export function createIndexApi(
     rateLimiter = new MemoryRateLimiter({ rates: ratesFromConfig(config) });
   }
   const client = createPypiClient(config, { logger, rateLimiter, onBytes: options.onBytes });
-  const api: PypiApi = {
+  const api = pipelineApi(client);
+  return {
+    api,
+    client,
+    async close() {
+      await client.close();
+      await redis?.quit().catch(() => {});
+    },
+  };
+}
+
+/** The pipeline's view of a client: what a project job reads of the Simple and JSON APIs. */
+export function pipelineApi(client: PypiClient): PypiApi {
+  return {
     changelogLastSerial: (signal) => client.changelogLastSerial({ signal }),
     changelogSinceSerial: (serial, signal) => client.changelogSinceSerial(serial, { signal }),
     listPackagesWithSerial: (signal) => client.listPackagesWithSerial({ signal }),
@@ -80,14 +93,6 @@ export function createIndexApi(
         ]),
       );
       return { name: page.name, lastSerial: page.lastSerial, releases };
-    },
-  };
-  return {
-    api,
-    client,
-    async close() {
-      await client.close();
-      await redis?.quit().catch(() => {});
     },
   };
 }

@@ -5,10 +5,7 @@ import { pep503Name } from '@pypi-graph/pyspec';
 import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
 import type { Db } from './connection';
 import { files, pendingProjects, refreshes } from './schema';
-
-function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
-}
+import { rowsOf } from './stats';
 
 export interface PendingProject {
   /** The name as the index gave it. */

@@ -2,7 +2,8 @@ import { sql } from 'drizzle-orm';
 import type { Db } from './connection';
 import { snapshots } from './schema';
 
-function rowsOf<T>(result: unknown): T[] {
+/** The rows of a raw `db.execute`: node-postgres gives `{ rows }`, PGlite an array. */
+export function rowsOf<T>(result: unknown): T[] {
   return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
 }
 
