@@ -21,6 +21,11 @@ const BENCHMARKS: Record<string, Benchmark> = {
     summary: 'setup.py sandbox vs. one run per Python, static methods, CPU floor, Nix cache (sdists/min)',
     load: () => import('./bench/sdist'),
   },
+  queue: {
+    summary:
+      'jobs/s through BullMQ with a no-op processor; the crawl with 1, 2, 4 worker processes (files/s, CPU)',
+    load: () => import('./bench/queue'),
+  },
   'sdist-accuracy': {
     summary: "sdists' extracted dependencies vs. the METADATA of a wheel built from them (agreement rate)",
     load: () => import('./bench/sdist-accuracy'),
