@@ -2,45 +2,105 @@
 #
 # The interpreters are not in the Nix store: nix-build must expose them read-only
 # with `--option extra-sandbox-paths`, at the same path because their RPATH points
-# at `<prefix>/lib` (see packages/extractor/src/sandbox/nix.ts, which passes
-#   /root/.pyenv/versions/<v> for every version and the system libraries: see sandboxPaths).
+# at `<prefix>/lib` (see packages/extractor/src/sandbox/run-sandbox.ts, which passes
+# `sandboxPaths`: every /root/.pyenv/versions/<v> and the system libraries).
 # Only the `versions/<v>` directories are bound, never $HOME.  Files there belong
 # to root and the build runs as a nixbld user, so the sandbox cannot write them.
 #
-# setuptools: 2.7 … 3.11 use the copy in their own site-packages; 3.12 and 3.13 ship
-# none, so Debian's pure-Python setuptools 66.1.1 wheel is put on PYTHONPATH
-# (a wheel is a zip; zipimport loads it; setuptools then also provides `distutils`).
+# Host-installed packages are never visible: inside the sandbox each version's
+# `lib/pythonX.Y/site-packages` is covered by an empty directory (`empty-site-packages/`,
+# bound over it: nested sandbox paths are mounted after their parent), and extract.py
+# runs with `-s -S`, so sys.path is the standard library plus `path` below.
 #
-# Caveat: the derivation hash sees these paths as strings, not their content:
-# rebuilding a pyenv version in place does not invalidate cached results.
+# setuptools: each interpreter gets its own copy in the store (`shipped`, built by
+# ship-setuptools.py with that interpreter: copied and compiled to bytecode).  Its
+# source is the setuptools that came with that pyenv version (2.7 … 3.11, copied
+# from its site-packages by content, without .pyc) or, for 3.12 and 3.13, which
+# ship none, Debian's pure-Python setuptools 66.1.1 wheel (setuptools then also
+# provides `distutils`).  The versions are those the interpreters had installed
+# before, so the results do not change.
+#
+# Caveat: the derivation hash sees the interpreters' paths as strings, not their
+# content: rebuilding a pyenv version in place does not invalidate cached results
+# (its setuptools is copied by content, so a changed setuptools does).
+#
+# `shippedDrvs` (optional, { "27" = "/nix/store/…-pypi-graph-setuptools-py27.drv"; … }): the
+# already instantiated `shipped` derivations (`shippedDrvPaths` below), imported instead of
+# evaluated.  The result is the same derivation; it only spares each nix-build of an sdist
+# hashing the seven setuptools source trees again (~0.15 s of every evaluation).
+# run-sandbox.ts instantiates them once per process.
 { root ? "/root/.pyenv/versions"
 , setuptoolsWheel ? /usr/share/python-wheels/setuptools-66.1.1-py3-none-any.whl
+, shippedDrvs ? null
 }:
 let
   wheel = builtins.path { path = setuptoolsWheel; name = "setuptools-66.1.1-py3-none-any.whl"; };
-  v = version: exe: pythonpath: { python = "${root}/${version}/bin/${exe}"; inherit pythonpath; prefix = "${root}/${version}"; };
+  empty = builtins.path { path = ./empty-site-packages; name = "empty-site-packages"; };
+  shipScript = builtins.path { path = ./ship-setuptools.py; name = "ship-setuptools.py"; };
+  versions = {
+    "27" = { version = "2.7.18"; lib = "python2.7"; };
+    "36" = { version = "3.6.15"; lib = "python3.6"; };
+    "37" = { version = "3.7.16"; lib = "python3.7"; };
+    "38" = { version = "3.8.18"; lib = "python3.8"; };
+    "39" = { version = "3.9.18"; lib = "python3.9"; };
+    "310" = { version = "3.10.13"; lib = "python3.10"; };
+    "311" = { version = "3.11.7"; lib = "python3.11"; };
+    "312" = { version = "3.12.1"; lib = "python3.12"; };
+    "313" = { version = "3.13.0"; lib = "python3.13"; };
+  };
+  prefix = v: "${root}/${v.version}";
+  python = v: "${prefix v}/bin/${v.lib}";
+  sitePackages = v: "${prefix v}/lib/${v.lib}/site-packages";
+  # setuptools, pkg_resources, _distutils_hack, easy_install.py and setuptools' dist-info from
+  # the interpreter's site-packages, by content, without bytecode
+  fromSitePackages = v:
+    let site = /. + sitePackages v;
+    in builtins.path {
+      path = site;
+      name = "setuptools-source-${v.version}";
+      filter = p: type:
+        let b = baseNameOf p; in
+        if dirOf p == toString site
+        then builtins.match "setuptools|pkg_resources|_distutils_hack|easy_install\\.py|setuptools-.*\\.dist-info" b != null
+        else !(b == "__pycache__" || builtins.match ".*\\.py[co]" b != null);
+    };
+  ship = key: v: src: derivation {
+    name = "pypi-graph-setuptools-py${key}";
+    system = builtins.currentSystem;
+    builder = python v;
+    args = [ "-s" "-S" "-B" shipScript ];
+    inherit src;
+  };
+  build = key: v: ship key v (if key == "312" || key == "313" then wheel else fromSitePackages v);
+  shipped =
+    if shippedDrvs == null then builtins.mapAttrs build versions
+    else builtins.mapAttrs (key: _: import (/. + shippedDrvs.${key})) versions;
+  interpreter = key: v: {
+    python = python v;
+    path = [ "${shipped.${key}}" ];
+    prefix = prefix v;
+  };
 in {
   # the interpreter that runs driver.py (any Python >= 3.7)
-  driver = "${root}/3.11.7/bin/python3.11";
-  sandboxPaths = map (version: "${root}/${version}") [
-    "2.7.18" "3.6.15" "3.7.16" "3.8.18" "3.9.18" "3.10.13" "3.11.7" "3.12.1" "3.13.0"
-  ] ++ [
+  driver = python versions."311";
+  sandboxPaths = map (v: prefix v) (builtins.attrValues versions)
+    ++ map (v: "${sitePackages v}=${empty}") (builtins.attrValues versions)
+    ++ [
     # the dynamic loader, libc and the libraries of the extension modules (ssl, zlib, ctypes, …),
     # and C.UTF-8 for LANG; Debian 12 is merged-/usr, /lib64/ld-linux-x86-64.so.2 points into /lib
     "/lib64"
     "/lib/x86_64-linux-gnu=/usr/lib/x86_64-linux-gnu"
     "/usr/lib/x86_64-linux-gnu"
     "/usr/lib/locale"
+    # read-only knowledge of the kernel's transparent huge page mode: glibc's malloc reads it to
+    # honour GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (driver.py), which cuts the interpreters' page
+    # faults by ~60% and their CPU time by ~30% here; `?`: optional where the kernel has no THP
+    "/sys/kernel/mm/transparent_hugepage?"
   ];
-  pythons = {
-    "27" = v "2.7.18" "python2.7" "";
-    "36" = v "3.6.15" "python3.6" "";
-    "37" = v "3.7.16" "python3.7" "";
-    "38" = v "3.8.18" "python3.8" "";
-    "39" = v "3.9.18" "python3.9" "";
-    "310" = v "3.10.13" "python3.10" "";
-    "311" = v "3.11.7" "python3.11" "";
-    "312" = v "3.12.1" "python3.12" "${wheel}";
-    "313" = v "3.13.0" "python3.13" "${wheel}";
-  };
+  pythons = builtins.mapAttrs interpreter versions;
+  inherit shipped;
+  # `nix-instantiate --eval --strict --json -A shippedDrvPaths nix/interpreters-host.nix` after
+  # `nix-instantiate -A shippedList nix/interpreters-host.nix` (which writes the .drv files)
+  shippedDrvPaths = builtins.mapAttrs (_: d: d.drvPath) shipped;
+  shippedList = builtins.attrValues shipped;
 }

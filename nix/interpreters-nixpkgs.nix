@@ -5,13 +5,20 @@
 # python36 (they left nixpkgs in 22.11/21.11; python313 arrived in 24.05), or
 # combine two pins.  Everything is in the store, so no extra-sandbox-paths are
 # needed (`sandboxPaths` is empty).
-{ nixpkgs ? <nixpkgs>, oldNixpkgs ? nixpkgs, system ? builtins.currentSystem }:
+# oldNixpkgs: an `oldNixpkgs=…` entry of the Nix search path when there is one (the sdist-worker
+# image and docs/operations.md set it, for 2.7 and 3.6 … 3.8), else the same tree as nixpkgs.
+{ nixpkgs ? <nixpkgs>
+, oldNixpkgs ? (let e = builtins.filter (x: x.prefix == "oldNixpkgs") builtins.nixPath;
+                in if e == [ ] then nixpkgs else (builtins.head e).path)
+, system ? builtins.currentSystem }:
 let
   pkgs = import nixpkgs { inherit system; };
   old = import oldNixpkgs { inherit system; };
+  # extract.py runs with `-s -S`: sys.path is the standard library plus `path`, the
+  # site-packages of that interpreter's setuptools package alone (compiled by nixpkgs)
   withSetuptools = py: {
-    python = "${py.withPackages (ps: [ ps.setuptools ])}/bin/python";
-    pythonpath = "";
+    python = "${py}/bin/${py.executable}";
+    path = [ "${py.pkgs.setuptools}/${py.sitePackages}" ];
     prefix = "${py}";
   };
 in {

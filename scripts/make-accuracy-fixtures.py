@@ -547,6 +547,65 @@ fixture("acc-or-markers", files={"setup.py": setup_py("""
     """)})
 
 
+# 28. poetry: [tool.poetry] only (poetry-core 1.x style sdist: PKG-INFO 2.1, no setup.py)
+fixture("acc-poetry", files={
+    "pyproject.toml": d("""
+        [build-system]
+        requires = ["poetry-core>=1.0"]
+        build-backend = "poetry.core.masonry.api"
+
+        [tool.poetry]
+        name = "acc-poetry"
+        version = "1.0"
+        description = "accuracy fixture"
+        authors = ["Fixture <fixture@example.org>"]
+        packages = [{ include = "acc_poetry" }]
+
+        [tool.poetry.dependencies]
+        python = "^3.8"
+        requests = "^2.25"
+        click = "~8.1"
+        attrs = { version = ">=21.3", markers = "sys_platform != 'win32'" }
+        typing-extensions = { version = "^4.0", python = "<3.10" }
+        Pillow = ">=9,<11"
+        tomli = { version = "^2.0.1", python = ">=3.8,<3.11" }
+        pytest = { version = "^7.2", optional = true }
+        Sphinx = { version = ">=5", optional = true, extras = ["docs"] }
+        colorama = { version = "*", platform = "win32" }
+
+        [tool.poetry.extras]
+        test = ["pytest"]
+        Docs = ["sphinx"]
+
+        [tool.poetry.group.dev.dependencies]
+        black = "^23"
+        """),
+})
+
+# 29. flit_core backend with PEP 621 metadata (static: pyproject)
+fixture("acc-flit-pep621", files={
+    "pyproject.toml": d("""
+        [build-system]
+        requires = ["flit_core>=3.4,<5"]
+        build-backend = "flit_core.buildapi"
+
+        [project]
+        name = "acc_flit_pep621"
+        version = "1.0"
+        description = "accuracy fixture"
+        requires-python = ">=3.7"
+        dependencies = [
+            "docutils>=0.18",
+            "importlib-metadata>=4; python_version < '3.10'",
+        ]
+
+        [project.optional-dependencies]
+        test = ["pytest>=7", "coverage[toml]"]
+        """),
+    "acc_flit_pep621/__init__.py": '"""accuracy fixture"""\n__version__ = "1.0"\n',
+})
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for old in os.listdir(OUT):

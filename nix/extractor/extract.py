@@ -5,7 +5,12 @@ Runs under every interpreter from Python 2.7 to 3.13, so: no f-strings, no
 keyword-only arguments, no `nonlocal`.  Called by driver.py inside the Nix build
 sandbox as
 
-    python -s extract.py <directory holding setup.py> <result file>
+    python -s -S -B extract.py [--limits=CPU,AS,NPROC,FSIZE] <directory holding setup.py> <result file> [<directory> ...]
+
+`--limits`: the rlimits, which it sets on itself before anything else (driver.py).  `-S`: the
+interpreter's own site-packages (whatever is installed on the host) are never on sys.path; the
+directories after the result file (the setuptools we ship for this interpreter) are appended
+instead, after the standard library, where site-packages would be.
 
 and writes one JSON object to <result file>:
 
@@ -180,8 +185,58 @@ def run(setup_dir):
     return {"ok": dict(captured)}
 
 
+def isolate(extra):
+    """sys.path = the standard library + `extra`; the rest of what `site` does, without its paths.
+
+    Python 3: site's own setquit/setcopyright/sethelper (importing site under -S runs nothing).
+    Python 2.7 runs site.main() on import, so its site.py is executed without that call, for the
+    same three functions; and sys.setdefaultencoding goes, as site.main() deletes it.
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != here] + list(extra)
+    if sys.version_info[0] >= 3:
+        import site
+    else:
+        site_py = os.path.join(os.path.dirname(os.__file__), "site.py")
+        with open(site_py) as handle:
+            lines = handle.read().splitlines()
+        source = "\n".join("pass" if line == "main()" else line for line in lines) + "\n"
+        site = type(sys)("site")
+        site.__file__ = site_py
+        exec(compile(source, site_py, "exec"), site.__dict__)
+        if hasattr(sys, "setdefaultencoding"):
+            del sys.setdefaultencoding
+    site.setquit()
+    site.setcopyright()
+    site.sethelper()
+
+
+def set_limits(spec):
+    """--limits=<CPU s>,<address space bytes>,<processes>,<file bytes> (driver.py), soft = hard
+    (CPU: SIGXCPU at the soft limit, SIGKILL 5 s later), before anything of the sdist runs."""
+    import resource
+    cpu, memory, processes, output = [int(x) for x in spec.split(",")]
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (output, output))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def main():
-    setup_dir, result_path = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    args = sys.argv[1:]
+    limits = None
+    if args and args[0].startswith("--limits="):
+        limits = args.pop(0)[len("--limits="):]
+    setup_dir, result_path = os.path.abspath(args[0]), os.path.abspath(args[1])
+    if limits is not None:
+        try:
+            set_limits(limits)
+        except Exception:
+            exc_type, exc = sys.exc_info()[:2]
+            write(result_path, error("sandbox-failed", "cannot set the limits: " + last_line(exc_type, exc)))
+            os._exit(0)
+    isolate([os.path.abspath(p) for p in args[2:]])
     try:
         payload = run(setup_dir)
     except MemoryError:

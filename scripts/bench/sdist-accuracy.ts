@@ -46,6 +46,14 @@ const DEFAULT_PYTHON = path.join(os.homedir(), '.pyenv', 'versions', '3.11.7', '
 /** Debian's `wheel` (python3-wheel), exposed to the pyenv interpreter alone: it has none. */
 const DEBIAN_WHEEL = '/usr/lib/python3/dist-packages';
 const WHEEL_PARTS = ['wheel', 'wheel-0.38.4.egg-info'];
+/**
+ * The build backends of the poetry and flit fixtures, pure-Python wheels on this machine's disk,
+ * unpacked next to `wheel` for the truth builds alone (nothing is installed).
+ */
+const BACKEND_WHEELS = [
+  '/opt/pypi/files/poetry_core-2.5.0-py3-none-any.whl',
+  '/opt/pypi/files/flit_core-4.1.0-py3-none-any.whl',
+];
 
 const USAGE = `usage: pnpm bench sdist-accuracy [--fixtures test/fixtures/accuracy] [--python PATH]
                                  [--doc docs/benchmarks.md] [--no-doc]
@@ -87,13 +95,19 @@ const EXERCISES: Record<string, string> = {
   'acc-self-extra': 'an extra requiring the project itself with other extras',
   'acc-or-markers': 'markers with `or` in install_requires, a `:marker` key and an `extra:marker` key',
   'acc-readme-find-packages': 'README read with an encoding, find_packages, python_requires',
+  'acc-poetry':
+    '`[tool.poetry]` only: caret, tilde, `*`, markers, `python` and `platform` constraints, optional dependencies in extras (names that normalize), a dependency with extras, a group ignored',
+  'acc-flit-pep621': 'flit_core backend with PEP 621 `[project]`',
 };
 
 /**
  * Why a fixture's comparison is known to disagree, when it does. A mismatch without an entry is
  * reported as unexplained (and the command exits 1).
  */
-const EXPLAINED: Record<string, string> = {};
+const EXPLAINED: Record<string, string> = {
+  'acc-version-import-dep':
+    "setup.py imports the package, which imports `six`, a dependency it does not declare as a build requirement. The truth wheel is built by the host's `pip wheel --no-build-isolation`, which runs in the host 3.11.7 interpreter with everything installed in its site-packages, `six` included. The sandbox shows no host-installed package to setup.py (only the standard library and the setuptools shipped for it: nix/interpreters-host.nix), so 311 fails as the other eight Pythons do, with `missing-build-dependency` naming `six` — as a build with pip's default build isolation (setuptools and wheel only) would fail. Our result no longer depends on what happens to be installed on the host.",
+};
 
 /** Why other Pythons give another result than 311, for the section's notes (shown when they do). */
 const NOTES: Record<string, string> = {
@@ -104,7 +118,7 @@ const NOTES: Record<string, string> = {
   'acc-readme-find-packages':
     "`open(…, encoding=…)` does not exist in Python 2's builtins: the script fails under 2.7 (`setup-py-error`), as it would for a 2.7 user.",
   'acc-version-import-dep':
-    "setup.py imports the package, which imports `six`. It succeeds under 311 only because the host 3.11.7 interpreter has `six` in its own site-packages (host mode exposes each pyenv version whole) — as it succeeds for the host's `pip wheel`; the other eight interpreters fail with `missing-build-dependency`. So in host mode a 311 result can depend on what happens to be installed in that interpreter.",
+    'setup.py imports `six`, which no interpreter in the sandbox has: `missing-build-dependency` under all nine (see the mismatch above).',
 };
 
 interface Normalized {
@@ -283,6 +297,12 @@ export async function run(argv: string[]): Promise<number> {
   const shim = path.join(tmp, 'wheel-shim');
   await mkdir(shim);
   for (const part of WHEEL_PARTS) await symlink(path.join(DEBIAN_WHEEL, part), path.join(shim, part));
+  const unpackWheels =
+    'import sys, zipfile\nfor w in sys.argv[2:]:\n    zipfile.ZipFile(w).extractall(sys.argv[1])\n';
+  await execFileP('python3', ['-c', unpackWheels, shim, ...BACKEND_WHEELS]).catch((err: Error) => {
+    throw new Error(`cannot unpack the build backends ${BACKEND_WHEELS.join(', ')}: ${err.message}`);
+  });
+  const backends = BACKEND_WHEELS.map((w) => path.basename(w).split('-').slice(0, 2).join(' ')).join(', ');
   const pyVersion = await tool(python, 'import sys; print(sys.version.split()[0])');
   const setuptoolsVersion = await tool(python, 'import setuptools; print(setuptools.__version__)');
   const pipVersion = await tool(python, 'import pip; print(pip.__version__)');
@@ -413,7 +433,7 @@ export async function run(argv: string[]): Promise<number> {
       '',
       `\`pnpm bench sdist-accuracy\` — ${date} UTC, ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGb} GiB RAM, ${m.kernel}, Node ${m.node}, Python ${pyVersion} (pip ${pipVersion}, setuptools ${setuptoolsVersion}, wheel ${wheelVersion}); code at ${gitRevision()}; load average ${loadBefore} before, ${loadAverage()} after.`,
       '',
-      `The ${rows.length} sdists of \`${rel}/\` (\`python3 scripts/make-accuracy-fixtures.py\`, deterministic) are shaped like real ones. The truth for each is the METADATA of a wheel built from it offline with the host Python: \`${python.replace(os.homedir(), '~')} -m pip wheel --no-deps --no-build-isolation --no-index\` (that interpreter has no \`wheel\` package, so Debian's wheel ${wheelVersion} from \`${DEBIAN_WHEEL}\` is put on its PYTHONPATH alone; nothing is installed). Ours is \`readSdistStaticMetadata\` when the sdist has static metadata, else \`runSandbox\` (setup.py under all nine Pythons in the Nix sandbox) and its \`311\` result, the same interpreter, converted to Requires-Dist as setuptools (\`dist.py\` \`_finalize_requires\`) and wheel (\`metadata.generate_requirements\`) write it: install_requires as they are, \`extra:condition\` keys as \`req; (condition) and extra == "extra"\`, \`:condition\` as \`req; condition\`. Compared after normalization: each Requires-Dist parsed by pyspec's \`parseRequirement\` (PEP 503 name, sorted PEP 685 extras, the specifier set or URL, the marker as packaging prints it with extra values by PEP 685), Provides-Extra by PEP 685 name, Requires-Python as a specifier set. "Other Pythons" lists, for setup.py runs, what the other eight interpreters give differently from 311 (+ more, − fewer requirements) — what the graph records per Python, not part of the comparison.`,
+      `The ${rows.length} sdists of \`${rel}/\` (\`python3 scripts/make-accuracy-fixtures.py\`, deterministic) are shaped like real ones. The truth for each is the METADATA of a wheel built from it offline with the host Python: \`${python.replace(os.homedir(), '~')} -m pip wheel --no-deps --no-build-isolation --no-index\` (that interpreter has no \`wheel\` package, so Debian's wheel ${wheelVersion} from \`${DEBIAN_WHEEL}\` is put on its PYTHONPATH alone, with the build backends of the poetry and flit fixtures, ${backends}, unpacked from their wheels in \`/opt/pypi/files\`; nothing is installed). Ours is \`readSdistStaticMetadata\` when the sdist has static metadata, else \`runSandbox\` (setup.py under all nine Pythons in the Nix sandbox) and its \`311\` result, the same interpreter, converted to Requires-Dist as setuptools (\`dist.py\` \`_finalize_requires\`) and wheel (\`metadata.generate_requirements\`) write it: install_requires as they are, \`extra:condition\` keys as \`req; (condition) and extra == "extra"\`, \`:condition\` as \`req; condition\`. Compared after normalization: each Requires-Dist parsed by pyspec's \`parseRequirement\` (PEP 503 name, sorted PEP 685 extras, the specifier set or URL, the marker as packaging prints it with extra values by PEP 685), Provides-Extra by PEP 685 name, Requires-Python as a specifier set. "Other Pythons" lists, for setup.py runs, what the other eight interpreters give differently from 311 (+ more, − fewer requirements) — what the graph records per Python, not part of the comparison.`,
       '',
       markdownTable(headers, rows.map(cells), ['l', 'l', 'l', 'r', 'l', 'l']),
       '',
@@ -440,7 +460,7 @@ export async function run(argv: string[]): Promise<number> {
               '',
             ];
       })(),
-      'Not covered: poetry and flit sdists (their backends are not installed for the pyenv interpreter, so `pip wheel` cannot build them offline; `packages/extractor` checks the poetry translation against poetry-core separately).',
+      'Not covered: old flit sdists (`[tool.flit.metadata]`, the static method `flit`): flit_core 4.1, the only flit backend on this machine, no longer builds them, so there is no truth wheel.',
     ].join('\n');
     await writeDocSection(values.doc, HEADING, section);
     progress(`wrote "## ${HEADING}" in ${path.relative(REPO_ROOT, values.doc)}`);

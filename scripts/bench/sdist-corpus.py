@@ -7,9 +7,10 @@
         JSON list of {filename, style, static}.
 
     python3 sdist-corpus.py floor <extract.py> <jobs.json>
-        jobs.json: {"sdists": [path, ...], "pythons": {"27": {"python": ..., "pythonpath": ...}}}.
+        jobs.json: {"sdists": [path, ...], "pythons": {"27": {"python": ..., "path": [...]}}}.
         For every sdist and key: unpacks it afresh (not timed) and runs
-        `python -s -B extract.py <dir> <result>` directly on the host, as nix/extractor/driver.py
+        `python -s -S -B extract.py <dir> <result> <path...>` directly on the host, as
+        nix/extractor/driver.py
         runs it (same arguments and environment, no sandbox), one child at a time; prints JSON
         {sdist: {key: {"cpu": user+sys seconds of the child, "result": ...}}}.
 """
@@ -162,12 +163,15 @@ def floor(extract_py, jobs_path):
                 env = {"PATH": "/path-not-set", "HOME": "/homeless-shelter", "TMPDIR": work,
                        "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": "utf-8",
                        "PYTHONUTF8": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
-                       "SETUPTOOLS_USE_DISTUTILS": "local"}
-                if spec.get("pythonpath"):
-                    env["PYTHONPATH"] = spec["pythonpath"]
+                       "SETUPTOOLS_USE_DISTUTILS": "local", "PYTHONMALLOC": "malloc",
+                       "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
+                for extra in spec.get("path", []):
+                    if not os.path.isdir(extra):
+                        sys.exit("%s does not exist: build the shipped setuptools first" % extra)
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 with open(os.path.join(work, "output.log"), "wb") as log:
-                    subprocess.call([spec["python"], "-s", "-B", extract_py, setup_dir, result],
+                    subprocess.call([spec["python"], "-s", "-S", "-B", extract_py, setup_dir, result]
+                                    + list(spec.get("path", [])),
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     env=env, cwd=work)
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -8,7 +8,9 @@
 // The corpus is generated here (scripts/bench/sdist-corpus.py, deterministic) and salted with a
 // per-run random token in a setup.py comment, one salt per cold row, so no cold row hits the Nix
 // cache of an earlier run or row; (1), (2) at concurrency 1 and (5) share the same bytes (their
-// derivations differ by the interpreter set, so (1) does not warm (2)).
+// derivations differ by the interpreter set, so (1) does not warm (2)). When the first concurrency
+// is 1, (1) and (2) run interleaved sdist by sdist, so that the load other work puts on the machine
+// weighs on both alike.
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
@@ -152,12 +154,14 @@ export async function run(argv: string[]): Promise<number> {
   const rows: Row[] = [];
   const mismatches: string[] = [];
 
-  // (1) naive baseline
+  // (1) naive baseline and (2) at the first concurrency. When that is 1, they run interleaved,
+  // sdist by sdist (the baseline's runs for sdist i, then pypi-graph's run of it), so both meet the
+  // same load: other work on the machine comes and goes by the minute.
   const subset = corpusA.slice(0, baselineCount);
   const baseline = new Map<string, Results>();
-  progress(`(1) baseline: ${subset.length} sdists × ${PYTHON_KEYS.length} separate sandbox runs`);
-  let t0 = process.hrtime.bigint();
-  for (const e of subset) {
+  const full = new Map<string, Results>();
+  const byIndex = new Map<number, Results[]>();
+  const runBaseline = async (e: CorpusEntry) => {
     const r: Results = {};
     for (const key of PYTHON_KEYS) {
       const out = await runSandbox({
@@ -169,20 +173,7 @@ export async function run(argv: string[]): Promise<number> {
       r[key] = out.results[key];
     }
     baseline.set(e.filename, r);
-  }
-  const baseSeconds = seconds(t0);
-  rows.push({
-    label: '(1) naive baseline: one sandbox run per sdist per Python, sequential',
-    sdists: count,
-    interpreterRuns: count * PYTHON_KEYS.length,
-    seconds: (baseSeconds * count) / subset.length,
-    extrapolated:
-      subset.length < count ? { measuredSdists: subset.length, measuredSeconds: baseSeconds } : undefined,
-  });
-
-  // (2) pypi-graph's path
-  const full = new Map<string, Results>();
-  const byIndex = new Map<number, Results[]>();
+  };
   const runAll = async (corpus: CorpusEntry[], concurrency: number, into?: Map<string, Results>) => {
     const start = process.hrtime.bigint();
     const results: Results[] = new Array(corpus.length);
@@ -197,11 +188,58 @@ export async function run(argv: string[]): Promise<number> {
     );
     return { secs: seconds(start), results };
   };
+  const interleaved = c0 === 1;
+  let baseSeconds = 0;
+  let c0Seconds = 0;
+  /** (2)'s seconds on the baseline's sdists alone (interleaved runs). */
+  let pairedSeconds = 0;
+  let t0 = process.hrtime.bigint();
+  if (interleaved) {
+    progress(
+      `(1)+(2) interleaved: ${subset.length} sdists × ${PYTHON_KEYS.length} separate sandbox runs, and ${count} sdists with 9 interpreters per derivation, SDIST_CONCURRENCY=1`,
+    );
+    const results: Results[] = new Array(corpusA.length);
+    for (const [i, e] of corpusA.entries()) {
+      if (i < subset.length) {
+        t0 = process.hrtime.bigint();
+        await runBaseline(e);
+        baseSeconds += seconds(t0);
+      }
+      t0 = process.hrtime.bigint();
+      const out = await runSandbox({ sdistPath: e.file, sha256: e.sha256, filename: e.filename });
+      const secs = seconds(t0);
+      c0Seconds += secs;
+      if (i < subset.length) pairedSeconds += secs;
+      results[i] = out.results;
+      full.set(e.filename, out.results);
+    }
+    byIndex.set(c0, results);
+  } else {
+    progress(`(1) baseline: ${subset.length} sdists × ${PYTHON_KEYS.length} separate sandbox runs`);
+    for (const e of subset) await runBaseline(e);
+    baseSeconds = seconds(t0);
+  }
+  rows.push({
+    label: '(1) naive baseline: one sandbox run per sdist per Python, sequential',
+    sdists: count,
+    interpreterRuns: count * PYTHON_KEYS.length,
+    seconds: (baseSeconds * count) / subset.length,
+    extrapolated:
+      subset.length < count ? { measuredSdists: subset.length, measuredSeconds: baseSeconds } : undefined,
+  });
+
+  // (2) pypi-graph's path
   for (const c of concurrencies) {
-    const corpus = c === c0 ? corpusA : extra.get(c)!;
-    progress(`(2) pypi-graph: ${count} sdists, 9 interpreters per derivation, SDIST_CONCURRENCY=${c}`);
-    const { secs, results } = await runAll(corpus, c, c === c0 ? full : undefined);
-    byIndex.set(c, results);
+    let secs: number;
+    if (c === c0 && interleaved) {
+      secs = c0Seconds;
+    } else {
+      const corpus = c === c0 ? corpusA : extra.get(c)!;
+      progress(`(2) pypi-graph: ${count} sdists, 9 interpreters per derivation, SDIST_CONCURRENCY=${c}`);
+      const run = await runAll(corpus, c, c === c0 ? full : undefined);
+      secs = run.secs;
+      byIndex.set(c, run.results);
+    }
     rows.push({
       label: `(2) pypi-graph setup.py path: 9 interpreters per derivation (parallelism ${DEFAULT_SANDBOX_LIMITS.parallelism}), SDIST_CONCURRENCY=${c}`,
       sdists: count,
@@ -354,13 +392,13 @@ export async function run(argv: string[]): Promise<number> {
   const bestRatio = rows[0]!.seconds / best2.seconds;
   const facts = machineFacts();
   const verdict = [
-    `- 3× the baseline's sdists/minute with the setup.py path: **${ratio >= 3 ? 'met' : 'not met'}** at SDIST_CONCURRENCY=${c0} (${fixed(ratio, 2)}×); best concurrency ${fixed(bestRatio, 2)}× (${best2.label.replace(/^.*SDIST_CONCURRENCY=/, 'SDIST_CONCURRENCY=')}).`,
+    `- 3× the baseline's sdists/minute with the setup.py path: **${ratio >= 3 ? 'met' : 'not met'}** at SDIST_CONCURRENCY=${c0} (${fixed(ratio, 2)}×); best concurrency ${fixed(bestRatio, 2)}× (${best2.label.replace(/^.*SDIST_CONCURRENCY=/, 'SDIST_CONCURRENCY=')}).${interleaved ? ` Paired on the baseline's ${subset.length} sdists alone, run in the same minutes: baseline ${fixed(baseSeconds)} s, pypi-graph ${fixed(pairedSeconds)} s (${fixed(baseSeconds / pairedSeconds, 2)}×).` : ''}`,
     `- Identical results: ${mismatches.length === 0 ? '**yes**' : `**no, ${mismatches.length} differ**`} — baseline vs. (2) compared as whole result objects on ${compared} (sdist, Python) pairs; (2) at other concurrencies, (3)'s sandbox runs and (5) vs. (2) at SDIST_CONCURRENCY=${c0}, per sdist (different salts, same content): ${crossDiffer} differ; the floor's direct runs vs. (2) (result or error code+log): ${floorDiffer} of ${count * PYTHON_KEYS.length} differ.`,
     `- Static methods: ${staticCount} of ${count} sdists answered without the sandbox (${corpusS.filter((e) => e.static).length} built with trustworthy static metadata; ${staticWrong} misclassified).`,
     `- Outcomes of (2) per (sdist, Python): ${[...codes].map(([k, v]) => `${k} ${v}`).join(', ')}.`,
-    `- Isolation is not weakened: every sdist is still its own derivation in the Nix build sandbox; within it each interpreter gets its own fresh unpacked copy, process group and rlimits (nix/README.md).`,
+    `- Isolation is not weakened: every sdist is still its own derivation in the Nix build sandbox; within it each interpreter gets its own fresh unpacked copy, process group and rlimits, and sees only its standard library and the setuptools shipped for it, no host-installed package (nix/README.md).`,
   ];
-  const method = `Corpus: ${count} sdists generated for this run (\`scripts/bench/sdist-corpus.py\`, deterministic), ten styles in turn — plain setup.py, setup.cfg-only, setup.py reading requirements.txt, setup.py importing its own package, Python-2-only syntax, Python-3-only syntax, extras with markers, and three with trustworthy static metadata (PKG-INFO 2.2, PEP 621 \`[project]\`, PKG-INFO 2.2 with an extra). Every setup.py carries a per-run random salt in a comment, a different one for each cold row, so no cold row is a Nix cache hit; (1), (2) at SDIST_CONCURRENCY=${c0} and (5) run the same bytes. All rows use \`runSandbox\` (packages/extractor) with host interpreters and default limits (parallelism ${DEFAULT_SANDBOX_LIMITS.parallelism}); seconds are wall time including sha256, \`nix-store --add-fixed\` and \`nix-build\`. (1) runs \`pythons: [key]\` once per sdist per key, one after another${subset.length < count ? `, on the first ${subset.length} sdists (every style once), and its seconds for all ${count} are the measured seconds × ${count}/${subset.length} (sdists/minute is what was measured)` : ''}. (3) reads \`readSdistStaticMetadata\` first and runs the sandbox only for \`needs-setup-py\`. (4) runs \`python -s -B nix/extractor/extract.py\` for each sdist and Python directly on the host, one at a time, in a fresh unpacked copy with the driver's environment, and sums the children's user+sys CPU time (unpacking not counted) ÷ ${cores} cores. "÷ floor time" = the row's seconds ÷ the floor's seconds.`;
+  const method = `Corpus: ${count} sdists generated for this run (\`scripts/bench/sdist-corpus.py\`, deterministic), ten styles in turn — plain setup.py, setup.cfg-only, setup.py reading requirements.txt, setup.py importing its own package, Python-2-only syntax, Python-3-only syntax, extras with markers, and three with trustworthy static metadata (PKG-INFO 2.2, PEP 621 \`[project]\`, PKG-INFO 2.2 with an extra). Every setup.py carries a per-run random salt in a comment, a different one for each cold row, so no cold row is a Nix cache hit; (1), (2) at SDIST_CONCURRENCY=${c0} and (5) run the same bytes. All rows use \`runSandbox\` (packages/extractor) with host interpreters and default limits (parallelism ${DEFAULT_SANDBOX_LIMITS.parallelism}); seconds are wall time including sha256, \`nix-store --add-fixed\` and \`nix-build\`. (1) runs \`pythons: [key]\` once per sdist per key, one after another${interleaved ? ", interleaved with (2) at SDIST_CONCURRENCY=1 sdist by sdist (the baseline runs of sdist i, then its pypi-graph run; (2)'s seconds are the sum of its runs), so that both meet the same load" : ''}${subset.length < count ? `, on the first ${subset.length} sdists (every style once), and its seconds for all ${count} are the measured seconds × ${count}/${subset.length} (sdists/minute is what was measured)` : ''}. (3) reads \`readSdistStaticMetadata\` first and runs the sandbox only for \`needs-setup-py\`. (4) runs \`python -s -S -B nix/extractor/extract.py … <shipped setuptools>\` for each sdist and Python directly on the host, one at a time, in a fresh unpacked copy with the driver's environment, and sums the children's user+sys CPU time (unpacking not counted) ÷ ${cores} cores. "÷ floor time" = the row's seconds ÷ the floor's seconds.`;
   const header = `\`pnpm bench sdist --count ${count} --baseline-count ${subset.length} --concurrency ${concurrencies.join(',')}\` — ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${facts.cpus} CPUs (${facts.cpuModel}), ${facts.memoryGb} GiB RAM, ${facts.kernel}, Node ${facts.node}, nix-build ${(await execFileP('nix-build', ['--version'])).stdout.trim().replace(/^.*\) /, '')}; code at ${gitRevision()}; load average ${loadBefore} before, ${loadAverage()} after (other work on the machine counts).`;
   process.stdout.write(`\n${textTable(headers, body, align)}\n\n${verdict.join('\n')}\n`);
   if (mismatches.length) process.stdout.write(`${mismatches.slice(0, 20).join('\n')}\n`);

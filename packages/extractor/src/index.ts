@@ -41,6 +41,7 @@ export {
   toSdistDepsFields,
   wantsStaticMetadataFile,
 } from './sdist/static';
+export { checkZipSdistLinks, isSymlinkMode, zipUnixModes } from './sdist/zip-links';
 export {
   distInfoMatches,
   HttpRandomAccess,

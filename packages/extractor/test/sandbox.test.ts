@@ -1,7 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,6 +91,31 @@ function ok(result: SandboxResult | undefined) {
 function failure(result: SandboxResult | undefined) {
   if (!result || !('error' in result)) throw new Error(`expected an error, got ${JSON.stringify(result)}`);
   return result.error;
+}
+
+let hostPythonPaths: Record<string, string> | undefined;
+
+/** The host interpreters' executables (nix/interpreters-host.nix), as Nix evaluates them. */
+function hostPythons(): Record<string, string> {
+  if (!hostPythonPaths) {
+    const expr = `builtins.mapAttrs (k: v: v.python) (import ${path.join(REPO, 'nix/interpreters-host.nix')} {}).pythons`;
+    hostPythonPaths = JSON.parse(
+      execFileSync('nix-instantiate', ['--eval', '--strict', '--json', '-E', expr], { encoding: 'utf8' }),
+    ) as Record<string, string>;
+  }
+  return hostPythonPaths;
+}
+
+/** Whether `module` imports in the host interpreter of `key` as installed (site-packages included). */
+function hostImports(key: PythonKey, module: string): boolean {
+  const python = hostPythons()[key];
+  if (!python) throw new Error(`no host interpreter for ${key}`);
+  try {
+    execFileSync(python, ['-c', `import ${module}`], { stdio: 'ignore', env: { PATH: '/usr/bin:/bin' } });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const FEW: PythonKey[] = ['27', '36', '313'];
@@ -194,6 +219,63 @@ describe.skipIf(!NIX)('setup.py sandbox (nix, host interpreters)', () => {
     });
   });
 
+  it('imports no package installed in the host interpreters: pip fails under every Python that has it', async () => {
+    // The premise: pip is in the own site-packages of every host interpreter, and imports there.
+    const hostHas = PYTHON_KEYS.filter((key) => hostImports(key, 'pip'));
+    expect(hostHas).toEqual([...PYTHON_KEYS]);
+    const { results } = await run('host-packages');
+    for (const key of hostHas) {
+      expect(failure(results[key]).code).toBe('missing-build-dependency');
+      expect(failure(results[key]).log).toMatch(
+        /^(ImportError|ModuleNotFoundError): No module named '?pip'?$/,
+      );
+    }
+  });
+
+  it('puts the standard library and the shipped setuptools on sys.path, and hides site-packages', async () => {
+    // The premise: the host 3.11 has six, numpy, yaml and requests in its own site-packages.
+    for (const module of ['six', 'numpy', 'yaml', 'requests']) expect(hostImports('311', module)).toBe(true);
+    const { results } = await run('sys-path');
+    for (const key of PYTHON_KEYS) {
+      const seen = ok(results[key]).install_requires;
+      const paths = seen.filter((s) => s.startsWith('path-'));
+      expect(paths.length).toBeGreaterThan(2);
+      for (const p of paths) {
+        // the setup.py directory, the standard library, the setuptools shipped for this Python
+        expect(p).toMatch(
+          /^path-(build-py\d+-src-sys-path-1-0|root-pyenv-versions-[0-9-]+-lib-python[0-9-]+(-zip|-lib-dynload|-plat-linux2|-lib-tk|-lib-old)?|nix-store-[0-9a-z]{32}-pypi-graph-setuptools-py\d+)$/,
+        );
+        expect(p).not.toMatch(/site-packages|dist-packages/);
+      }
+      expect(paths.at(-1)).toMatch(
+        new RegExp(`^path-nix-store-[0-9a-z]{32}-pypi-graph-setuptools-py${key}$`),
+      );
+      expect(seen.filter((s) => s.startsWith('setuptools-'))).toEqual([
+        paths.at(-1)!.replace(/^path-/, 'setuptools-'),
+      ]);
+      expect(seen.filter((s) => s.startsWith('imported-'))).toEqual([]);
+      // the interpreter's own site-packages directory is covered by nix/empty-site-packages
+      expect(seen.filter((s) => s.startsWith('site-'))).toEqual([
+        expect.stringMatching(/^site-root-pyenv-versions-[0-9-]+-lib-python[0-9-]+-site-packages$/),
+        'site-entry-README-md',
+      ]);
+    }
+  });
+
+  it('runs setup.py under the configured rlimits, which it cannot raise', async () => {
+    const limits = { cpuSeconds: 17, memoryMiB: 700, maxProcesses: 33, maxOutputBytes: 300_000 };
+    const { results } = await run('limits', { pythons: FEW, limits });
+    for (const key of FEW) {
+      expect(ok(results[key]).install_requires).toEqual([
+        'cpu-17-22',
+        `as-${700 * 1024 * 1024}-${700 * 1024 * 1024}`,
+        'nproc-33-33',
+        'fsize-300000-300000',
+        'core-0-0',
+      ]);
+    }
+  });
+
   it('gives no network: neither the host loopback (Postgres, Redis) nor the internet nor DNS', async () => {
     const { results } = await run('network', { pythons: FEW });
     for (const key of FEW) {
@@ -224,6 +306,8 @@ describe.skipIf(!NIX)('setup.py sandbox (nix, host interpreters)', () => {
   });
 
   it('refuses writes outside the build directory', async () => {
+    const THP = '/sys/kernel/mm/transparent_hugepage/enabled';
+    const thpBefore = readFileSync(THP, 'utf8');
     const { results } = await run('write-outside', { pythons: FEW });
     for (const key of FEW) {
       // /tmp and /nix/store inside the sandbox are the build's own chroot directories (gone with
@@ -231,9 +315,18 @@ describe.skipIf(!NIX)('setup.py sandbox (nix, host interpreters)', () => {
       const wrote = ok(results[key]).install_requires;
       expect(wrote.filter((s) => s !== 'wrote-tmp-pwned' && s !== 'wrote-nix-store-pwned')).toEqual([]);
     }
-    for (const p of ['/tmp/pwned', '/root/.pyenv/versions/pwned', '/etc/pwned', '/pwned', '/usr/lib/pwned']) {
+    for (const p of [
+      '/tmp/pwned',
+      '/root/.pyenv/versions/pwned',
+      '/root/.pyenv/versions/3.11.7/lib/python3.11/site-packages/pwned',
+      '/etc/pwned',
+      '/pwned',
+      '/usr/lib/pwned',
+    ]) {
       expect(existsSync(p)).toBe(false);
     }
+    // the transparent huge page mode, exposed to the sandbox (nix/interpreters-host.nix), is unchanged
+    expect(readFileSync(THP, 'utf8')).toBe(thpBefore);
     expect((await readdir('/nix/store')).includes('pwned')).toBe(false);
   });
 
@@ -253,6 +346,39 @@ describe.skipIf(!NIX)('setup.py sandbox (nix, host interpreters)', () => {
     expect(['sandbox-timeout', 'sandbox-failed']).toContain(failure(fork.results['311']).code);
     // every process of the fork bomb is gone with its build
     expect(processesOf('fork-bomb-1.0')).toEqual([]);
+  });
+
+  it('unpacks no symlink from a .zip sdist, as none from a tar', async () => {
+    // setup.py records which of its two link entries exist after unpacking (inside the tree and out)
+    const setupPy = [
+      'import os',
+      'from setuptools import setup',
+      "seen = [n for n in ('inside', 'escape') if os.path.lexists(n)]",
+      "setup(name='zip-links', version='1.0', install_requires=['found-' + n for n in seen] + ['checked'])",
+    ].join('\\n');
+    const script = `
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    z.writestr("zip-links-1.0/setup.py", "${setupPy}\\n")
+    z.writestr("zip-links-1.0/salt.txt", "${SALT}")
+    for name, target in (("inside", "setup.py"), ("escape", "../../../etc/passwd")):
+        info = zipfile.ZipInfo("zip-links-1.0/" + name)
+        info.create_system = 3
+        info.external_attr = 0o120777 << 16
+        z.writestr(info, target)
+`;
+    const file = path.join(work, 'zip-links-1.0.zip');
+    await execFileAsync('python3', ['-c', script, file]);
+    const sha256 = createHash('sha256')
+      .update(await readFile(file))
+      .digest('hex');
+    const { results } = await runSandbox({
+      sdistPath: file,
+      sha256,
+      filename: 'zip-links-1.0.zip',
+      pythons: FEW,
+    });
+    for (const key of FEW) expect(ok(results[key]).install_requires).toEqual(['checked']);
   });
 
   it('runs an sdist whose file name is not a valid store path name', async () => {

@@ -36,7 +36,7 @@ export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = Object.freeze({
   memoryMiB: 1024,
   maxProcesses: 64,
   maxOutputBytes: 1024 * 1024,
-  parallelism: 4,
+  parallelism: 3,
 });
 
 export interface RunSandboxOptions {
@@ -66,7 +66,6 @@ export interface SandboxRun {
 }
 
 const RESULT_CAP = 16 * 1024 * 1024;
-const sandboxPathsCache = new Map<string, Promise<string[]>>();
 
 async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
@@ -78,31 +77,59 @@ function tailLines(text: string, lines = 20): string {
   return text.trimEnd().split('\n').slice(-lines).join('\n');
 }
 
-/** The extra-sandbox-paths the interpreter set needs, from nix/sandbox-paths.nix (asked once per process). */
-function sandboxPaths(nixDir: string, interpreters: string, signal?: AbortSignal): Promise<string[]> {
+interface InterpreterSet {
+  /** `--option extra-sandbox-paths` for nix-build (nix/sandbox-paths.nix). */
+  sandboxPaths: string[];
+  /**
+   * Host mode: the Nix expression for `--arg shippedDrvs`, the shipped setuptools derivations
+   * instantiated once (nix/interpreters-host.nix), so that no nix-build hashes their sources again.
+   */
+  shippedDrvs?: string;
+}
+
+const interpreterSets = new Map<string, Promise<InterpreterSet>>();
+
+async function nixOrThrow(args: string[], what: string, signal?: AbortSignal): Promise<string> {
+  const res = await runNix('nix-instantiate', args, { timeoutMs: 300_000, signal });
+  if (res.status !== 0) {
+    throw new CrawlError('sandbox-failed', `cannot evaluate ${what}: ${tailLines(res.stderr, 5)}`);
+  }
+  return res.stdout;
+}
+
+/** What nix-build needs besides the sdist, evaluated once per process and interpreter set. */
+function interpreterSet(nixDir: string, interpreters: string, signal?: AbortSignal): Promise<InterpreterSet> {
   const key = `${nixDir}\0${interpreters}`;
-  let cached = sandboxPathsCache.get(key);
+  let cached = interpreterSets.get(key);
   if (!cached) {
-    cached = (async () => {
+    cached = (async (): Promise<InterpreterSet> => {
       const expr = `import ${path.join(nixDir, 'sandbox-paths.nix')} { interpreters = ${JSON.stringify(interpreters)}; }`;
-      const res = await runNix('nix-instantiate', ['--eval', '--strict', '--json', '-E', expr], {
-        timeoutMs: 60_000,
-        signal,
-      });
-      if (res.status !== 0) {
-        throw new CrawlError(
-          'sandbox-failed',
-          `cannot evaluate the sandbox paths: ${tailLines(res.stderr, 5)}`,
-        );
-      }
-      const parsed: unknown = JSON.parse(res.stdout);
+      const parsed: unknown = JSON.parse(
+        await nixOrThrow(['--eval', '--strict', '--json', '-E', expr], 'the sandbox paths', signal),
+      );
       if (!Array.isArray(parsed) || !parsed.every((p): p is string => typeof p === 'string')) {
         throw new CrawlError('sandbox-output-invalid', 'sandbox-paths.nix did not give a list of strings');
       }
-      return parsed;
+      if (interpreters !== 'host') return { sandboxPaths: parsed };
+      // Writes the .drv files (a plain --eval would not) and prints them in attribute-name order.
+      const drvs = (
+        await nixOrThrow(
+          ['-A', 'shippedList', path.join(nixDir, 'interpreters-host.nix')],
+          'the shipped setuptools',
+          signal,
+        )
+      )
+        .trim()
+        .split('\n');
+      const keys = [...PYTHON_KEYS].sort();
+      if (drvs.length !== keys.length || !drvs.every((d) => /^\/nix\/store\/[^\s"$\\]+\.drv$/.test(d))) {
+        throw new CrawlError('sandbox-output-invalid', `unexpected shipped setuptools: ${drvs.join(' ')}`);
+      }
+      const shippedDrvs = `{ ${keys.map((k, i) => `${JSON.stringify(k)} = ${JSON.stringify(drvs[i])};`).join(' ')} }`;
+      return { sandboxPaths: parsed, shippedDrvs };
     })();
-    cached.catch(() => sandboxPathsCache.delete(key));
-    sandboxPathsCache.set(key, cached);
+    cached.catch(() => interpreterSets.delete(key));
+    interpreterSets.set(key, cached);
   }
   return cached;
 }
@@ -183,49 +210,57 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
     throw new CrawlError('config-invalid', `unknown Python keys: ${pythons.join(',')}`);
   }
   const limits = { ...DEFAULT_SANDBOX_LIMITS, ...options.limits };
-  const [paths, sdistStorePath] = await Promise.all([
-    sandboxPaths(nixDir, interpreters, options.signal),
+  const [firstSet, sdistStorePath] = await Promise.all([
+    interpreterSet(nixDir, interpreters, options.signal),
     addToStore(options),
   ]);
-  const rounds = Math.ceil(pythons.length / Math.max(1, limits.parallelism));
-  const buildSeconds = rounds * (limits.wallSeconds + 10) + 60;
-  const args = [
-    path.join(nixDir, 'extractor.nix'),
-    '--no-out-link',
-    '--option',
-    'sandbox',
-    'true',
-    '--option',
-    'extra-sandbox-paths',
-    paths.join(' '),
-    '--option',
-    'timeout',
-    String(buildSeconds),
-    '--argstr',
-    'sdist',
-    sdistStorePath,
-    '--argstr',
-    'filename',
-    options.filename,
-    '--argstr',
-    'interpreters',
-    interpreters,
-    '--arg',
-    'pythons',
-    `[ ${pythons.map((k) => JSON.stringify(k)).join(' ')} ]`,
-  ];
-  // Host mode builds nothing but this derivation: no binary cache to ask (and none reachable here).
-  // The nixpkgs mode needs one for its interpreters, so it keeps the configured substituters.
-  if (interpreters === 'host') args.push('--option', 'substituters', '');
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isInteger(value) || value <= 0)
       throw new CrawlError('config-invalid', `sandbox limit ${name}=${value}`);
-    args.push('--arg', name, String(value));
   }
-  const res = await runNix('nix-build', args, {
-    timeoutMs: (buildSeconds + 30) * 1000,
-    signal: options.signal,
-  });
+  const rounds = Math.ceil(pythons.length / Math.max(1, limits.parallelism));
+  const buildSeconds = rounds * (limits.wallSeconds + 10) + 60;
+  const nixBuild = (set: InterpreterSet) => {
+    const args = [
+      path.join(nixDir, 'extractor.nix'),
+      '--no-out-link',
+      '--option',
+      'sandbox',
+      'true',
+      '--option',
+      'extra-sandbox-paths',
+      set.sandboxPaths.join(' '),
+      '--option',
+      'timeout',
+      String(buildSeconds),
+      '--argstr',
+      'sdist',
+      sdistStorePath,
+      '--argstr',
+      'filename',
+      options.filename,
+      '--argstr',
+      'interpreters',
+      interpreters,
+      '--arg',
+      'pythons',
+      `[ ${pythons.map((k) => JSON.stringify(k)).join(' ')} ]`,
+    ];
+    // Host mode builds nothing but this derivation and, once, the shipped setuptools: no binary
+    // cache to ask (and none reachable here).
+    // The nixpkgs mode needs one for its interpreters, so it keeps the configured substituters.
+    if (interpreters === 'host') args.push('--option', 'substituters', '');
+    if (set.shippedDrvs) args.push('--arg', 'shippedDrvs', set.shippedDrvs);
+    for (const [name, value] of Object.entries(limits)) args.push('--arg', name, String(value));
+    return runNix('nix-build', args, { timeoutMs: (buildSeconds + 30) * 1000, signal: options.signal });
+  };
+  let res = await nixBuild(firstSet);
+  if (res.status !== 0 && firstSet.shippedDrvs && /pypi-graph-setuptools-py\d+\.drv/.test(res.stderr)) {
+    // The shipped setuptools .drv files this process instantiated were garbage-collected since:
+    // instantiate them again, once.
+    interpreterSets.delete(`${nixDir}\0${interpreters}`);
+    res = await nixBuild(await interpreterSet(nixDir, interpreters, options.signal));
+  }
   if (res.timedOut || /timed out after/.test(res.stderr)) {
     throw new CrawlError(
       'sandbox-timeout',

@@ -10,6 +10,7 @@ import {
 import { parse as parseToml } from 'smol-toml';
 import { readPoetryDependencies } from './poetry';
 import { groupRequiresDist, withExtraMarker } from './requirement-text';
+import { checkZipSdistLinks } from './zip-links';
 
 /** Where static dependencies came from, in the order they are tried. */
 export const SDIST_STATIC_METHODS = ['pkg-info', 'pyproject', 'poetry', 'flit'] as const;
@@ -250,7 +251,11 @@ export interface ReadSdistStaticOptions {
   format?: ScanSdistOptions['format'];
 }
 
-/** Scans the sdist at `path` (every entry checked, nothing extracted) and reads its static dependencies. */
+/**
+ * Scans the sdist at `path` (every entry checked, nothing extracted) and reads its static
+ * dependencies. A `.zip` sdist's symlinks are checked too (`checkZipSdistLinks`): links out of the
+ * tree are `archive-link`, as in a tar.
+ */
 export async function readSdistStaticMetadata(
   path: string,
   options: ReadSdistStaticOptions = {},
@@ -262,6 +267,7 @@ export async function readSdistStaticMetadata(
     format: options.format,
     wantedTooLargeCode: 'metadata-too-large',
   });
+  if (scan.format === 'zip') await checkZipSdistLinks(path, options.limits);
   return extractStaticMetadata(scan);
 }
 
