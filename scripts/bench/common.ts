@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
 
@@ -350,4 +351,22 @@ export function fixed(n: number, digits = 1): string {
 
 export function mb(kb: number): string {
   return (kb / 1024).toFixed(0);
+}
+
+/** Runs `fn` on a connection to the administrative database. */
+export async function withAdmin<T>(adminUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The URL of another database on the same server. */
+export function databaseUrl(adminUrl: string, name: string): string {
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.href;
 }

@@ -9,9 +9,9 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import {
   childEnv,
+  databaseUrl,
   fixed,
   gitRevision,
   installedVersion,
@@ -30,6 +30,7 @@ import {
   startServer,
   textTable,
   tsxArgs,
+  withAdmin,
   writeDocSection,
 } from './common';
 
@@ -111,22 +112,6 @@ function match(text: string, re: RegExp, what: string): RegExpExecArray {
   const m = re.exec(text);
   if (!m) throw new Error(`no ${what} in the output:\n${text}`);
   return m;
-}
-
-async function withAdmin<T>(adminUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
-function databaseUrl(adminUrl: string, name: string): string {
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return url.href;
 }
 
 async function duBytes(dir: string): Promise<number> {

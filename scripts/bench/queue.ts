@@ -28,10 +28,10 @@ import {
 } from '@pypi-graph/pipeline';
 import { type JobsOptions, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import {
   childEnv,
   cpuSecondsOf,
+  databaseUrl,
   fixed,
   gitRevision,
   int,
@@ -49,6 +49,7 @@ import {
   startServer,
   textTable,
   tsxArgs,
+  withAdmin,
   writeDocSection,
 } from './common';
 
@@ -641,22 +642,6 @@ interface CrawlRow {
   /** `migrate` on the migrated database: what any command pays before it works. */
   startup: { wallS: number; cpuS: number };
   run?: number;
-}
-
-async function withAdmin<T>(adminUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
-function databaseUrl(adminUrl: string, name: string): string {
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return url.href;
 }
 
 interface WorkerProcess {
