@@ -56,7 +56,7 @@ def unpack(dest):
     Links are never created: tar link members are skipped, and so are zip entries whose Unix
     mode is S_IFLNK (zipfile would write them as files holding the target).  In the pipeline an
     sdist with a link out of its tree never gets here: readSdistStaticMetadata refuses it first
-    (archive-link; packages/archive for tar, packages/extractor/src/sdist/zip-links.ts for zip)."""
+    (archive-link; packages/archive/src/tar/scan-sdist.ts, for tar and zip)."""
     os.makedirs(dest)
     root = os.path.realpath(dest)
 

@@ -41,7 +41,6 @@ export {
   toSdistDepsFields,
   wantsStaticMetadataFile,
 } from './sdist/static';
-export { checkZipSdistLinks, isSymlinkMode, zipUnixModes } from './sdist/zip-links';
 export {
   distInfoMatches,
   HttpRandomAccess,

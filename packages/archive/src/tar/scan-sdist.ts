@@ -246,8 +246,11 @@ async function scanTarSdist(
     if (options.signal?.aborted) throw new CrawlError('aborted', 'sdist scan aborted', { cause: err });
     throw failure;
   }
-  return { format, entries: c.entries, root: c.roots.root, count: c.count, files: c.files };
+  return { format, entries: c.entries, root: c.roots.root, count: c.count, files: c.files, symlinks };
 }
+
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
 
 /** A `.zip` sdist, through the checked zip reader (zip/); entry rules as for tar. */
 async function scanZipSdist(
@@ -266,6 +269,9 @@ async function scanZipSdist(
       },
     });
     const c: Collector = { entries: new Map(), files: new Set(), roots: new RootTracker(), count: 0 };
+    // A zip has no link entry type: a symlink is an entry with the Unix mode S_IFLNK whose data
+    // is its target (Info-ZIP `zip --symlinks`; `unzip` recreates the link). Same rules as tar.
+    const symlinks = new Map<string, string>();
     let total = 0;
     for (const entry of zip.entries) {
       countEntry(c, limits);
@@ -286,6 +292,18 @@ async function scanZipSdist(
       c.roots.addFileAtTop(name);
     }
     for (const entry of zip.entries) {
+      if ((entry.unixMode & S_IFMT) !== S_IFLNK) continue;
+      options.signal?.throwIfAborted();
+      const name = normalizeEntryName(entry.name);
+      const target = await zip.readEntry(entry, {
+        maxBytes: limits.maxNameBytes,
+        tooLargeCode: 'archive-unsupported',
+      });
+      checkLinkTarget(name, target.toString('utf8'), 'symlink');
+      symlinks.set(name, target.toString('utf8'));
+    }
+    checkLinksResolveInside(symlinks, new Map());
+    for (const entry of zip.entries) {
       options.signal?.throwIfAborted();
       const name = normalizeEntryName(entry.name);
       if (entry.isDirectory || name === '' || !options.want(name)) continue;
@@ -300,7 +318,14 @@ async function scanZipSdist(
         }),
       );
     }
-    return { format: 'zip', entries: c.entries, root: c.roots.root, count: c.count, files: c.files };
+    return {
+      format: 'zip',
+      entries: c.entries,
+      root: c.roots.root,
+      count: c.count,
+      files: c.files,
+      symlinks,
+    };
   } finally {
     await source.close();
   }

@@ -54,4 +54,6 @@ export interface SdistScan {
   count: number;
   /** Normalized names of every regular file (for `setup.py` / `pyproject.toml` presence checks). */
   files: Set<string>;
+  /** Symbolic links (normalized name → target), all checked to stay inside the tree. */
+  symlinks: Map<string, string>;
 }

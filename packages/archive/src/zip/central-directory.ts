@@ -181,6 +181,7 @@ function parseRecord(
       localHeaderOffset,
       extraLength,
       isDirectory: name.endsWith('/'),
+      unixMode: cd.readUInt32LE(at + 38) >>> 16,
     },
     next,
   };

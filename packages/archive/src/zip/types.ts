@@ -51,6 +51,12 @@ export interface ZipEntry {
   extraLength: number;
   /** The name ends with `/`. */
   isDirectory: boolean;
+  /**
+   * The Unix mode in the upper 16 bits of the external attributes (0 when the archiver wrote
+   * none). Info-ZIP's `zip --symlinks` stores a symlink as an entry with mode S_IFLNK whose data
+   * is the target.
+   */
+  unixMode: number;
 }
 
 export interface ReadEntryOptions {

@@ -10,7 +10,6 @@ import {
 import { parse as parseToml } from 'smol-toml';
 import { readPoetryDependencies } from './poetry';
 import { groupRequiresDist, withExtraMarker } from './requirement-text';
-import { checkZipSdistLinks } from './zip-links';
 
 /** Where static dependencies came from, in the order they are tried. */
 export const SDIST_STATIC_METHODS = ['pkg-info', 'pyproject', 'poetry', 'flit'] as const;
@@ -253,8 +252,8 @@ export interface ReadSdistStaticOptions {
 
 /**
  * Scans the sdist at `path` (every entry checked, nothing extracted) and reads its static
- * dependencies. A `.zip` sdist's symlinks are checked too (`checkZipSdistLinks`): links out of the
- * tree are `archive-link`, as in a tar.
+ * dependencies. Links out of the tree are `archive-link`, in a tar as in a `.zip` (whose symlinks
+ * are entries with the Unix mode S_IFLNK).
  */
 export async function readSdistStaticMetadata(
   path: string,
@@ -267,7 +266,6 @@ export async function readSdistStaticMetadata(
     format: options.format,
     wantedTooLargeCode: 'metadata-too-large',
   });
-  if (scan.format === 'zip') await checkZipSdistLinks(path, options.limits);
   return extractStaticMetadata(scan);
 }
 
