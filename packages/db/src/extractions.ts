@@ -137,6 +137,12 @@ export function sdistsWithoutDependencies(
   return filesWithoutResult(db, 'sdist', projectName, extractorVersion);
 }
 
+/** A file (of `files`) that has no result at all from this extractor version. */
+export function hasNoResult(extractorVersion: string) {
+  return sql`NOT EXISTS (SELECT 1 FROM extractions e WHERE e.file_id = ${files.id}
+              AND e.extractor_version = ${extractorVersion})`;
+}
+
 async function filesWithoutResult(
   db: Db,
   packagetype: string,
@@ -151,8 +157,7 @@ async function filesWithoutResult(
         eq(files.packagetype, packagetype),
         eq(files.removed, false),
         sql`${files.projectId} = (SELECT id FROM projects WHERE name = ${projectName})`,
-        sql`NOT EXISTS (SELECT 1 FROM extractions e WHERE e.file_id = ${files.id}
-              AND e.extractor_version = ${extractorVersion})`,
+        hasNoResult(extractorVersion),
       ),
     )
     .orderBy(files.id);

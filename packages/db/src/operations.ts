@@ -4,6 +4,7 @@
 import { pep503Name } from '@pypi-graph/pyspec';
 import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
 import type { Db } from './connection';
+import { hasNoResult } from './extractions';
 import { files, pendingProjects, refreshes } from './schema';
 import { rowsOf } from './stats';
 
@@ -106,8 +107,7 @@ export async function listFilesWithoutResult(
         eq(files.packagetype, packagetype),
         eq(files.removed, false),
         gt(files.id, afterId),
-        sql`NOT EXISTS (SELECT 1 FROM extractions e WHERE e.file_id = ${files.id}
-              AND e.extractor_version = ${extractorVersion})`,
+        hasNoResult(extractorVersion),
       ),
     )
     .orderBy(asc(files.id))
@@ -141,13 +141,13 @@ export interface FailedFile {
 
 /** Projects whose last crawl failed, matching the filter. */
 export async function failedProjectWork(db: Db, filter: FailedWorkFilter = {}): Promise<FailedProject[]> {
+  const project = filter.project ? pep503Name(filter.project) : null;
   const rows = rowsOf<{ name: string; code: string; last_serial: string | number }>(
     await db.execute(sql`
       SELECT display_name AS name, failure_code AS code, last_serial FROM projects
       WHERE failure_code IS NOT NULL
         AND (${filter.code ?? null}::text IS NULL OR failure_code = ${filter.code ?? null})
-        AND (${filter.project ? pep503Name(filter.project) : null}::text IS NULL
-             OR name = ${filter.project ? pep503Name(filter.project) : null})
+        AND (${project}::text IS NULL OR name = ${project})
         AND (${filter.since ?? null}::timestamptz IS NULL OR failed_at >= ${filter.since ?? null})
       ORDER BY name`),
   );
@@ -164,6 +164,7 @@ export async function failedFileWork(
   filter: FailedWorkFilter = {},
 ): Promise<FailedFile[]> {
   const out: FailedFile[] = [];
+  const project = filter.project ? pep503Name(filter.project) : null;
   for (const [packagetype, version] of Object.entries(versions)) {
     if (version === undefined) continue;
     const rows = rowsOf<{ sha256: string; filename: string; packagetype: string; codes: string[] }>(
@@ -178,8 +179,7 @@ export async function failedFileWork(
           AND (${filter.code ?? null}::text IS NULL OR e.failure_code = ${filter.code ?? null})
           AND (${filter.code ?? null}::text IS NOT NULL OR e.python_key = 'any'
                OR NOT (e.failure_code = ANY(${`{${(filter.excludeCodes ?? []).join(',')}}`}::text[])))
-          AND (${filter.project ? pep503Name(filter.project) : null}::text IS NULL
-               OR p.name = ${filter.project ? pep503Name(filter.project) : null})
+          AND (${project}::text IS NULL OR p.name = ${project})
           AND (${filter.since ?? null}::timestamptz IS NULL OR e.finished_at >= ${filter.since ?? null})
         GROUP BY f.id, f.sha256, f.filename, f.packagetype
         ORDER BY f.filename`),
