@@ -146,6 +146,27 @@ describe('pnpm worker × 2 + pnpm crawl --no-work + pnpm snapshot', () => {
     expect(status.stdout).toMatch(/files: +\d+/);
     expect(status.stdout).toMatch(/index: +last serial \d+, 0 behind/);
 
+    // Through pnpm exactly as the README says: `pnpm show` is pnpm's own (`pnpm view`, which asks
+    // the npm registry), so the documented form is `pnpm pypi-graph show`.
+    const viaPnpm = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn('pnpm', ['pypi-graph', 'show', 'Foo_Bar', '--python', '3.8'], {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout?.on('data', (d) => {
+        stdout += d;
+      });
+      child.stderr?.on('data', (d) => {
+        stderr += d;
+      });
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(viaPnpm.code, viaPnpm.stderr).toBe(0);
+    expect(viaPnpm.stdout).toMatch(/^Foo_Bar \(foo-bar\)/m);
+    expect(`${viaPnpm.stdout}${viaPnpm.stderr}`).not.toMatch(/E404|npm error|ERR_PNPM/);
+
     const missing = await run(['show', 'no-such-project']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('error [project-not-found]');

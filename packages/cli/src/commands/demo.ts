@@ -34,7 +34,7 @@ export async function demo(options: { dir: string; logger: Logger; progress: boo
         `database:  ${config.pglitePath} (PGlite)`,
         `snapshot:  ${snap.dir}`,
         `tarball:   ${snap.tarball} (sha256 ${snap.tarballSha256})`,
-        `try:       DATA_DIR=${dataDir} pnpm show <project>`,
+        `try:       DATA_DIR=${dataDir} pnpm pypi-graph show <project>`,
       ].join('\n');
     } finally {
       await app.close();
