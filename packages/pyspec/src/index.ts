@@ -58,4 +58,9 @@ export {
   tryParseVersion,
   type Version,
 } from './pep440';
-export { parseRequirement, type Requirement } from './requirements';
+export {
+  canonicalRequirement,
+  formatRequirement,
+  parseRequirement,
+  type Requirement,
+} from './requirements';

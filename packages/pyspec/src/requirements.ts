@@ -1,5 +1,11 @@
 import { CrawlError } from '@pypi-graph/core';
-import { type MarkerNode, markerToString, normalizeExtraValues, parseMarkerExpression } from './markers';
+import {
+  type MarkerNode,
+  type MarkerTerm,
+  markerToString,
+  normalizeExtraValues,
+  parseMarkerExpression,
+} from './markers';
 import { normalizeSpecifier } from './pep440';
 import { compareCodePoints } from './python-str';
 import { ParserSyntaxError, Tokenizer } from './tokenizer';
@@ -140,4 +146,62 @@ export function parseRequirement(text: string): Requirement {
     }
     throw err;
   }
+}
+
+/**
+ * `str(Requirement(text))` as packaging 26 writes it, from a parsed requirement: the name as
+ * written, `[extras]` sorted, the specifier set sorted (`<2,>=1.0`), ` @ url`, `; marker` (after
+ * a URL with the blank PEP 508 needs before `;`).
+ */
+export function formatRequirement(r: Requirement): string {
+  let out = r.name;
+  if (r.extras.length > 0) out += `[${r.extras.join(',')}]`;
+  out += r.specifier;
+  if (r.url !== null) out += r.markerText === null ? ` @ ${r.url}` : ` @ ${r.url} `;
+  if (r.markerText !== null) out += `; ${r.markerText}`;
+  return out;
+}
+
+/**
+ * A group that holds nothing but another group, `((a or b))`, is that group: packaging's `str()`
+ * prints such a double group without any parentheses, which changes its meaning next to another
+ * term (`((a or b)) and c` → `a or b and c`); printed after this, it keeps its one pair.
+ */
+function collapseGroups(term: MarkerTerm): MarkerTerm {
+  if (term.kind === 'comparison') return term;
+  let e = term;
+  while (e.terms.length === 1 && e.terms[0]!.kind === 'expression') e = e.terms[0] as MarkerNode;
+  return { ...e, terms: e.terms.map(collapseGroups) };
+}
+
+function formatCollapsed(r: Requirement): string {
+  const marker = r.marker === null ? null : (collapseGroups(r.marker) as MarkerNode);
+  return formatRequirement({ ...r, marker, markerText: marker === null ? null : markerToString(marker) });
+}
+
+/**
+ * The canonical PEP 508 spelling of a requirement: the text packaging 26 prints for it
+ * (`str(Requirement(text))`) and prints unchanged when it reads it again (a fixed point: a text
+ * that is already canonical is returned as it is). Two corrections make it a fixed point with the
+ * same meaning: a double group keeps one pair of parentheses (see `collapseGroups`), and `str()`
+ * is applied until it no longer changes (an `extra` compared inside a group that lost its
+ * parentheses is then normalized, PEP 685, as packaging does at the top level).
+ *
+ * Null when the text is no requirement, or has no canonical spelling: a marker string holding a
+ * `"`, which packaging prints between double quotes, unreadably.
+ */
+export function canonicalRequirement(text: string): string | null {
+  let out: string;
+  try {
+    out = formatCollapsed(parseRequirement(text));
+    for (let i = 0; i < 4; i++) {
+      const next = formatCollapsed(parseRequirement(out));
+      if (next === out) return out;
+      out = next;
+    }
+  } catch (err) {
+    if (err instanceof CrawlError && err.code === 'requirement-invalid') return null;
+    throw err;
+  }
+  return null;
 }

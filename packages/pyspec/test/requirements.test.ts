@@ -1,7 +1,9 @@
 import { CrawlError } from '@pypi-graph/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  canonicalRequirement,
   evaluateMarker,
+  formatRequirement,
   type MarkerNode,
   markerEnvironment,
   markerToString,
@@ -35,6 +37,7 @@ type OracleRequirement =
       specifier: string;
       url: string | null;
       marker: string | null;
+      str: string;
       eval: Evaluation | null;
     }
   | { ok: false; error: string };
@@ -169,6 +172,7 @@ describe('parseRequirement and markers against packaging', () => {
           specifier: r.specifier,
           url: r.url,
           marker: r.markerText,
+          str: formatRequirement(r),
           eval: r.marker ? evaluations(r.marker) : null,
         };
       } catch (err) {
@@ -178,6 +182,63 @@ describe('parseRequirement and markers against packaging', () => {
       if (JSON.stringify(got) !== JSON.stringify(want)) mismatches.push({ input, got, want });
     });
     expect(mismatches.slice(0, 10)).toEqual([]);
+  });
+
+  // The spelling the snapshot publishes (packages/snapshot): packaging's str(), made a fixed
+  // point of it with the same meaning. Checked by packaging itself: it prints each canonical text
+  // unchanged, reads the same name, extras, specifier and URL from it, and its marker decides
+  // alike in every environment with every extra. Without a double group `((…))` (whose meaning
+  // str() loses), it is exactly what applying str() until it no longer changes gives.
+  it('canonicalRequirement: a fixed point of str(Requirement) that means the same', () => {
+    const accepted = inputs.filter((_, i) => oracle.requirements[i]!.ok);
+    const wants = inputs
+      .map((_, i) => oracle.requirements[i]!)
+      .filter((o): o is Extract<OracleRequirement, { ok: true }> => o.ok);
+    const canonical = accepted.map((input) => canonicalRequirement(input));
+    const again = runOracle<{
+      requirements: OracleRequirement[];
+      requirementStrs: (string | null)[];
+      requirementFixedPoints: (string | null)[];
+    }>({
+      requirements: { inputs: canonical.map((c) => c ?? ''), envs, extras: EXTRAS },
+      requirementStrs: canonical.map((c) => c ?? ''),
+      requirementFixedPoints: accepted,
+    });
+    const doubleGroup = /\(\s*\(/;
+    const mismatches: unknown[] = [];
+    let unchanged = 0;
+    let notStr = 0;
+    accepted.forEach((input, j) => {
+      const want = wants[j]!;
+      const c = canonical[j];
+      // No canonical spelling only for a marker string that str() cannot print back: one
+      // holding a backslash, a quote or a control character.
+      if (c === null) {
+        if (!/\\|'[^']*"/.test(input)) mismatches.push({ input, c });
+        return;
+      }
+      const reread = again.requirements[j]!;
+      if (again.requirementStrs[j] !== c) mismatches.push({ input, c, str: again.requirementStrs[j] });
+      if (
+        !reread.ok ||
+        reread.name !== want.name ||
+        JSON.stringify([reread.extras, reread.specifier, reread.url, reread.eval]) !==
+          JSON.stringify([want.extras, want.specifier, want.url, want.eval])
+      ) {
+        mismatches.push({ input, c, want, reread });
+      }
+      if (!doubleGroup.test(input) && c !== again.requirementFixedPoints[j]) {
+        mismatches.push({ input, c, fixedPoint: again.requirementFixedPoints[j] });
+      }
+      if (c === input) unchanged++;
+      if (c !== want.str) notStr++;
+      // Already canonical: kept byte for byte.
+      if (want.str === input && c !== input) mismatches.push({ input, c, kept: false });
+    });
+    expect(mismatches.slice(0, 10)).toEqual([]);
+    expect(unchanged).toBeGreaterThan(100);
+    expect(accepted.length - unchanged).toBeGreaterThan(1000);
+    expect(notStr).toBeGreaterThan(0);
   });
 
   it('agrees on every marker', () => {
@@ -229,6 +290,31 @@ describe('parseRequirement', () => {
         expect.objectContaining({ code: 'requirement-invalid' }),
       );
     }
+  });
+});
+
+describe('canonicalRequirement', () => {
+  it('spells requirements as packaging prints them, keeping what is already canonical', () => {
+    expect(
+      canonicalRequirement('Flask-Session[cachelib, memcached, mongodb, redis, sqlalchemy] ; extra == "all"'),
+    ).toBe('Flask-Session[cachelib,memcached,mongodb,redis,sqlalchemy]; extra == "all"');
+    expect(canonicalRequirement("sphinx (>=3.5) ; extra == 'docs'")).toBe('sphinx>=3.5; extra == "docs"');
+    expect(canonicalRequirement('requests>=2.20,<3')).toBe('requests<3,>=2.20');
+    expect(canonicalRequirement('requests<3,>=2.20')).toBe('requests<3,>=2.20');
+    expect(canonicalRequirement('x@https://h/x.tgz ;os_name=="nt"')).toBe(
+      'x @ https://h/x.tgz ; os_name == "nt"',
+    );
+    expect(canonicalRequirement('a (')).toBeNull();
+    expect(canonicalRequirement(`a; os_name == 'x"y'`)).toBeNull();
+  });
+
+  it('keeps the meaning of a double group, which str() loses, and normalizes its extras', () => {
+    expect(canonicalRequirement('a; ((os_name == "a" or os_name == "b")) and python_version == "3"')).toBe(
+      'a; (os_name == "a" or os_name == "b") and python_version == "3"',
+    );
+    expect(canonicalRequirement('a; ((extra == "Foo_Bar" or extra == "x"))')).toBe(
+      'a; extra == "foo-bar" or extra == "x"',
+    );
   });
 });
 

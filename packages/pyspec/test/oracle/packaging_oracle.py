@@ -52,11 +52,40 @@ def requirements(data):
                     "specifier": str(r.specifier),
                     "url": r.url,
                     "marker": str(r.marker) if r.marker is not None else None,
+                    "str": str(r),
                     "eval": evaluations(r.marker, data["envs"], data["extras"]) if r.marker is not None else None,
                 }
             )
         except Exception as e:  # noqa: BLE001 - packaging lets SyntaxError/ValueError escape too
             out.append({"ok": False, "error": type(e).__name__})
+    return out
+
+
+def requirement_strs(texts):
+    """str(Requirement(text)) of each text, or None where packaging does not read it."""
+    out = []
+    for text in texts:
+        try:
+            out.append(str(Requirement(text)))
+        except Exception:  # noqa: BLE001
+            out.append(None)
+    return out
+
+
+def requirement_fixed_points(texts):
+    """str(Requirement(...)) applied until it no longer changes (at most 5 times), or None."""
+    out = []
+    for text in texts:
+        try:
+            s = str(Requirement(text))
+            for _ in range(5):
+                nxt = str(Requirement(s))
+                if nxt == s:
+                    break
+                s = nxt
+            out.append(s if str(Requirement(s)) == s else None)
+        except Exception:  # noqa: BLE001
+            out.append(None)
     return out
 
 
@@ -152,6 +181,8 @@ def metadata_files(paths):
 MODES = {
     "requirements": requirements,
     "markers": markers,
+    "requirementStrs": requirement_strs,
+    "requirementFixedPoints": requirement_fixed_points,
     "versions": versions,
     "specifiers": specifiers,
     "messages": lambda texts: [message(t) for t in texts],
