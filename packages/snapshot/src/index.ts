@@ -10,6 +10,7 @@ export {
   type SnapshotSource,
   snapshotId,
 } from './publish';
+export { publishedRequirement } from './published-requirement';
 export {
   buildPypiBucket,
   buildPypiBucketValue,

@@ -20,6 +20,7 @@
  */
 import { CrawlError } from '@pypi-graph/core';
 import { bucketOf, compareVersions, machNixName } from '@pypi-graph/pyspec';
+import { publishedRequirement } from './published-requirement';
 import type { LayoutCounts } from './pypi-layout';
 import { dumpPython, type PyObject, type PyValue } from './python-json';
 import { compareCodePoints, pythonStrip } from './python-str';
@@ -108,7 +109,7 @@ function fieldsNode(req: SdistRequirements, where: Record<string, unknown>): Nod
         if (!Array.isArray(pair) || typeof pair[0] !== 'string' || !isStrings(pair[1])) {
           fail(`extras_require entry is not [key, list of strings]`, { ...where, pair });
         }
-        extras.set(pair[0], [...pair[1]]);
+        extras.set(pair[0], pair[1].map(publishedRequirement));
       }
       if (extras.size === 0) continue;
       value.set(field, extras);
@@ -117,8 +118,11 @@ function fieldsNode(req: SdistRequirements, where: Record<string, unknown>): Nod
     } else {
       if (!isStrings(raw)) fail(`${field} is not a list of strings`, { ...where, field });
       if (raw.length === 0) continue;
-      value.set(field, [...raw]);
-      identity.push([field, raw]);
+      // Requirement strings in their canonical spelling (published-requirement.ts);
+      // python_requires is a specifier set, published as it is.
+      const list = field === 'python_requires' ? [...raw] : raw.map(publishedRequirement);
+      value.set(field, list);
+      identity.push([field, list]);
     }
   }
   for (const key of Object.keys(req)) {

@@ -15,6 +15,7 @@
  */
 import { CrawlError } from '@pypi-graph/core';
 import { bucketOf, machNixName } from '@pypi-graph/pyspec';
+import { publishedRequirement } from './published-requirement';
 import type { LayoutCounts } from './pypi-layout';
 import { dumpPython, type PyObject, type PyValue } from './python-json';
 import { compareCodePoints, pythonStrip } from './python-str';
@@ -26,7 +27,7 @@ export interface WheelFile {
   filename: string;
   /** PyPI's `python_version` of the file (`py3`, `py2.py3`, `cp38`…): the grouping key. */
   pythonVersion: string;
-  /** `Requires-Dist` values, verbatim, in METADATA order. */
+  /** `Requires-Dist` values, verbatim, in METADATA order (published canonical: published-requirement.ts). */
   requiresDist: readonly string[];
   /** `Requires-Python`, verbatim (mach-nix strips `,` when reading); null when absent. */
   requiresPython: string | null;
@@ -73,7 +74,10 @@ function checkStrings(value: unknown, field: string, wheel: WheelFile, project: 
  */
 function wheelEntry(wheel: WheelFile, project: string): { fields: Fields; identity: string } {
   const providesExtras = checkStrings(wheel.providesExtras, 'providesExtras', wheel, project);
-  const requiresDist = checkStrings(wheel.requiresDist, 'requiresDist', wheel, project);
+  // Published in their canonical spelling (published-requirement.ts); equal after it, equal here.
+  const requiresDist = checkStrings(wheel.requiresDist, 'requiresDist', wheel, project).map(
+    publishedRequirement,
+  );
   const requiresExternal = checkStrings(wheel.requiresExternal, 'requiresExternal', wheel, project);
   const requiresPython = wheel.requiresPython ?? null;
   // FORMATS.md §D: a list here crashes mach-nix (`.strip(',')`), so only a string passes.

@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,15 @@ import type { PyValue } from '../src/index';
 /** Runs a Python 3 script with `input` on stdin and returns its stdout (throws on failure). */
 export function runPython(script: string, input = ''): string {
   return execFileSync('python3', ['-c', script], { input, encoding: 'utf8', maxBuffer: 1 << 28 });
+}
+
+/**
+ * An oracle of test/fixtures, run as one script after published_requirement.py (the spelling of
+ * published requirement strings, from Python's packaging, which python3 must have).
+ */
+export function oracleScript(name: string): string {
+  const read = (file: string) => readFileSync(join(import.meta.dirname, 'fixtures', file), 'utf8');
+  return `${read('published_requirement.py')}\n${read(name)}`;
 }
 
 /** Whether a command is on PATH. */

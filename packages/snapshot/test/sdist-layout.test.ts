@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bucketOf, machNixName } from '@pypi-graph/pyspec';
@@ -15,7 +14,7 @@ import {
   type SdistResult,
   type SnapshotSource,
 } from '../src/index';
-import { prng, runPython, tempDir } from './helpers';
+import { oracleScript, prng, runPython, tempDir } from './helpers';
 
 const ok = (fields: SdistRequirements = {}): SdistResult => ({ ok: fields });
 const err = (error: string): SdistResult => ({ error });
@@ -49,7 +48,9 @@ const PROJECTS: SdistProject[] = [
         ]),
       },
       // every field, in pkg_to_dict order whatever the input order; extras keep their order,
-      // `:marker` keys and an extra without requirements ([]) included
+      // `:marker` keys and an extra without requirements ([]) included; requirement strings in
+      // their canonical spelling (`PySocks>=1.5.6, !=1.5.7` → `PySocks!=1.5.7,>=1.5.6`), an
+      // invalid one (`café`) and python_requires as given
       {
         version: '2',
         results: new Map([
@@ -198,7 +199,7 @@ const EXPECTED_SDIST = [
   '        ],',
   '        "extras_require": {',
   '          "socks": [',
-  '            "PySocks>=1.5.6, !=1.5.7"',
+  '            "PySocks!=1.5.7,>=1.5.6"',
   '          ],',
   '          ":python_version < \\"3\\"": [',
   '            "enum34"',
@@ -329,7 +330,7 @@ describe('buildSdistBucket', () => {
     const expected =
       '{\n  "p": {\n    "1": {\n      "27": "X",\n      "36": "27",\n      "37": "27"\n    }\n  }\n}';
     expect((await buildSdistBucket([p], 'sdist-errors')).json).toBe(expected);
-    const oracle = readFileSync(join(import.meta.dirname, 'fixtures', 'crawl-sdist-deps-oracle.py'), 'utf8');
+    const oracle = oracleScript('crawl-sdist-deps-oracle.py');
     const fromPython = JSON.parse(runPython(oracle, JSON.stringify([{ projects: toOracle([p]) }])));
     expect(fromPython).toEqual([['{}', expected]]);
   });
@@ -426,6 +427,11 @@ function randomBucket(rand: () => number, projects: number): SdistProject[] {
     ['café'],
     ['a "q" \\ b'],
     [''],
+    // non-canonical spellings, equal to canonical ones once published
+    ['requests >= 2, < 3', 'six'],
+    ['requests<3,>=2', 'six'],
+    ["pywin32 ; sys_platform=='win32'", 'y @ https://h/y-1.tgz'],
+    ['pywin32; sys_platform == "win32"', 'y@ https://h/y-1.tgz'],
   ];
   const extras: Array<Array<[string, string[]]>> = [
     [],
@@ -501,7 +507,7 @@ describe('buildSdistBucket against the original compressor', () => {
   it('matches a Python re-implementation of crawl_sdist_deps.py (and survives its decompress + compress)', async () => {
     const rand = prng(11);
     const buckets = [PROJECTS, ...Array.from({ length: 40 }, () => randomBucket(rand, 10))];
-    const oracle = readFileSync(join(import.meta.dirname, 'fixtures', 'crawl-sdist-deps-oracle.py'), 'utf8');
+    const oracle = oracleScript('crawl-sdist-deps-oracle.py');
     const cases = buckets.map((projects) => ({ projects: toOracle(projects) }));
     const expected = JSON.parse(runPython(oracle, JSON.stringify(cases))) as [string, string][];
     expect(expected[0]).toEqual([EXPECTED_SDIST, EXPECTED_ERRORS]);
