@@ -288,9 +288,14 @@ def build(out):
         core_metadata(n, "3.2", requires_python=">=3.6", provides_extra=["argon2"],
                       requires_dist=["asgiref>=3.3.2", "pytz", "sqlparse", 'argon2-cffi>=19.1.0 ; extra == "argon2"']),
     )
+    # Its extra `all` names a dependency's extras with a blank after each comma, as a real wheel's
+    # METADATA did: legal PEP 508 that mach-nix's parser rejects; the snapshot publishes it
+    # canonically (issue 11 §5).
     files["Django_Like-4.0-py3-none-any.whl"] = wheel(
         "Django_Like-4.0-py3-none-any.whl", n, "4.0",
-        core_metadata(n, "4.0", requires_python=">=3.8", requires_dist=["asgiref<4,>=3.4.1", "sqlparse>=0.2.2"]),
+        core_metadata(n, "4.0", requires_python=">=3.8", provides_extra=["all"],
+                      requires_dist=["asgiref<4,>=3.4.1", "sqlparse>=0.2.2",
+                                     'Flask-Session[cachelib, memcached, mongodb, redis, sqlalchemy] ; extra == "all"']),
     )
     files["Django_Like-4.0-cp312-cp312-win_amd64.whl"] = wheel(
         "Django_Like-4.0-cp312-cp312-win_amd64.whl", n, "4.0",

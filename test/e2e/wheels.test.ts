@@ -8,6 +8,7 @@ import { projectDependencies, schema } from '@pypi-graph/db';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crawlEnv } from '../support/crawl-env';
+import { checkSnapshotRequirements } from '../support/mach-nix-requirement';
 
 const FIXTURES = path.resolve('test/fixtures/index');
 type PyWheel =
@@ -78,9 +79,23 @@ describe('wheel dependencies', () => {
       const again = await crawl(env.app, { all: true });
       expect(again.summary.extractions).toEqual([]);
 
-      // The snapshot's wheel/ layout carries them.
+      // The database keeps the verbatim text, blanks after the extras' commas included.
+      const flask = 'Flask-Session[cachelib, memcached, mongodb, redis, sqlalchemy] ; extra == "all"';
+      const django40 = stored.get('Django_Like-4.0-py3-none-any.whl')!.extractions[0]!;
+      expect(django40.requirements.map((r) => r.requirement)).toContain(flask);
+
+      // The snapshot's wheel/ layout carries them, every requirement string in its canonical
+      // spelling: packaging reads and prints each unchanged, and mach-nix's parser reads each
+      // (issue 11 §5; test/support/mach-nix-requirement.ts), the Flask-Session line included.
       const snap = await takeSnapshot(env.app, path.join(env.dataDir, 'snapshots'));
       expect(snap.counts.wheel?.files).toBe(checked);
+      const { strings, problems } = await checkSnapshotRequirements(snap.dir);
+      expect(problems).toEqual([]);
+      expect(strings).toContain('Flask-Session[cachelib,memcached,mongodb,redis,sqlalchemy]; extra == "all"');
+      expect(strings).not.toContain(flask);
+      // The real wheels' old spellings (`name (>=v) ; extra == 'x'`) are among them, rewritten.
+      expect(strings.length).toBeGreaterThan(20);
+      expect(strings.filter((s) => s.split(';')[0]!.includes('(') || s.includes("'"))).toEqual([]);
     } finally {
       await env.cleanup();
     }
