@@ -166,6 +166,69 @@ test = ["pytest >=2.7.3", "pytest-cov"]
 doc = ["sphinx"]
 """
 
+# setuptools builds it from setup.cfg alone: no setup.py (setuptools' backend runs `setup()`).
+SETUPTOOLS_CFG_PY = """[build-system]
+requires = ["setuptools>=40.8", "wheel"]
+build-backend = "setuptools.build_meta"
+"""
+
+SETUPTOOLS_CFG = """[metadata]
+name = setuptools-cfg
+version = 1.0
+
+[options]
+packages = setuptools_cfg
+python_requires = >=2.7
+install_requires =
+    requests[socks, security]>=2.0, <3
+    mylib @ https://example.org/mylib-1.0.tar.gz
+    enum34; python_version < "3.4"
+
+[options.extras_require]
+test = pytest>=4
+"""
+
+# Two extras share an optional dependency, and one extra is part of another (issue 11 §3).
+POETRY_SHARED = """[build-system]
+requires = ["poetry-core>=1.0.0"]
+build-backend = "poetry.core.masonry.api"
+
+[tool.poetry]
+name = "poetry-shared"
+version = "1.0"
+description = ""
+authors = ["A <a@example.org>"]
+
+[tool.poetry.dependencies]
+python = "^3.9"
+rdflib = "^7"
+httpx = { version = "^0.28.1", optional = true }
+pillow = { version = "^10", optional = true, markers = "sys_platform != 'win32'" }
+pypng = { version = "*", optional = true }
+
+[tool.poetry.extras]
+rdf4j = ["httpx"]
+graphdb = ["httpx"]
+pil = ["pillow"]
+all = ["pypng", "pillow"]
+"""
+
+# hatchling computes its dependencies (dynamic), and a setup.py stub is shipped beside it.
+HATCH_STUB = """[build-system]
+requires = ["hatchling>=1.18", "hatch-requirements-txt"]
+build-backend = "hatchling.build"
+
+[project]
+name = "hatch-stub"
+version = "1.0"
+dynamic = ["dependencies"]
+
+[tool.hatch.metadata.hooks.requirements_txt]
+files = ["requirements.txt"]
+"""
+
+STUB_SETUP_PY = "# compatibility stub for old tools; the build backend is in pyproject.toml\nfrom setuptools import setup\nsetup()\n"
+
 NOTHING_PY = """[build-system]
 requires = ["hatchling"]
 build-backend = "hatchling.build"
@@ -183,7 +246,26 @@ GOOD = {
     "pep621-dynamic-nosetup-1.0": {"PKG-INFO": pkg_info("pep621-dynamic-nosetup", "2.1"), "pyproject.toml": PEP621_DYNAMIC},
     "poetry-demo-1.0": {"PKG-INFO": pkg_info("poetry-demo", "2.1"), "pyproject.toml": POETRY},
     "poetry-setuppy-1.0": {"PKG-INFO": pkg_info("poetry-setuppy", "2.1"), "pyproject.toml": POETRY, "setup.py": SETUP_PY},
+    "poetry-shared-1.0": {"PKG-INFO": pkg_info("poetry-shared", "2.1"), "pyproject.toml": POETRY_SHARED},
     "flit-old-1.0": {"PKG-INFO": pkg_info("flit-old", "2.1"), "pyproject.toml": FLIT, "flit_old.py": '"""x"""\n__version__ = "1.0"\n'},
+    "flit-setuppy-1.0": {
+        "PKG-INFO": pkg_info("flit-setuppy", "2.1"),
+        "pyproject.toml": FLIT,
+        "setup.py": STUB_SETUP_PY,
+        "flit_old.py": '"""x"""\n__version__ = "1.0"\n',
+    },
+    "hatch-stub-1.0": {
+        "PKG-INFO": pkg_info("hatch-stub", "2.1"),
+        "pyproject.toml": HATCH_STUB,
+        "requirements.txt": "click>=8\n",
+        "setup.py": STUB_SETUP_PY,
+    },
+    "setuptools-cfg-1.0": {
+        "PKG-INFO": pkg_info("setuptools-cfg", "2.1"),
+        "pyproject.toml": SETUPTOOLS_CFG_PY,
+        "setup.cfg": SETUPTOOLS_CFG,
+        "setuptools_cfg/__init__.py": "",
+    },
     "setuppy-only-1.0": {"PKG-INFO": pkg_info("setuppy-only", "1.0"), "setup.py": SETUP_PY},
     "nothing-1.0": {"PKG-INFO": pkg_info("nothing", "2.1"), "pyproject.toml": NOTHING_PY},
 }

@@ -7,6 +7,9 @@ sandbox as
 
     python -s -S -B extract.py [--limits=CPU,AS,NPROC,FSIZE] <directory holding setup.py> <result file> [<directory> ...]
 
+Without setup.py (but with setup.cfg or pyproject.toml) it runs what setuptools' build backend
+runs then, `from setuptools import setup; setup()`.
+
 `--limits`: the rlimits, which it sets on itself before anything else (driver.py).  `-S`: the
 interpreter's own site-packages (whatever is installed on the host) are never on sys.path; the
 directories after the result file (the setuptools we ship for this interpreter) are appended
@@ -151,20 +154,47 @@ def error(code, log, tail=""):
     return {"error": {"code": code, "log": log[:TAIL_CHARS], "tail": tail[-TAIL_CHARS:]}}
 
 
+# What setuptools' build backend runs for an sdist without setup.py (build_meta
+# `_open_setup_script`): setup.cfg and pyproject.toml then say everything.
+STAND_IN = b"from setuptools import setup; setup()"
+
+
+def declares_project(setup_dir):
+    """Whether pyproject.toml has a [project] table (PEP 621), which setuptools reads from 61 on."""
+    try:
+        with open(os.path.join(setup_dir, "pyproject.toml"), "rb") as handle:
+            text = handle.read().decode("utf-8", "replace")
+    except EnvironmentError:
+        return False
+    return any(line.split("#", 1)[0].strip() == "[project]" for line in text.splitlines())
+
+
 def run(setup_dir):
     setup_py = os.path.join(setup_dir, "setup.py")
-    if not os.path.isfile(setup_py):
+    stand_in = not os.path.isfile(setup_py)
+    if stand_in and not any(os.path.isfile(os.path.join(setup_dir, f)) for f in ("setup.cfg", "pyproject.toml")):
         return error("no-setup-py", "no setup.py in the sdist")
     os.chdir(setup_dir)
     sys.path.insert(0, setup_dir)
     sys.argv = [setup_py, "install"]
-    with open(setup_py, "rb") as handle:
-        source = handle.read()
+    if stand_in:
+        source = STAND_IN
+    else:
+        with open(setup_py, "rb") as handle:
+            source = handle.read()
     try:
         patch()
     except Exception:
         exc_type, exc = sys.exc_info()[:2]
         return error("sandbox-failed", "cannot patch setuptools: " + last_line(exc_type, exc), traceback.format_exc())
+    if stand_in and declares_project(setup_dir):
+        import setuptools
+        major = setuptools.__version__.split(".")[0]
+        # An older setuptools ignores [project]: setup() would answer "no dependencies".
+        if not major.isdigit() or int(major) < 61:
+            return error("missing-build-dependency",
+                         "setuptools>=61 reads [project] of pyproject.toml; this Python has setuptools "
+                         + setuptools.__version__)
     namespace = {"__name__": "__main__", "__file__": setup_py, "__builtins__": __builtins__}
     try:
         code = compile(source, setup_py, "exec")

@@ -10,6 +10,7 @@ import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
 import { bucketOf } from '@pypi-graph/pyspec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crawlEnv } from '../support/crawl-env';
+import { checkSnapshotRequirements } from '../support/mach-nix-requirement';
 
 const SDISTS = path.resolve('test/fixtures/sdists');
 const PYTHON_KEYS = ['27', '36', '37', '38', '39', '310', '311', '312', '313'];
@@ -33,6 +34,12 @@ beforeAll(async () => {
     'pep621-static-1.0.tar.gz',
     'setuppy-only-1.0.tar.gz',
     'nothing-1.0.tar.gz',
+    // issue 11 §3, §4
+    'setuptools-cfg-1.0.tar.gz',
+    'poetry-shared-1.0.tar.gz',
+    'poetry-setuppy-1.0.tar.gz',
+    'hatch-stub-1.0.tar.gz',
+    'flit-old-1.0.tar.gz',
   ]) {
     await copyFile(path.join(SDISTS, f), path.join(folder, f));
   }
@@ -50,7 +57,9 @@ describe('sdist dependencies in the crawl', () => {
       const env = await crawlEnv(server.url, 'pglite', 'embedded', { SDIST_EXTRACTION: 'sandbox' });
       try {
         const outcome = await crawl(env.app, { all: true });
-        expect(outcome.summary.failures).toEqual([{ code: 'no-static-metadata', count: 1 }]);
+        // nothing-1.0 (hatchling, no metadata) and hatch-stub-1.0 (hatchling computes it; the
+        // setup.py stub beside it is not what pip builds)
+        expect(outcome.summary.failures).toEqual([{ code: 'no-static-metadata', count: 2 }]);
 
         const [pkginfo] = await projectDependencies(env.app.db, 'pkginfo22-static');
         expect(pkginfo?.extractions.map((e) => [e.pythonKey, e.method, e.status])).toEqual([
@@ -79,6 +88,39 @@ describe('sdist dependencies in the crawl', () => {
           ['failed', 'no-static-metadata'],
         ]);
 
+        // No setup.py, setuptools' backend: `setup()` reads setup.cfg under every Python, and
+        // [build-system] requires are recorded as what building needs.
+        const [cfg] = await projectDependencies(env.app.db, 'setuptools-cfg');
+        expect(cfg?.extractions.map((e) => [e.pythonKey, e.method, e.status]).sort()).toEqual(
+          PYTHON_KEYS.map((k) => [k, 'setup.py', 'ok']).sort(),
+        );
+        for (const e of cfg!.extractions) {
+          const rows = e.requirements.map((r) => [r.kind, r.requirement]);
+          expect(rows, e.pythonKey).toContainEqual(['install', 'requests[security,socks]<3,>=2.0']);
+          expect(rows, e.pythonKey).toContainEqual(['setup', 'setuptools>=40.8']);
+          expect(rows, e.pythonKey).toContainEqual(['setup', 'wheel']);
+          expect(rows, e.pythonKey).toContainEqual(['python', '>=2.7']);
+        }
+        // poetry: the backend, not the setup.py stub; an optional dependency shared by two extras
+        // is stored under both; a flit sdist records its build input too.
+        const [stub] = await projectDependencies(env.app.db, 'poetry-setuppy');
+        expect(stub?.extractions.map((e) => [e.pythonKey, e.method, e.status])).toEqual([
+          ['any', 'poetry', 'ok'],
+        ]);
+        const [shared] = await projectDependencies(env.app.db, 'poetry-shared');
+        const sharedRows = shared!.extractions[0]!.requirements.map((r) => [r.kind, r.extra, r.requirement]);
+        expect(sharedRows).toContainEqual(['extra', 'rdf4j', 'httpx (>=0.28.1,<0.29.0)']);
+        expect(sharedRows).toContainEqual(['extra', 'graphdb', 'httpx (>=0.28.1,<0.29.0)']);
+        expect(sharedRows).toContainEqual(['setup', null, 'poetry-core>=1.0.0']);
+        const [flit] = await projectDependencies(env.app.db, 'flit-old');
+        expect(
+          flit!.extractions[0]!.requirements.filter((r) => r.kind === 'setup').map((r) => r.requirement),
+        ).toEqual(['flit']);
+        const [hatch] = await projectDependencies(env.app.db, 'hatch-stub');
+        expect(hatch?.extractions.map((e) => [e.status, e.failureCode])).toEqual([
+          ['failed', 'no-static-metadata'],
+        ]);
+
         // show --python: the setup.py result of that interpreter, with its method.
         const { show } = await import('@pypi-graph/cli');
         const shown = await show(env.app, 'setuppy-only==1.0', { python: '3.8' });
@@ -101,6 +143,36 @@ describe('sdist dependencies in the crawl', () => {
         const errors = await bucket('sdist-errors', 'nothing');
         expect(Object.keys(errors['1.0']).sort()).toEqual([...PYTHON_KEYS].sort());
         expect(await bucket('sdist', 'nothing')).toBeUndefined();
+        // setup_requires published; requirement strings in their canonical spelling, a direct
+        // reference as `name@ url` (issue 11 §4, §5).
+        expect((await bucket('sdist', 'setuptools-cfg'))['1.0']['27']).toEqual({
+          install_requires: [
+            'requests[security,socks]<3,>=2.0',
+            'mylib@ https://example.org/mylib-1.0.tar.gz',
+          ],
+          setup_requires: ['setuptools>=40.8', 'wheel'],
+          extras_require: { ':python_version < "3.4"': ['enum34'], test: ['pytest>=4'] },
+          python_requires: ['>=2.7'],
+        });
+        const sharedEntry = (await bucket('sdist', 'poetry-shared'))['1.0'] as Record<string, unknown>;
+        const sharedFields = Object.values(sharedEntry).find((v) => typeof v === 'object');
+        expect(sharedFields).toEqual({
+          install_requires: ['rdflib<8,>=7'],
+          setup_requires: ['poetry-core>=1.0.0'],
+          extras_require: {
+            rdf4j: ['httpx<0.29.0,>=0.28.1'],
+            graphdb: ['httpx<0.29.0,>=0.28.1'],
+            pil: ['pillow<11,>=10; sys_platform != "win32"'],
+            all: ['pillow<11,>=10; sys_platform != "win32"', 'pypng'],
+          },
+          python_requires: ['>=3.9,<4.0'],
+        });
+        expect(await bucket('sdist-errors', 'hatch-stub')).toBeDefined();
+        // Every requirement string of the snapshot: packaging reads it and prints it unchanged,
+        // and mach-nix's parser reads it (test/support/mach-nix-requirement.ts).
+        const { strings, problems } = await checkSnapshotRequirements(snap.dir);
+        expect(problems).toEqual([]);
+        expect(strings.length).toBeGreaterThan(20);
       } finally {
         await env.cleanup();
       }

@@ -4,7 +4,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Config } from '@pypi-graph/config';
 import { CrawlError, type Logger } from '@pypi-graph/core';
-import { readSdistStaticMetadata, runSandbox, toSdistDepsFields } from '@pypi-graph/extractor';
+import {
+  readSdistStaticMetadata,
+  runSandbox,
+  toSdistDepsFields,
+  withBuildRequires,
+} from '@pypi-graph/extractor';
 import type { SdistDeps, SdistExtractor } from '@pypi-graph/pipeline';
 import type { PypiClient } from '@pypi-graph/pypi-client';
 
@@ -47,7 +52,9 @@ export async function deleteStorePaths(outPath: string, sdistStorePath: string):
 
 /**
  * DESIGN §3: download (sha256-verified) → static metadata when it is trustworthy → else setup.py
- * in the Nix sandbox, once per Python version. `SDIST_EXTRACTION` chooses how far to go.
+ * in the Nix sandbox, once per Python version. `SDIST_EXTRACTION` chooses how far to go. Every
+ * result's `setup_requires` holds what building needs: pyproject.toml's `[build-system] requires`,
+ * then (setup.py runs) the `setup_requires` setup.py declares.
  */
 export async function createSdistExtractor(
   config: Config,
@@ -74,7 +81,8 @@ export async function createSdistExtractor(
           const fields = toSdistDepsFields(found);
           const deps: SdistDeps = {
             install_requires: fields.install_requires ?? [],
-            setup_requires: found.setupRequires,
+            // [build-system] requires: what building needs (a flit or hatchling sdist's only build input)
+            setup_requires: fields.setup_requires ?? [],
             tests_require: [],
             extras_require: Object.entries(found.extrasRequire),
             python_requires: found.pythonRequires,
@@ -105,7 +113,7 @@ export async function createSdistExtractor(
               ? {
                   ok: {
                     install_requires: r.ok.install_requires,
-                    setup_requires: r.ok.setup_requires,
+                    setup_requires: withBuildRequires(found.buildRequires, r.ok.setup_requires),
                     tests_require: r.ok.tests_require,
                     extras_require: Object.entries(r.ok.extras_require),
                     python_requires: r.ok.python_requires,

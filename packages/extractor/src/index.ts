@@ -40,6 +40,7 @@ export {
   type SdistStaticResult,
   toSdistDepsFields,
   wantsStaticMetadataFile,
+  withBuildRequires,
 } from './sdist/static';
 export {
   distInfoMatches,

@@ -18,6 +18,7 @@ import {
   poetryRequiresPython,
   readPoetryDependencies,
   readSdistStaticMetadata,
+  type SdistStaticMetadata,
   type SdistStaticResult,
   toSdistDepsFields,
 } from '../src';
@@ -106,6 +107,12 @@ async function readTomlFromFixture(file: string): Promise<string> {
   return [...scan.entries.values()][0]!.toString('utf8');
 }
 
+/** A scan of `x-1.0/` holding these files (their text) and, as names only, `others`. */
+function scanOf(texts: Record<string, string>, others: string[] = []) {
+  const entries = new Map(Object.entries(texts).map(([n, t]) => [`x-1.0/${n}`, Buffer.from(t)]));
+  return { entries, files: new Set([...entries.keys(), ...others.map((n) => `x-1.0/${n}`)]), root: 'x-1.0' };
+}
+
 const methodOf = (r: SdistStaticResult | FailureCode) =>
   typeof r === 'string' ? r : r.kind === 'static' ? r.method : r.kind;
 
@@ -119,10 +126,16 @@ describe('fixtures', () => {
     ['pep621-static-1.0.tar', 'pyproject'],
     ['pep621-static-1.0.zip', 'pyproject'],
     ['pep621-dynamic-1.0.tar.gz', 'needs-setup-py'],
-    ['pep621-dynamic-nosetup-1.0.tar.gz', 'no-static-metadata'],
+    // setuptools' backend without setup.py: setuptools runs `setup()`, so does the sandbox
+    ['pep621-dynamic-nosetup-1.0.tar.gz', 'needs-setup-py'],
+    ['setuptools-cfg-1.0.tar.gz', 'needs-setup-py'],
     ['poetry-demo-1.0.tar.gz', 'poetry'],
-    ['poetry-setuppy-1.0.tar.gz', 'needs-setup-py'],
+    // the declared backend builds the sdist, not the setup.py stub beside it
+    ['poetry-setuppy-1.0.tar.gz', 'poetry'],
+    ['poetry-shared-1.0.tar.gz', 'poetry'],
     ['flit-old-1.0.tar.gz', 'flit'],
+    ['flit-setuppy-1.0.tar.gz', 'flit'],
+    ['hatch-stub-1.0.tar.gz', 'no-static-metadata'],
     ['setuppy-only-1.0.tar.gz', 'needs-setup-py'],
     ['nothing-1.0.tar.gz', 'no-static-metadata'],
     ['links-inside-1.0.tar.gz', 'pkg-info'],
@@ -206,13 +219,129 @@ describe('fixtures', () => {
       expect(() => parseRequirement(line)).not.toThrow();
   });
 
+  // Issue 11 §3: an optional dependency that several extras list is written once, with
+  // `extra == "a" or extra == "b"`; it belongs to every one of them.
+  it('poetry: an optional dependency shared by two extras is in both', async () => {
+    const r = await outcome('poetry-shared-1.0.tar.gz');
+    expect(r).toMatchObject({
+      method: 'poetry',
+      installRequires: [
+        'rdflib (>=7,<8)',
+        'httpx (>=0.28.1,<0.29.0) ; extra == "rdf4j" or extra == "graphdb"',
+        'pillow (>=10,<11) ; (sys_platform != "win32") and (extra == "pil" or extra == "all")',
+        'pypng ; extra == "all"',
+      ],
+      ungroupedExtras: [],
+      providesExtra: ['all', 'graphdb', 'pil', 'rdf4j'],
+    });
+    expect(toSdistDepsFields(r as never)).toEqual({
+      install_requires: ['rdflib (>=7,<8)'],
+      setup_requires: ['poetry-core>=1.0.0'],
+      extras_require: {
+        rdf4j: ['httpx (>=0.28.1,<0.29.0)'],
+        graphdb: ['httpx (>=0.28.1,<0.29.0)'],
+        pil: ['pillow (>=10,<11); sys_platform != "win32"'],
+        all: ['pillow (>=10,<11); sys_platform != "win32"', 'pypng'],
+      },
+      python_requires: ['>=3.9,<4.0'],
+    });
+  });
+
+  it('follows the declared backend, not a setup.py stub beside it', async () => {
+    const demo = (await outcome('poetry-demo-1.0.tar.gz')) as SdistStaticMetadata;
+    const stub = (await outcome('poetry-setuppy-1.0.tar.gz')) as SdistStaticMetadata;
+    expect(stub.installRequires).toEqual(demo.installRequires);
+    expect(stub.notes.join('\n')).toMatch(/setup\.py is not run/);
+    const flit = (await outcome('flit-old-1.0.tar.gz')) as SdistStaticMetadata;
+    const flitStub = (await outcome('flit-setuppy-1.0.tar.gz')) as SdistStaticMetadata;
+    expect(flitStub.installRequires).toEqual(flit.installRequires);
+    // hatchling computes its dependencies: no answer, and never the stub's empty one
+    await expect(readSdistStaticMetadata(path.join(FIXTURES, 'hatch-stub-1.0.tar.gz'))).rejects.toMatchObject(
+      {
+        code: 'no-static-metadata',
+        message: expect.stringMatching(/hatchling\.build .*setup\.py is not run/),
+      },
+    );
+    // an unknown backend may wrap setuptools: its setup.py still runs
+    const custom = extractStaticMetadata(
+      scanOf(
+        {
+          'pyproject.toml':
+            '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "backend"\nbackend-path = ["_custom"]\n',
+        },
+        ['setup.py'],
+      ),
+    );
+    expect(custom).toMatchObject({ kind: 'needs-setup-py', hasSetupPy: true, buildRequires: ['setuptools'] });
+  });
+
+  it('runs setuptools without setup.py when pyproject.toml says setuptools (or no backend)', async () => {
+    expect(await outcome('setuptools-cfg-1.0.tar.gz')).toMatchObject({
+      kind: 'needs-setup-py',
+      hasSetupPy: false,
+      buildRequires: ['setuptools>=40.8', 'wheel'],
+    });
+    expect(
+      extractStaticMetadata(scanOf({ 'pyproject.toml': '[tool.black]\nline-length = 99\n' }, ['setup.cfg'])),
+    ).toMatchObject({ kind: 'needs-setup-py', hasSetupPy: false, buildRequires: [] });
+    // without a pyproject.toml pip refuses a project without setup.py
+    expect(() => extractStaticMetadata(scanOf({}, ['setup.cfg']))).toThrow(
+      expect.objectContaining({ code: 'no-static-metadata' }),
+    );
+  });
+
+  it('records [build-system] requires as what building needs', async () => {
+    const setup = async (f: string) => ((await outcome(f)) as SdistStaticMetadata).setupRequires;
+    expect(await setup('pep621-static-1.0.tar.gz')).toEqual(['hatchling']);
+    expect(await setup('flit-old-1.0.tar.gz')).toEqual(['flit']);
+    expect(await setup('poetry-demo-1.0.tar.gz')).toEqual(['poetry-core>=1.0.0']);
+    expect(await setup('pkginfo22-static-1.0.tar.gz')).toEqual([]); // no pyproject.toml
+    expect(toSdistDepsFields((await outcome('flit-old-1.0.tar.gz')) as SdistStaticMetadata)).toMatchObject({
+      setup_requires: ['flit'],
+    });
+    expect(await outcome('pkginfo22-dynamic-1.0.tar.gz')).toMatchObject({ buildRequires: [] });
+    const broken = extractStaticMetadata(
+      scanOf({ 'pyproject.toml': '[build-system]\nrequires = "setuptools"\n' }, ['setup.py']),
+    );
+    expect(broken).toMatchObject({ kind: 'needs-setup-py', buildRequires: [] });
+    expect(broken.notes).toContain('build-system: requires is not a list of strings');
+  });
+
+  it('groups `extra == "a" or extra == "b"` into both extras, alone or beside other conditions', () => {
+    const pkgInfo = (lines: string[]) =>
+      extractStaticMetadata(
+        scanOf({
+          'PKG-INFO': `Metadata-Version: 2.3\nName: x\nVersion: 1.0\n${lines.map((l) => `Requires-Dist: ${l}\n`).join('')}`,
+        }),
+      );
+    expect(
+      pkgInfo([
+        'a; extra == "x" or extra == "Y_Z"',
+        'b; python_version < "3" and (extra == "x" or (extra == "w"))',
+        'c; (os_name == "nt" or os_name == "posix") and (extra == "x" or extra == "x")',
+        'd; extra == "x" or python_version < "3"',
+        'e; extra == "x" and (extra == "w" or os_name == "nt")',
+      ]),
+    ).toMatchObject({
+      extrasRequire: {
+        x: ['a', 'b; python_version < "3"', 'c; os_name == "nt" or os_name == "posix"'],
+        'y-z': ['a'],
+        w: ['b; python_version < "3"'],
+      },
+      ungroupedExtras: [
+        'd; extra == "x" or python_version < "3"',
+        'e; extra == "x" and (extra == "w" or os_name == "nt")',
+      ],
+    });
+  });
+
   it('never answers an empty list when nothing is static', async () => {
     expect(() => extractStaticMetadata({ entries: new Map(), files: new Set(), root: 'x-1.0' })).toThrow(
       expect.objectContaining({ code: 'no-static-metadata' }),
     );
     expect(
       extractStaticMetadata({ entries: new Map(), files: new Set(['x-1.0/setup.py']), root: 'x-1.0' }),
-    ).toMatchObject({ kind: 'needs-setup-py' });
+    ).toMatchObject({ kind: 'needs-setup-py', hasSetupPy: true, buildRequires: [] });
   });
 
   it('falls through a broken PKG-INFO and a broken pyproject.toml', () => {
@@ -283,11 +412,16 @@ describe('cross-check with Python (email.parser, tomllib, packaging)', () => {
     'pep621-static-1.0.tar.bz2',
     'pep621-static-1.0.zip',
     'flit-old-1.0.tar.gz',
+    'flit-setuppy-1.0.tar.gz',
     'links-inside-1.0.tar.gz',
+    'poetry-demo-1.0.tar.gz',
+    'poetry-shared-1.0.tar.gz',
   ];
   // For each archive Python reads the source of truth itself (PKG-INFO headers, or pyproject
   // tables) and, in several environments and with each extra, evaluates which requirements apply —
   // from the source, from our installRequires lines, and from our grouping. All three must agree.
+  // For poetry the source is our Requires-Dist lines (what poetry-core writes: checked against it
+  // below), so the grouping — what is published — is checked against them.
   const script = `
 import email.parser, io, json, sys, tarfile, tomllib, zipfile
 from packaging.markers import default_environment
@@ -328,6 +462,10 @@ for p, ours in json.loads(sys.stdin.read()).items():
         if msg['Requires-Python'] != ours['pythonRequires']: problems.append('Requires-Python')
         src_extras = {}
         extras = [canonicalize_name(x) for x in msg.get_all('Provides-Extra') or []]
+    elif ours['method'] == 'poetry':
+        src_base = ours['installRequires']
+        src_extras = {}
+        extras = ours['providesExtra']
     else:
         doc = tomllib.loads(files[root + '/pyproject.toml'].decode())
         if ours['method'] == 'pyproject':

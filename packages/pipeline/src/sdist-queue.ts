@@ -4,8 +4,14 @@ import { parseRequirement, pep503Name } from '@pypi-graph/pyspec';
 import { z } from 'zod';
 import type { PipelineContext, QueueDefinition, SdistDeps } from './context';
 
-/** Bumped when what an sdist job stores changes (extractor script, methods, mapping). */
-export const SDIST_EXTRACTOR_VERSION = '1';
+/**
+ * Bumped when what an sdist job stores changes (extractor script, methods, mapping); `recrawl`
+ * then extracts every sdist again. 2: the declared build backend is followed (a setup.py stub
+ * beside poetry, flit, hatchling… is not run; setuptools without setup.py runs `setup()`), an
+ * optional dependency shared by several extras is in each of them, and `[build-system] requires`
+ * is recorded as setup_requires (issue 11).
+ */
+export const SDIST_EXTRACTOR_VERSION = '2';
 
 const SdistPayload = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),

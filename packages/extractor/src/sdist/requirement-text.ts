@@ -75,10 +75,31 @@ function extraEquals(t: MarkerTerm): string | null {
 }
 
 /**
- * Requires-Dist lines grouped as setuptools' `extras_require`: a line whose marker is `extra == "x"`,
- * alone or joined by `and` to conditions without `extra`, goes to `x` (PEP 685-normalized) with the
- * other conditions as its marker; a line without `extra` is a base requirement; anything else
- * (`extra` under an `or`, `extra != …`) cannot be grouped and is returned apart.
+ * The extras a term selects when it is `extra == "a"`, or a group of such comparisons joined by
+ * `or` (`extra == "a" or extra == "b"`, as poetry-core writes an optional dependency that several
+ * extras list); null for anything else.
+ */
+function extraAlternatives(t: MarkerTerm): string[] | null {
+  const one = extraEquals(t);
+  if (one !== null) return [one];
+  if (t.kind !== 'expression') return null;
+  const e = unwrap(t);
+  if (!e.joins.every((j) => j === 'or')) return null;
+  const names: string[] = [];
+  for (const term of e.terms) {
+    const inner = extraAlternatives(term);
+    if (inner === null) return null;
+    names.push(...inner);
+  }
+  return names;
+}
+
+/**
+ * Requires-Dist lines grouped as setuptools' `extras_require`: a line whose marker is
+ * `extra == "x"` — or `extra == "x" or extra == "y" …` —, alone or joined by `and` to conditions
+ * without `extra`, goes to each of those extras (PEP 685-normalized) with the other conditions as
+ * its marker; a line without `extra` is a base requirement; anything else (`extra` beside other
+ * conditions under an `or`, `extra != …`) cannot be grouped and is returned apart.
  */
 export function groupRequiresDist(lines: readonly string[]): {
   base: string[];
@@ -95,23 +116,29 @@ export function groupRequiresDist(lines: readonly string[]): {
       continue;
     }
     const e = unwrap(split.parsedMarker);
-    const extraTerms = e.terms.map(extraEquals);
-    const at = extraTerms.findIndex((x) => x !== null);
-    const allAnd = e.joins.every((j) => j === 'and');
-    const others = e.terms.filter((_, i) => i !== at);
-    if (at < 0 || !allAnd || others.some(mentionsExtra)) {
+    // The whole marker selects extras, or one `and`-ed term does and the others never mention extra.
+    let names = extraAlternatives(e);
+    let others: MarkerTerm[] = [];
+    if (names === null && e.joins.every((j) => j === 'and')) {
+      const at = e.terms.findIndex(mentionsExtra);
+      others = e.terms.filter((_, i) => i !== at);
+      names = others.some(mentionsExtra) ? null : extraAlternatives(e.terms[at]!);
+    }
+    if (names === null) {
       ungrouped.push(line);
       continue;
     }
-    const key = normalizeExtra(extraTerms[at]!);
     const only = others.length === 1 ? others[0]! : null;
     const rest =
       only?.kind === 'expression'
         ? printMarkerExpression(unwrap(only))
         : others.map(printMarkerTerm).join(' and ');
-    const group = extras[key] ?? [];
-    extras[key] = group;
-    group.push(rest === '' ? split.requirement : joinMarker(split.requirement, rest));
+    const value = rest === '' ? split.requirement : joinMarker(split.requirement, rest);
+    for (const key of new Set(names.map(normalizeExtra))) {
+      const group = extras[key] ?? [];
+      extras[key] = group;
+      group.push(value);
+    }
   }
   return { base, extras, ungrouped };
 }

@@ -19,7 +19,8 @@ export type SdistStaticMethod = (typeof SDIST_STATIC_METHODS)[number];
  * Dependencies read without running anything. `installRequires` is the Requires-Dist view: every
  * requirement line, those of extras included with their `extra == "…"` condition (verbatim from
  * PKG-INFO; as the build backend would write them for the other methods). `extrasRequire` groups
- * the extra lines by extra; `toSdistDepsFields` gives the pypi-deps-db fields (readme.md).
+ * the extra lines by extra; `setupRequires` is what building needs; `toSdistDepsFields` gives the
+ * pypi-deps-db fields (readme.md).
  */
 export interface SdistStaticMetadata {
   kind: 'static';
@@ -32,7 +33,7 @@ export interface SdistStaticMetadata {
   ungroupedExtras: string[];
   /** Requires-Python, verbatim; null when absent or dynamic. */
   pythonRequires: string | null;
-  /** Always empty: `[build-system] requires` are the backend's needs, not the project's setup_requires. */
+  /** What building needs: pyproject.toml's `[build-system] requires`, verbatim (readme.md). */
   setupRequires: string[];
   /** PEP 685-normalized Provides-Extra (extras without requirements included). */
   providesExtra: string[];
@@ -40,9 +41,17 @@ export interface SdistStaticMetadata {
   notes: string[];
 }
 
-/** No trustworthy static metadata, but a setup.py: the sandbox must run it (DESIGN.md §3). */
+/**
+ * No trustworthy static metadata, and setuptools builds the sdist: the sandbox must run its
+ * setup.py (DESIGN.md §3) — or, without one, `from setuptools import setup; setup()`, which is
+ * what setuptools' build backend runs then (it reads setup.cfg and pyproject.toml).
+ */
 export interface SdistNeedsSetupPy {
   kind: 'needs-setup-py';
+  /** False when the sdist has no setup.py and setuptools' own stand-in is run instead. */
+  hasSetupPy: boolean;
+  /** pyproject.toml's `[build-system] requires`, verbatim, to add to the setup_requires setup.py gives. */
+  buildRequires: string[];
   /** Why each static method was passed over. */
   notes: string[];
 }
@@ -50,6 +59,28 @@ export interface SdistNeedsSetupPy {
 export type SdistStaticResult = SdistStaticMetadata | SdistNeedsSetupPy;
 
 const POETRY_BACKENDS = new Set(['poetry.core.masonry.api', 'poetry.masonry.api']);
+const FLIT_BACKENDS = new Set(['flit_core.buildapi', 'flit.buildapi']);
+/** setuptools' own build backends: they run setup.py, or `setup()` when there is none. */
+const SETUPTOOLS_BACKENDS = new Set(['setuptools.build_meta', 'setuptools.build_meta:__legacy__']);
+/**
+ * Build backends that never run setup.py: pip builds what they compute, whatever setup.py the
+ * sdist also ships (a compatibility stub, typically with no dependencies at all). An unknown
+ * backend (in-tree, pbr, jupyter_packaging…) may wrap setuptools, so its setup.py is still run.
+ */
+const NON_SETUPTOOLS_BACKENDS = new Set([
+  ...POETRY_BACKENDS,
+  ...FLIT_BACKENDS,
+  'hatchling.build',
+  'pdm.backend',
+  'pdm.pep517.api',
+  'maturin',
+  'mesonpy',
+  'scikit_build_core.build',
+  'sipbuild.api',
+  'enscons.api',
+  'whey',
+  'uv_build',
+]);
 
 type Table = Record<string, unknown>;
 const isTable = (v: unknown): v is Table => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -72,6 +103,7 @@ function result(
   lines: string[],
   pythonRequires: string | null,
   providesExtra: Iterable<string>,
+  build: BuildSystem,
   notes: string[],
 ): SdistStaticMetadata {
   const grouped = groupRequiresDist(lines);
@@ -83,10 +115,27 @@ function result(
     extrasRequire: grouped.extras,
     ungroupedExtras: grouped.ungrouped,
     pythonRequires,
-    setupRequires: [],
+    setupRequires: build.requires,
     providesExtra: [...extras].sort(),
     notes,
   };
+}
+
+/** pyproject.toml's `[build-system]`: the backend (null when not declared) and `requires`. */
+interface BuildSystem {
+  backend: string | null;
+  requires: string[];
+}
+
+function buildSystemOf(pyproject: Table | null, notes: string[]): BuildSystem {
+  const table = pyproject !== null && isTable(pyproject['build-system']) ? pyproject['build-system'] : {};
+  const backend = typeof table['build-backend'] === 'string' ? table['build-backend'] : null;
+  const requires = table.requires ?? [];
+  if (!Array.isArray(requires) || !requires.every((r) => typeof r === 'string')) {
+    notes.push('build-system: requires is not a list of strings');
+    return { backend, requires: [] };
+  }
+  return { backend, requires };
 }
 
 /** `[project]` → Requires-Dist view: dependencies as written, extras' with `extra == "x"` added. */
@@ -108,9 +157,12 @@ export function wantsStaticMetadataFile(name: string): boolean {
 /**
  * Static dependencies of a scanned sdist (DESIGN.md §3), methods in order: `pkg-info` (Metadata-Version
  * ≥ 2.2, Requires-Dist not Dynamic, PEP 643), `pyproject` (PEP 621, dependencies and
- * optional-dependencies not dynamic), `poetry` and `flit` (only without setup.py, and for poetry
- * only with a poetry build backend). None applies: `needs-setup-py` when there is a setup.py,
- * else a `no-static-metadata` CrawlError — never an empty list.
+ * optional-dependencies not dynamic), `poetry` (with a poetry build backend, setup.py or not) and
+ * `flit` (with a flit backend, or without setup.py). None applies: a declared backend that never
+ * runs setup.py is `no-static-metadata` (its setup.py is not what pip builds); else
+ * `needs-setup-py` when setuptools builds the sdist (a setup.py, or a pyproject.toml with
+ * setuptools' backend or none declared, run as setuptools' `setup()`), else `no-static-metadata`
+ * — never an empty list. Every result carries `[build-system] requires`.
  */
 export function extractStaticMetadata(
   scan: Pick<SdistScan, 'entries' | 'files' | 'root'>,
@@ -118,6 +170,20 @@ export function extractStaticMetadata(
   const prefix = scan.root === null ? '' : `${scan.root}/`;
   const hasSetupPy = scan.files.has(`${prefix}setup.py`);
   const notes: string[] = [];
+
+  // pyproject.toml first: its [build-system] belongs to every result, and says who builds.
+  const pyprojectBytes = scan.entries.get(`${prefix}pyproject.toml`);
+  let pyproject: Table | null = null;
+  let pyprojectNote: string | null =
+    pyprojectBytes === undefined ? 'pyproject: no pyproject.toml at the top' : null;
+  if (pyprojectBytes !== undefined) {
+    try {
+      pyproject = parseToml(pyprojectBytes.toString('utf8')) as Table;
+    } catch (err) {
+      pyprojectNote = `pyproject: not TOML: ${err instanceof Error ? err.message : String(err)}`;
+    }
+  }
+  const build = buildSystemOf(pyproject, notes);
 
   const pkgInfo = scan.entries.get(`${prefix}PKG-INFO`);
   if (pkgInfo === undefined) notes.push('pkg-info: no PKG-INFO at the top');
@@ -137,6 +203,7 @@ export function extractStaticMetadata(
           checked(fields.requiresDist),
           dynamic.has('requires-python') ? null : fields.requiresPython,
           fields.providesExtra.map(normalizeExtra),
+          build,
           notes,
         );
       }
@@ -146,17 +213,7 @@ export function extractStaticMetadata(
     }
   }
 
-  const pyprojectBytes = scan.entries.get(`${prefix}pyproject.toml`);
-  let pyproject: Table | null = null;
-  if (pyprojectBytes === undefined) notes.push('pyproject: no pyproject.toml at the top');
-  else {
-    try {
-      pyproject = parseToml(pyprojectBytes.toString('utf8')) as Table;
-    } catch (err) {
-      notes.push(`pyproject: not TOML: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  }
-
+  if (pyprojectNote !== null) notes.push(pyprojectNote);
   if (pyproject !== null) {
     const project = pyproject.project;
     if (!isTable(project)) notes.push('pyproject: no [project] table');
@@ -179,34 +236,40 @@ export function extractStaticMetadata(
           checked(lines),
           typeof rp === 'string' && !dynamic.has('requires-python') ? rp : null,
           extras,
+          build,
           notes,
         );
       }
     }
 
     const tool = isTable(pyproject.tool) ? pyproject.tool : {};
-    const buildSystem = isTable(pyproject['build-system']) ? pyproject['build-system'] : {};
-    const backend = typeof buildSystem['build-backend'] === 'string' ? buildSystem['build-backend'] : null;
+    const { backend } = build;
+    // What pip builds is what the declared backend says: a setup.py beside a poetry or flit
+    // backend is a compatibility stub it never runs.
+    const stub = hasSetupPy ? ' (its setup.py is not run by that backend)' : '';
     if (isTable(tool.poetry)) {
-      if (hasSetupPy) notes.push('poetry: the sdist has a setup.py');
-      else if (backend === null || !POETRY_BACKENDS.has(backend))
+      if (backend === null || !POETRY_BACKENDS.has(backend))
         notes.push(`poetry: build backend is ${backend}`);
       else {
         const deps = readPoetryDependencies(tool.poetry);
+        if (stub) notes.push(`poetry: build backend ${backend}${stub}`);
         notes.push(...deps.skipped.map((s) => `poetry: skipped ${s}`));
         return result(
           'poetry',
           deps.requirements.map((r) => r.line),
           deps.requiresPython,
           deps.providesExtra,
+          build,
           notes,
         );
       }
     }
     const flit = isTable(tool.flit) ? tool.flit.metadata : undefined;
     if (isTable(flit)) {
-      if (hasSetupPy) notes.push('flit: the sdist has a setup.py');
+      if (hasSetupPy && (backend === null || !FLIT_BACKENDS.has(backend)))
+        notes.push(`flit: the sdist has a setup.py and the build backend is ${backend}`);
       else {
+        if (stub) notes.push(`flit: build backend ${backend}${stub}`);
         // Old flit (flit/flit_core < 3.2 style): `requires`, `requires-extra`, and `dev-requires`,
         // which flit published as the extra `dev`.
         const extrasTable = isTable(flit['requires-extra']) ? { ...flit['requires-extra'] } : {};
@@ -218,12 +281,29 @@ export function extractStaticMetadata(
           'tool.flit.metadata.requires-extra',
         );
         const rp = flit['requires-python'];
-        return result('flit', checked(lines), typeof rp === 'string' ? rp : null, extras, notes);
+        return result('flit', checked(lines), typeof rp === 'string' ? rp : null, extras, build, notes);
       }
+    }
+    if (backend !== null && NON_SETUPTOOLS_BACKENDS.has(backend)) {
+      throw new CrawlError(
+        'no-static-metadata',
+        `the build backend ${backend} computes the dependencies at build time${stub}`,
+        {
+          hint: 'only building the sdist with its backend would tell (a setup.py beside it is not what pip builds)',
+          details: { notes },
+        },
+      );
     }
   }
 
-  if (hasSetupPy) return { kind: 'needs-setup-py', notes };
+  if (hasSetupPy) return { kind: 'needs-setup-py', hasSetupPy: true, buildRequires: build.requires, notes };
+  // setuptools' backend (declared, or pip's default for a pyproject.toml that declares none)
+  // runs `from setuptools import setup; setup()` when there is no setup.py: setup.cfg and
+  // pyproject.toml say the rest. nix/extractor/extract.py does the same.
+  if (pyproject !== null && (build.backend === null || SETUPTOOLS_BACKENDS.has(build.backend))) {
+    notes.push(`setuptools: no setup.py; ${build.backend ?? 'setuptools (the default)'} runs setup()`);
+    return { kind: 'needs-setup-py', hasSetupPy: false, buildRequires: build.requires, notes };
+  }
   throw new CrawlError(
     'no-static-metadata',
     'the sdist has neither static dependency metadata nor a setup.py',
@@ -271,19 +351,34 @@ export async function readSdistStaticMetadata(
 
 /**
  * The pypi-deps-db sdist fields (FORMATS.md §B1) of a static result, empty ones omitted:
- * `install_requires` = the lines without an extra condition; `extras_require` = the grouping (keys
- * are extra names; markers stay in the lines); ungroupable extra lines are dropped; `python_requires`
- * = `[pythonRequires]`; no `setup_requires` and no `tests_require` (nothing static declares them).
+ * `install_requires` = the lines without an extra condition; `setup_requires` = `[build-system]
+ * requires`; `extras_require` = the grouping (keys are extra names; markers stay in the lines);
+ * ungroupable extra lines are dropped; `python_requires` = `[pythonRequires]`; no `tests_require`
+ * (nothing static declares it).
  */
 export function toSdistDepsFields(r: SdistStaticMetadata): {
   install_requires?: string[];
+  setup_requires?: string[];
   extras_require?: Record<string, string[]>;
   python_requires?: string[];
 } {
   const out: ReturnType<typeof toSdistDepsFields> = {};
   const base = groupRequiresDist(r.installRequires).base;
   if (base.length) out.install_requires = base;
+  if (r.setupRequires.length) out.setup_requires = r.setupRequires;
   if (Object.keys(r.extrasRequire).length) out.extras_require = r.extrasRequire;
   if (r.pythonRequires) out.python_requires = [r.pythonRequires];
   return out;
+}
+
+/**
+ * The `setup_requires` of a setup.py run, completed with pyproject.toml's `[build-system]
+ * requires` (`SdistNeedsSetupPy.buildRequires`): what pip installs before setuptools runs
+ * setup.py, first, then setup.py's own `setup_requires` that are not already there.
+ */
+export function withBuildRequires(
+  buildRequires: readonly string[],
+  setupRequires: readonly string[],
+): string[] {
+  return [...buildRequires, ...setupRequires.filter((r) => !buildRequires.includes(r))];
 }
