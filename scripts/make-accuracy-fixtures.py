@@ -606,6 +606,85 @@ fixture("acc-flit-pep621", files={
 })
 
 
+# 30. setuptools backend, metadata in setup.cfg, no setup.py: setuptools' backend runs `setup()`
+fixture("acc-setup-cfg-nosetup", files={
+    "pyproject.toml": d("""
+        [build-system]
+        requires = ["setuptools>=40.8"]
+        build-backend = "setuptools.build_meta"
+        """),
+    "setup.cfg": d("""
+        [metadata]
+        name = acc-setup-cfg-nosetup
+        version = 1.0
+
+        [options]
+        packages = acc_setup_cfg_nosetup
+        python_requires = >=3.7
+        install_requires =
+            requests[socks, security]>=2.25, <3
+            importlib-metadata; python_version < "3.8"
+
+        [options.extras_require]
+        yaml = PyYAML>=5
+        """),
+})
+
+# 31. poetry: two extras share an optional dependency, and one extra is part of another
+fixture("acc-poetry-shared-extras", files={
+    "pyproject.toml": d("""
+        [build-system]
+        requires = ["poetry-core>=1.0"]
+        build-backend = "poetry.core.masonry.api"
+
+        [tool.poetry]
+        name = "acc-poetry-shared-extras"
+        version = "1.0"
+        description = "accuracy fixture"
+        authors = ["Fixture <fixture@example.org>"]
+        packages = [{ include = "acc_poetry_shared_extras" }]
+
+        [tool.poetry.dependencies]
+        python = "^3.8"
+        rdflib = "^7"
+        httpx = { version = "^0.28.1", optional = true }
+        pillow = { version = "^10", optional = true, markers = "sys_platform != 'win32'" }
+        pypng = { version = "*", optional = true }
+
+        [tool.poetry.extras]
+        rdf4j = ["httpx"]
+        graphdb = ["httpx"]
+        pil = ["pillow"]
+        all = ["pypng", "pillow"]
+        """),
+})
+
+# 32. poetry backend with a compatibility setup.py stub, which the backend never runs
+fixture("acc-poetry-setuppy-stub", files={
+    "pyproject.toml": d("""
+        [build-system]
+        requires = ["poetry-core>=1.0"]
+        build-backend = "poetry.core.masonry.api"
+
+        [tool.poetry]
+        name = "acc-poetry-setuppy-stub"
+        version = "1.0"
+        description = "accuracy fixture"
+        authors = ["Fixture <fixture@example.org>"]
+        packages = [{ include = "acc_poetry_setuppy_stub" }]
+
+        [tool.poetry.dependencies]
+        python = "^3.8"
+        click = "^8.1"
+        colorama = { version = "*", markers = "os_name == 'nt'" }
+        """),
+    "setup.py": setup_py("""
+        # compatibility stub for tools that cannot read pyproject.toml
+        setup(name="acc-poetry-setuppy-stub", version="1.0")
+        """),
+})
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for old in os.listdir(OUT):

@@ -6,8 +6,11 @@
 // Requires-Dist lines the way setuptools and wheel write them. Requirements are compared after
 // normalization (PEP 503 names, sorted extras, the specifier set as packaging prints it, the
 // marker as packaging prints it with extra values by PEP 685), extras by PEP 685 name, and
-// Requires-Python by its specifier set. Every mismatch gets its explanation (EXPLAINED below)
-// or is reported as unexplained.
+// Requires-Python by its specifier set. A second comparison checks what is published, the
+// pypi-deps-db fields (`install_requires`, `extras_require` by extra): in a few environments
+// and with each extra, the requirements they select must be the ones the wheel's Requires-Dist
+// selects (a grouping that loses a line shows there, not in the Requires-Dist view). Every
+// mismatch gets its explanation (EXPLAINED below) or is reported as unexplained.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
@@ -20,9 +23,12 @@ import {
   readSdistStaticMetadata,
   runSandbox,
   type SetupPyDependencies,
+  toSdistDepsFields,
 } from '@pypi-graph/extractor';
 import {
+  evaluateMarker,
   formatSpecifierSet,
+  markerEnvironment,
   normalizeExtra,
   parseRequirement,
   parseSpecifierSet,
@@ -56,12 +62,13 @@ const BACKEND_WHEELS = [
 ];
 
 const USAGE = `usage: pnpm bench sdist-accuracy [--fixtures test/fixtures/accuracy] [--python PATH]
-                                 [--doc docs/benchmarks.md] [--no-doc]
+                                 [--doc docs/benchmarks.md] [--no-doc] [--only NAME,…]
 
   --fixtures  the sdists (written by python3 scripts/make-accuracy-fixtures.py)
   --python    the interpreter that builds the truth wheels (pyenv 3.11.7: the sandbox's "311")
   --doc       where the "## ${HEADING}" section is written
   --no-doc    print the results only
+  --only      these fixtures only (comma-separated names, e.g. acc-poetry,acc-plain); implies --no-doc
   --verbose   print both normalized sides of every comparison (stderr)`;
 
 /** What each fixture exercises (the table's second column). */
@@ -98,6 +105,11 @@ const EXERCISES: Record<string, string> = {
   'acc-poetry':
     '`[tool.poetry]` only: caret, tilde, `*`, markers, `python` and `platform` constraints, optional dependencies in extras (names that normalize), a dependency with extras, a group ignored',
   'acc-flit-pep621': 'flit_core backend with PEP 621 `[project]`',
+  'acc-setup-cfg-nosetup':
+    '`[build-system]` setuptools.build_meta, metadata in setup.cfg, no setup.py (setuptools runs `setup()`)',
+  'acc-poetry-shared-extras':
+    'poetry: an optional dependency listed by two extras, one extra part of another (`pil` / `all`)',
+  'acc-poetry-setuppy-stub': 'poetry backend with a compatibility setup.py stub (the backend builds it)',
 };
 
 /**
@@ -212,6 +224,76 @@ function normalizeOurs(lines: string[], extras: string[], pythonRequires: string
   };
 }
 
+/** The environments the published view is evaluated in (markerEnvironment). */
+const VIEW_ENVS: Array<[string, 'linux' | 'darwin' | 'win32']> = [
+  ['2.7.18', 'linux'],
+  ['3.8.18', 'win32'],
+  ['3.11.7', 'linux'],
+  ['3.12.1', 'darwin'],
+];
+
+/** A requirement without its marker, normalized (what is selected, not when). */
+function selected(line: string): string {
+  const r = parseRequirement(line);
+  const extras = [...new Set(r.extras.map(normalizeExtra))].sort().join(',');
+  return `${pep503Name(r.name)}${extras ? `[${extras}]` : ''}${r.url ? ` @ ${r.url}` : r.specifier}`;
+}
+
+/**
+ * What a set of requirements selects, per environment and extra (`env|extra|requirement`):
+ * `base` evaluated with the extra set (Requires-Dist lines carry their `extra == …`), plus, for
+ * an extra, `byExtra[extra]` evaluated without one (pypi-deps-db's grouping).
+ */
+function selections(
+  base: string[],
+  byExtra: Record<string, string[]>,
+  extras: Iterable<string>,
+): Set<string> {
+  const out = new Set<string>();
+  const active = (line: string, env: ReturnType<typeof markerEnvironment>) => {
+    const r = parseRequirement(line);
+    return r.marker === null || evaluateMarker(r.marker, env);
+  };
+  for (const [python, platform] of VIEW_ENVS) {
+    for (const extra of ['', ...extras]) {
+      const tag = `${python} ${platform}|${extra}|`;
+      for (const line of base)
+        if (active(line, markerEnvironment(python, platform, extra))) out.add(tag + selected(line));
+      if (extra === '') continue;
+      for (const [key, lines] of Object.entries(byExtra)) {
+        if (normalizeExtra(key) !== extra) continue;
+        for (const line of lines)
+          if (active(line, markerEnvironment(python, platform))) out.add(tag + selected(line));
+      }
+    }
+  }
+  return out;
+}
+
+/** setup.py's fields as published: `:cond` keys join install_requires, `extra:cond` keys their extra. */
+function publishedOfSetupPy(deps: SetupPyDependencies): {
+  base: string[];
+  byExtra: Record<string, string[]>;
+} {
+  const base = [...deps.install_requires];
+  const byExtra: Record<string, string[]> = {};
+  for (const [key, values] of Object.entries(deps.extras_require)) {
+    const colon = key.indexOf(':');
+    const extra = colon < 0 ? key : key.slice(0, colon);
+    const condition = colon < 0 ? '' : key.slice(colon + 1).trim();
+    const lines = values.map((v) => {
+      if (!condition) return v;
+      const semi = v.indexOf(';');
+      return semi < 0
+        ? `${v}; ${condition}`
+        : `${v.slice(0, semi)}; (${v.slice(semi + 1)}) and (${condition})`;
+    });
+    if (extra) byExtra[extra] = [...(byExtra[extra] ?? []), ...lines];
+    else base.push(...lines);
+  }
+  return { base, byExtra };
+}
+
 function setDiff(a: Set<string>, b: Set<string>): string[] {
   return [...a].filter((x) => !b.has(x)).sort();
 }
@@ -282,9 +364,13 @@ export async function run(argv: string[]): Promise<number> {
       doc: { type: 'string', default: path.join(REPO_ROOT, 'docs', 'benchmarks.md') },
       'no-doc': { type: 'boolean', default: false },
       verbose: { type: 'boolean', short: 'v', default: false },
+      only: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  // A partial run never rewrites the doc's section.
+  const only = values.only === undefined ? null : new Set(values.only.split(',').map((n) => n.trim()));
+  if (only) values['no-doc'] = true;
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
@@ -314,6 +400,7 @@ export async function run(argv: string[]): Promise<number> {
 
   const sdists = (await readdir(fixturesDir))
     .filter((f) => f.endsWith('.tar.gz') || f.endsWith('.zip'))
+    .filter((f) => only === null || only.has(f.replace(/-[^-]+\.(tar\.gz|zip)$/, '')))
     .sort();
   const rows: Row[] = [];
   try {
@@ -326,9 +413,12 @@ export async function run(argv: string[]): Promise<number> {
       let method: string;
       let ours: Normalized;
       let otherPythons = '';
+      let published: { base: string[]; byExtra: Record<string, string[]> } | null = null;
       if (stat.kind === 'static') {
         method = `static: ${stat.method}`;
         ours = normalizeOurs(stat.installRequires, stat.providesExtra, stat.pythonRequires);
+        const fields = toSdistDepsFields(stat);
+        published = { base: fields.install_requires ?? [], byExtra: fields.extras_require ?? {} };
       } else {
         method = 'sandbox: setup.py (311)';
         progress(`${fixture}: running setup.py in the sandbox`);
@@ -343,6 +433,7 @@ export async function run(argv: string[]): Promise<number> {
         } else {
           const c = requiresDistOfSetupPy(r311.ok);
           ours = normalizeOurs(c.lines, c.extras, r311.ok.python_requires);
+          published = publishedOfSetupPy(r311.ok);
         }
         const key311 = r311 && 'ok' in r311 ? [...ours.requires].sort().join('\n') : '';
         const others: string[] = [];
@@ -373,6 +464,17 @@ export async function run(argv: string[]): Promise<number> {
           ? [`Requires-Python: wheel \`${truth.normalized.pythonRequires}\`, ours \`${ours.pythonRequires}\``]
           : []),
       ];
+      // The published fields select what the wheel selects, in every environment with every extra.
+      if (published !== null) {
+        const want = selections(truth.lines, {}, truth.normalized.extras);
+        const got = selections(published.base, published.byExtra, truth.normalized.extras);
+        const missing = setDiff(want, got);
+        const extra = setDiff(got, want);
+        if (missing.length > 0)
+          differences.push(`published fields miss ${missing.length} selections, e.g. \`${missing[0]}\``);
+        if (extra.length > 0)
+          differences.push(`published fields add ${extra.length} selections, e.g. \`${extra[0]}\``);
+      }
       const agree = differences.length === 0;
       if (values.verbose) {
         const show = (n: Normalized) =>
@@ -433,7 +535,7 @@ export async function run(argv: string[]): Promise<number> {
       '',
       `\`pnpm bench sdist-accuracy\` — ${date} UTC, ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGb} GiB RAM, ${m.kernel}, Node ${m.node}, Python ${pyVersion} (pip ${pipVersion}, setuptools ${setuptoolsVersion}, wheel ${wheelVersion}); code at ${gitRevision()}; load average ${loadBefore} before, ${loadAverage()} after.`,
       '',
-      `The ${rows.length} sdists of \`${rel}/\` (\`python3 scripts/make-accuracy-fixtures.py\`, deterministic) are shaped like real ones. The truth for each is the METADATA of a wheel built from it offline with the host Python: \`${python.replace(os.homedir(), '~')} -m pip wheel --no-deps --no-build-isolation --no-index\` (that interpreter has no \`wheel\` package, so Debian's wheel ${wheelVersion} from \`${DEBIAN_WHEEL}\` is put on its PYTHONPATH alone, with the build backends of the poetry and flit fixtures, ${backends}, unpacked from their wheels in \`/opt/pypi/files\`; nothing is installed). Ours is \`readSdistStaticMetadata\` when the sdist has static metadata, else \`runSandbox\` (setup.py under all nine Pythons in the Nix sandbox) and its \`311\` result, the same interpreter, converted to Requires-Dist as setuptools (\`dist.py\` \`_finalize_requires\`) and wheel (\`metadata.generate_requirements\`) write it: install_requires as they are, \`extra:condition\` keys as \`req; (condition) and extra == "extra"\`, \`:condition\` as \`req; condition\`. Compared after normalization: each Requires-Dist parsed by pyspec's \`parseRequirement\` (PEP 503 name, sorted PEP 685 extras, the specifier set or URL, the marker as packaging prints it with extra values by PEP 685), Provides-Extra by PEP 685 name, Requires-Python as a specifier set. "Other Pythons" lists, for setup.py runs, what the other eight interpreters give differently from 311 (+ more, − fewer requirements) — what the graph records per Python, not part of the comparison.`,
+      `The ${rows.length} sdists of \`${rel}/\` (\`python3 scripts/make-accuracy-fixtures.py\`, deterministic) are shaped like real ones. The truth for each is the METADATA of a wheel built from it offline with the host Python: \`${python.replace(os.homedir(), '~')} -m pip wheel --no-deps --no-build-isolation --no-index\` (that interpreter has no \`wheel\` package, so Debian's wheel ${wheelVersion} from \`${DEBIAN_WHEEL}\` is put on its PYTHONPATH alone, with the build backends of the poetry and flit fixtures, ${backends}, unpacked from their wheels in \`/opt/pypi/files\`; nothing is installed). Ours is \`readSdistStaticMetadata\` when the sdist has static metadata, else \`runSandbox\` (setup.py under all nine Pythons in the Nix sandbox) and its \`311\` result, the same interpreter, converted to Requires-Dist as setuptools (\`dist.py\` \`_finalize_requires\`) and wheel (\`metadata.generate_requirements\`) write it: install_requires as they are, \`extra:condition\` keys as \`req; (condition) and extra == "extra"\`, \`:condition\` as \`req; condition\`. Compared after normalization: each Requires-Dist parsed by pyspec's \`parseRequirement\` (PEP 503 name, sorted PEP 685 extras, the specifier set or URL, the marker as packaging prints it with extra values by PEP 685), Provides-Extra by PEP 685 name, Requires-Python as a specifier set. Then what is published: the pypi-deps-db fields (\`install_requires\`, and \`extras_require\` by extra; for setup.py runs its \`:condition\` keys with install_requires) must select, under ${VIEW_ENVS.map(([py, plat]) => `${py} ${plat}`).join(', ')} and with each extra, exactly the requirements the wheel's Requires-Dist selects. "Other Pythons" lists, for setup.py runs, what the other eight interpreters give differently from 311 (+ more, − fewer requirements) — what the graph records per Python, not part of the comparison.`,
       '',
       markdownTable(headers, rows.map(cells), ['l', 'l', 'l', 'r', 'l', 'l']),
       '',

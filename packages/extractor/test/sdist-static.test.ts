@@ -21,6 +21,7 @@ import {
   type SdistStaticMetadata,
   type SdistStaticResult,
   toSdistDepsFields,
+  withBuildRequires,
 } from '../src';
 
 // Static sdist dependencies on the fixtures of test/fixtures/sdists (scripts/make-sdist-fixtures.py;
@@ -305,6 +306,15 @@ describe('fixtures', () => {
     );
     expect(broken).toMatchObject({ kind: 'needs-setup-py', buildRequires: [] });
     expect(broken.notes).toContain('build-system: requires is not a list of strings');
+  });
+
+  it('puts [build-system] requires before the setup_requires setup.py adds', () => {
+    expect(withBuildRequires(['setuptools>=61', 'setuptools_scm'], ['setuptools_scm', 'cython'])).toEqual([
+      'setuptools>=61',
+      'setuptools_scm',
+      'cython',
+    ]);
+    expect(withBuildRequires([], ['pbr>=2.0'])).toEqual(['pbr>=2.0']);
   });
 
   it('groups `extra == "a" or extra == "b"` into both extras, alone or beside other conditions', () => {
