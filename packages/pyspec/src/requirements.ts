@@ -194,6 +194,8 @@ export function canonicalRequirement(text: string): string | null {
   let out: string;
   try {
     out = formatCollapsed(parseRequirement(text));
+    // Printed as it was written: reading it again gives the same, a fixed point already.
+    if (out === text) return out;
     for (let i = 0; i < 4; i++) {
       const next = formatCollapsed(parseRequirement(out));
       if (next === out) return out;
