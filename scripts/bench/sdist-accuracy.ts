@@ -539,7 +539,7 @@ export async function run(argv: string[]): Promise<number> {
       '',
       markdownTable(headers, rows.map(cells), ['l', 'l', 'l', 'r', 'l', 'l']),
       '',
-      `**Agreement: ${rate}** of the fixtures (requirements, extras and Requires-Python all equal after normalization).`,
+      `**Agreement: ${rate}** of the fixtures (requirements, extras and Requires-Python all equal after normalization, and the published fields selecting the same).`,
       '',
       mismatches.length === 0
         ? 'No mismatches.'
