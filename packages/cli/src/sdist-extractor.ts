@@ -51,7 +51,7 @@ export async function deleteStorePaths(outPath: string, sdistStorePath: string):
 }
 
 /**
- * DESIGN §3: download (sha256-verified) → static metadata when it is trustworthy → else setup.py
+ * docs/architecture.md §3: download (sha256-verified) → static metadata when it is trustworthy → else setup.py
  * in the Nix sandbox, once per Python version. `SDIST_EXTRACTION` chooses how far to go. Every
  * result's `setup_requires` holds what building needs: pyproject.toml's `[build-system] requires`,
  * then (setup.py runs) the `setup_requires` setup.py declares.

@@ -43,7 +43,7 @@ export interface SdistStaticMetadata {
 
 /**
  * No trustworthy static metadata, and setuptools builds the sdist: the sandbox must run its
- * setup.py (DESIGN.md §3) — or, without one, `from setuptools import setup; setup()`, which is
+ * setup.py (docs/architecture.md §3) — or, without one, `from setuptools import setup; setup()`, which is
  * what setuptools' build backend runs then (it reads setup.cfg and pyproject.toml).
  */
 export interface SdistNeedsSetupPy {
@@ -155,7 +155,7 @@ export function wantsStaticMetadataFile(name: string): boolean {
 }
 
 /**
- * Static dependencies of a scanned sdist (DESIGN.md §3), methods in order: `pkg-info` (Metadata-Version
+ * Static dependencies of a scanned sdist (docs/architecture.md §3), methods in order: `pkg-info` (Metadata-Version
  * ≥ 2.2, Requires-Dist not Dynamic, PEP 643), `pyproject` (PEP 621, dependencies and
  * optional-dependencies not dynamic), `poetry` (with a poetry build backend, setup.py or not) and
  * `flit` (with a flit backend, or without setup.py). None applies: a declared backend that never
@@ -350,7 +350,7 @@ export async function readSdistStaticMetadata(
 }
 
 /**
- * The pypi-deps-db sdist fields (FORMATS.md §B1) of a static result, empty ones omitted:
+ * The pypi-deps-db sdist fields (docs/formats.md §B1) of a static result, empty ones omitted:
  * `install_requires` = the lines without an extra condition; `setup_requires` = `[build-system]
  * requires`; `extras_require` = the grouping (keys are extra names; markers stay in the lines);
  * ungroupable extra lines are dropped; `python_requires` = `[pythonRequires]`; no `tests_require`
