@@ -24,8 +24,10 @@ import os
 import resource
 import shutil
 import signal
+import socket
 import stat
 import subprocess
+import sys
 import tarfile
 import threading
 import time
@@ -189,7 +191,28 @@ def run_one(key):
     return payload
 
 
+def assert_sandboxed():
+    """Run nothing of the sdist outside the Nix sandbox.
+
+    The probe (nix/probe.nix) proved this nix-build sandboxes its builds before the first
+    extraction; these are its cheap checks again, on every build, so that a Nix changed since (a
+    wrapper, a configuration) is caught before the sdist is even unpacked: not root, PID 1 of its
+    own PID namespace, no network interface but loopback.  runSandbox reads the message."""
+    problems = []
+    if os.getuid() == 0 or os.geteuid() == 0:
+        problems.append("runs as root")
+    if os.getpid() != 1:
+        problems.append("pid %d, not 1: no PID namespace" % os.getpid())
+    interfaces = sorted(name for _, name in socket.if_nameindex())
+    if interfaces != ["lo"]:
+        problems.append("network interfaces %s" % ",".join(interfaces))
+    if problems:
+        sys.stderr.write("pypi-graph: not in a sandbox: %s\n" % "; ".join(problems))
+        sys.exit(3)
+
+
 def main():
+    assert_sandboxed()
     started = time.monotonic()
     # Newest first: they import the largest setuptools and take longest, so the short runs (2.7)
     # fill the cores at the end instead of one long run finishing alone on an idle machine.

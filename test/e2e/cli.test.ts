@@ -6,46 +6,22 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, startCli } from '../support/cli-process';
 import { deleteRedisPrefix, oraclePypi } from '../support/crawl-env';
 import { createTestDatabase, redisUrl, type TestDatabase, uniqueName } from '../support/services';
 
-const MAIN = path.resolve('packages/cli/src/main.ts');
 let server: PypiServer;
 let database: TestDatabase;
 let env: Record<string, string>;
 let dataDir: string;
 
 function start(args: string[], extra: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-    env: { ...process.env, ...env, ...extra },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return startCli(args, { ...process.env, ...env, ...extra });
 }
 
 /** Runs a command to its end (killed after `timeoutMs`, which then fails the test with its output). */
-function run(
-  args: string[],
-  timeoutMs = 60_000,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = start(args);
-    const timer = setTimeout(() => {
-      stderr += `\n[killed after ${timeoutMs} ms]`;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr?.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function run(args: string[], timeoutMs = 60_000) {
+  return runCli(args, { ...process.env, ...env }, timeoutMs);
 }
 
 beforeAll(async () => {

@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Config } from '@pypi-graph/config';
 import type { Logger } from '@pypi-graph/core';
@@ -9,6 +10,7 @@ import {
   migrate,
   openDatabase,
   pypiBucket,
+  recordSandboxCheck,
   recordSnapshot,
   sdistBucket,
   snapshotMeta,
@@ -58,7 +60,11 @@ export async function openApp(config: Config, logger: Logger): Promise<App> {
   const wheels: WheelMetadataReader | undefined = config.wheelMetadata
     ? { read: (file, signal) => readWheelMetadata(index.client, file, { signal, tmpDir, logger }) }
     : undefined;
-  const sdists = await createSdistExtractor(config, index.client, tmpDir, logger);
+  const sdists = await createSdistExtractor(config, index.client, tmpDir, logger, {
+    metrics: processMetrics(),
+    recordSandboxCheck: (state, reason) =>
+      recordSandboxCheck(database.db, { worker: `${hostname()}:${process.pid}`, state, reason }),
+  });
   return {
     config,
     logger,

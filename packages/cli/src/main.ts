@@ -76,9 +76,12 @@ program
           hint: 'without Redis, `pnpm crawl` runs the jobs in its own process',
         });
       }
+      const queues = opts.queues?.split(',').map((q) => q.trim());
+      // Fail closed: the sandbox is proven (or found missing, and said so) before the first sdist.
+      if (!queues || queues.includes('sdist-extract')) await app.sdists?.prepare?.();
       const runner = createRunner(app, {
         work: true,
-        queues: opts.queues?.split(',').map((q) => q.trim()) as never,
+        queues: queues as never,
         concurrency: opts.concurrency,
       });
       await runner.start();

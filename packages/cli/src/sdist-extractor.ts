@@ -3,24 +3,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Config } from '@pypi-graph/config';
-import { CrawlError, type Logger } from '@pypi-graph/core';
+import type { Logger } from '@pypi-graph/core';
 import {
+  probeSandbox,
   readSdistStaticMetadata,
   runSandbox,
+  SandboxGate,
   toSdistDepsFields,
   withBuildRequires,
 } from '@pypi-graph/extractor';
-import type { SdistDeps, SdistExtractor } from '@pypi-graph/pipeline';
+import type { PipelineMetrics, SdistDeps, SdistExtractor } from '@pypi-graph/pipeline';
 import type { PypiClient } from '@pypi-graph/pypi-client';
-
-async function nixAvailable(): Promise<boolean> {
-  try {
-    await exec('nix-build', ['--version'], { timeout: 10_000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const exec = promisify(execFile);
 
@@ -50,9 +43,56 @@ export async function deleteStorePaths(outPath: string, sdistStorePath: string):
   return deleted;
 }
 
+export interface SdistExtractorHooks {
+  /** Where the sandbox's checks are counted (pypi_graph_sandbox_*). */
+  metrics?: PipelineMetrics;
+  /** Records each change of the sandbox's state (the database's `sandbox_checks`, for `pnpm status`). */
+  recordSandboxCheck?: (state: 'proven' | 'unavailable', reason: string | null) => Promise<void>;
+}
+
+/**
+ * The gate every setup.py run passes (fail closed): the probe of this nix-build, or, where the
+ * configuration turns the stage off, a verdict that says so. Its changes of state are logged
+ * once each, in plain words, counted and recorded.
+ */
+function createGate(config: Config, logger: Logger, hooks: SdistExtractorHooks): SandboxGate {
+  const gate =
+    config.sdistExtraction === 'static'
+      ? new SandboxGate({
+          prove: async () => ({
+            ok: false,
+            durationMs: 0,
+            reason: 'SDIST_EXTRACTION=static turns it off',
+            hint: 'set SDIST_EXTRACTION=auto (with Nix installed), then `pnpm crawl --resume`',
+          }),
+          recheckMs: Number.POSITIVE_INFINITY,
+        })
+      : new SandboxGate({
+          prove: () => probeSandbox({ interpreters: config.sandboxInterpreters }),
+        });
+  gate.onChange((state) => {
+    if (state.state === 'proven') {
+      logger.info({ probeMs: Math.round(state.durationMs) }, 'Nix sandbox proven: setup.py runs in it');
+    } else if (state.state === 'unavailable') {
+      logger.warn(
+        { reason: state.reason, hint: state.hint },
+        `the setup.py stage is off: ${state.reason}. Sdists without static metadata are recorded as waiting for a sandbox, not as failures. To turn it on: ${state.hint}`,
+      );
+    }
+    if (state.state === 'unchecked') return;
+    hooks.metrics?.recordSandboxCheck(state.state);
+    hooks
+      .recordSandboxCheck?.(state.state, state.state === 'unavailable' ? state.reason : null)
+      .catch((err: unknown) =>
+        logger.warn({ err: (err as Error).message }, 'could not record the sandbox check'),
+      );
+  });
+  return gate;
+}
+
 /**
  * docs/architecture.md §3: download (sha256-verified) → static metadata when it is trustworthy → else setup.py
- * in the Nix sandbox, once per Python version. `SDIST_EXTRACTION` chooses how far to go. Every
+ * in the Nix sandbox, once per Python version, once the sandbox is proven. `SDIST_EXTRACTION` chooses how far to go. Every
  * result's `setup_requires` holds what building needs: pyproject.toml's `[build-system] requires`,
  * then (setup.py runs) the `setup_requires` setup.py declares.
  */
@@ -61,12 +101,15 @@ export async function createSdistExtractor(
   client: PypiClient,
   tmpDir: string,
   logger: Logger,
+  hooks: SdistExtractorHooks = {},
 ): Promise<SdistExtractor | undefined> {
   if (config.sdistExtraction === 'off') return undefined;
-  const sandbox =
-    config.sdistExtraction === 'sandbox' || (config.sdistExtraction === 'auto' && (await nixAvailable()));
-  if (!sandbox) logger.info('no Nix sandbox: sdists get static metadata only (SDIST_EXTRACTION)');
+  const gate = createGate(config, logger, hooks);
   return {
+    sandboxState: () => gate.state.state,
+    async prepare() {
+      if (gate.state.state === 'unchecked') await gate.check();
+    },
     async extract(file, signal) {
       const dir = await mkdtemp(path.join(tmpDir, 'sdist-'));
       try {
@@ -89,20 +132,13 @@ export async function createSdistExtractor(
           };
           return { kind: 'static', method: found.method, deps, bytesTransferred: got.bytes };
         }
-        if (!sandbox) {
-          throw new CrawlError(
-            'sandbox-unavailable',
-            `${file.filename} needs its setup.py run, and there is no sandbox here`,
-            {
-              hint: 'install Nix (nix-build) and set SDIST_EXTRACTION=sandbox or auto, then pnpm recrawl',
-            },
-          );
-        }
+        // Throws sandbox-unavailable (nothing runs) until the sandbox is proven.
         const run = await runSandbox({
           sdistPath: got.path,
           sha256: file.sha256,
           filename: file.filename,
           interpreters: config.sandboxInterpreters,
+          gate,
           signal,
         });
         const results: Record<string, { ok: SdistDeps } | { error: { code: string; log: string } }> = {};

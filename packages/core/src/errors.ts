@@ -81,11 +81,19 @@ export const FAILURE_CODES = {
   // appended by the operations work (issue 5): PostgreSQL went away under a job (restart,
   // failover, connection limit): the job is tried again later, never recorded as failed data.
   'database-unavailable': { retry: true },
-  // the sdist needs its setup.py run and this deployment has no Nix sandbox (SDIST_EXTRACTION)
-  'sandbox-unavailable': { retry: false },
+  // the sdist needs its setup.py run and this process has no proven Nix sandbox (no Nix,
+  // SDIST_EXTRACTION=static, or the probe found the build unsandboxed): nothing of it ran. Not a
+  // fault of the file: it is recorded as waiting, and runs where and when a sandbox is proven.
+  'sandbox-unavailable': { retry: true },
 } as const satisfies Record<string, { retry: boolean }>;
 
 export type FailureCode = keyof typeof FAILURE_CODES;
+
+/** What to do about a code, when the error itself brings no more precise hint. */
+export const FAILURE_HINTS: Partial<Record<FailureCode, string>> = {
+  'sandbox-unavailable':
+    'the setup.py stage needs Nix with a working sandbox (nix/README.md); once `pnpm status` shows it proven, `pnpm crawl --resume` runs what waits for it',
+};
 
 export function isFailureCode(value: string): value is FailureCode {
   return Object.hasOwn(FAILURE_CODES, value);
@@ -112,7 +120,7 @@ export class CrawlError extends Error {
   constructor(code: FailureCode, message: string, options: CrawlErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
-    this.hint = options.hint;
+    this.hint = options.hint ?? FAILURE_HINTS[code];
     this.retryAfterMs = options.retryAfterMs;
     this.details = options.details;
   }

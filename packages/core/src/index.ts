@@ -2,6 +2,7 @@ export {
   CrawlError,
   type CrawlErrorOptions,
   FAILURE_CODES,
+  FAILURE_HINTS,
   type FailureCode,
   isCrawlError,
   isDatabaseUnavailable,

@@ -22,7 +22,8 @@ export interface ExtractionRecord {
   pythonKey: string;
   method: string;
   extractorVersion: string;
-  status: 'ok' | 'failed';
+  /** `waiting`: not run here (no sandbox); not a result, not a failure of the file. */
+  status: 'ok' | 'failed' | 'waiting';
   failureCode?: string | null;
   /** A short log: the error message, or what the method saw. */
   log?: string | null;
@@ -65,8 +66,8 @@ export async function saveExtraction(db: Db, record: ExtractionRecord): Promise<
     if (!row) throw new Error('upsert of extraction returned nothing');
     if (!JOB_FAILURE_METHODS.includes(record.method)) {
       // A result of a real run (ok, or a per-Python failure) supersedes the record that the
-      // job for this file had failed for good (method `wheel`/`sdist`): a re-crawl that now
-      // works leaves no stale failure behind.
+      // job for this file had failed for good or was waiting for a sandbox (method
+      // `wheel`/`sdist`): a re-crawl that now works leaves no stale failure behind.
       await tx
         .delete(extractions)
         .where(
@@ -74,7 +75,7 @@ export async function saveExtraction(db: Db, record: ExtractionRecord): Promise<
             eq(extractions.fileId, record.fileId),
             eq(extractions.extractorVersion, record.extractorVersion),
             eq(extractions.pythonKey, 'any'),
-            eq(extractions.status, 'failed'),
+            inArray(extractions.status, ['failed', 'waiting']),
             inArray(extractions.method, JOB_FAILURE_METHODS),
           ),
         );
@@ -137,10 +138,33 @@ export function sdistsWithoutDependencies(
   return filesWithoutResult(db, 'sdist', projectName, extractorVersion);
 }
 
-/** A file (of `files`) that has no result at all from this extractor version. */
+/**
+ * A file (of `files`) that has no result at all from this extractor version. Waiting for a
+ * sandbox is not a result: such a file is work still to do.
+ */
 export function hasNoResult(extractorVersion: string) {
   return sql`NOT EXISTS (SELECT 1 FROM extractions e WHERE e.file_id = ${files.id}
-              AND e.extractor_version = ${extractorVersion})`;
+              AND e.extractor_version = ${extractorVersion} AND e.status <> 'waiting')`;
+}
+
+/** Whether the file's last job ended waiting for a sandbox (its setup.py has to run). */
+export async function isWaitingForSandbox(
+  db: Db,
+  fileId: number,
+  extractorVersion: string,
+): Promise<boolean> {
+  const rows = await db
+    .select({ id: extractions.id })
+    .from(extractions)
+    .where(
+      and(
+        eq(extractions.fileId, fileId),
+        eq(extractions.extractorVersion, extractorVersion),
+        eq(extractions.status, 'waiting'),
+      ),
+    )
+    .limit(1);
+  return rows.length > 0;
 }
 
 async function filesWithoutResult(
@@ -186,7 +210,7 @@ export interface FileDependencies {
   extractions: Array<{
     pythonKey: string;
     method: string;
-    status: 'ok' | 'failed';
+    status: 'ok' | 'failed' | 'waiting';
     failureCode: string | null;
     log: string | null;
     bytesTransferred: number | null;
@@ -237,7 +261,7 @@ export async function projectDependencies(
       ex = {
         pythonKey: r.python_key as string,
         method: r.method as string,
-        status: r.status as 'ok' | 'failed',
+        status: r.status as 'ok' | 'failed' | 'waiting',
         failureCode: (r.failure_code as string | null) ?? null,
         log: (r.log as string | null) ?? null,
         bytesTransferred: r.bytes_transferred === null ? null : Number(r.bytes_transferred),

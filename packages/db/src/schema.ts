@@ -107,7 +107,8 @@ export const extractions = pgTable(
     pythonKey: text('python_key').notNull(),
     method: text('method').notNull(),
     extractorVersion: text('extractor_version').notNull(),
-    status: text('status', { enum: ['ok', 'failed'] }).notNull(),
+    /** `waiting`: the file needs its setup.py run and the process that took it had no sandbox. */
+    status: text('status', { enum: ['ok', 'failed', 'waiting'] }).notNull(),
     failureCode: text('failure_code'),
     log: text('log'),
     bytesTransferred: bigint('bytes_transferred', { mode: 'number' }),
@@ -176,3 +177,10 @@ export const refreshes = pgTable(
   },
   (t) => [index('refreshes_started_idx').on(t.startedAt)],
 );
+
+export const sandboxChecks = pgTable('sandbox_checks', {
+  worker: text('worker').primaryKey(),
+  state: text('state', { enum: ['proven', 'unavailable'] }).notNull(),
+  reason: text('reason'),
+  checkedAt: ts('checked_at').notNull().defaultNow(),
+});

@@ -208,7 +208,8 @@ export async function sdistBucket(db: Db, bucket: string): Promise<SdistProjectR
       ORDER BY f.release_id, ${SDIST_PREFERENCE_SQL}, f.upload_time NULLS LAST, f.filename),
     newest AS (
       SELECT c.file_id, MAX(e.extractor_version) AS v
-      FROM chosen c JOIN extractions e ON e.file_id = c.file_id GROUP BY c.file_id)
+      FROM chosen c JOIN extractions e ON e.file_id = c.file_id AND e.status <> 'waiting'
+      GROUP BY c.file_id)
     SELECT p.id AS project_id, p.display_name AS name, f.version, f.filename,
            e.id AS extraction_id, e.python_key, e.method, e.status, e.failure_code, e.log,
            r.kind, r.extra, r.requirement
@@ -216,7 +217,8 @@ export async function sdistBucket(db: Db, bucket: string): Promise<SdistProjectR
     JOIN newest n ON n.file_id = c.file_id
     JOIN files f ON f.id = c.file_id
     JOIN projects p ON p.id = f.project_id
-    JOIN extractions e ON e.file_id = f.id AND e.extractor_version = n.v
+    -- waiting for a sandbox is no result: in neither sdist/ nor sdist-errors/
+    JOIN extractions e ON e.file_id = f.id AND e.extractor_version = n.v AND e.status <> 'waiting'
     LEFT JOIN requirements r ON r.extraction_id = e.id
     ORDER BY p.id, f.version, e.python_key, e.method, e.id, r.position`);
   const out: SdistProjectRows[] = [];

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from './connection';
-import { snapshots } from './schema';
+import { sandboxChecks, snapshots } from './schema';
 
 /** The rows of a raw `db.execute`: node-postgres gives `{ rows }`, PGlite an array. */
 export function rowsOf<T>(result: unknown): T[] {
@@ -48,7 +48,8 @@ export async function failuresByCode(
           FROM projects WHERE failure_code IS NOT NULL
         UNION ALL
         SELECT e.failure_code, f.filename || ' [' || e.python_key || ']: ' || coalesce(e.log, '')
-          FROM extractions e JOIN files f ON f.id = e.file_id WHERE e.failure_code IS NOT NULL
+          FROM extractions e JOIN files f ON f.id = e.file_id
+          WHERE e.failure_code IS NOT NULL AND e.status = 'failed'
       ) x GROUP BY code ORDER BY count(*) DESC, code`),
   );
   return rows.map((r) => ({ code: r.code, count: Number(r.count), example: r.example.slice(0, 200) }));
@@ -77,6 +78,8 @@ export interface CrawlSummary {
   extractions: Array<{ method: string; count: number }>;
   /** Project failures and failed extractions since the start, by code. */
   failures: Array<{ code: string; count: number }>;
+  /** Files whose work could not be done here (no sandbox for their setup.py), by code: not failures. */
+  notRunHere: Array<{ code: string; count: number }>;
 }
 
 /** What changed in the store since `start` (the beginning of a crawl), whichever runner did it. */
@@ -95,6 +98,10 @@ export async function crawlSummary(db: Db, start: Date): Promise<CrawlSummary> {
         SELECT failure_code FROM extractions WHERE status = 'failed' AND finished_at >= ${start}
       ) x GROUP BY code ORDER BY code`),
   );
+  const notRunHere = rowsOf<{ code: string; count: string | number }>(
+    await db.execute(sql`SELECT failure_code AS code, count(DISTINCT file_id) AS count FROM extractions
+      WHERE status = 'waiting' AND finished_at >= ${start} GROUP BY failure_code ORDER BY failure_code`),
+  );
   const extractions = rowsOf<{ method: string; count: string | number }>(
     await db.execute(sql`SELECT method, count(*) AS count FROM extractions
       WHERE status = 'ok' AND finished_at >= ${start} GROUP BY method ORDER BY method`),
@@ -106,6 +113,7 @@ export async function crawlSummary(db: Db, start: Date): Promise<CrawlSummary> {
     filesRemoved: Number(row?.removed ?? 0),
     extractions: extractions.map((e) => ({ method: e.method, count: Number(e.count) })),
     failures: failures.map((f) => ({ code: f.code, count: Number(f.count) })),
+    notRunHere: notRunHere.map((f) => ({ code: f.code, count: Number(f.count) })),
   };
 }
 
@@ -116,4 +124,40 @@ export async function crawlSummary(db: Db, start: Date): Promise<CrawlSummary> {
  */
 export async function analyzeForSnapshot(db: Db): Promise<void> {
   await db.execute(sql`ANALYZE projects, releases, files, extractions, requirements`);
+}
+
+export interface SandboxCheckRow {
+  /** `host:pid` of the process that checked. */
+  worker: string;
+  state: 'proven' | 'unavailable';
+  reason: string | null;
+  checkedAt: Date;
+}
+
+/** Records a process's latest sandbox check (`pnpm status` lists them). */
+export async function recordSandboxCheck(db: Db, row: Omit<SandboxCheckRow, 'checkedAt'>): Promise<void> {
+  const values = { ...row, reason: row.reason?.slice(0, 2000) ?? null, checkedAt: new Date() };
+  await db
+    .insert(sandboxChecks)
+    .values(values)
+    .onConflictDoUpdate({ target: sandboxChecks.worker, set: values });
+}
+
+/** The latest sandbox checks, newest first, and the current sdists waiting for a sandbox. */
+export async function sandboxOverview(
+  db: Db,
+  extractorVersion: string,
+  limit = 5,
+): Promise<{ checks: SandboxCheckRow[]; waiting: number }> {
+  const checks = await db
+    .select()
+    .from(sandboxChecks)
+    .orderBy(sql`${sandboxChecks.checkedAt} DESC`)
+    .limit(limit);
+  const [row] = rowsOf<{ waiting: string | number }>(
+    await db.execute(sql`SELECT count(DISTINCT e.file_id) AS waiting FROM extractions e
+      JOIN files f ON f.id = e.file_id
+      WHERE e.status = 'waiting' AND e.extractor_version = ${extractorVersion} AND NOT f.removed`),
+  );
+  return { checks, waiting: Number(row?.waiting ?? 0) };
 }

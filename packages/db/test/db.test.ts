@@ -10,10 +10,13 @@ import {
   addPendingProjects,
   clearPendingProject,
   countPendingProjects,
+  crawlSummary,
   type Database,
   type FileRecord,
   failedFileWork,
+  failuresByCode,
   getProject,
+  isWaitingForSandbox,
   listPendingProjects,
   markProjectRemoved,
   migrate,
@@ -21,9 +24,11 @@ import {
   type ProjectRecord,
   pypiBucket,
   recordProjectFailure,
+  sandboxOverview,
   saveExtraction,
   saveProject,
   schema,
+  sdistsWithoutDependencies,
   storeCounts,
 } from '../src/index';
 
@@ -91,7 +96,7 @@ describe.each(backends)('db on %s', (_kind, open) => {
 
   it('has every column of the drizzle schema in the SQL migrations, with the same nullability', async () => {
     const tables = (Object.values(schema) as unknown[]).filter((t): t is PgTable => is(t, PgTable));
-    expect(tables.length).toBe(10);
+    expect(tables.length).toBe(11);
     for (const table of tables) {
       const cfg = getTableConfig(table);
       const res = await database.db.execute(
@@ -260,6 +265,71 @@ describe.each(backends)('db on %s', (_kind, open) => {
     const after = await db.select().from(schema.extractions).where(sql`file_id = ${f!.id}`);
     expect(after.map((e) => e.status).sort()).toEqual(['failed', 'ok']);
   });
+});
+
+describe('an sdist waiting for a sandbox', () => {
+  for (const kind of ['postgres', 'pglite'] as const) {
+    it(`is neither a result nor a failure, and a later run replaces it (${kind})`, async () => {
+      const t = kind === 'postgres' ? await createTestDatabase() : undefined;
+      const dir = kind === 'pglite' ? await mkdtemp(path.join(tmpdir(), 'db-waiting-')) : undefined;
+      const database = await openDatabase(
+        t ? { databaseUrl: t.url } : { pglitePath: path.join(dir!, 'pglite') },
+      );
+      try {
+        await migrate(database);
+        const db = database.db;
+        await saveProject(db, {
+          displayName: 'wait',
+          serial: 1,
+          versions: ['1'],
+          files: [file('wait-1.tar.gz', '1')],
+        });
+        const [f] = await db.select().from(schema.files).where(sql`filename = 'wait-1.tar.gz'`);
+        const start = new Date(Date.now() - 1000);
+        await saveExtraction(db, {
+          fileId: f!.id,
+          pythonKey: 'any',
+          method: 'sdist',
+          extractorVersion: '1',
+          status: 'waiting',
+          failureCode: 'sandbox-unavailable',
+          log: 'no sandbox: Nix is not installed here',
+          startedAt: new Date(),
+          requirements: [],
+        });
+        // Still work to do: listed for crawl --resume and the project's next crawl.
+        expect((await sdistsWithoutDependencies(db, 'wait', '1')).map((x) => x.filename)).toEqual([
+          'wait-1.tar.gz',
+        ]);
+        expect(await isWaitingForSandbox(db, f!.id, '1')).toBe(true);
+        // Not a failure: not in status' failures, not in the crawl's, not for recrawl --failed.
+        expect(await failuresByCode(db)).toEqual([]);
+        const summary = await crawlSummary(db, start);
+        expect(summary.failures).toEqual([]);
+        expect(summary.notRunHere).toEqual([{ code: 'sandbox-unavailable', count: 1 }]);
+        expect(await failedFileWork(db, { sdist: '1' })).toEqual([]);
+        expect((await sandboxOverview(db, '1')).waiting).toBe(1);
+        // A run in a sandbox replaces it.
+        await saveExtraction(db, {
+          fileId: f!.id,
+          pythonKey: '311',
+          method: 'setup.py',
+          extractorVersion: '1',
+          status: 'ok',
+          startedAt: new Date(),
+          requirements: [{ kind: 'install', requirement: 'six' }],
+        });
+        const left = await db.select().from(schema.extractions).where(sql`file_id = ${f!.id}`);
+        expect(left.map((e) => [e.method, e.status])).toEqual([['setup.py', 'ok']]);
+        expect(await isWaitingForSandbox(db, f!.id, '1')).toBe(false);
+        expect((await sandboxOverview(db, '1')).waiting).toBe(0);
+      } finally {
+        await database.close();
+        await t?.drop();
+        if (dir) await rm(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });
 
 describe('errors from PostgreSQL going away', () => {

@@ -50,7 +50,15 @@ export type SdistOutcome =
     };
 
 export interface SdistExtractor {
+  /** Throws `sandbox-unavailable` when the file needs setup.py run and there is no proven sandbox. */
   extract(file: WheelToRead, signal: AbortSignal): Promise<SdistOutcome>;
+  /**
+   * `unavailable` once this process knows it has no sandbox (no Nix, SDIST_EXTRACTION=static, a
+   * failed probe): a file already known to wait for one is then not downloaded again.
+   */
+  sandboxState?(): 'unchecked' | 'proven' | 'unavailable';
+  /** Proves the sandbox now: a worker does it before it takes its first sdist. */
+  prepare?(): Promise<void>;
 }
 
 export interface PipelineContext {

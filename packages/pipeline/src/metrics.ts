@@ -50,6 +50,12 @@ export class PipelineMetrics {
   readonly pypiBytes: Counter<'kind'>;
   /** pypi_graph_sandbox_seconds{result}: wall time of sdist extractions that ran setup.py. */
   readonly sandboxSeconds: Histogram<'result'>;
+  /** pypi_graph_sandbox_available: 1 while the sandbox is proven in this process, 0 while it is not. */
+  readonly sandboxAvailable: Gauge;
+  /** pypi_graph_sandbox_checks_total{result}: sandbox proofs (and losses), `proven` or `unavailable`. */
+  readonly sandboxChecks: Counter<'result'>;
+  /** pypi_graph_sandbox_unavailable_total: sdist jobs that ended waiting for a sandbox (nothing ran). */
+  readonly sandboxUnavailable: Counter;
   /** pypi_graph_index_lag_serials: serials between the index's last and the last crawled. */
   readonly lag: Gauge;
   /** pypi_graph_queue_jobs{queue, state}: jobs in each queue by state, read on scrape. */
@@ -84,6 +90,22 @@ export class PipelineMetrics {
       help: 'Wall time of sdist extractions that ran setup.py in the sandbox (download included)',
       labelNames: ['result'] as const,
       buckets: [1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800],
+      registers,
+    });
+    this.sandboxAvailable = new Gauge({
+      name: `${METRIC_PREFIX}sandbox_available`,
+      help: 'Whether the Nix sandbox is proven in this process (1) or not (0); absent until first checked',
+      registers,
+    });
+    this.sandboxChecks = new Counter({
+      name: `${METRIC_PREFIX}sandbox_checks_total`,
+      help: 'Sandbox checks (the probe, or a build found outside the sandbox) by result: proven, unavailable',
+      labelNames: ['result'] as const,
+      registers,
+    });
+    this.sandboxUnavailable = new Counter({
+      name: `${METRIC_PREFIX}sandbox_unavailable_total`,
+      help: 'Sdist jobs that needed setup.py run and ended waiting for a sandbox (nothing of them ran)',
       registers,
     });
     this.lag = new Gauge({
@@ -143,6 +165,17 @@ export class PipelineMetrics {
   /** An sdist extraction that ran setup.py took `seconds` (`ok`: it produced results). */
   observeSandbox(seconds: number, result: 'ok' | 'failed'): void {
     this.sandboxSeconds.observe({ result }, seconds);
+  }
+
+  /** The sandbox was proven, or found unavailable, in this process. */
+  recordSandboxCheck(result: 'proven' | 'unavailable'): void {
+    this.sandboxChecks.inc({ result });
+    this.sandboxAvailable.set(result === 'proven' ? 1 : 0);
+  }
+
+  /** An sdist job ended waiting for a sandbox. */
+  countSandboxUnavailable(): void {
+    this.sandboxUnavailable.inc();
   }
 
   /** Lag behind the index: its last serial minus the last serial crawled (the scheduler sets it). */

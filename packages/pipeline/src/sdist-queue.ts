@@ -1,5 +1,11 @@
-import { type CrawlError, toCrawlError } from '@pypi-graph/core';
-import { fileBySha256, type RequirementRow, saveExtraction, sdistsWithoutDependencies } from '@pypi-graph/db';
+import { CrawlError, toCrawlError } from '@pypi-graph/core';
+import {
+  fileBySha256,
+  isWaitingForSandbox,
+  type RequirementRow,
+  saveExtraction,
+  sdistsWithoutDependencies,
+} from '@pypi-graph/db';
 import { parseRequirement, pep503Name } from '@pypi-graph/pyspec';
 import { z } from 'zod';
 import type { PipelineContext, QueueDefinition, SdistDeps } from './context';
@@ -59,7 +65,8 @@ async function recordFailure(ctx: PipelineContext, payload: SdistPayload, error:
     pythonKey: 'any',
     method: 'sdist',
     extractorVersion: SDIST_EXTRACTOR_VERSION,
-    status: 'failed',
+    // No sandbox here: not a failure of the file, work still to do (crawl --resume, the scheduler).
+    status: error.code === 'sandbox-unavailable' ? 'waiting' : 'failed',
     failureCode: error.code,
     log: error.message,
     startedAt: started,
@@ -82,10 +89,25 @@ export const sdistQueue: QueueDefinition<SdistPayload> = {
     let outcome: Awaited<ReturnType<NonNullable<PipelineContext['sdists']>['extract']>>;
     const t0 = performance.now();
     try {
+      if (
+        ctx.sdists.sandboxState?.() === 'unavailable' &&
+        (await isWaitingForSandbox(ctx.db, file.fileId, SDIST_EXTRACTOR_VERSION))
+      ) {
+        // Known to need setup.py, and still no sandbox here: not downloaded again.
+        throw new CrawlError('sandbox-unavailable', `${file.filename} still waits for a sandbox`);
+      }
       outcome = await ctx.sdists.extract(file, job.signal);
     } catch (thrown) {
       const err = toCrawlError(thrown);
       if (ranSandbox(err.code)) ctx.metrics?.observeSandbox((performance.now() - t0) / 1000, 'failed');
+      if (err.code === 'sandbox-unavailable') {
+        // Fail closed, quietly: nothing of the file ran; it waits for a process with a sandbox
+        // (the reason was logged once, when the sandbox was found missing).
+        await recordFailure(ctx, payload, err, started);
+        ctx.metrics?.countSandboxUnavailable();
+        job.log.debug({ code: err.code, err: err.message }, 'sdist waits for a sandbox');
+        return { status: 'waiting', code: err.code };
+      }
       if (err.retryable) throw err;
       await recordFailure(ctx, payload, err, started);
       job.log.warn({ code: err.code, err: err.message }, 'sdist extraction failed');

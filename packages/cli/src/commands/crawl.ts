@@ -113,6 +113,15 @@ export function formatSummary(outcome: CrawlOutcome): string {
   for (const [code, n] of Object.entries(outcome.stats.failures)) {
     if (!failures.has(code)) failures.set(code, n);
   }
+  // Work this process could not do (no sandbox for setup.py) is not a failure of the files.
+  const notRun = summary.notRunHere.reduce((a, f) => a + f.count, 0);
+  if (notRun > 0) {
+    lines.push(
+      `not run here:     ${notRun} sdists wait for a sandbox to run their setup.py (${summary.notRunHere
+        .map((f) => `${f.code}: ${f.count}`)
+        .join(', ')}; \`pnpm status\` says why)`,
+    );
+  }
   if (failures.size === 0) lines.push('failures:         none');
   else {
     lines.push(`failures:         ${[...failures.values()].reduce((a, b) => a + b, 0)}`);

@@ -65,6 +65,10 @@ export async function show(app: App, target: string, options: { python?: string 
       );
       for (const e of extractions) {
         const how = `${e.method}${e.pythonKey === 'any' ? '' : ` python ${e.pythonKey}`}`;
+        if (e.status === 'waiting') {
+          out.push(`      dependencies: not run here [${e.failureCode}]: ${(e.log ?? '').split('\n')[0]}`);
+          continue;
+        }
         if (e.status === 'failed') {
           out.push(
             `      dependencies: failed [${e.failureCode}] via ${how}: ${(e.log ?? '').split('\n')[0]}`,

@@ -4,9 +4,10 @@ import {
   getCrawlState,
   lastRefresh,
   latestSnapshot,
+  sandboxOverview,
   storeCounts,
 } from '@pypi-graph/db';
-import { BullmqRunner } from '@pypi-graph/pipeline';
+import { BullmqRunner, SDIST_EXTRACTOR_VERSION } from '@pypi-graph/pipeline';
 import type { App } from '../app';
 import { createRunner } from '../app';
 
@@ -47,6 +48,7 @@ export async function status(app: App): Promise<string> {
   }
   out.push(`failures:  ${failures.length === 0 ? 'none' : ''}`);
   for (const f of failures) out.push(`  ${f.code}: ${f.count}  e.g. ${f.example}`);
+  out.push(...(await sandboxLines(app)));
   const refresh = await lastRefresh(app.db);
   if (refresh) {
     const took = refresh.finishedAt
@@ -62,4 +64,23 @@ export async function status(app: App): Promise<string> {
     snap ? `snapshot:  ${snap.id} at ${snap.createdAt.toISOString()} in ${snap.path}` : 'snapshot:  none yet',
   );
   return out.join('\n');
+}
+
+/** The setup.py sandbox: the latest check of each process that ran sdists, and what waits for it. */
+async function sandboxLines(app: App): Promise<string[]> {
+  if (app.config.sdistExtraction === 'off') return ['sandbox:   off (SDIST_EXTRACTION=off)'];
+  const { checks, waiting } = await sandboxOverview(app.db, SDIST_EXTRACTOR_VERSION);
+  const out =
+    checks.length === 0
+      ? ['sandbox:   not checked yet (no process has needed it)']
+      : checks.map(
+          (c, i) =>
+            `${i === 0 ? 'sandbox:  ' : '          '} ${c.state} on ${c.worker} at ${c.checkedAt.toISOString()}${c.reason ? `: ${c.reason}` : ''}`,
+        );
+  if (waiting > 0) {
+    out.push(
+      `waiting:   ${waiting} sdists need their setup.py run and wait for a sandbox (not failures; \`pnpm crawl --resume\` once one is proven)`,
+    );
+  }
+  return out;
 }

@@ -1,5 +1,19 @@
+export { DEFAULT_NIX_DIR } from './build-options';
+export { NIX_INSTALL_HINT } from './nix';
 export {
-  DEFAULT_NIX_DIR,
+  PROBE_CHECKS,
+  type ProbeCheck,
+  type ProbeCheckResult,
+  type ProbeOptions,
+  probeSandbox,
+  SANDBOX_HINT,
+  SandboxGate,
+  type SandboxGateOptions,
+  type SandboxState,
+  type SandboxVerdict,
+  sandboxGate,
+} from './probe';
+export {
   DEFAULT_SANDBOX_LIMITS,
   type RunSandboxOptions,
   runSandbox,

@@ -5,12 +5,18 @@ import { CrawlError } from '@pypi-graph/core';
 // nix-build must not see DATABASE_URL & co. (Nix builders never inherit the caller's environment
 // anyway; the sandbox builder sees only Nix's own variables and the derivation's attributes.)
 
+/** How to get Nix, for hints and logs. */
+export const NIX_INSTALL_HINT =
+  'install Nix (Debian: apt-get install -y nix-bin; elsewhere https://nixos.org/download) so that nix-build is on PATH, run as root';
+
 export interface NixCommandOptions {
   /** Kill the process after this many milliseconds. */
   timeoutMs: number;
   signal?: AbortSignal;
   /** Keep at most this many bytes of stdout and of stderr (the end of stderr). */
   maxOutputBytes?: number;
+  /** PATH the command is looked up in and run with; this process's PATH by default. */
+  binPath?: string;
 }
 
 export interface NixCommandResult {
@@ -20,8 +26,23 @@ export interface NixCommandResult {
   timedOut: boolean;
 }
 
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+/** The last `lines` lines of a command's output, without terminal colours. */
+export function tailLines(text: string, lines = 20): string {
+  return text
+    .replace(/\x1b\[[0-9;]*m/g, '')
+    .trimEnd()
+    .split('\n')
+    .slice(-lines)
+    .join('\n');
+}
+
+/** The PATH Nix commands run with unless a caller says otherwise. */
+export function defaultBinPath(): string {
+  return process.env.PATH ?? '/usr/bin:/bin';
+}
+
+function cleanEnv(binPath = defaultBinPath()): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: binPath };
   if (process.env.HOME) env.HOME = process.env.HOME;
   return env;
 }
@@ -38,7 +59,7 @@ export function runNix(
       reject(new CrawlError('aborted', `${command} aborted before it started`));
       return;
     }
-    const child = spawn(command, args, { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { env: cleanEnv(options.binPath), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -54,14 +75,19 @@ export function runNix(
     }, options.timeoutMs);
     const onAbort = () => child.kill('SIGTERM');
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    child.on('error', (err) => {
+    child.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
+      // Not installed is not a fault of the sdist: nothing ran, the work waits for a sandbox.
+      const missing = err.code === 'ENOENT';
       reject(
-        new CrawlError('sandbox-failed', `cannot start ${command}: ${err.message}`, {
-          cause: err,
-          hint: 'install Nix (apt-get install -y nix-bin) and put nix-build on PATH',
-        }),
+        new CrawlError(
+          missing ? 'sandbox-unavailable' : 'sandbox-failed',
+          missing
+            ? `Nix is not installed here (${command} is not on PATH)`
+            : `cannot start ${command}: ${err.message}`,
+          { cause: err, hint: NIX_INSTALL_HINT },
+        ),
       );
     });
     child.on('close', (status) => {

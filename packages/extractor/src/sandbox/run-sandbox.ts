@@ -3,17 +3,21 @@ import { createReadStream } from 'node:fs';
 import { copyFile, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CrawlError } from '@pypi-graph/core';
-import { runNix } from './nix';
+import {
+  DEFAULT_NIX_DIR,
+  forgetInterpreterSet,
+  type InterpreterSet,
+  interpreterSet,
+  sandboxBuildArgs,
+} from './build-options';
+import { defaultBinPath, runNix, tailLines } from './nix';
+import { SANDBOX_HINT, type SandboxGate, sandboxGate } from './probe';
 import { PYTHON_KEYS, type PythonKey, parseSandboxResults, type SandboxResults } from './schema';
 
 // Runs one sdist's setup.py under each Python version inside the Nix build sandbox
 // (DESIGN.md §3, nix/extractor.nix). One derivation per (sdist, extractor, interpreters, limits):
 // a second run of the same sdist is a Nix cache hit.
-
-/** The repository's `nix/` directory. */
-export const DEFAULT_NIX_DIR = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../nix');
 
 export interface SandboxLimits {
   /** Wall-clock seconds per interpreter; its whole process group is killed after that. */
@@ -53,6 +57,13 @@ export interface RunSandboxOptions {
   interpreters?: 'host' | 'nixpkgs';
   /** Where extractor.nix lives; the repository's `nix/` by default. */
   nixDir?: string;
+  /** PATH the Nix commands are found in and run with; this process's PATH by default. */
+  binPath?: string;
+  /**
+   * What must have proven the sandbox before the build (probe.ts). By default the process-wide
+   * gate of (nixDir, interpreters, binPath): the first run probes, the others reuse its verdict.
+   */
+  gate?: SandboxGate;
   signal?: AbortSignal;
 }
 
@@ -73,66 +84,8 @@ async function sha256File(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-function tailLines(text: string, lines = 20): string {
-  return text.trimEnd().split('\n').slice(-lines).join('\n');
-}
-
-interface InterpreterSet {
-  /** `--option extra-sandbox-paths` for nix-build (nix/sandbox-paths.nix). */
-  sandboxPaths: string[];
-  /**
-   * Host mode: the Nix expression for `--arg shippedDrvs`, the shipped setuptools derivations
-   * instantiated once (nix/interpreters-host.nix), so that no nix-build hashes their sources again.
-   */
-  shippedDrvs?: string;
-}
-
-const interpreterSets = new Map<string, Promise<InterpreterSet>>();
-
-async function nixOrThrow(args: string[], what: string, signal?: AbortSignal): Promise<string> {
-  const res = await runNix('nix-instantiate', args, { timeoutMs: 300_000, signal });
-  if (res.status !== 0) {
-    throw new CrawlError('sandbox-failed', `cannot evaluate ${what}: ${tailLines(res.stderr, 5)}`);
-  }
-  return res.stdout;
-}
-
-/** What nix-build needs besides the sdist, evaluated once per process and interpreter set. */
-function interpreterSet(nixDir: string, interpreters: string, signal?: AbortSignal): Promise<InterpreterSet> {
-  const key = `${nixDir}\0${interpreters}`;
-  let cached = interpreterSets.get(key);
-  if (!cached) {
-    cached = (async (): Promise<InterpreterSet> => {
-      const expr = `import ${path.join(nixDir, 'sandbox-paths.nix')} { interpreters = ${JSON.stringify(interpreters)}; }`;
-      const parsed: unknown = JSON.parse(
-        await nixOrThrow(['--eval', '--strict', '--json', '-E', expr], 'the sandbox paths', signal),
-      );
-      if (!Array.isArray(parsed) || !parsed.every((p): p is string => typeof p === 'string')) {
-        throw new CrawlError('sandbox-output-invalid', 'sandbox-paths.nix did not give a list of strings');
-      }
-      if (interpreters !== 'host') return { sandboxPaths: parsed };
-      // Writes the .drv files (a plain --eval would not) and prints them in attribute-name order.
-      const drvs = (
-        await nixOrThrow(
-          ['-A', 'shippedList', path.join(nixDir, 'interpreters-host.nix')],
-          'the shipped setuptools',
-          signal,
-        )
-      )
-        .trim()
-        .split('\n');
-      const keys = [...PYTHON_KEYS].sort();
-      if (drvs.length !== keys.length || !drvs.every((d) => /^\/nix\/store\/[^\s"$\\]+\.drv$/.test(d))) {
-        throw new CrawlError('sandbox-output-invalid', `unexpected shipped setuptools: ${drvs.join(' ')}`);
-      }
-      const shippedDrvs = `{ ${keys.map((k, i) => `${JSON.stringify(k)} = ${JSON.stringify(drvs[i])};`).join(' ')} }`;
-      return { sandboxPaths: parsed, shippedDrvs };
-    })();
-    cached.catch(() => interpreterSets.delete(key));
-    interpreterSets.set(key, cached);
-  }
-  return cached;
-}
+/** What driver.py prints when it finds itself outside a sandbox (and runs nothing). */
+const NOT_SANDBOXED = /pypi-graph: not in a sandbox: ([^\n]*)/;
 
 /**
  * The store path name for a PyPI file name. Nix allows only `[A-Za-z0-9+._?=-]` and no leading
@@ -151,7 +104,7 @@ export function storeName(filename: string): string {
 }
 
 /** Adds the sdist to the store under its (store-safe) PyPI file name. */
-async function addToStore(options: RunSandboxOptions): Promise<string> {
+async function addToStore(options: RunSandboxOptions & { binPath: string }): Promise<string> {
   const actual = await sha256File(options.sdistPath);
   if (actual !== options.sha256.toLowerCase()) {
     throw new CrawlError(
@@ -171,6 +124,7 @@ async function addToStore(options: RunSandboxOptions): Promise<string> {
     const res = await runNix('nix-store', ['--add-fixed', 'sha256', file], {
       timeoutMs: 120_000,
       signal: options.signal,
+      binPath: options.binPath,
     });
     const storePath = res.stdout.trim();
     if (res.status !== 0 || !storePath.startsWith('/nix/store/')) {
@@ -198,8 +152,9 @@ async function readCapped(file: string): Promise<string> {
 /**
  * Runs the sdist's setup.py under each requested Python inside the Nix sandbox and returns
  * one result per Python key. Throws a CrawlError only when the sandbox as a whole failed
- * (`sandbox-failed`, `sandbox-timeout`, `sandbox-output-invalid`, `aborted`); a failure of
- * setup.py under one interpreter is a per-key `{ error }`.
+ * (`sandbox-failed`, `sandbox-timeout`, `sandbox-output-invalid`, `aborted`) or was not there
+ * (`sandbox-unavailable`: the probe has not proven it, or the build found itself outside it; nothing
+ * of the sdist ran); a failure of setup.py under one interpreter is a per-key `{ error }`.
  */
 export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun> {
   const started = performance.now();
@@ -210,9 +165,14 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
     throw new CrawlError('config-invalid', `unknown Python keys: ${pythons.join(',')}`);
   }
   const limits = { ...DEFAULT_SANDBOX_LIMITS, ...options.limits };
+  const binPath = options.binPath ?? defaultBinPath();
+  const gate = options.gate ?? sandboxGate({ nixDir, interpreters, binPath });
+  // Nothing of the sdist is built, nor even added to the store, before this nix-build has been
+  // shown to sandbox its builds (once per process: later runs pass at once).
+  await gate.ensure();
   const [firstSet, sdistStorePath] = await Promise.all([
-    interpreterSet(nixDir, interpreters, options.signal),
-    addToStore(options),
+    interpreterSet(nixDir, interpreters, options.signal, binPath),
+    addToStore({ ...options, binPath }),
   ]);
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isInteger(value) || value <= 0)
@@ -222,44 +182,40 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
   const buildSeconds = rounds * (limits.wallSeconds + 10) + 60;
   const nixBuild = (set: InterpreterSet) => {
     const args = [
-      path.join(nixDir, 'extractor.nix'),
-      '--no-out-link',
-      '--option',
-      'sandbox',
-      'true',
-      '--option',
-      'extra-sandbox-paths',
-      set.sandboxPaths.join(' '),
-      '--option',
-      'timeout',
-      String(buildSeconds),
+      ...sandboxBuildArgs(path.join(nixDir, 'extractor.nix'), set, interpreters, buildSeconds),
       '--argstr',
       'sdist',
       sdistStorePath,
       '--argstr',
       'filename',
       options.filename,
-      '--argstr',
-      'interpreters',
-      interpreters,
       '--arg',
       'pythons',
       `[ ${pythons.map((k) => JSON.stringify(k)).join(' ')} ]`,
     ];
-    // Host mode builds nothing but this derivation and, once, the shipped setuptools: no binary
-    // cache to ask (and none reachable here).
-    // The nixpkgs mode needs one for its interpreters, so it keeps the configured substituters.
-    if (interpreters === 'host') args.push('--option', 'substituters', '');
-    if (set.shippedDrvs) args.push('--arg', 'shippedDrvs', set.shippedDrvs);
     for (const [name, value] of Object.entries(limits)) args.push('--arg', name, String(value));
-    return runNix('nix-build', args, { timeoutMs: (buildSeconds + 30) * 1000, signal: options.signal });
+    return runNix('nix-build', args, {
+      timeoutMs: (buildSeconds + 30) * 1000,
+      signal: options.signal,
+      binPath,
+    });
   };
   let res = await nixBuild(firstSet);
   if (res.status !== 0 && firstSet.shippedDrvs && /pypi-graph-setuptools-py\d+\.drv/.test(res.stderr)) {
     // The shipped setuptools .drv files this process instantiated were garbage-collected since:
     // instantiate them again, once.
-    interpreterSets.delete(`${nixDir}\0${interpreters}`);
-    res = await nixBuild(await interpreterSet(nixDir, interpreters, options.signal));
+    forgetInterpreterSet(nixDir, interpreters, binPath);
+    res = await nixBuild(await interpreterSet(nixDir, interpreters, options.signal, binPath));
+  }
+  const outside = NOT_SANDBOXED.exec(res.stderr);
+  if (outside) {
+    // The driver found itself outside a sandbox and ran nothing (driver.py: assert_sandboxed):
+    // what the probe proved no longer holds; it is proven again before the next build.
+    const reason = `a build ran outside the sandbox: ${outside[1]}`;
+    gate.invalidate(reason);
+    throw new CrawlError('sandbox-unavailable', `${options.filename}: ${reason}; nothing of it ran`, {
+      hint: SANDBOX_HINT,
+    });
   }
   if (res.timedOut || /timed out after/.test(res.stderr)) {
     throw new CrawlError(
