@@ -19,6 +19,7 @@ Environment (derivation attributes): out, src, filename, extractor, pythons (JSO
 {"27": {"python": path, "path": [dir, ...], "prefix": dir}}), wallSeconds, cpuSeconds,
 memoryMiB, maxProcesses, maxOutputBytes, parallelism.
 """
+import errno
 import json
 import os
 import resource
@@ -48,7 +49,13 @@ OUTPUT = int(ENV.get("maxOutputBytes", str(1024 * 1024)))
 PARALLELISM = max(1, int(ENV.get("parallelism", "3")))
 TOP = ENV.get("NIX_BUILD_TOP", "/build")
 TAIL = 4000
-RESULT_CAP = 4 * 1024 * 1024
+# One interpreter's result.json: real ones are a few kB; nine at this cap stay under the 16 MiB
+# runSandbox accepts for the derivation's whole result.json.
+RESULT_CAP = 1024 * 1024
+# The driver's own limits (soft; the hard ones leave room for what the interpreters set on
+# themselves): it reads what the untrusted code wrote, and holds at most the capped results.
+DRIVER_MEMORY = 1024 * 1024 * 1024
+DRIVER_FSIZE = 32 * 1024 * 1024
 TIMES = {}
 
 
@@ -100,15 +107,70 @@ def limits_argument():
     return "--limits=%d,%d,%d,%d" % (CPU, MEMORY, PROCESSES, OUTPUT)
 
 
-def tail(path):
+class Untrusted(Exception):
+    """A file the untrusted code could write is not what the driver accepts: a typed failure."""
+
+    def __init__(self, code, message):
+        Exception.__init__(self, message)
+        self.code = code
+
+
+def open_untrusted(path):
+    """Opens a file of the interpreter's directory, which setup.py can replace: never through a
+    link (O_NOFOLLOW), never blocking (O_NONBLOCK: a FIFO opens at once, and is refused), and a
+    regular file only.  Returns (fd, size); FileNotFoundError when there is none."""
+    name = os.path.basename(path)
     try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - TAIL))
-            return handle.read().decode("utf-8", "replace"), size
-    except OSError:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise Untrusted("sandbox-output-invalid", "%s is a symbolic link" % name)
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise Untrusted("sandbox-output-invalid", "%s is not a regular file (mode %o)" % (name, st.st_mode))
+        return fd, st.st_size
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_at_most(fd, count):
+    chunks, total = [], 0
+    while total < count:
+        chunk = os.read(fd, min(1 << 16, count - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
+def read_capped(path, cap):
+    """The whole file if it holds at most `cap` bytes (read: at most cap + 1, whatever its size
+    says), else sandbox-output-too-large."""
+    fd, size = open_untrusted(path)
+    try:
+        data = b"" if size > cap else read_at_most(fd, cap + 1)
+    finally:
+        os.close(fd)
+    if size > cap or len(data) > cap:
+        raise Untrusted("sandbox-output-too-large", "%s is larger than %d bytes" % (os.path.basename(path), cap))
+    return data
+
+
+def tail(path):
+    """The last TAIL bytes of the output (as text) and its size; ("", 0) when there is none."""
+    try:
+        fd, size = open_untrusted(path)
+    except FileNotFoundError:
         return "", 0
+    try:
+        os.lseek(fd, max(0, size - TAIL), os.SEEK_SET)
+        return read_at_most(fd, TAIL).decode("utf-8", "replace"), size
+    finally:
+        os.close(fd)
 
 
 def error(code, log, tail_text=""):
@@ -166,7 +228,10 @@ def run_one(key):
         child.wait()
     elapsed = time.monotonic() - started
     TIMES[key] = elapsed
-    output, output_size = tail(log_path)
+    try:
+        output, output_size = tail(log_path)
+    except Untrusted as exc:
+        return error(exc.code, str(exc))
     status = child.returncode
     if timed_out:
         return error("sandbox-timeout", "wall time limit of %gs reached" % WALL, output)
@@ -176,10 +241,11 @@ def run_one(key):
     if output_size >= OUTPUT or status == -signal.SIGXFSZ:
         return error("sandbox-output-too-large", "output limit of %d bytes reached" % OUTPUT, output)
     try:
-        if os.path.getsize(result_path) > RESULT_CAP:
-            return error("sandbox-output-too-large", "result larger than %d bytes" % RESULT_CAP, output)
-        with open(result_path, "rb") as handle:
-            payload = json.loads(handle.read().decode("utf-8"))
+        payload = json.loads(read_capped(result_path, RESULT_CAP).decode("utf-8"))
+    except Untrusted as exc:
+        return error(exc.code, str(exc), output)
+    except RecursionError:
+        return error("sandbox-output-invalid", "result.json is nested too deeply", output)
     except (OSError, ValueError):
         if status is not None and status < 0:
             return error("sandbox-failed", "interpreter killed by signal %d" % -status, output)
@@ -211,8 +277,18 @@ def assert_sandboxed():
         sys.exit(3)
 
 
+def limit_self():
+    """The driver's own rlimits, set before it starts anything: soft limits for itself, hard
+    limits high enough for the interpreters' own (extract.py raises its soft limits to them)."""
+    for which, soft, theirs in ((resource.RLIMIT_AS, DRIVER_MEMORY, MEMORY),
+                                (resource.RLIMIT_FSIZE, DRIVER_FSIZE, OUTPUT)):
+        resource.setrlimit(which, (soft, max(soft, theirs)))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def main():
     assert_sandboxed()
+    limit_self()
     started = time.monotonic()
     # Newest first: they import the largest setuptools and take longest, so the short runs (2.7)
     # fill the cores at the end instead of one long run finishing alone on an idle machine.

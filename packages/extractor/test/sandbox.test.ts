@@ -348,6 +348,49 @@ describe.skipIf(!NIX)('setup.py sandbox (nix, host interpreters)', () => {
     expect(processesOf('fork-bomb-1.0')).toEqual([]);
   });
 
+  it('reads the files setup.py can replace safely: a link, a FIFO, a sparse 100 GB file, a huge or deep result', async () => {
+    // Each is a typed failure of its Python, quickly (before, the link made driver.py read
+    // /dev/zero without end and the FIFO blocked it until Nix's build timeout).
+    const limits = { ...HOSTILE_LIMITS, maxOutputBytes: 8 * 1024 * 1024 };
+    const started = performance.now();
+    const [link, fifo, sparse, enormous, nested] = await Promise.all([
+      run('hostile-log-link', { pythons: ['311'], limits }),
+      run('hostile-fifo', { pythons: ['311'], limits }),
+      run('sparse-result', { pythons: ['311'], limits }),
+      run('enormous-result', { pythons: FEW, limits }),
+      run('nested-result', { pythons: ['311'], limits }),
+    ]);
+    expect(performance.now() - started).toBeLessThan(60_000);
+    expect(failure(link.results['311'])).toMatchObject({
+      code: 'sandbox-output-invalid',
+      log: 'output.log is a symbolic link',
+    });
+    expect(failure(fifo.results['311'])).toMatchObject({ code: 'sandbox-output-invalid' });
+    expect(failure(fifo.results['311']).log).toMatch(/^result\.json is not a regular file/);
+    // RLIMIT_FSIZE stops the truncate to 100 GB (SIGXFSZ); driver.py's own reading of such a
+    // file, had one been made, is in driver-files.test.ts.
+    expect(failure(sparse.results['311'])).toMatchObject({ code: 'sandbox-output-too-large' });
+    for (const key of FEW) {
+      expect(failure(enormous.results[key])).toMatchObject({
+        code: 'sandbox-output-too-large',
+        log: 'result.json is larger than 1048576 bytes',
+      });
+    }
+    expect(failure(nested.results['311'])).toMatchObject({
+      code: 'sandbox-output-invalid',
+      log: 'result.json is nested too deeply',
+    });
+  });
+
+  it('gives driver.py its own rlimits, under which the interpreters can still set theirs', async () => {
+    const { results } = await run('driver-limits', { pythons: ['311'] });
+    expect(ok(results['311']).install_requires).toEqual([
+      `driver-fsize-${32 * 1024 * 1024}-${32 * 1024 * 1024}`,
+      'driver-core-0-0',
+      `driver-as-${1024 * 1024 * 1024}-${1024 * 1024 * 1024}`,
+    ]);
+  });
+
   it('unpacks no symlink from a .zip sdist, as none from a tar', async () => {
     // setup.py records which of its two link entries exist after unpacking (inside the tree and out)
     const setupPy = [
