@@ -24,6 +24,7 @@
 , maxProcesses ? 64
 , maxOutputBytes ? 1048576
 , parallelism ? 3
+, diskMiB ? 512                 # per interpreter: its directory is a tmpfs of this size (driver.py)
   # host mode: the shipped setuptools derivations, already instantiated (see interpreters-host.nix)
 , shippedDrvs ? null
 }:
@@ -69,4 +70,5 @@ derivation {
   maxProcesses = toString (toInt maxProcesses);
   maxOutputBytes = toString (toInt maxOutputBytes);
   parallelism = toString (toInt parallelism);
+  diskMiB = toString (toInt diskMiB);
 }

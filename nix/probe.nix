@@ -7,6 +7,7 @@
 , hidden                 # a host directory that must not be visible inside (the repository)
 , targets ? "127.0.0.1:5432 127.0.0.1:6379 [::1]:5432 [::1]:6379 1.1.1.1:443 8.8.8.8:53"
 , dnsName ? "pypi.org"
+, cgroup ? ""             # the name of the build's cgroup the builder must be in ("": none)
 , interpreters ? "host"
 , shippedDrvs ? null
 }:
@@ -25,7 +26,7 @@ derivation {
   args = [ "-I" "-S" "-B" probe ];
   preferLocalBuild = true;
   allowSubstitutes = false;
-  inherit nonce marker hidden targets dnsName;
+  inherit nonce marker hidden targets dnsName cgroup;
   allowedRoot = builtins.concatStringsSep " " ([ "bin" "build" "dev" "etc" "nix" "proc" "tmp" ] ++ exposedTops);
   sandboxPaths = builtins.concatStringsSep " " set.sandboxPaths;
 }

@@ -19,6 +19,7 @@ Environment (derivation attributes): out, src, filename, extractor, pythons (JSO
 {"27": {"python": path, "path": [dir, ...], "prefix": dir}}), wallSeconds, cpuSeconds,
 memoryMiB, maxProcesses, maxOutputBytes, parallelism.
 """
+import ctypes
 import errno
 import json
 import os
@@ -47,7 +48,11 @@ MEMORY = int(ENV.get("memoryMiB", "1024")) * 1024 * 1024
 PROCESSES = int(ENV.get("maxProcesses", "64"))
 OUTPUT = int(ENV.get("maxOutputBytes", str(1024 * 1024)))
 PARALLELISM = max(1, int(ENV.get("parallelism", "3")))
+# What one interpreter's directory (the unpacked sdist, its TMPDIR, what it writes) may hold.
+DISK = int(ENV.get("diskMiB", "512")) * 1024 * 1024
 TOP = ENV.get("NIX_BUILD_TOP", "/build")
+# /tmp and /dev/shm, shared by the interpreters of the build
+SHARED_TMP = 64 * 1024 * 1024
 TAIL = 4000
 # One interpreter's result.json: real ones are a few kB; nine at this cap stay under the 16 MiB
 # runSandbox accepts for the derivation's whole result.json.
@@ -178,11 +183,68 @@ def error(code, log, tail_text=""):
 
 
 def run_one(key):
-    spec = PYTHONS[key]
     work = os.path.join(TOP, "py" + key)
+    os.makedirs(work)
+    # Its own tmpfs of DISK bytes: a script that fills it fills only its own directory.
+    mount("tmpfs", work, "tmpfs", MS_NOSUID | MS_NODEV, "size=%d,mode=700" % DISK)
+    try:
+        return run_in(key, work)
+    finally:
+        # The memory its files held goes back to the build at once.
+        libc.umount2(work.encode(), MNT_DETACH)
+
+
+def disk_full(*paths):
+    """Whether one of these filesystems (tmpfs of DISK or SHARED_TMP bytes) has no room left."""
+    for p in paths:
+        try:
+            st = os.statvfs(p)
+        except OSError:
+            continue
+        if st.f_bavail * st.f_frsize < 64 * 1024:
+            return True
+    return False
+
+
+ACTIVE = set()
+ACTIVE_LOCK = threading.Lock()
+
+
+def sweep():
+    """Kills every process reparented to the driver (PID 1 of the build's PID namespace) that is
+    not an interpreter it started: what escaped an interpreter's process group and its extract.py
+    (setsid, a parent killed).  Returns their pids.  Reaps only those (a waitpid(-1) here would
+    take the exit status of an interpreter from the thread that waits for it)."""
+    killed = []
+    with ACTIVE_LOCK:
+        for name in os.listdir("/proc"):
+            if name.isdigit() and int(name) not in ACTIVE and int(name) != os.getpid():
+                if kill_if_orphan(int(name)):
+                    killed.append(int(name))
+    return killed
+
+
+def kill_if_orphan(pid):
+    """Kills and reaps pid if it is a child of the driver; whether it was."""
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
+        if ppid != os.getpid():
+            return False
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        return True
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def run_in(key, work):
+    spec = PYTHONS[key]
     try:
         root = unpack(os.path.join(work, "src"))
     except Exception as exc:  # the archive is broken for every interpreter alike
+        if disk_full(work):
+            return error("sandbox-disk-full", "the unpacked sdist is larger than %d bytes" % DISK)
         return error("sandbox-failed", "cannot unpack the sdist: %s" % (exc,))
     result_path = os.path.join(work, "result.json")
     log_path = os.path.join(work, "output.log")
@@ -208,24 +270,29 @@ def run_one(key):
         "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1",
     }
     started = time.monotonic()
-    with open(log_path, "wb") as log:
+    with open(log_path, "wb") as log, ACTIVE_LOCK:
         child = subprocess.Popen(
             [spec["python"], "-s", "-S", "-B", EXTRACT_PY, limits_argument(), setup_dir(root), result_path]
             + list(spec.get("path", [])),
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             env=env, cwd=work, start_new_session=True, close_fds=True,
         )
-        timed_out = False
-        try:
-            child.wait(timeout=WALL)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        # The process group outlives the child when the script forked: kill it in every case.
-        try:
-            os.killpg(child.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        child.wait()
+        # Under the lock since before it started: sweep() never takes it for an escaped process.
+        ACTIVE.add(child.pid)
+    timed_out = False
+    try:
+        child.wait(timeout=WALL)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    # The process group outlives the child when the script forked: kill it in every case.
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    child.wait()
+    with ACTIVE_LOCK:
+        ACTIVE.discard(child.pid)
+    sweep()
     elapsed = time.monotonic() - started
     TIMES[key] = elapsed
     try:
@@ -247,6 +314,8 @@ def run_one(key):
     except RecursionError:
         return error("sandbox-output-invalid", "result.json is nested too deeply", output)
     except (OSError, ValueError):
+        if disk_full(work, "/tmp", "/dev/shm"):
+            return error("sandbox-disk-full", "no room left to write (%d bytes per interpreter)" % DISK, output)
         if status is not None and status < 0:
             return error("sandbox-failed", "interpreter killed by signal %d" % -status, output)
         return error("sandbox-failed", "interpreter exited with status %s and no result" % status, output)
@@ -277,6 +346,52 @@ def assert_sandboxed():
         sys.exit(3)
 
 
+CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
+MNT_DETACH = 2
+PR_SET_DUMPABLE = 4
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def checked(result, what):
+    if result != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, "%s: %s" % (what, os.strerror(code)))
+
+
+def mount(source, target, fstype, flags, data=None):
+    checked(libc.mount(source and source.encode(), target.encode(), fstype and fstype.encode(), flags,
+                       data and data.encode()), "mount %s" % target)
+
+
+def confine():
+    """A user and mount namespace of the driver's own, inside the sandbox, where nothing the
+    interpreters write reaches the host's disk.  In Nix's chroot, /tmp and /nix/store (where $out
+    is staged) are directories on the host's disk, writable by the build user; here:
+    - /nix/store is read-only but for $out, which only the driver writes;
+    - /tmp and /dev/shm are tmpfs of SHARED_TMP bytes;
+    - each interpreter's directory in /build is a tmpfs of DISK bytes (run_one).
+    tmpfs pages count against the build's memory cgroup.  The build user maps to itself: no
+    privilege is gained outside; inside, the capabilities stay with the driver, which becomes
+    non-dumpable so that the interpreters (same uid) cannot ptrace it to use them.  Must run
+    while the driver has one thread (unshare of a user namespace requires it)."""
+    uid, gid = os.getuid(), os.getgid()
+    checked(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "unshare")
+    for name, text in (("setgroups", "deny"), ("uid_map", "%d %d 1" % (uid, uid)),
+                       ("gid_map", "%d %d 1" % (gid, gid))):
+        with open("/proc/self/" + name, "w") as handle:
+            handle.write(text)
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    os.makedirs(OUT)
+    mount(OUT, OUT, None, MS_BIND)
+    mount("/nix/store", "/nix/store", None, MS_BIND | MS_REC)
+    mount(None, "/nix/store", None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+    for path in ("/tmp", "/dev/shm"):
+        if os.path.isdir(path):
+            mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=%d,mode=1777" % SHARED_TMP)
+    checked(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(PR_SET_DUMPABLE)")
+
+
 def limit_self():
     """The driver's own rlimits, set before it starts anything: soft limits for itself, hard
     limits high enough for the interpreters' own (extract.py raises its soft limits to them)."""
@@ -288,6 +403,13 @@ def limit_self():
 
 def main():
     assert_sandboxed()
+    try:
+        confine()
+    except OSError as exc:
+        # Without it the interpreters' writes are not capped: refused like a missing sandbox.
+        sys.stderr.write("pypi-graph: not in a sandbox: cannot confine the build (nested user and mount "
+                         "namespaces): %s\n" % (exc,))
+        sys.exit(3)
     limit_self()
     started = time.monotonic()
     # Newest first: they import the largest setuptools and take longest, so the short runs (2.7)
@@ -295,7 +417,7 @@ def main():
     keys = sorted(PYTHONS, key=lambda k: (len(k), k), reverse=True)
     with ThreadPoolExecutor(max_workers=min(PARALLELISM, len(keys))) as pool:
         results = dict(zip(keys, pool.map(run_one, keys)))
-    os.makedirs(OUT)
+    sweep()
     with open(os.path.join(OUT, "result.json"), "w") as handle:
         json.dump(results, handle, sort_keys=True)
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -140,6 +140,8 @@ def classify(exc_type, exc):
             return "sandbox-failed"  # the process limit: fork bomb or thread flood
         if code == errno.ENOMEM:
             return "sandbox-memory"
+        if code in (errno.ENOSPC, errno.EDQUOT):
+            return "sandbox-disk-full"
     return "setup-py-error"
 
 
@@ -253,6 +255,66 @@ def set_limits(spec):
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def descendants_left():
+    """This process's children (as subreaper: everything the script left behind), as two lists:
+    the running ones and the zombies (ended, never waited for: nothing to count, only to reap)."""
+    me, running, zombies = os.getpid(), [], []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == me:
+                (zombies if fields[0] == "Z" else running).append(int(name))
+        except (OSError, ValueError, IndexError):
+            pass
+    return running, zombies
+
+
+def guard(result_path):
+    """From here on, the sdist's code runs in a child process; this one stays behind as its
+    subreaper (every process the script leaves behind is reparented here when its parent ends)
+    and, once the child has ended, kills and reaps what outlived it: then the result is
+    sandbox-process-escaped, whatever the child wrote.  Else it ends as the child did (same
+    status, same signal).  Returns in the child only.  Without prctl (no ctypes), it returns at
+    once: driver.py still kills whatever escapes."""
+    try:
+        import ctypes
+        if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+            return
+    except Exception:
+        return
+    pid = os.fork()
+    if pid == 0:
+        return
+    status = os.waitpid(pid, 0)[1]
+    escaped = []
+    for _ in range(100):  # killing one reparents its own children here: until none is left
+        running, zombies = descendants_left()
+        if not running and not zombies:
+            break
+        for child in running + zombies:
+            try:
+                os.kill(child, 9)
+                os.waitpid(child, 0)
+            except OSError:
+                pass
+        escaped.extend(running)
+    if escaped:
+        write(result_path, error("sandbox-process-escaped",
+                                 "%d process(es) outlived setup.py and were killed" % len(escaped)))
+        os._exit(0)
+    if os.WIFSIGNALED(status):
+        import signal
+        signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+        os.kill(os.getpid(), os.WTERMSIG(status))
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+
+
 def main():
     args = sys.argv[1:]
     limits = None
@@ -266,6 +328,7 @@ def main():
             exc_type, exc = sys.exc_info()[:2]
             write(result_path, error("sandbox-failed", "cannot set the limits: " + last_line(exc_type, exc)))
             os._exit(0)
+    guard(result_path)
     isolate([os.path.abspath(p) for p in args[2:]])
     try:
         payload = run(setup_dir)

@@ -13,8 +13,13 @@ Checks (derivation attributes in brackets):
   Redis on 127.0.0.1, public addresses) succeeds; [dnsName] does not resolve;
 - filesystem: [marker], a file the caller has just created on the host, is not there, nor its
   directory, nor [hidden] (the repository); `/` holds only [allowedRoot]; /etc only what Nix writes;
-- environment: only Nix's variables and the derivation's attributes.
+- environment: only Nix's variables and the derivation's attributes;
+- cgroup: the builder is in the cgroup the caller made for this build ([cgroup], its name), so
+  the build's memory and process caps hold for it (not checked when [cgroup] is empty);
+- confine: it can make the nested user and mount namespace and the tmpfs that driver.py caps
+  the interpreters' writes with (driver.py: confine).
 """
+import ctypes
 import json
 import os
 import socket
@@ -25,7 +30,7 @@ NIX_VARIABLES = {
     "TEMPDIR", "TERM", "TMP", "TMPDIR", "builder", "name", "out", "system",
 }
 ATTRIBUTES = {"nonce", "marker", "hidden", "targets", "dnsName", "allowedRoot", "sandboxPaths", "preferLocalBuild",
-              "allowSubstitutes"}
+              "allowSubstitutes", "cgroup"}
 # set by the interpreter itself (PEP 538: a C locale is coerced to C.UTF-8)
 INTERPRETER = {"LC_CTYPE"}
 ETC = {"group", "hosts", "passwd"}
@@ -94,10 +99,45 @@ def environment():
     return check(not extra, "unexpected variables: %s" % " ".join(extra) if extra else "Nix's variables only")
 
 
+def cgroup():
+    with open("/proc/self/cgroup") as handle:
+        lines = handle.read().split()
+    name = ENV["cgroup"]
+    if not name:
+        return check(True, "no build cgroup asked for")
+    inside = [line for line in lines if line.endswith("/" + name)]
+    # v1: one line per controller (memory and pids); v2: the one unified line
+    ok = len(inside) >= (2 if any(":memory:" in line for line in lines) else 1)
+    return check(ok, " ".join(lines))
+
+
+def confine():
+    """What driver.py does first, in a child process (this one stays as it is)."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            uid, gid = os.getuid(), os.getgid()
+            if libc.unshare(0x10000000 | 0x00020000) != 0:
+                raise OSError(ctypes.get_errno(), "unshare")
+            for name, text in (("setgroups", "deny"), ("uid_map", "%d %d 1" % (uid, uid)),
+                               ("gid_map", "%d %d 1" % (gid, gid))):
+                with open("/proc/self/" + name, "w") as handle:
+                    handle.write(text)
+            if libc.mount(b"tmpfs", b"/tmp", b"tmpfs", 6, b"size=1m") != 0:
+                raise OSError(ctypes.get_errno(), "mount")
+            code = 0
+        finally:
+            os._exit(code)
+    status = os.waitpid(pid, 0)[1]
+    return check(status == 0, "nested user and mount namespace, tmpfs: %s" % ("yes" if status == 0 else "no"))
+
+
 def main():
     checks = {}
     for name, fn in (("user", user), ("pid", pid), ("network", network), ("filesystem", filesystem),
-                     ("environment", environment)):
+                     ("environment", environment), ("cgroup", cgroup), ("confine", confine)):
         try:
             checks[name] = fn()
         except Exception as exc:  # a check that cannot run has not shown anything

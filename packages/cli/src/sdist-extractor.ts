@@ -68,8 +68,14 @@ function createGate(config: Config, logger: Logger, hooks: SdistExtractorHooks):
           recheckMs: Number.POSITIVE_INFINITY,
         })
       : new SandboxGate({
-          prove: () => probeSandbox({ interpreters: config.sandboxInterpreters }),
+          prove: () =>
+            probeSandbox({ interpreters: config.sandboxInterpreters, cgroups: config.sandboxCgroups }),
         });
+  if (config.sdistExtraction !== 'static' && config.sandboxCgroups === 'off') {
+    logger.warn(
+      'SANDBOX_CGROUPS=off: sdist builds run without per-build memory and process caps, with per-process limits only (worst case in nix/README.md "Limits")',
+    );
+  }
   gate.onChange((state) => {
     if (state.state === 'proven') {
       logger.info({ probeMs: Math.round(state.durationMs) }, 'Nix sandbox proven: setup.py runs in it');
@@ -138,6 +144,7 @@ export async function createSdistExtractor(
           sha256: file.sha256,
           filename: file.filename,
           interpreters: config.sandboxInterpreters,
+          cgroups: config.sandboxCgroups,
           gate,
           signal,
         });

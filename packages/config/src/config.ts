@@ -60,6 +60,11 @@ export const EnvSchema = z.object({
   WHEEL_METADATA: z.enum(['on', 'off']).default('on'),
   /** Interpreters of the sandbox: `host` (pyenv, read-only via extra-sandbox-paths) or `nixpkgs`. */
   SANDBOX_INTERPRETERS: z.enum(['host', 'nixpkgs']).default('host'),
+  /**
+   * `required`: each sdist build runs in a cgroup of its own with a memory and a process cap, and
+   * without cgroups no setup.py runs (fail closed); `off`: per-process limits only.
+   */
+  SANDBOX_CGROUPS: z.enum(['required', 'off']).default('required'),
   /** `on`: an sdist's sandbox output (and its derivation and source) leave the Nix store once its results are stored. */
   SANDBOX_GC: z.enum(['on', 'off']).default('on'),
   /** Where `pnpm snapshot` writes when `--out` is not given. */
@@ -102,6 +107,8 @@ export interface Config {
   readonly sdistConcurrency: number;
   readonly sdistExtraction: 'auto' | 'sandbox' | 'static' | 'off';
   readonly sandboxInterpreters: 'host' | 'nixpkgs';
+  /** Per-build cgroups: `required` (fail closed without them) or `off` (per-process limits only). */
+  readonly sandboxCgroups: 'required' | 'off';
   /** Delete each sdist's store paths once its results are stored (the interpreters and tools stay). */
   readonly sandboxGc: boolean;
   readonly wheelMetadata: boolean;
@@ -152,6 +159,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sdistConcurrency: e.SDIST_CONCURRENCY,
     sdistExtraction: e.SDIST_EXTRACTION,
     sandboxInterpreters: e.SANDBOX_INTERPRETERS,
+    sandboxCgroups: e.SANDBOX_CGROUPS,
     sandboxGc: e.SANDBOX_GC === 'on',
     wheelMetadata: e.WHEEL_METADATA === 'on',
     snapshotDir: path.resolve(e.SNAPSHOT_DIR ?? path.join(dataDir, 'snapshots')),

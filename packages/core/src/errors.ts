@@ -85,12 +85,28 @@ export const FAILURE_CODES = {
   // SDIST_EXTRACTION=static, or the probe found the build unsandboxed): nothing of it ran. Not a
   // fault of the file: it is recorded as waiting, and runs where and when a sandbox is proven.
   'sandbox-unavailable': { retry: true },
+  // Per-build limits (issue 10 §2), one code each. Per Python version: the script filled its own
+  // directory (or /tmp); a process it started outlived it (killed). For the whole build (all
+  // Pythons share one cgroup): it went over the build's memory cap (the kernel killed a process
+  // of it); it went over the build's process cap.
+  'sandbox-disk-full': { retry: false },
+  'sandbox-process-escaped': { retry: false },
+  'sandbox-build-memory': { retry: false },
+  'sandbox-build-processes': { retry: false },
 } as const satisfies Record<string, { retry: boolean }>;
 
 export type FailureCode = keyof typeof FAILURE_CODES;
 
 /** What to do about a code, when the error itself brings no more precise hint. */
 export const FAILURE_HINTS: Partial<Record<FailureCode, string>> = {
+  'sandbox-disk-full':
+    'setup.py wrote more than its directory may hold (diskMiB, nix/README.md "Limits"): a real build that needs more is not a metadata read',
+  'sandbox-process-escaped':
+    'setup.py left a process running after it ended (a daemon, a detached child): it was killed; no result is taken from such a run',
+  'sandbox-build-memory':
+    'the build as a whole went over its memory cap (nix/README.md "Limits"); its results are not kept, as any of its interpreters may have been the one killed',
+  'sandbox-build-processes':
+    'the build as a whole went over its process cap (nix/README.md "Limits"): a fork bomb, or a build that starts far more processes than reading metadata needs',
   'sandbox-unavailable':
     'the setup.py stage needs Nix with a working sandbox (nix/README.md); once `pnpm status` shows it proven, `pnpm crawl --resume` runs what waits for it',
 };

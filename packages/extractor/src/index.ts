@@ -1,6 +1,13 @@
 export {
+  type BuildCgroupReport,
+  type BuildLimits,
+  CGROUPS_OFF_HINT,
+  type CgroupPolicy,
+  type CgroupSupport,
+  DEFAULT_BUILD_LIMITS,
   DEFAULT_NIX_DIR,
   DEFAULT_SANDBOX_LIMITS,
+  detectCgroups,
   NIX_INSTALL_HINT,
   PROBE_CHECKS,
   type ProbeCheck,

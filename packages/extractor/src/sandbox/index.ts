@@ -1,4 +1,13 @@
 export { DEFAULT_NIX_DIR } from './build-options';
+export {
+  type BuildCgroupReport,
+  type BuildLimits,
+  CGROUPS_OFF_HINT,
+  type CgroupPolicy,
+  type CgroupSupport,
+  DEFAULT_BUILD_LIMITS,
+  detectCgroups,
+} from './cgroup';
 export { NIX_INSTALL_HINT } from './nix';
 export {
   PROBE_CHECKS,

@@ -17,6 +17,8 @@ export interface NixCommandOptions {
   maxOutputBytes?: number;
   /** PATH the command is looked up in and run with; this process's PATH by default. */
   binPath?: string;
+  /** Runs the command through another (cgroup.ts `inCgroup`: join the build's cgroup, then exec). */
+  wrap?: (command: string, args: string[]) => [string, string[]];
 }
 
 export interface NixCommandResult {
@@ -59,7 +61,8 @@ export function runNix(
       reject(new CrawlError('aborted', `${command} aborted before it started`));
       return;
     }
-    const child = spawn(command, args, { env: cleanEnv(options.binPath), stdio: ['ignore', 'pipe', 'pipe'] });
+    const [file, argv] = options.wrap ? options.wrap(command, args) : [command, args];
+    const child = spawn(file, argv, { env: cleanEnv(options.binPath), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -95,6 +98,15 @@ export function runNix(
       options.signal?.removeEventListener('abort', onAbort);
       if (options.signal?.aborted) {
         reject(new CrawlError('aborted', `${command} was aborted`));
+        return;
+      }
+      if (options.wrap && status === 127 && /not found/.test(stderr)) {
+        // the wrapper's `exec` found no such command: as a failed spawn above
+        reject(
+          new CrawlError('sandbox-unavailable', `Nix is not installed here (${command} is not on PATH)`, {
+            hint: NIX_INSTALL_HINT,
+          }),
+        );
         return;
       }
       resolve({ status, stdout, stderr, timedOut });

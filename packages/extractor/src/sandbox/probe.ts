@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CrawlError, toCrawlError } from '@pypi-graph/core';
 import { DEFAULT_NIX_DIR, interpreterSet, sandboxBuildArgs } from './build-options';
+import { type CgroupPolicy, DEFAULT_BUILD_LIMITS, inBuildCgroup } from './cgroup';
 import { defaultBinPath, NIX_INSTALL_HINT, runNix, tailLines } from './nix';
 
 // Fail closed: before the first setup.py runs, a probe derivation (nix/probe.nix), built with the
@@ -12,7 +13,15 @@ import { defaultBinPath, NIX_INSTALL_HINT, runNix, tailLines } from './nix';
 // host's files but what is exposed, none of the host's environment. Until it has, sdist builds
 // end as `sandbox-unavailable` and nothing of them runs (SandboxGate, used by runSandbox).
 
-export const PROBE_CHECKS = ['user', 'pid', 'network', 'filesystem', 'environment'] as const;
+export const PROBE_CHECKS = [
+  'user',
+  'pid',
+  'network',
+  'filesystem',
+  'environment',
+  'cgroup',
+  'confine',
+] as const;
 export type ProbeCheck = (typeof PROBE_CHECKS)[number];
 
 export interface ProbeCheckResult {
@@ -39,6 +48,8 @@ export interface ProbeOptions {
   binPath?: string;
   /** `host:port` addresses a build must not reach (defaults in nix/probe.nix: PostgreSQL, Redis, …). */
   targets?: string[];
+  /** `required` (default): the probe runs in a build cgroup, and must find its builder in it. */
+  cgroups?: CgroupPolicy;
 }
 
 /** What to do when the build is not sandboxed although Nix built it. */
@@ -124,7 +135,10 @@ export async function probeSandbox(options: ProbeOptions = {}): Promise<SandboxV
       path.dirname(path.resolve(nixDir)),
     ];
     if (options.targets) args.push('--argstr', 'targets', options.targets.join(' '));
-    const res = await runNix('nix-build', args, { timeoutMs: 180_000, binPath });
+    // Built like an extraction: in a cgroup of its own, which its builder must report being in.
+    const { res } = await inBuildCgroup(options.cgroups ?? 'required', DEFAULT_BUILD_LIMITS, (wrap, name) =>
+      runNix('nix-build', [...args, '--argstr', 'cgroup', name ?? ''], { timeoutMs: 180_000, binPath, wrap }),
+    );
     const outPath = res.stdout.trim().split('\n').pop() ?? '';
     if (res.status !== 0 || !outPath.startsWith('/nix/store/')) {
       return unavailable(
@@ -253,7 +267,7 @@ const gates = new Map<string, SandboxGate>();
 
 /** The process-wide gate of one nix-build (PATH), nix directory and interpreter set. */
 export function sandboxGate(options: Required<Omit<ProbeOptions, 'targets'>>): SandboxGate {
-  const key = `${options.nixDir}\0${options.interpreters}\0${options.binPath}`;
+  const key = `${options.nixDir}\0${options.interpreters}\0${options.binPath}\0${options.cgroups}`;
   let gate = gates.get(key);
   if (!gate) {
     gate = new SandboxGate({ prove: () => probeSandbox(options) });

@@ -11,6 +11,13 @@ import {
   interpreterSet,
   sandboxBuildArgs,
 } from './build-options';
+import {
+  type BuildCgroupReport,
+  type BuildLimits,
+  type CgroupPolicy,
+  DEFAULT_BUILD_LIMITS,
+  inBuildCgroup,
+} from './cgroup';
 import { defaultBinPath, runNix, tailLines } from './nix';
 import { SANDBOX_HINT, type SandboxGate, sandboxGate } from './probe';
 import { PYTHON_KEYS, type PythonKey, parseSandboxResults, type SandboxResults } from './schema';
@@ -32,6 +39,8 @@ export interface SandboxLimits {
   maxOutputBytes: number;
   /** Interpreters run at the same time inside the one derivation. */
   parallelism: number;
+  /** What one interpreter's directory may hold, MiB: the unpacked sdist and what it writes (a tmpfs). */
+  diskMiB: number;
 }
 
 export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = Object.freeze({
@@ -41,6 +50,7 @@ export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = Object.freeze({
   maxProcesses: 64,
   maxOutputBytes: 1024 * 1024,
   parallelism: 3,
+  diskMiB: 512,
 });
 
 export interface RunSandboxOptions {
@@ -64,6 +74,10 @@ export interface RunSandboxOptions {
    * gate of (nixDir, interpreters, binPath): the first run probes, the others reuse its verdict.
    */
   gate?: SandboxGate;
+  /** `required` (default): each build in a cgroup of its own with `buildLimits`; `off`: none. */
+  cgroups?: CgroupPolicy;
+  /** The caps of the whole build (its cgroup); DEFAULT_BUILD_LIMITS by default. */
+  buildLimits?: Partial<BuildLimits>;
   signal?: AbortSignal;
 }
 
@@ -74,6 +88,8 @@ export interface SandboxRun {
   /** The derivation's output; holds result.json. */
   outPath: string;
   durationMs: number;
+  /** What the build's cgroup saw (absent with `cgroups: 'off'`). */
+  cgroup?: BuildCgroupReport;
 }
 
 const RESULT_CAP = 16 * 1024 * 1024;
@@ -165,8 +181,10 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
     throw new CrawlError('config-invalid', `unknown Python keys: ${pythons.join(',')}`);
   }
   const limits = { ...DEFAULT_SANDBOX_LIMITS, ...options.limits };
+  const buildLimits = { ...DEFAULT_BUILD_LIMITS, ...options.buildLimits };
   const binPath = options.binPath ?? defaultBinPath();
-  const gate = options.gate ?? sandboxGate({ nixDir, interpreters, binPath });
+  const cgroups = options.cgroups ?? 'required';
+  const gate = options.gate ?? sandboxGate({ nixDir, interpreters, binPath, cgroups });
   // Nothing of the sdist is built, nor even added to the store, before this nix-build has been
   // shown to sandbox its builds (once per process: later runs pass at once).
   await gate.ensure();
@@ -194,18 +212,43 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
       `[ ${pythons.map((k) => JSON.stringify(k)).join(' ')} ]`,
     ];
     for (const [name, value] of Object.entries(limits)) args.push('--arg', name, String(value));
-    return runNix('nix-build', args, {
-      timeoutMs: (buildSeconds + 30) * 1000,
-      signal: options.signal,
-      binPath,
-    });
+    return inBuildCgroup(cgroups, buildLimits, (wrap) =>
+      runNix('nix-build', args, {
+        timeoutMs: (buildSeconds + 30) * 1000,
+        signal: options.signal,
+        binPath,
+        wrap,
+      }),
+    );
   };
-  let res = await nixBuild(firstSet);
+  let { res, report } = await nixBuild(firstSet);
   if (res.status !== 0 && firstSet.shippedDrvs && /pypi-graph-setuptools-py\d+\.drv/.test(res.stderr)) {
     // The shipped setuptools .drv files this process instantiated were garbage-collected since:
     // instantiate them again, once.
     forgetInterpreterSet(nixDir, interpreters, binPath);
-    res = await nixBuild(await interpreterSet(nixDir, interpreters, options.signal, binPath));
+    ({ res, report } = await nixBuild(await interpreterSet(nixDir, interpreters, options.signal, binPath)));
+  }
+  const built = res.stdout.trim().split('\n').pop() ?? '';
+  const capHit =
+    report && report.oomKills > 0
+      ? new CrawlError(
+          'sandbox-build-memory',
+          `${options.filename}: the build went over its memory cap of ${buildLimits.memoryMiB} MiB (${report.oomKills} process(es) killed)`,
+          { details: { peakMemoryBytes: report.peakMemoryBytes } },
+        )
+      : report && report.processLimitHits > 0
+        ? new CrawlError(
+            'sandbox-build-processes',
+            `${options.filename}: the build went over its cap of ${buildLimits.processes} processes (${report.processLimitHits} forks refused)`,
+          )
+        : undefined;
+  if (capHit) {
+    // Any of its interpreters may be the one that was refused or killed: nothing of this build is
+    // kept, not even in the store, where a later run would find it as a cache hit.
+    if (built.startsWith('/nix/store/')) {
+      await runNix('nix-store', ['--delete', built], { timeoutMs: 60_000, binPath }).catch(() => {});
+    }
+    throw capHit;
   }
   const outside = NOT_SANDBOXED.exec(res.stderr);
   if (outside) {
@@ -226,7 +269,7 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
       },
     );
   }
-  const outPath = res.stdout.trim().split('\n').pop() ?? '';
+  const outPath = built;
   if (res.status !== 0 || !outPath.startsWith('/nix/store/')) {
     throw new CrawlError(
       'sandbox-failed',
@@ -247,5 +290,11 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
   if (!parsed.success) {
     throw new CrawlError('sandbox-output-invalid', `${outPath}/result.json: ${parsed.issue}`);
   }
-  return { results: parsed.data, sdistStorePath, outPath, durationMs: performance.now() - started };
+  return {
+    results: parsed.data,
+    sdistStorePath,
+    outPath,
+    durationMs: performance.now() - started,
+    cgroup: report,
+  };
 }

@@ -17,6 +17,8 @@ export const SANDBOX_RESULT_CODES = [
   'sandbox-output-too-large',
   'sandbox-failed',
   'sandbox-output-invalid',
+  'sandbox-disk-full',
+  'sandbox-process-escaped',
 ] as const;
 export type SandboxResultCode = (typeof SANDBOX_RESULT_CODES)[number];
 
