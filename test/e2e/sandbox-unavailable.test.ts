@@ -80,7 +80,10 @@ describe('without Nix on PATH (real processes)', () => {
     const logs = logLines(crawled.stderr);
     const off = logs.filter((l) => STAGE_OFF.test(l.msg));
     expect(off).toHaveLength(1);
-    expect(off[0]!.msg).toMatch(/Nix is not installed here \(nix-\w+ is not on PATH\)/);
+    expect(off[0]!.msg).toMatch(
+      /^the setup\.py stage is off: Nix is not installed here \(nix-build is not on PATH\)\. /,
+    );
+    expect(off[0]!.msg).toContain('then `pnpm crawl --resume`');
     expect(off[0]!.msg).toContain('apt-get install -y nix-bin');
     const aboutTheWaitingSdist = (l: Record<string, unknown>) =>
       l.code === 'sandbox-unavailable' || JSON.stringify(l).includes('setuppy-only');
@@ -121,6 +124,26 @@ describe('without Nix on PATH (real processes)', () => {
     const after = await run(['status'], withNix);
     expect(after.stdout).toMatch(/^sandbox: +proven on \S+:\d+ at \S+$/m);
     expect(after.stdout).not.toMatch(/^waiting:/m);
+  });
+});
+
+describe('pnpm demo without Nix on PATH (real process)', () => {
+  it('says once that the setup.py stage is off, and tells "not run here" from "failed"', async () => {
+    const noNix = path.join(work, 'demo-bin');
+    await mkdir(noNix, { recursive: true });
+    const demo = await run(['demo'], {
+      PATH: noNix,
+      HOME: work,
+      DATA_DIR: path.join(work, 'demo-data'),
+      CI: '1',
+    });
+    expect(demo.code, demo.stderr).toBe(0);
+    expect(demo.stdout).toMatch(/^not run here: +\d+ sdists wait for a sandbox to run their setup\.py/m);
+    // among the failures by code, none is the missing sandbox
+    expect(demo.stdout).not.toMatch(/^ {2}sandbox-unavailable: \d+$/m);
+    const off = logLines(demo.stderr).filter((l) => STAGE_OFF.test(l.msg));
+    expect(off).toHaveLength(1);
+    expect(off[0]!.msg).toContain('nix-build is not on PATH');
   });
 });
 

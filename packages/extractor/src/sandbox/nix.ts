@@ -7,7 +7,7 @@ import { CrawlError } from '@pypi-graph/core';
 
 /** How to get Nix, for hints and logs. */
 export const NIX_INSTALL_HINT =
-  'install Nix (Debian: apt-get install -y nix-bin; elsewhere https://nixos.org/download) so that nix-build is on PATH, run as root';
+  'install Nix (Debian, as root: apt-get install -y nix-bin; elsewhere https://nixos.org/download) so that nix-build is on PATH, then `pnpm crawl --resume`';
 
 export interface NixCommandOptions {
   /** Kill the process after this many milliseconds. */

@@ -121,6 +121,8 @@ export async function probeSandbox(options: ProbeOptions = {}): Promise<SandboxV
   const marker = path.join(markerDir, 'marker');
   await writeFile(marker, nonce);
   try {
+    // Nix missing is said as such (runNix: sandbox-unavailable, "nix-build is not on PATH").
+    await runNix('nix-build', ['--version'], { timeoutMs: 30_000, binPath });
     const set = await interpreterSet(nixDir, interpreters, undefined, binPath);
     const args = [
       ...sandboxBuildArgs(path.join(nixDir, 'probe.nix'), set, interpreters, 120),
