@@ -2,7 +2,7 @@
 # Nix build sandbox and write $out/result.json (see nix/extractor/driver.py).
 #
 #   nix-build nix/extractor.nix --no-out-link \
-#     --option sandbox true --option substituters "" \
+#     --option sandbox true --option sandbox-fallback false --option substituters "" \
 #     --option extra-sandbox-paths "<the list from nix/sandbox-paths.nix, space-separated>" \
 #     --argstr sdist /nix/store/<hash>-<filename>  --argstr filename <filename>
 #
