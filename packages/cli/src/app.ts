@@ -32,6 +32,7 @@ import { type PublishResult, publishSnapshot, type SnapshotSource } from '@pypi-
 import { createIndexApi } from './index-api';
 import { createSdistExtractor } from './sdist-extractor';
 import { sdistResults } from './sdist-source';
+import { type ProcessTempDir, processTempDir } from './temp-dir';
 
 export interface App {
   readonly config: Config;
@@ -55,8 +56,15 @@ export async function openApp(config: Config, logger: Logger): Promise<App> {
   }
   // Bytes fetched from the index count in this process's metrics (`pypi_graph_pypi_bytes_total`).
   const index = createIndexApi(config, logger, { onBytes: processMetrics().recordPypiBytes });
-  const tmpDir = path.join(config.dataDir, 'tmp');
-  await mkdir(tmpDir, { recursive: true });
+  let temp: ProcessTempDir;
+  try {
+    temp = await processTempDir(path.join(config.dataDir, 'tmp'), logger);
+  } catch (err) {
+    await index.close();
+    await database.close();
+    throw err;
+  }
+  const tmpDir = temp.path;
   const wheels: WheelMetadataReader | undefined = config.wheelMetadata
     ? { read: (file, signal) => readWheelMetadata(index.client, file, { signal, tmpDir, logger }) }
     : undefined;
@@ -76,6 +84,7 @@ export async function openApp(config: Config, logger: Logger): Promise<App> {
     async close() {
       await index.close();
       await database.close();
+      await temp.release();
     },
   };
 }

@@ -80,7 +80,7 @@ export const FAILURE_CODES = {
   'no-static-metadata': { retry: false },
   // appended by the operations work (issue 5): PostgreSQL went away under a job (restart,
   // failover, connection limit): the job is tried again later, never recorded as failed data.
-  'database-unavailable': { retry: true },
+  'database-unavailable': { retry: true, environment: true },
   // the sdist needs its setup.py run and this process has no proven Nix sandbox (no Nix,
   // SDIST_EXTRACTION=static, or the probe found the build unsandboxed): nothing of it ran. Not a
   // fault of the file: it is recorded as waiting, and runs where and when a sandbox is proven.
@@ -93,7 +93,19 @@ export const FAILURE_CODES = {
   'sandbox-process-escaped': { retry: false },
   'sandbox-build-memory': { retry: false },
   'sandbox-build-processes': { retry: false },
-} as const satisfies Record<string, { retry: boolean }>;
+  // appended by issue 10 (data and network edges). Faults of this machine, not of the file:
+  // the disk (or quota) under DATA_DIR is full; a read or write failed at the device (EIO);
+  // a host name of PYPI_URL / PYPI_FILES_HOSTS did not resolve (remembered for a minute).
+  // `environment: true`: a job that ends with one is never recorded against its file or project
+  // (the file keeps "no result", and `crawl --resume` or the next refresh takes it again).
+  'disk-full': { retry: true, environment: true },
+  'io-error': { retry: true, environment: true },
+  'dns-error': { retry: true, environment: true },
+  // an https request was redirected to plain http: never followed
+  'insecure-redirect': { retry: false },
+  // another live process has the embedded database (PGlite directory) open
+  'database-locked': { retry: false },
+} as const satisfies Record<string, { retry: boolean; environment?: boolean }>;
 
 export type FailureCode = keyof typeof FAILURE_CODES;
 
@@ -113,6 +125,16 @@ export const FAILURE_HINTS: Partial<Record<FailureCode, string>> = {
 
 export function isFailureCode(value: string): value is FailureCode {
   return Object.hasOwn(FAILURE_CODES, value);
+}
+
+/**
+ * Whether a code is a fault of the machine the job ran on (database gone, disk full, I/O error,
+ * DNS), not of the file or project it was about: such a failure is retried, and never recorded
+ * against its subject.
+ */
+export function isEnvironmentFault(code: FailureCode): boolean {
+  const entry = FAILURE_CODES[code];
+  return 'environment' in entry && entry.environment;
 }
 
 export interface CrawlErrorOptions {
@@ -153,11 +175,16 @@ export function isCrawlError(err: unknown): err is CrawlError {
 
 /** Wraps anything thrown into a CrawlError, keeping CrawlErrors as they are. */
 export function toCrawlError(err: unknown, fallback: FailureCode = 'internal-error'): CrawlError {
-  if (err instanceof CrawlError) return err;
+  if (err instanceof CrawlError) {
+    // A final verdict on a file whose real cause was the local disk is the disk's fault.
+    return err.retryable ? err : (localFault(err.cause) ?? err);
+  }
   if (err instanceof Error && err.name === 'AbortError') {
     return new CrawlError('aborted', 'the operation was aborted', { cause: err });
   }
   const message = err instanceof Error ? err.message : String(err);
+  const local = localFault(err);
+  if (local) return local;
   if (isDatabaseUnavailable(err)) {
     // A restart or failover takes seconds: the retries are spaced so that a job's few attempts
     // span it, instead of spending them all in the first second.
@@ -185,4 +212,38 @@ export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
     return true;
   if (typeof e.message === 'string' && PG_UNAVAILABLE_MESSAGE.test(e.message)) return true;
   return isDatabaseUnavailable(e.cause, depth + 1);
+}
+
+/** errno codes that mean the local disk, not the data, failed. */
+const DISK_FULL_ERRNOS = new Set(['ENOSPC', 'EDQUOT']);
+const IO_ERRNOS = new Set(['EIO', 'EROFS']);
+
+/**
+ * `disk-full` or `io-error` when an error (or one it wraps) is an ENOSPC/EDQUOT or EIO/EROFS of
+ * a file system call; undefined otherwise. Code that turns "could not read this file" into a
+ * verdict on the file (`archive-corrupt`, …) asks this first: a full disk says nothing about
+ * the sdist being unpacked onto it.
+ */
+export function localFault(err: unknown, depth = 0): CrawlError | undefined {
+  if (!err || typeof err !== 'object' || depth > 5) return undefined;
+  if (err instanceof CrawlError && (err.code === 'disk-full' || err.code === 'io-error')) return err;
+  const e = err as { code?: unknown; path?: unknown; syscall?: unknown; cause?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' ? e.code : undefined;
+  const message = typeof e.message === 'string' ? e.message : String(err);
+  const details = { errno: code, syscall: e.syscall, path: e.path };
+  if (code !== undefined && DISK_FULL_ERRNOS.has(code)) {
+    return new CrawlError('disk-full', `no space left on the device: ${message}`, {
+      cause: err,
+      hint: 'free space where DATA_DIR is (downloads and unpacked sdists go to $DATA_DIR/tmp), then pnpm crawl --resume',
+      details,
+    });
+  }
+  if (code !== undefined && IO_ERRNOS.has(code)) {
+    return new CrawlError('io-error', `input/output error: ${message}`, {
+      cause: err,
+      hint: 'the disk under DATA_DIR failed a read or write (see dmesg); fix or replace it, then pnpm crawl --resume',
+      details,
+    });
+  }
+  return localFault(e.cause, depth + 1);
 }

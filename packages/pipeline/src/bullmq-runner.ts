@@ -3,7 +3,7 @@ import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { AnyQueueDefinition, Enqueue, EnqueueOptions, PipelineContext, QueueName } from './context';
 import { type PipelineMetrics, processMetrics } from './metrics';
-import { backoffMs, emptyStats, type Runner, type RunnerStats } from './runner';
+import { backoffMs, emptyStats, type Runner, type RunnerStats, recordsFailure } from './runner';
 
 export interface BullmqRunnerOptions {
   redisUrl: string;
@@ -146,8 +146,8 @@ export class BullmqRunner implements Runner {
       timer.failed(err.code);
       stats.failed++;
       this.stats.failures[err.code] = (this.stats.failures[err.code] ?? 0) + 1;
-      log.error({ code: err.code, attempt, err: err.message }, 'job failed');
-      await def.onFailed?.(this.ctx, parsed.data, err);
+      log.error({ code: err.code, attempt, err: err.message, hint: err.hint }, 'job failed');
+      if (recordsFailure(err)) await def.onFailed?.(this.ctx, parsed.data, err);
       throw new UnrecoverableError(`${err.code}: ${err.message}`);
     }
   }

@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { CrawlError, type Logger, toCrawlError } from '@pypi-graph/core';
 import type { AnyQueueDefinition, Enqueue, EnqueueOptions, PipelineContext, QueueName } from './context';
 import { type PipelineMetrics, processMetrics } from './metrics';
-import { backoffMs, emptyStats, type Runner, type RunnerStats } from './runner';
+import { backoffMs, emptyStats, type Runner, type RunnerStats, recordsFailure } from './runner';
 
 interface PendingJob {
   queue: QueueName;
@@ -120,8 +120,8 @@ export class EmbeddedRunner implements Runner {
           timer.failed(err.code);
           stats.failed++;
           this.stats.failures[err.code] = (this.stats.failures[err.code] ?? 0) + 1;
-          log.error({ code: err.code, attempt, err: err.message }, 'job failed');
-          if (err.code !== 'aborted')
+          log.error({ code: err.code, attempt, err: err.message, hint: err.hint }, 'job failed');
+          if (recordsFailure(err))
             await def.onFailed?.(this.ctx, job.payload, err).catch((e: unknown) => {
               log.error({ err: String(e) }, 'recording the failure failed');
             });

@@ -1,4 +1,4 @@
-import type { CrawlError } from '@pypi-graph/core';
+import { type CrawlError, isEnvironmentFault } from '@pypi-graph/core';
 import type { Enqueue, QueueName } from './context';
 
 export interface QueueStats {
@@ -41,6 +41,16 @@ export function backoffMs(attempt: number, err?: Pick<CrawlError, 'retryAfterMs'
   if (err?.retryAfterMs !== undefined) return Math.min(err.retryAfterMs, 15 * 60_000);
   const base = Math.min(500 * 2 ** (attempt - 1), 60_000);
   return Math.round(base * (0.75 + Math.random() * 0.5));
+}
+
+/**
+ * Whether a job's final failure is recorded against its subject (a file, a project). Not for an
+ * abort (the process is stopping) nor for a fault of the machine (`disk-full`, `io-error`,
+ * `dns-error`, `database-unavailable`): the file did nothing wrong, so it keeps "no result",
+ * and `crawl --resume` (or the next refresh) takes it again once the machine is fixed.
+ */
+export function recordsFailure(err: CrawlError): boolean {
+  return err.code !== 'aborted' && !isEnvironmentFault(err.code);
 }
 
 export type { QueueName };

@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import { CrawlError, isCrawlError } from '@pypi-graph/core';
+import { CrawlError, isCrawlError, localFault } from '@pypi-graph/core';
 import tar from 'tar-stream';
 import unbzip2 from 'unbzip2-stream';
 import { openFileRandomAccess } from '../random-access';
@@ -152,9 +152,11 @@ async function scanTarSdist(
   if (decompress) stages.push(decompress);
   stages.push(uncompressed, extract as unknown as NodeJS.ReadWriteStream);
   const piping = pipeline([source, ...stages], { signal: options.signal }).catch((err: unknown) => {
+    // A full or failing disk is not a corrupt archive (localFault: disk-full, io-error).
     failure ??= isCrawlError(err)
       ? err
-      : new CrawlError('archive-corrupt', `cannot read ${format}: ${String(err)}`, { cause: err });
+      : (localFault(err) ??
+        new CrawlError('archive-corrupt', `cannot read ${format}: ${String(err)}`, { cause: err }));
     extract.destroy(failure);
   });
 
@@ -237,9 +239,11 @@ async function scanTarSdist(
     if (failure) throw failure;
     checkLinksResolveInside(symlinks, hardlinks);
   } catch (err) {
+    // A full or failing disk is not a corrupt archive (localFault: disk-full, io-error).
     failure ??= isCrawlError(err)
       ? err
-      : new CrawlError('archive-corrupt', `cannot read ${format}: ${String(err)}`, { cause: err });
+      : (localFault(err) ??
+        new CrawlError('archive-corrupt', `cannot read ${format}: ${String(err)}`, { cause: err }));
     source.destroy();
     extract.destroy();
     await piping;

@@ -1,4 +1,4 @@
-import { CrawlError } from '@pypi-graph/core';
+import { CrawlError, isEnvironmentFault, isFailureCode } from '@pypi-graph/core';
 import { type CrawlSummary, crawlSummary, getCrawlState, serialBefore } from '@pypi-graph/db';
 import { type ReconcileResult, type RunnerStats, reconcile } from '@pypi-graph/pipeline';
 import { type App, createRunner } from '../app';
@@ -126,6 +126,12 @@ export function formatSummary(outcome: CrawlOutcome): string {
   else {
     lines.push(`failures:         ${[...failures.values()].reduce((a, b) => a + b, 0)}`);
     for (const [code, n] of [...failures].sort()) lines.push(`  ${code}: ${n}`);
+    const machine = [...failures.keys()].filter((c) => isFailureCode(c) && isEnvironmentFault(c));
+    if (machine.length > 0) {
+      lines.push(
+        `  (${machine.join(', ')}: faults of this machine, not recorded against any file; fix it, then pnpm crawl --resume)`,
+      );
+    }
   }
   return lines.join('\n');
 }

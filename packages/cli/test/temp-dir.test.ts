@@ -1,0 +1,73 @@
+// `$DATA_DIR/tmp` at start: what dead processes left is removed, a live process's directory is
+// not. The owners are real processes (a `sleep` that runs, one that has exited).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { currentOwner, ownerState, silentLogger } from '@pypi-graph/core';
+import { afterEach, expect, it } from 'vitest';
+import { processTempDir } from '../src/temp-dir';
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+});
+
+function start(args: string[]): Promise<ChildProcess> {
+  const child = spawn('sleep', args, { stdio: 'ignore' });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    child.once('spawn', () => resolve(child));
+    child.once('error', reject);
+  });
+}
+
+async function ownedBy(dir: string, pid: number): Promise<void> {
+  await mkdir(dir);
+  // The record such a process wrote itself: pid, host, boot id and its start time from /proc.
+  const owner = { ...currentOwner(), pid };
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  owner.startTicks = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  await writeFile(path.join(dir, 'owner.json'), JSON.stringify(owner));
+  await writeFile(path.join(dir, '.4f1d.part'), 'half a download');
+}
+
+it('removes the leftovers of dead processes and of older versions, keeps a live one, makes its own', async () => {
+  const root = await mkdtemp(path.join(tmpdir(), 'pypi-graph-tmp-'));
+  try {
+    const live = await start(['30']);
+    const dead = await start(['30']);
+    await ownedBy(path.join(root, `${live.pid}.aaaa`), live.pid!);
+    await ownedBy(path.join(root, `${dead.pid}.bbbb`), dead.pid!);
+    const exited = new Promise((r) => dead.once('exit', r));
+    dead.kill('SIGKILL');
+    await exited;
+    // Older versions unpacked sdists straight into tmp, without an owner record.
+    await mkdir(path.join(root, 'sdist-x1Yz'));
+    await writeFile(path.join(root, 'sdist-x1Yz', 'pkg-1.0.tar.gz'), 'partial');
+    await writeFile(path.join(root, '.9e8f.part'), 'partial');
+
+    const temp = await processTempDir(root, silentLogger);
+    expect([...temp.removed].sort()).toEqual([`${dead.pid}.bbbb`, '.9e8f.part', 'sdist-x1Yz'].sort());
+    const left = (await readdir(root)).sort();
+    expect(left).toEqual([`${live.pid}.aaaa`, path.basename(temp.path)].sort());
+    expect(await readdir(temp.path)).toEqual(['owner.json']);
+
+    // A second process starting now leaves this one's directory alone.
+    const second = await processTempDir(root, silentLogger);
+    expect(second.removed).toEqual([]);
+    await second.release();
+    await temp.release();
+    expect(await readdir(root)).toEqual([`${live.pid}.aaaa`]);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+it('tells a recycled pid from its owner by the start time', async () => {
+  const child = await start(['30']);
+  const owner = { ...currentOwner(), pid: child.pid! };
+  expect(ownerState(owner)).toBe('dead'); // our start time, not the sleep's: another process
+  expect(ownerState(currentOwner())).toBe('alive');
+  expect(ownerState({ ...currentOwner(), host: 'another-host.invalid' })).toBe('elsewhere');
+});
