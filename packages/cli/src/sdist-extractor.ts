@@ -136,7 +136,13 @@ export async function createSdistExtractor(
             extras_require: Object.entries(found.extrasRequire),
             python_requires: found.pythonRequires,
           };
-          return { kind: 'static', method: found.method, deps, bytesTransferred: got.bytes };
+          return {
+            kind: 'static',
+            method: found.method,
+            deps,
+            bytesTransferred: got.bytes,
+            textRepairs: found.textRepairs,
+          };
         }
         // Throws sandbox-unavailable (nothing runs) until the sandbox is proven.
         const run = await runSandbox({

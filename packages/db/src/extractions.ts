@@ -1,6 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from './connection';
 import { extractions, files, requirements } from './schema';
+import { type RepairCount, storable, storableOrNull } from './text';
 
 export type RequirementKind = (typeof requirements.kind.enumValues)[number];
 
@@ -31,6 +32,20 @@ export interface ExtractionRecord {
   requests?: number | null;
   startedAt: Date;
   requirements: RequirementRow[];
+  /**
+   * Repairs the reader already made to the source text (lines of METADATA/PKG-INFO that were not
+   * UTF-8, undecodable bytes of pyproject.toml); added to those made here to store it.
+   */
+  textRepairs?: number;
+}
+
+export interface SavedExtraction {
+  id: number;
+  /**
+   * `record.textRepairs` plus the NULs and unpaired surrogates replaced by U+FFFD here (PostgreSQL
+   * cannot store them); stored in `extractions.text_repairs`. Non-zero: log it.
+   */
+  textRepairs: number;
 }
 
 /** Methods under which a wheel or sdist job records that it failed for good (no result at all). */
@@ -40,8 +55,20 @@ export const JOB_FAILURE_METHODS = ['wheel', 'sdist'];
  * Stores one extraction and its requirement rows in one transaction; running it again for the
  * same (file, Python key, method, extractor version) replaces the previous result whole.
  */
-export async function saveExtraction(db: Db, record: ExtractionRecord): Promise<number> {
-  return db.transaction(async (tx) => {
+export async function saveExtraction(db: Db, record: ExtractionRecord): Promise<SavedExtraction> {
+  // Repaired before the transaction, so that a NUL in a log or a requirement never costs the row.
+  const repairs: RepairCount = { count: 0 };
+  const log = storableOrNull(record.log?.slice(0, 4000), repairs);
+  const rows = record.requirements.map((r) => ({
+    kind: r.kind,
+    extra: storableOrNull(r.extra, repairs),
+    requirement: storable(r.requirement, repairs),
+    name: storableOrNull(r.name, repairs),
+    specifier: storableOrNull(r.specifier, repairs),
+    marker: storableOrNull(r.marker, repairs),
+  }));
+  const textRepairs = (record.textRepairs ?? 0) + repairs.count;
+  const id = await db.transaction(async (tx) => {
     const values = {
       fileId: record.fileId,
       pythonKey: record.pythonKey,
@@ -49,7 +76,8 @@ export async function saveExtraction(db: Db, record: ExtractionRecord): Promise<
       extractorVersion: record.extractorVersion,
       status: record.status,
       failureCode: record.failureCode ?? null,
-      log: record.log?.slice(0, 4000) ?? null,
+      log,
+      textRepairs,
       bytesTransferred: record.bytesTransferred ?? null,
       requests: record.requests ?? null,
       startedAt: record.startedAt,
@@ -81,22 +109,14 @@ export async function saveExtraction(db: Db, record: ExtractionRecord): Promise<
         );
     }
     await tx.delete(requirements).where(eq(requirements.extractionId, row.id));
-    for (let i = 0; i < record.requirements.length; i += 500) {
-      await tx.insert(requirements).values(
-        record.requirements.slice(i, i + 500).map((r, j) => ({
-          extractionId: row.id,
-          position: i + j,
-          kind: r.kind,
-          extra: r.extra ?? null,
-          requirement: r.requirement,
-          name: r.name ?? null,
-          specifier: r.specifier ?? null,
-          marker: r.marker ?? null,
-        })),
-      );
+    for (let i = 0; i < rows.length; i += 500) {
+      await tx
+        .insert(requirements)
+        .values(rows.slice(i, i + 500).map((r, j) => ({ extractionId: row.id, position: i + j, ...r })));
     }
     return row.id;
   });
+  return { id, textRepairs };
 }
 
 export interface WheelToRead {
@@ -213,6 +233,8 @@ export interface FileDependencies {
     status: 'ok' | 'failed' | 'waiting';
     failureCode: string | null;
     log: string | null;
+    /** See `SavedExtraction.textRepairs`: 0 for clean text. */
+    textRepairs: number;
     bytesTransferred: number | null;
     requests: number | null;
     requirements: RequirementRow[];
@@ -228,7 +250,7 @@ export async function projectDependencies(
   const result = await db.execute(sql`
     SELECT f.filename, f.version, f.packagetype, f.python_version, f.removed,
            e.id AS extraction_id, e.python_key, e.method, e.status, e.failure_code, e.log,
-           e.bytes_transferred, e.requests,
+           e.text_repairs, e.bytes_transferred, e.requests,
            r.kind, r.extra, r.requirement, r.name AS req_name, r.specifier, r.marker
     FROM files f
     JOIN projects p ON p.id = f.project_id
@@ -264,6 +286,7 @@ export async function projectDependencies(
         status: r.status as 'ok' | 'failed' | 'waiting',
         failureCode: (r.failure_code as string | null) ?? null,
         log: (r.log as string | null) ?? null,
+        textRepairs: Number(r.text_repairs ?? 0),
         bytesTransferred: r.bytes_transferred === null ? null : Number(r.bytes_transferred),
         requests: r.requests === null ? null : Number(r.requests),
         requirements: [],

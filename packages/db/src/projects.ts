@@ -2,6 +2,7 @@ import { bucketOf, machNixName, pep503Name } from '@pypi-graph/pyspec';
 import { and, eq, notInArray, sql } from 'drizzle-orm';
 import type { Db } from './connection';
 import { files, projects, releases } from './schema';
+import { storable, storableOrNull } from './text';
 
 /** One file as the index lists it, after merging the Simple API and the JSON API. */
 export interface FileRecord {
@@ -53,7 +54,17 @@ function chunks<T>(items: T[], size = CHUNK): T[][] {
  * files, and marks as removed whatever the index no longer lists. Idempotent; a state older
  * than the stored one (lower serial) is ignored, so out-of-order jobs cannot go back in time.
  */
-export async function saveProject(db: Db, record: ProjectRecord, now = new Date()): Promise<SaveResult> {
+export async function saveProject(db: Db, indexRecord: ProjectRecord, now = new Date()): Promise<SaveResult> {
+  // Free text the index passes on from uploaders and maintainers; PostgreSQL cannot hold a NUL.
+  const repairs = { count: 0 };
+  const record: ProjectRecord = {
+    ...indexRecord,
+    files: indexRecord.files.map((f) => ({
+      ...f,
+      requiresPython: storableOrNull(f.requiresPython, repairs),
+      yankedReason: storableOrNull(f.yankedReason, repairs),
+    })),
+  };
   const name = pep503Name(record.displayName);
   const machnix = machNixName(record.displayName);
   return db.transaction(async (tx) => {
@@ -252,6 +263,8 @@ export async function recordProjectFailure(
 ): Promise<void> {
   const name = pep503Name(displayName);
   const machnix = machNixName(displayName);
+  // An error message may quote what the index sent, NULs included.
+  const text = storable(message.slice(0, 2000), { count: 0 });
   await db
     .insert(projects)
     .values({
@@ -260,12 +273,12 @@ export async function recordProjectFailure(
       machnixName: machnix,
       bucket: bucketOf(machnix),
       failureCode: code,
-      failureMessage: message.slice(0, 2000),
+      failureMessage: text,
       failedAt: now,
     })
     .onConflictDoUpdate({
       target: projects.name,
-      set: { failureCode: code, failureMessage: message.slice(0, 2000), failedAt: now },
+      set: { failureCode: code, failureMessage: text, failedAt: now },
     });
 }
 

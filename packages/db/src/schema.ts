@@ -111,6 +111,7 @@ export const extractions = pgTable(
     status: text('status', { enum: ['ok', 'failed', 'waiting'] }).notNull(),
     failureCode: text('failure_code'),
     log: text('log'),
+    textRepairs: integer('text_repairs').notNull().default(0),
     bytesTransferred: bigint('bytes_transferred', { mode: 'number' }),
     requests: integer('requests'),
     startedAt: ts('started_at').notNull().defaultNow(),

@@ -22,6 +22,7 @@ import {
   migrate,
   openDatabase,
   type ProjectRecord,
+  projectDependencies,
   pypiBucket,
   recordProjectFailure,
   sandboxOverview,
@@ -264,6 +265,77 @@ describe.each(backends)('db on %s', (_kind, open) => {
     });
     const after = await db.select().from(schema.extractions).where(sql`file_id = ${f!.id}`);
     expect(after.map((e) => e.status).sort()).toEqual(['failed', 'ok']);
+  });
+
+  it('stores text with NULs and unpaired surrogates, replaced by U+FFFD and counted (issue 10)', async () => {
+    const db = database.db;
+    await saveProject(db, {
+      displayName: 'hostile',
+      serial: 1,
+      versions: ['1'],
+      files: [
+        file('hostile-1.tar.gz', '1', {
+          sha256: 'd'.repeat(64),
+          yankedReason: 'bad\u0000release',
+          yanked: true,
+          requiresPython: '>=3\u0000',
+        }),
+      ],
+    });
+    const [f] = await db.select().from(schema.files).where(sql`filename = 'hostile-1.tar.gz'`);
+    expect(f!.yankedReason).toBe('bad\uFFFDrelease');
+    expect(f!.requiresPython).toBe('>=3\uFFFD');
+    // What setup.py can hand back (JSON "\u0000", and "\udcff" for an undecodable byte under
+    // Python's surrogateescape) and what a log can hold; a well-formed pair (U+1F600) stays.
+    const saved = await saveExtraction(db, {
+      fileId: f!.id,
+      pythonKey: '312',
+      method: 'setup.py',
+      extractorVersion: '1',
+      status: 'ok',
+      log: 'printed \u0000 and \udcff',
+      startedAt: new Date(),
+      textRepairs: 2,
+      requirements: [
+        { kind: 'install', requirement: 'foo\u0000bar' },
+        {
+          kind: 'extra',
+          extra: 'x\ud800',
+          requirement: 'six; os_name == "\udcffa\ud83d\ude00"',
+          name: 'six',
+          marker: 'os_name == "\udcffa\ud83d\ude00"',
+        },
+      ],
+    });
+    // 1 (log NUL) + 1 (log surrogate) + 1 (requirement NUL) + 1 (extra) + 1 (requirement) + 1 (marker), + the reader's 2
+    expect(saved.textRepairs).toBe(8);
+    const [row] = await db.select().from(schema.extractions).where(sql`id = ${saved.id}`);
+    expect(row).toMatchObject({ status: 'ok', textRepairs: 8, log: 'printed \uFFFD and \uFFFD' });
+    const reqs = await db
+      .select()
+      .from(schema.requirements)
+      .where(sql`extraction_id = ${saved.id}`)
+      .orderBy(schema.requirements.position);
+    expect(reqs.map((r) => [r.requirement, r.extra, r.marker])).toEqual([
+      ['foo\uFFFDbar', null, null],
+      ['six; os_name == "\uFFFDa\u{1F600}"', 'x\uFFFD', 'os_name == "\uFFFDa\u{1F600}"'],
+    ]);
+    const [dep] = await projectDependencies(db, 'hostile');
+    expect(dep!.extractions[0]!.textRepairs).toBe(8);
+    // Clean text: nothing counted.
+    const clean = await saveExtraction(db, {
+      fileId: f!.id,
+      pythonKey: '313',
+      method: 'setup.py',
+      extractorVersion: '1',
+      status: 'ok',
+      startedAt: new Date(),
+      requirements: [{ kind: 'install', requirement: 'six; os_name == "\u{1F600}"' }],
+    });
+    expect(clean.textRepairs).toBe(0);
+    // A failure message with a NUL is stored too.
+    await recordProjectFailure(db, 'hostile', 'response-invalid', 'bad \u0000 byte');
+    expect((await getProject(db, 'hostile'))!.failureMessage).toBe('bad \uFFFD byte');
   });
 });
 

@@ -10,6 +10,7 @@ import { loadConfig } from '@pypi-graph/config';
 import { CrawlError, type FailureCode } from '@pypi-graph/core';
 import { createPypiClient, type PypiClient } from '@pypi-graph/pypi-client';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
+import { parseCoreMetadata, readDependencyFields } from '@pypi-graph/pyspec';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { rangeTailBytes, readWheelMetadata, type WheelFileRef, type WheelMetadataMethod } from '../src';
 
@@ -189,6 +190,21 @@ describe('every method reads the METADATA zipfile reads', () => {
   it('accepts a .metadata file the index advertises without a hash', async () => {
     const result = await read('setuptools-65.5.0-py3-none-any.whl', undefined, { coreMetadataSha256: null });
     expect(result.method).toBe('pep658');
+  });
+});
+
+describe('METADATA that is not UTF-8 (issue 10)', () => {
+  it('is read by every method, byte for byte, its Latin-1 line counted, not refused', async () => {
+    const filename = 'wf_latin1-1.0-py3-none-any.whl';
+    for (const method of ['pep658', 'range', 'download'] as const) {
+      const result = await read(filename, [method]);
+      expect(result.method).toBe(method);
+      expect(result.metadata.equals(expected.get(filename)!), method).toBe(true);
+      const meta = parseCoreMetadata(result.metadata);
+      expect(meta.notUtf8Lines).toBe(1);
+      expect(meta.get('Author')).toBe('José Müller');
+      expect(readDependencyFields(meta).name).toBe('wf_latin1');
+    }
   });
 });
 
@@ -453,7 +469,6 @@ describe('bad wheels fail with their code, by range reads and by download', () =
     ['wf_dupmetadata', 'archive-duplicate-entry'],
     ['wf_twodistinfo', 'wheel-multiple-dist-info'],
     ['wf_mismatch', 'wheel-dist-info-mismatch'],
-    ['wf_latin1', 'metadata-invalid'],
     ['wf_bomb', 'archive-bomb'],
     ['wf_bomblie', 'archive-bomb'],
     ['wf_bzip2', 'archive-unsupported'],

@@ -40,7 +40,14 @@ export interface SdistDeps {
 }
 
 export type SdistOutcome =
-  | { kind: 'static'; method: string; deps: SdistDeps; bytesTransferred: number }
+  | {
+      kind: 'static';
+      method: string;
+      deps: SdistDeps;
+      bytesTransferred: number;
+      /** Repairs made reading the metadata (PKG-INFO lines not UTF-8, undecodable pyproject.toml bytes). */
+      textRepairs?: number;
+    }
   | {
       kind: 'setup.py';
       results: Record<string, { ok: SdistDeps } | { error: { code: string; log: string } }>;

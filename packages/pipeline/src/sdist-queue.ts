@@ -9,6 +9,7 @@ import {
 import { parseRequirement, pep503Name } from '@pypi-graph/pyspec';
 import { z } from 'zod';
 import type { PipelineContext, QueueDefinition, SdistDeps } from './context';
+import { logRepairs } from './text-repairs';
 
 /**
  * Bumped when what an sdist job stores changes (extractor script, methods, mapping); `recrawl`
@@ -114,7 +115,7 @@ export const sdistQueue: QueueDefinition<SdistPayload> = {
       return { status: 'failed', code: err.code };
     }
     if (outcome.kind === 'static') {
-      await saveExtraction(ctx.db, {
+      const saved = await saveExtraction(ctx.db, {
         fileId: file.fileId,
         pythonKey: 'any',
         method: outcome.method,
@@ -124,13 +125,15 @@ export const sdistQueue: QueueDefinition<SdistPayload> = {
         requests: 1,
         startedAt: started,
         requirements: sdistRequirementRows(outcome.deps),
+        textRepairs: outcome.textRepairs,
       });
+      logRepairs(job.log, saved.textRepairs, { method: outcome.method });
       job.log.debug({ method: outcome.method }, 'static metadata read');
       return { status: 'ok', method: outcome.method };
     }
     ctx.metrics?.observeSandbox((performance.now() - t0) / 1000, 'ok');
     for (const [pythonKey, result] of Object.entries(outcome.results)) {
-      await saveExtraction(ctx.db, {
+      const saved = await saveExtraction(ctx.db, {
         fileId: file.fileId,
         pythonKey,
         method: 'setup.py',
@@ -143,6 +146,7 @@ export const sdistQueue: QueueDefinition<SdistPayload> = {
         startedAt: started,
         requirements: 'ok' in result ? sdistRequirementRows(result.ok) : [],
       });
+      logRepairs(job.log, saved.textRepairs, { method: 'setup.py', pythonKey });
     }
     job.log.debug({ method: 'setup.py', pythons: Object.keys(outcome.results).length }, 'setup.py extracted');
     // Stored: the sandbox's output can leave the Nix store (a failure here loses nothing).

@@ -3,6 +3,7 @@ import { fileBySha256, type RequirementRow, saveExtraction, wheelsWithoutMetadat
 import { parseCoreMetadata, parseRequirement, pep503Name, readDependencyFields } from '@pypi-graph/pyspec';
 import { z } from 'zod';
 import type { PipelineContext, QueueDefinition } from './context';
+import { logRepairs } from './text-repairs';
 
 /** Bumped when what a wheel job stores changes; older results are then read again. */
 export const WHEEL_EXTRACTOR_VERSION = '1';
@@ -13,9 +14,13 @@ const WheelPayload = z.object({
 });
 export type WheelPayload = z.infer<typeof WheelPayload>;
 
-/** Requirement rows for a wheel's METADATA: every field verbatim, parsed where it parses. */
-export function wheelRequirementRows(metadata: Buffer): RequirementRow[] {
-  const fields = readDependencyFields(parseCoreMetadata(metadata));
+/**
+ * Requirement rows for a wheel's METADATA: every field verbatim, parsed where it parses.
+ * `notUtf8Lines`: lines of METADATA read as Latin-1 because they were not UTF-8.
+ */
+export function wheelRequirementRows(metadata: Buffer): { rows: RequirementRow[]; notUtf8Lines: number } {
+  const meta = parseCoreMetadata(metadata);
+  const fields = readDependencyFields(meta);
   const rows: RequirementRow[] = fields.requiresDist.map((requirement) => {
     try {
       const r = parseRequirement(requirement);
@@ -36,7 +41,7 @@ export function wheelRequirementRows(metadata: Buffer): RequirementRow[] {
     rows.push({ kind: 'python', requirement: fields.requiresPython });
   for (const extra of fields.providesExtra) rows.push({ kind: 'provides-extra', requirement: extra });
   for (const ext of fields.requiresExternal) rows.push({ kind: 'external', requirement: ext });
-  return rows;
+  return { rows, notUtf8Lines: meta.notUtf8Lines };
 }
 
 async function recordFailure(ctx: PipelineContext, payload: WheelPayload, error: CrawlError, started: Date) {
@@ -68,7 +73,7 @@ export const wheelQueue: QueueDefinition<WheelPayload> = {
     if (!ctx.wheels) throw new Error('no wheel reader configured');
     const started = new Date();
     let result: Awaited<ReturnType<NonNullable<PipelineContext['wheels']>['read']>>;
-    let rows: RequirementRow[];
+    let rows: ReturnType<typeof wheelRequirementRows>;
     try {
       result = await ctx.wheels.read(file, job.signal);
       rows = wheelRequirementRows(result.metadata);
@@ -80,7 +85,7 @@ export const wheelQueue: QueueDefinition<WheelPayload> = {
       job.log.warn({ code: err.code, err: err.message }, 'wheel metadata failed');
       return { status: 'failed', code: err.code };
     }
-    await saveExtraction(ctx.db, {
+    const saved = await saveExtraction(ctx.db, {
       fileId: file.fileId,
       pythonKey: 'any',
       method: result.method,
@@ -89,8 +94,10 @@ export const wheelQueue: QueueDefinition<WheelPayload> = {
       bytesTransferred: result.bytesTransferred,
       requests: result.requests,
       startedAt: started,
-      requirements: rows,
+      requirements: rows.rows,
+      textRepairs: rows.notUtf8Lines,
     });
+    logRepairs(job.log, saved.textRepairs, { notUtf8Lines: rows.notUtf8Lines });
     job.log.debug(
       {
         method: result.method,

@@ -37,6 +37,8 @@ export interface CoreMetadata {
   headers: Array<[string, string]>;
   /** The text after the blank line that ends the headers ('' if none); 2.1+ puts the description there. */
   body: string;
+  /** Lines of the input that were not UTF-8 and were read as Latin-1 (0 for text input). */
+  notUtf8Lines: number;
   /** The first value of a field (names are case-insensitive). */
   get(field: string): string | undefined;
   /** All values of a field, in file order. */
@@ -59,11 +61,15 @@ function latin1(bytes: Uint8Array): string {
   return s;
 }
 
-/** UTF-8 where it is valid; otherwise line by line, a line that is not UTF-8 read as Latin-1. */
-function decode(bytes: Uint8Array): string {
+/**
+ * UTF-8 where it is valid; otherwise line by line, a line that is not UTF-8 read as Latin-1.
+ * `notUtf8Lines`: how many lines were read as Latin-1.
+ */
+function decode(bytes: Uint8Array): { text: string; notUtf8Lines: number } {
   try {
-    return utf8.decode(bytes);
+    return { text: utf8.decode(bytes), notUtf8Lines: 0 };
   } catch {
+    let notUtf8Lines = 0;
     // packaging.metadata does the same per header: utf-8, else latin-1 ("mojibake" rather than failure)
     const parts: string[] = [];
     let start = 0;
@@ -75,11 +81,12 @@ function decode(bytes: Uint8Array): string {
         parts.push(utf8.decode(line));
       } catch {
         parts.push(latin1(line));
+        notUtf8Lines++;
       }
       if (i < bytes.length) parts.push(String.fromCharCode(b!));
       start = i + 1;
     }
-    return parts.join('');
+    return { text: parts.join(''), notUtf8Lines };
   }
 }
 
@@ -99,7 +106,8 @@ export function parseCoreMetadata(
   if (size > maxBytes) {
     throw new CrawlError('metadata-too-large', `metadata is ${size} bytes, over the cap of ${maxBytes}`);
   }
-  let text = typeof input === 'string' ? input : decode(input);
+  const decoded = typeof input === 'string' ? { text: input, notUtf8Lines: 0 } : decode(input);
+  let text = decoded.text;
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   // split('\n') leaves a last element without a line ending: '' when the text ends with one.
   const lines = text.replace(/\r\n?/g, '\n').split('\n');
@@ -156,6 +164,7 @@ export function parseCoreMetadata(
   return {
     headers,
     body,
+    notUtf8Lines: decoded.notUtf8Lines,
     get(field: string) {
       const f = field.toLowerCase();
       return headers.find(([k]) => k.toLowerCase() === f)?.[1];

@@ -64,7 +64,8 @@ export async function show(app: App, target: string, options: { python?: string 
         (e) => pythonKey === undefined || e.pythonKey === 'any' || e.pythonKey === pythonKey,
       );
       for (const e of extractions) {
-        const how = `${e.method}${e.pythonKey === 'any' ? '' : ` python ${e.pythonKey}`}`;
+        const repaired = e.textRepairs > 0 ? `, ${e.textRepairs} text repairs` : '';
+        const how = `${e.method}${e.pythonKey === 'any' ? '' : ` python ${e.pythonKey}`}${repaired}`;
         if (e.status === 'waiting') {
           out.push(`      dependencies: not run here [${e.failureCode}]: ${(e.log ?? '').split('\n')[0]}`);
           continue;

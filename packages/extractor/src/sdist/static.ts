@@ -39,6 +39,11 @@ export interface SdistStaticMetadata {
   providesExtra: string[];
   /** Why earlier methods were passed over, and anything left out (path dependencies). */
   notes: string[];
+  /**
+   * How much of the file the result came from was not UTF-8: PKG-INFO lines read as Latin-1
+   * (`pkg-info`), or undecodable byte sequences of pyproject.toml replaced by U+FFFD (the others).
+   */
+  textRepairs: number;
 }
 
 /**
@@ -105,6 +110,7 @@ function result(
   providesExtra: Iterable<string>,
   build: BuildSystem,
   notes: string[],
+  textRepairs: number,
 ): SdistStaticMetadata {
   const grouped = groupRequiresDist(lines);
   const extras = new Set([...providesExtra, ...Object.keys(grouped.extras)]);
@@ -118,6 +124,7 @@ function result(
     setupRequires: build.requires,
     providesExtra: [...extras].sort(),
     notes,
+    textRepairs,
   };
 }
 
@@ -136,6 +143,21 @@ function buildSystemOf(pyproject: Table | null, notes: string[]): BuildSystem {
     return { backend, requires: [] };
   }
   return { backend, requires };
+}
+
+const lossyUtf8 = new TextDecoder('utf-8');
+const REPLACEMENT_BYTES = Buffer.from('\uFFFD', 'utf8');
+
+/** UTF-8 with U+FFFD for what does not decode, and how many such replacements were made. */
+export function decodeUtf8Lossy(bytes: Buffer): { text: string; replaced: number } {
+  const text = lossyUtf8.decode(bytes);
+  let replaced = 0;
+  for (let i = text.indexOf('\uFFFD'); i >= 0; i = text.indexOf('\uFFFD', i + 1)) replaced++;
+  if (replaced === 0) return { text, replaced };
+  // U+FFFD written in the file (EF BF BD) is not a repair.
+  for (let i = bytes.indexOf(REPLACEMENT_BYTES); i >= 0; i = bytes.indexOf(REPLACEMENT_BYTES, i + 3))
+    replaced--;
+  return { text, replaced };
 }
 
 /** `[project]` → Requires-Dist view: dependencies as written, extras' with `extra == "x"` added. */
@@ -174,11 +196,14 @@ export function extractStaticMetadata(
   // pyproject.toml first: its [build-system] belongs to every result, and says who builds.
   const pyprojectBytes = scan.entries.get(`${prefix}pyproject.toml`);
   let pyproject: Table | null = null;
+  let pyprojectRepairs = 0;
   let pyprojectNote: string | null =
     pyprojectBytes === undefined ? 'pyproject: no pyproject.toml at the top' : null;
   if (pyprojectBytes !== undefined) {
     try {
-      pyproject = parseToml(pyprojectBytes.toString('utf8')) as Table;
+      const decoded = decodeUtf8Lossy(pyprojectBytes);
+      pyprojectRepairs = decoded.replaced;
+      pyproject = parseToml(decoded.text) as Table;
     } catch (err) {
       pyprojectNote = `pyproject: not TOML: ${err instanceof Error ? err.message : String(err)}`;
     }
@@ -189,7 +214,8 @@ export function extractStaticMetadata(
   if (pkgInfo === undefined) notes.push('pkg-info: no PKG-INFO at the top');
   else {
     try {
-      const fields = readDependencyFields(parseCoreMetadata(pkgInfo));
+      const meta = parseCoreMetadata(pkgInfo);
+      const fields = readDependencyFields(meta);
       const mv = tryParseVersion(fields.metadataVersion ?? '');
       const v22 = tryParseVersion('2.2');
       const dynamic = new Set(fields.dynamic.map((d) => d.toLowerCase()));
@@ -205,6 +231,7 @@ export function extractStaticMetadata(
           fields.providesExtra.map(normalizeExtra),
           build,
           notes,
+          meta.notUtf8Lines,
         );
       }
     } catch (err) {
@@ -238,6 +265,7 @@ export function extractStaticMetadata(
           extras,
           build,
           notes,
+          pyprojectRepairs,
         );
       }
     }
@@ -261,6 +289,7 @@ export function extractStaticMetadata(
           deps.providesExtra,
           build,
           notes,
+          pyprojectRepairs,
         );
       }
     }
@@ -281,7 +310,15 @@ export function extractStaticMetadata(
           'tool.flit.metadata.requires-extra',
         );
         const rp = flit['requires-python'];
-        return result('flit', checked(lines), typeof rp === 'string' ? rp : null, extras, build, notes);
+        return result(
+          'flit',
+          checked(lines),
+          typeof rp === 'string' ? rp : null,
+          extras,
+          build,
+          notes,
+          pyprojectRepairs,
+        );
       }
     }
     if (backend !== null && NON_SETUPTOOLS_BACKENDS.has(backend)) {

@@ -73,7 +73,7 @@ export interface WheelMetadataResult {
   bytesTransferred: number;
   /** HTTP requests sent for this call, every method, retry and redirect included. */
   requests: number;
-  /** The METADATA file, byte for byte (checked to be UTF-8 core metadata). */
+  /** The METADATA file, byte for byte (checked to parse as core metadata; it may hold lines that are not UTF-8). */
   metadata: Buffer;
   /**
    * The `.dist-info` directory it came from. For `pep658`, where the wheel is not opened, the
@@ -318,21 +318,17 @@ async function viaDownload(ctx: MethodContext): Promise<Found> {
   }
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-// https://packaging.python.org/en/latest/specifications/core-metadata/: METADATA is UTF-8
-// (pip refuses a wheel whose METADATA does not decode). It must also look like core metadata.
+// https://packaging.python.org/en/latest/specifications/core-metadata/: METADATA is UTF-8, and
+// pip refuses a wheel whose METADATA does not decode. We do not: a Latin-1 author name must not
+// cost the wheel its dependencies (issue 10). parseCoreMetadata reads such lines as Latin-1, as
+// packaging.metadata does, and counts them (`notUtf8Lines`, stored as the extraction's
+// text_repairs). It must still look like core metadata.
 function checkMetadata(metadata: Buffer, maxBytes: number): void {
   if (metadata.length > maxBytes) {
     throw new CrawlError(
       'metadata-too-large',
       `METADATA is ${metadata.length} bytes, over the cap of ${maxBytes}`,
     );
-  }
-  try {
-    utf8.decode(metadata);
-  } catch (err) {
-    throw new CrawlError('metadata-invalid', 'METADATA is not valid UTF-8', { cause: err });
   }
   parseCoreMetadata(metadata, maxBytes);
 }
