@@ -11,21 +11,14 @@ import { CrawlError, toCrawlError } from '@pypi-graph/core';
 import { listFilesWithoutResult, projectDependencies } from '@pypi-graph/db';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PY_ARCHIVES } from '../support/archives';
 import { crawlEnv } from '../support/crawl-env';
 
-const MAKE = String.raw`
-import io, os, sys, tarfile
-out = sys.argv[1]
-def sdist(name, files):
-    with tarfile.open(os.path.join(out, name + "-1.0.tar.gz"), "w:gz") as t:
-        for arc, data in files:
-            info = tarfile.TarInfo(name + "-1.0/" + arc)
-            info.size, info.mtime, info.mode = len(data), 1577836800, 0o644
-            t.addfile(info, io.BytesIO(data))
+const MAKE = `${PY_ARCHIVES}${String.raw`
 # 2 MiB that do not compress: more than the 1 MiB file system can hold.
 sdist("df_big", [("PKG-INFO", b"Metadata-Version: 2.2\nName: df_big\nVersion: 1.0\nRequires-Dist: requests\n\n"),
                  ("data.bin", os.urandom(2 << 20))])
-`;
+`}`;
 
 const run = promisify(execFile);
 let server: PypiServer;

@@ -12,30 +12,14 @@ import { type FileDependencies, projectDependencies } from '@pypi-graph/db';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
 import { bucketOf } from '@pypi-graph/pyspec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PY_ARCHIVES } from '../support/archives';
 import { crawlEnv, type DbKind } from '../support/crawl-env';
 import { hasNix } from '../support/services';
 
 const PYTHON_KEYS = ['27', '36', '37', '38', '39', '310', '311', '312', '313'];
 
 // Writes the archives. Byte strings throughout: what is in the files is exactly what is written.
-const MAKE = String.raw`
-import io, os, sys, tarfile, zipfile
-out = sys.argv[1]
-T = (2020, 1, 1, 0, 0, 0)
-
-def wheel(name, metadata):
-    with zipfile.ZipFile(os.path.join(out, name + "-1.0-py3-none-any.whl"), "w") as z:
-        d = name + "-1.0.dist-info/"
-        for arc, data in [(d + "METADATA", metadata), (d + "WHEEL", b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"), (d + "RECORD", b"")]:
-            z.writestr(zipfile.ZipInfo(arc, T), data)
-
-def sdist(name, files):
-    with tarfile.open(os.path.join(out, name + "-1.0.tar.gz"), "w:gz") as t:
-        for arc, data in files:
-            info = tarfile.TarInfo(name + "-1.0/" + arc)
-            info.size, info.mtime, info.mode = len(data), 1577836800, 0o644
-            t.addfile(info, io.BytesIO(data))
-
+const MAKE = `${PY_ARCHIVES}${String.raw`
 # METADATA: a NUL in one Requires-Dist, a Latin-1 byte in another, a Latin-1 author.
 wheel("hb_wheel", b"Metadata-Version: 2.1\nName: hb_wheel\nVersion: 1.0\nAuthor: Jos\xe9 M\xfcller\n"
       b"Requires-Dist: foo\x00bar\nRequires-Dist: six ; os_name == \"caf\xe9\"\nRequires-Dist: requests>=2\n\nBody\n")
@@ -61,7 +45,7 @@ sdist("hb_setuppy", [("PKG-INFO", b"Metadata-Version: 1.0\nName: hb_setuppy\nVer
 # setup.py that fails with a NUL in its message: the message is the stored log.
 sdist("hb_setupfail", [("PKG-INFO", b"Metadata-Version: 1.0\nName: hb_setupfail\nVersion: 1.0\n\n"),
       ("setup.py", b"raise RuntimeError('broken \\x00 here')\n")])
-`;
+`}`;
 
 let server: PypiServer;
 let folder: string;

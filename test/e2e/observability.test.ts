@@ -1,7 +1,6 @@
 // Metrics, the /metrics endpoint and the BullMQ dashboard over real parts: the local PyPI server
 // on the fixture index (with injected faults), PostgreSQL, the test Redis, real HTTP, and real
 // `pnpm worker` / `pnpm dashboard` processes.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,11 +17,11 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard } from '../../packages/cli/src/commands/dashboard';
 import { startMetricsServer } from '../../packages/cli/src/metrics-server';
+import { startCli as start, watch } from '../support/child-process';
 import { crawlEnv, deleteRedisPrefix } from '../support/crawl-env';
 import { parseExposition, type Sample, sampleValue } from '../support/prometheus';
 import { createTestDatabase, redisUrl, uniqueName } from '../support/services';
 
-const MAIN = path.resolve('packages/cli/src/main.ts');
 let server: PypiServer;
 
 beforeAll(async () => {
@@ -163,40 +162,6 @@ describe('metrics of an embedded crawl of the fixture index', () => {
     expect(await startMetricsServer(loadConfig({}), processMetrics().registry, silentLogger)).toBeUndefined();
   });
 });
-
-function start(args: string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-    env: { ...process.env, CI: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
-
-/** Collects a process's output; `waitFor` resolves with the first match of `re` in it. */
-function watch(child: ChildProcess) {
-  const out = { stdout: '', stderr: '' };
-  child.stdout?.on('data', (d) => {
-    out.stdout += d;
-  });
-  child.stderr?.on('data', (d) => {
-    out.stderr += d;
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  const waitFor = (stream: 'stdout' | 'stderr', re: RegExp, timeoutMs = 60_000) =>
-    new Promise<RegExpMatchArray>((resolve, reject) => {
-      const t0 = Date.now();
-      const poll = setInterval(() => {
-        const m = out[stream].match(re);
-        if (m) {
-          clearInterval(poll);
-          resolve(m);
-        } else if (Date.now() - t0 > timeoutMs || child.exitCode !== null) {
-          clearInterval(poll);
-          reject(new Error(`no ${re} in ${stream}: ${out.stdout}\n${out.stderr}`));
-        }
-      }, 100);
-    });
-  return { out, exited, waitFor };
-}
 
 describe('pnpm worker with METRICS_PORT', () => {
   it('serves /metrics with its jobs and the queue depths', async () => {

@@ -1,6 +1,7 @@
 export { narSha256, nixBase32, sriSha256 } from './nar';
 export {
   FORMAT_VERSION,
+  finishLatestSwitch,
   MANIFEST_FORMAT,
   type PublishOptions,
   type PublishResult,

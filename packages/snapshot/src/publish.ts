@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, readlink, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CrawlError, type Logger, silentLogger, toCrawlError } from '@pypi-graph/core';
 import { ALL_BUCKETS } from '@pypi-graph/pyspec';
@@ -58,6 +58,12 @@ export interface PublishOptions {
   /** Checked between buckets and while compressing; an abort leaves `outDir` as it was. */
   signal?: AbortSignal;
   logger?: Logger;
+  /**
+   * Test-only fault hook: awaited after `latest.json` names the new snapshot and before `latest`
+   * is switched. That window lasts microseconds, so a test that kills a real publishing process
+   * there (packages/snapshot/test/crash.test.ts) pauses it with this; nothing else sets it.
+   */
+  beforeLatestSwitch?: () => Promise<void>;
 }
 
 /** `manifest.json` of a snapshot (written with snake_case keys, see {@link manifestValue}). */
@@ -247,6 +253,9 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
     await mkdir(outDir, { recursive: true });
     const removed = await removeStaleTemps(outDir);
     if (removed.length > 0) log.info({ removed }, 'removed temporary files of an earlier run');
+    const finished = await finishLatestSwitch(outDir);
+    if (finished !== undefined)
+      log.warn({ latest: finished }, 'finished the switch of latest an earlier run began');
 
     const meta = await source.meta();
     checkMeta(meta);
@@ -353,7 +362,6 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
     if (await stat(tmpTarball).catch(() => undefined)) await rename(tmpTarball, tarball);
     await syncDir(outDir);
     await writeFileAtomic(outDir, sumFile, `${tarballSha256}  ${id}.tar.gz\n`);
-    await replaceSymlink(outDir, join(outDir, 'latest'), id);
 
     const result: PublishResult = {
       id,
@@ -367,13 +375,45 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
       manifestSha256,
       reused,
     };
+    // latest.json first: it is what consumers pin (id, hashes, `dir`), and every path it names is
+    // complete by now. A crash before `latest` moves leaves each pointer on a complete snapshot
+    // (latest.json on the new one, `latest` on the previous), and the next publish finishes the
+    // switch (finishLatestSwitch). The other order would leave `latest` on the new tree with the
+    // previous snapshot's hashes in latest.json.
     await writeFileAtomic(outDir, join(outDir, 'latest.json'), dumpPython(latestValue(result)));
+    await options.beforeLatestSwitch?.();
+    await replaceSymlink(outDir, join(outDir, 'latest'), id);
     log.info(
       { id, serial: meta.serial, tarballSha256, narHash: result.narHashSri, reused, counts },
       'snapshot published',
     );
     return result;
   }
+}
+
+/**
+ * Finishes a switch that a crash interrupted: when `latest.json` names a complete snapshot (its
+ * directory's manifest.json and its tarball exist) and `latest` points elsewhere, `latest` is
+ * pointed at it. Returns the id it switched to, undefined when there was nothing to finish.
+ */
+export async function finishLatestSwitch(outDir: string): Promise<string | undefined> {
+  const text = await readIfExists(join(outDir, 'latest.json'));
+  if (text === undefined) return undefined;
+  let id: unknown;
+  try {
+    id = (JSON.parse(text) as { id?: unknown }).id;
+  } catch {
+    return undefined; // not ours to repair; the next publish rewrites it
+  }
+  if (typeof id !== 'string' || !/^\d+-[0-9a-f]{12}$/.test(id)) return undefined;
+  const current = await readlink(join(outDir, 'latest')).catch(() => undefined);
+  if (current === id) return undefined;
+  const complete =
+    (await stat(join(outDir, id, 'manifest.json')).catch(() => undefined)) !== undefined &&
+    (await stat(join(outDir, `${id}.tar.gz`)).catch(() => undefined)) !== undefined;
+  if (!complete) return undefined;
+  await replaceSymlink(outDir, join(outDir, 'latest'), id);
+  return id;
 }
 
 /** `latest.json`: what a consumer needs to pin the current snapshot. */
