@@ -36,6 +36,11 @@ export const EnvSchema = z.object({
   HTTP_CONNECTIONS_PER_HOST: intFrom(16, 1),
   /** Timeout of one HTTP request (headers and each body chunk), milliseconds. */
   HTTP_TIMEOUT_MS: intFrom(60_000, 1),
+  /**
+   * Total time one HTTP request may take, from sending it to the last body byte, milliseconds:
+   * a server that drips a byte at a time never trips HTTP_TIMEOUT_MS, but trips this.
+   */
+  HTTP_DEADLINE_MS: intFrom(600_000, 1),
   /** Attempts for one HTTP request that fails with a retryable error. */
   HTTP_ATTEMPTS: intFrom(5, 1),
   /** Largest JSON/XML/HTML answer accepted from the index, bytes. */
@@ -99,6 +104,7 @@ export interface Config {
   readonly httpRpsPerHost: number;
   readonly httpConnectionsPerHost: number;
   readonly httpTimeoutMs: number;
+  readonly httpDeadlineMs: number;
   readonly httpAttempts: number;
   readonly httpMaxResponseBytes: number;
   readonly queuePrefix: string;
@@ -151,6 +157,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     httpRpsPerHost: e.HTTP_RPS_PER_HOST,
     httpConnectionsPerHost: e.HTTP_CONNECTIONS_PER_HOST,
     httpTimeoutMs: e.HTTP_TIMEOUT_MS,
+    httpDeadlineMs: e.HTTP_DEADLINE_MS,
     httpAttempts: e.HTTP_ATTEMPTS,
     httpMaxResponseBytes: e.HTTP_MAX_RESPONSE_BYTES,
     queuePrefix: e.QUEUE_PREFIX,

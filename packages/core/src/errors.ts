@@ -96,13 +96,15 @@ export const FAILURE_CODES = {
   // appended by issue 10 (data and network edges). Faults of this machine, not of the file:
   // the disk (or quota) under DATA_DIR is full; a read or write failed at the device (EIO);
   // a host name of PYPI_URL / PYPI_FILES_HOSTS did not resolve (remembered for a minute).
-  // `environment: true`: a job that ends with one is never recorded against its file or project
+  // `environment: true` (also tls-error below): a job that ends with one is never recorded against its file or project
   // (the file keeps "no result", and `crawl --resume` or the next refresh takes it again).
   'disk-full': { retry: true, environment: true },
   'io-error': { retry: true, environment: true },
   'dns-error': { retry: true, environment: true },
   // an https request was redirected to plain http: never followed
   'insecure-redirect': { retry: false },
+  // the server's TLS certificate did not verify (expired, wrong name, unknown CA): the host's fault
+  'tls-error': { retry: true, environment: true },
   // another live process has the embedded database (PGlite directory) open
   'database-locked': { retry: false },
 } as const satisfies Record<string, { retry: boolean; environment?: boolean }>;

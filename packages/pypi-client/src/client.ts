@@ -34,6 +34,7 @@ export type PypiClientConfig = Pick<
   | 'httpRpsPerHost'
   | 'httpConnectionsPerHost'
   | 'httpTimeoutMs'
+  | 'httpDeadlineMs'
   | 'httpAttempts'
   | 'httpMaxResponseBytes'
 >;
@@ -50,6 +51,10 @@ export interface PypiClientOptions {
    * `download`, `head`): a metrics counter plugs in here. Their sum is `stats().bytesReceived`.
    */
   onBytes?: TrafficObserver;
+  /** Certificates (PEM) trusted besides Node's roots (a private mirror's CA; tests). */
+  ca?: string | Buffer;
+  /** How long a host name that did not resolve is not asked again; 60 s by default. */
+  dnsFailureTtlMs?: number;
 }
 
 /** Everything pypi-graph asks of a package index. Every call takes an AbortSignal. */
@@ -93,6 +98,8 @@ export function createPypiClient(config: PypiClientConfig, options: PypiClientOp
     allowedHosts: new Set([new URL(config.pypiUrl).host, ...config.filesHosts].map((h) => h.toLowerCase())),
     retry: options.retry,
     onBytes: options.onBytes,
+    ca: options.ca,
+    dnsFailureTtlMs: options.dnsFailureTtlMs,
   });
   // https://warehouse.pypa.io/api-reference/xml-rpc.html: the endpoint is /pypi.
   const xmlrpc = new XmlRpcClient(http, new URL(`${config.pypiUrl.replace(/\/+$/, '')}/pypi`));

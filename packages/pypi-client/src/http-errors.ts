@@ -59,9 +59,41 @@ export interface FailureContext {
   expectedBytes?: number;
   /** Raw body bytes received so far. */
   receivedBytes?: number;
+  /** For the hint of a `dns-error`: how long the failure is remembered. */
+  dnsFailureTtlMs?: number;
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+/** OpenSSL's verification failures as Node names them (UNABLE_TO_VERIFY_LEAF_SIGNATURE, CERT_HAS_EXPIRED, …). */
+const TLS_CODE =
+  /^(ERR_TLS_|ERR_SSL_|UNABLE_TO_|CERT_|DEPTH_ZERO_SELF_SIGNED|SELF_SIGNED_CERT|HOSTNAME_MISMATCH)/;
+/** getaddrinfo's answers for a name that does not resolve (now, or at all). */
+const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NODATA', 'EAI_NONAME', 'EAI_FAIL']);
+
+/** How long a host whose name did not resolve is not asked again. */
+export const DNS_FAILURE_TTL_MS = 60_000;
+
+/** The error for a host name that did not resolve; `cachedUntil` when it is a remembered failure. */
+export function dnsError(
+  url: string,
+  host: string,
+  cause: unknown,
+  ttlMs: number,
+  cachedUntil?: Date,
+): CrawlError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new CrawlError(
+    'dns-error',
+    cachedUntil
+      ? `${host} did not resolve a moment ago (${why}); not asked again before ${cachedUntil.toISOString()} (${url})`
+      : `${host} does not resolve: ${why} (${url})`,
+    {
+      cause,
+      hint: `check the host name in PYPI_URL / PYPI_FILES_HOSTS and this machine's DNS resolver (/etc/resolv.conf); requests to ${host} fail at once for ${Math.round(ttlMs / 1000)} s`,
+      details: { url, host, cached: cachedUntil !== undefined },
+    },
+  );
+}
 
 /** The error for anything thrown while sending a request or reading its body. */
 export function errorForFailure(err: unknown, ctx: FailureContext): CrawlError {
@@ -70,6 +102,16 @@ export function errorForFailure(err: unknown, ctx: FailureContext): CrawlError {
   if (isCrawlError(err)) return err;
   const code = (err as { code?: unknown } | null)?.code;
   const details = { url: ctx.url, phase: ctx.phase, cause: code };
+  if (typeof code === 'string' && DNS_CODES.has(code)) {
+    return dnsError(ctx.url, new URL(ctx.url).hostname, err, ctx.dnsFailureTtlMs ?? DNS_FAILURE_TTL_MS);
+  }
+  if (typeof code === 'string' && TLS_CODE.test(code)) {
+    return new CrawlError('tls-error', `TLS: ${(err as Error).message} (${ctx.url})`, {
+      cause: err,
+      hint: "the server's certificate does not verify (expired, another name, an unknown CA); for a mirror behind a private CA, give its certificate to the client (NODE_EXTRA_CA_CERTS)",
+      details,
+    });
+  }
   if (typeof code === 'string' && TIMEOUT_CODES.has(code)) {
     return new CrawlError('http-timeout', `timed out (${ctx.phase}) on ${ctx.url}`, {
       cause: err,
@@ -114,4 +156,20 @@ export function tooLargeError(url: string, limit: number, size?: number): CrawlE
 
 export function invalidResponse(url: string, message: string, cause?: unknown): CrawlError {
   return new CrawlError('response-invalid', `${message} (${url})`, { cause, details: { url } });
+}
+
+/** The error for a request that did not complete within HTTP_DEADLINE_MS (a server dripping bytes). */
+export function deadlineError(url: string, deadlineMs: number, receivedBytes?: number): CrawlError {
+  return new CrawlError('http-timeout', `no complete answer within ${deadlineMs} ms (${url})`, {
+    hint: 'raise HTTP_DEADLINE_MS if large files come over a slow link',
+    details: { url, deadlineMs, receivedBytes, phase: 'deadline' },
+  });
+}
+
+/** A redirect from https to plain http: never followed (the rest would travel unencrypted). */
+export function insecureRedirectError(from: string, to: string): CrawlError {
+  return new CrawlError('insecure-redirect', `${from} redirects to ${to}: from https to plain http`, {
+    hint: 'the index or a files host downgrades to http; give pypi-graph an https URL that stays https',
+    details: { url: from, location: to },
+  });
 }

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { rootCertificates } from 'node:tls';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import type { Config } from '@pypi-graph/config';
@@ -10,13 +11,18 @@ import {
   checkAllowedUrl,
   DEFAULT_RETRY_POLICY,
   type RetryPolicy,
+  resolveHttpUrl,
   sleep,
   throwIfAborted,
 } from './common';
 import {
+  DNS_FAILURE_TTL_MS,
+  deadlineError,
+  dnsError,
   errorForFailure,
   errorForStatus,
   type FailureContext,
+  insecureRedirectError,
   invalidResponse,
   RETRIED_CODES,
   tooLargeError,
@@ -33,7 +39,12 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 export type HttpConfig = Pick<
   Config,
-  'userAgent' | 'httpConnectionsPerHost' | 'httpTimeoutMs' | 'httpAttempts' | 'httpMaxResponseBytes'
+  | 'userAgent'
+  | 'httpConnectionsPerHost'
+  | 'httpTimeoutMs'
+  | 'httpDeadlineMs'
+  | 'httpAttempts'
+  | 'httpMaxResponseBytes'
 >;
 
 export interface HttpClientOptions {
@@ -45,6 +56,13 @@ export interface HttpClientOptions {
   retry?: Partial<RetryPolicy>;
   /** Told about every body chunk received, with the request's kind. */
   onBytes?: TrafficObserver;
+  /**
+   * Certificates (PEM) trusted besides Node's own roots: a mirror behind a private CA, or a test
+   * server with a self-signed one.
+   */
+  ca?: string | Buffer;
+  /** How long a host name that did not resolve is not asked again; 60 s by default. */
+  dnsFailureTtlMs?: number;
 }
 
 export interface HttpRequest {
@@ -207,6 +225,45 @@ export class HttpResponse {
   }
 }
 
+/**
+ * The total time of one attempt (HTTP_DEADLINE_MS), started when its first request is sent. Its
+ * signal aborts on the deadline and on the caller's own abort; `expired` tells the two apart.
+ */
+class Deadline {
+  readonly #controller = new AbortController();
+  readonly #ms: number;
+  readonly #outer: AbortSignal | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  expired = false;
+
+  constructor(ms: number, outer: AbortSignal | undefined) {
+    this.#ms = ms;
+    this.#outer = outer;
+    if (outer?.aborted) this.#controller.abort(outer.reason);
+    else outer?.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  readonly #onAbort = () => this.#controller.abort(this.#outer?.reason);
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  start(): void {
+    if (this.#timer !== undefined || this.#controller.signal.aborted) return;
+    this.#timer = setTimeout(() => {
+      this.expired = true;
+      this.#controller.abort(new Error(`deadline of ${this.#ms} ms`));
+    }, this.#ms);
+    this.#timer.unref();
+  }
+
+  clear(): void {
+    clearTimeout(this.#timer);
+    this.#outer?.removeEventListener('abort', this.#onAbort);
+  }
+}
+
 function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
@@ -233,6 +290,9 @@ export class HttpClient {
   readonly #allowedHosts: ReadonlySet<string>;
   readonly #retry: RetryPolicy;
   readonly #onBytes: TrafficObserver | undefined;
+  readonly #dnsFailureTtlMs: number;
+  /** Host names that did not resolve, with when to ask again and what the resolver said. */
+  readonly #dnsFailures = new Map<string, { until: number; cause: unknown }>();
 
   constructor(options: HttpClientOptions) {
     this.config = options.config;
@@ -241,6 +301,7 @@ export class HttpClient {
     this.#limiter = options.rateLimiter;
     this.#allowedHosts = options.allowedHosts;
     this.#retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.#dnsFailureTtlMs = options.dnsFailureTtlMs ?? DNS_FAILURE_TTL_MS;
     const timeout = options.config.httpTimeoutMs;
     this.#agent = new Agent({
       // An Agent keeps one Pool per origin; `connections` caps each of them.
@@ -250,7 +311,8 @@ export class HttpClient {
       keepAliveMaxTimeout: 600_000,
       headersTimeout: timeout,
       bodyTimeout: timeout,
-      connect: { timeout },
+      // `ca` replaces Node's roots in tls.connect: keep them and add the extra one.
+      connect: options.ca === undefined ? { timeout } : { timeout, ca: [...rootCertificates, options.ca] },
     });
   }
 
@@ -267,16 +329,23 @@ export class HttpClient {
     const attempts = this.config.httpAttempts;
     for (let attempt = 1; ; attempt++) {
       let err: CrawlError;
+      const deadline = new Deadline(this.config.httpDeadlineMs, req.signal);
       try {
         throwIfAborted(req.signal);
-        const res = await this.#send(req);
+        const res = await this.#send(req, deadline);
         try {
           return await consume(res);
         } finally {
           await res.release();
         }
       } catch (thrown) {
-        err = req.signal?.aborted ? abortedError(thrown) : toCrawlError(thrown);
+        err = req.signal?.aborted
+          ? abortedError(thrown)
+          : deadline.expired
+            ? deadlineError(req.url.href, this.config.httpDeadlineMs)
+            : toCrawlError(thrown);
+      } finally {
+        deadline.clear();
       }
       const waitMs = this.#retryDelay(err, attempt, attempts);
       if (waitMs === undefined) {
@@ -303,17 +372,31 @@ export class HttpClient {
     return backoffDelay(this.#retry, attempt);
   }
 
-  async #send(req: HttpRequest): Promise<HttpResponse> {
+  /** Throws the remembered `dns-error` while `host` is in its quiet minute. */
+  #checkDns(url: URL): void {
+    const failed = this.#dnsFailures.get(url.hostname);
+    if (failed === undefined) return;
+    if (Date.now() >= failed.until) {
+      this.#dnsFailures.delete(url.hostname);
+      return;
+    }
+    throw dnsError(url.href, url.hostname, failed.cause, this.#dnsFailureTtlMs, new Date(failed.until));
+  }
+
+  async #send(req: HttpRequest, deadline: Deadline): Promise<HttpResponse> {
     const method = req.method ?? 'GET';
     const follow = method === 'GET' || method === 'HEAD';
     const accept = req.accept ?? ((s: number) => s >= 200 && s < 300);
     let url = this.allowedUrl(req.url);
     for (let hop = 0; ; hop++) {
+      this.#checkDns(url);
       const started = performance.now();
       await this.#limiter.acquire(
         hop === 0 && req.limiterKey ? req.limiterKey : hostKey(url.host),
         req.signal,
       );
+      // The deadline runs from the first byte sent, not from a wait for the rate limiter.
+      deadline.start();
       const sent = performance.now();
       this.stats.throttleWaitMs += sent - started;
       this.stats.requests++;
@@ -330,10 +413,23 @@ export class HttpClient {
             ...req.headers,
           },
           body: req.body,
-          signal: req.signal,
+          signal: deadline.signal,
         });
       } catch (err) {
-        throw errorForFailure(err, { url: url.href, signal: req.signal, phase: 'request' });
+        const failure = errorForFailure(err, {
+          url: url.href,
+          signal: deadline.signal,
+          phase: 'request',
+          dnsFailureTtlMs: this.#dnsFailureTtlMs,
+        });
+        if (failure.code === 'dns-error') {
+          this.#dnsFailures.set(url.hostname, { until: Date.now() + this.#dnsFailureTtlMs, cause: err });
+          this.logger.warn(
+            { host: url.hostname, err: failure.message, hint: failure.hint },
+            'host name does not resolve',
+          );
+        }
+        throw failure;
       }
       const status = data.statusCode;
       this.logger.debug(
@@ -345,6 +441,11 @@ export class HttpClient {
         await data.body.dump().catch(() => undefined);
         if (location === undefined) throw invalidResponse(url.href, `HTTP ${status} without Location`);
         if (hop >= MAX_REDIRECTS) throw invalidResponse(url.href, 'too many redirects');
+        const next = resolveHttpUrl(location, url);
+        // Before the host check: a downgrade is refused whatever host it goes to.
+        if (url.protocol === 'https:' && next?.protocol === 'http:') {
+          throw insecureRedirectError(url.href, next.href);
+        }
         url = this.allowedUrl(location, url.href);
         continue;
       }
@@ -355,7 +456,7 @@ export class HttpClient {
       const onBytes = this.#onBytes;
       const kind = req.kind ?? 'api';
       const observe = onBytes ? (bytes: number) => onBytes(kind, bytes) : undefined;
-      return new HttpResponse(url, method, data, this.stats, req.signal, req.meter, observe);
+      return new HttpResponse(url, method, data, this.stats, deadline.signal, req.meter, observe);
     }
   }
 
