@@ -243,12 +243,17 @@ program
     },
     3000,
   )
-  .option('--host <host>', 'interface to listen on', '127.0.0.1')
+  .option(
+    '--host <host>',
+    'interface to listen on; beyond loopback, DASHBOARD_USER and DASHBOARD_PASSWORD are required',
+    '127.0.0.1',
+  )
   .action(async (opts: { port: number; host: string }) => {
     const config = loadConfig();
     const logger = createLogger({ level: config.logLevel });
     const board = await startDashboard({ config, logger, port: opts.port, host: opts.host });
-    process.stdout.write(`dashboard: ${board.url} (queues under ${config.queuePrefix})\n`);
+    const login = config.dashboardUser === undefined ? '' : `, login ${config.dashboardUser}`;
+    process.stdout.write(`dashboard: ${board.url} (queues under ${config.queuePrefix}${login})\n`);
     await new Promise<void>((resolve) => {
       process.once('SIGTERM', () => resolve());
       process.once('SIGINT', () => resolve());

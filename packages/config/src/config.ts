@@ -83,6 +83,14 @@ export const EnvSchema = z.object({
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /** Interface the metrics endpoint listens on. */
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /**
+   * HTTP basic-auth credentials of `pnpm dashboard`. Required (both) when it listens on anything
+   * but loopback; when set, required on loopback too.
+   */
+  DASHBOARD_USER: z.string().min(1).optional(),
+  DASHBOARD_PASSWORD: z.string().min(1).optional(),
+  /** Host names, besides its own address and localhost, that `pnpm dashboard` answers to (comma separated). */
+  DASHBOARD_HOSTS: csv.default([]),
   /** pino level. */
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   /** Set by CI systems: no progress bars. */
@@ -124,6 +132,10 @@ export interface Config {
   /** undefined: no metrics endpoint; 0: any free port. */
   readonly metricsPort: number | undefined;
   readonly metricsHost: string;
+  readonly dashboardUser: string | undefined;
+  readonly dashboardPassword: string | undefined;
+  /** Lower-cased host names the dashboard answers to besides its address and localhost. */
+  readonly dashboardHosts: readonly string[];
   readonly logLevel: string;
   readonly ci: boolean;
 }
@@ -173,6 +185,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     schedule: e.SCHEDULE,
     metricsPort: e.METRICS_PORT,
     metricsHost: e.METRICS_HOST,
+    dashboardUser: e.DASHBOARD_USER,
+    dashboardPassword: e.DASHBOARD_PASSWORD,
+    dashboardHosts: Object.freeze(e.DASHBOARD_HOSTS.map((h) => h.toLowerCase())),
     logLevel: e.LOG_LEVEL,
     ci: e.CI !== undefined && e.CI !== '0' && e.CI !== 'false',
   });

@@ -8,13 +8,18 @@ import { CrawlError, type Logger } from '@pypi-graph/core';
 import { QUEUE_NAMES } from '@pypi-graph/pipeline';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { checkGuardOptions, guard } from '../dashboard-guard';
 
 export interface DashboardOptions {
-  config: Pick<Config, 'redisUrl' | 'queuePrefix'>;
+  config: Pick<Config, 'redisUrl' | 'queuePrefix'> &
+    Partial<Pick<Config, 'dashboardUser' | 'dashboardPassword' | 'dashboardHosts'>>;
   logger: Logger;
   /** 3000 by default; 0 picks a free port. */
   port?: number;
-  /** 127.0.0.1 by default: the board can retry, clean and remove jobs, so keep it local. */
+  /**
+   * 127.0.0.1 by default: the board can retry, clean and remove jobs, so keep it local. Anything
+   * else needs DASHBOARD_USER and DASHBOARD_PASSWORD.
+   */
   host?: string;
 }
 
@@ -55,6 +60,14 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     });
   }
   const host = options.host ?? '127.0.0.1';
+  const guardOptions = {
+    host,
+    user: config.dashboardUser,
+    password: config.dashboardPassword,
+    extraHosts: config.dashboardHosts ?? [],
+  };
+  // Before Redis is touched: a dashboard that must not start does not half-start.
+  checkGuardOptions(guardOptions);
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error (dashboard)'));
   const queues: Queue[] = [];
@@ -68,7 +81,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       serverAdapter,
       options: { uiConfig: { boardTitle: `pypi-graph (${config.queuePrefix})` } },
     });
-    const server = createServer(serverAdapter.getRouter());
+    const server = createServer(guard(guardOptions, serverAdapter.getRouter()));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port ?? 3000, host, () => {
@@ -78,7 +91,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     });
     const port = (server.address() as AddressInfo).port;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
-    logger.info({ url, prefix: config.queuePrefix, queues: names }, 'dashboard listening');
+    logger.info(
+      { url, prefix: config.queuePrefix, queues: names, login: guardOptions.user !== undefined },
+      'dashboard listening',
+    );
     return {
       url,
       queues: names,
