@@ -5,6 +5,7 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import pg from 'pg';
+import { lockPglite, type PgliteLock } from './pglite-lock';
 import * as schema from './schema';
 
 export type Schema = typeof schema;
@@ -99,8 +100,18 @@ async function openPostgres(url: string, max: number): Promise<Database> {
 }
 
 async function openPglite(dataDir: string): Promise<Database> {
-  if (!dataDir.startsWith('memory://')) await mkdir(dataDir, { recursive: true });
-  const client = await PGlite.create(dataDir);
+  let lock: PgliteLock | undefined;
+  if (!dataDir.startsWith('memory://')) {
+    await mkdir(dataDir, { recursive: true });
+    lock = await lockPglite(dataDir);
+  }
+  let client: PGlite;
+  try {
+    client = await PGlite.create(dataDir);
+  } catch (err) {
+    await lock?.release();
+    throw err;
+  }
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   const held = new Set<number>();
   return {
@@ -109,7 +120,7 @@ async function openPglite(dataDir: string): Promise<Database> {
     async execScript(sql) {
       await client.exec(sql);
     },
-    // One process owns a PGlite directory, so a lock is only needed against ourselves.
+    // One process owns a PGlite directory (pglite-lock.ts), so a lock is only needed against ourselves.
     async withAdvisoryLock(_key, fn) {
       return fn(async (sql) => {
         await client.exec(sql);
@@ -126,7 +137,11 @@ async function openPglite(dataDir: string): Promise<Database> {
       }
     },
     async close() {
-      await client.close();
+      try {
+        await client.close();
+      } finally {
+        await lock?.release();
+      }
     },
   };
 }
