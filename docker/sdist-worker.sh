@@ -15,9 +15,10 @@ if ! out=$(nix-build --no-out-link --option sandbox true --option sandbox-fallba
   printf '%s\n' "$out" >&2
   cat >&2 <<'MSG'
 pypi-graph: the Nix build sandbox cannot start in this container, so setup.py cannot run.
-It needs security_opt seccomp=unconfined, apparmor=unconfined and systempaths=unconfined
-(docker compose v2; see the sdist-worker service in docker-compose.yml), or a privileged
-container. "mounting /proc: Operation not permitted" means systempaths=unconfined is missing.
+It needs security_opt seccomp=./docker/seccomp-nix-sandbox.json, apparmor=unconfined and
+systempaths=unconfined (docker compose v2; see the sdist-worker service in docker-compose.yml).
+"cloning builder process: Operation not permitted" means Docker's default seccomp profile is in
+force; "mounting /proc: Operation not permitted" means systempaths=unconfined is missing.
 MSG
   exit 78
 fi

@@ -3,7 +3,7 @@
 // when the v2 plugin is there. Neither needs a Docker engine. Then the properties that matter for
 // operating it, on the resolved configuration (anchors merged, variables interpolated).
 // Nothing here builds an image or starts a container.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,16 +44,32 @@ interface ComposeConfig {
   volumes?: Record<string, unknown>;
 }
 
+/** The secrets an operator must give (no defaults in the file), as the tests give them. */
+const SECRETS = {
+  POSTGRES_PASSWORD: 'pg-test-secret',
+  REDIS_PASSWORD: 'redis-test-secret',
+  DASHBOARD_PASSWORD: 'dashboard-test-secret',
+};
+
 /** The environment the validators run in: this file's defaults, not the caller's overrides. */
-function composeEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, COMPOSE_PROJECT_NAME: 'pypi-graph-test' };
-  for (const name of ['COMPOSE_FILE', 'COMPOSE_PROFILES', 'DASHBOARD_PORT', 'PYPI_GRAPH_TAG'])
+function composeEnv(omit: string[] = []): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...SECRETS, COMPOSE_PROJECT_NAME: 'pypi-graph-test' };
+  for (const name of ['COMPOSE_FILE', 'COMPOSE_PROFILES', 'DASHBOARD_PORT', 'PYPI_GRAPH_TAG', ...omit])
     delete env[name];
   return env;
 }
 
-function run(command: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const res = spawnSync(command, args, { cwd: ROOT, env: composeEnv(), encoding: 'utf8', timeout: 60_000 });
+function run(
+  command: string,
+  args: string[],
+  omit: string[] = [],
+): { status: number | null; stdout: string; stderr: string } {
+  const res = spawnSync(command, args, {
+    cwd: ROOT,
+    env: composeEnv(omit),
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   if (res.error && (res.error as NodeJS.ErrnoException).code === 'ENOENT') {
     return { status: null, stdout: '', stderr: `${command}: not found` };
   }
@@ -131,6 +147,19 @@ describe('docker-compose.yml', () => {
       const res = run(command, args);
       expect(res.status, `${command} ${args.join(' ')}: ${res.stderr}`).toBe(0);
     }
+  });
+
+  it('refuses to resolve without each password: no default database, Redis or dashboard password', () => {
+    const [command, args] = hasStandalone
+      ? ['docker-compose', ['-f', COMPOSE_FILE, 'config', '-q']]
+      : ['docker', ['compose', '-f', COMPOSE_FILE, 'config', '-q']];
+    for (const name of Object.keys(SECRETS)) {
+      const res = run(command, args as string[], [name]);
+      expect(res.status, `${name} unset`).not.toBe(0);
+      expect(res.stderr, name).toContain(`set ${name} (in .env)`);
+    }
+    // No password in the file itself: nothing that looks like the old default.
+    expect(readFileSync(COMPOSE_FILE, 'utf8')).not.toMatch(/PASSWORD:-/);
   });
 
   it('has the services of the deployment', () => {
@@ -221,7 +250,8 @@ describe('docker-compose.yml', () => {
     for (const [name, service] of appServices(config)) {
       const env = service.environment ?? {};
       expect(env.DATABASE_URL, name).toMatch(/^postgres:\/\/[^@]+@postgres:5432\//);
-      expect(env.REDIS_URL, name).toBe('redis://redis:6379');
+      expect(env.REDIS_URL, name).toBe(`redis://:${SECRETS.REDIS_PASSWORD}@redis:6379`);
+      expect(env.DATABASE_URL, name).toContain(`:${SECRETS.POSTGRES_PASSWORD}@`);
       expect(env.SANDBOX_INTERPRETERS, name).toBe('nixpkgs');
       expect(env.SDIST_EXTRACTION, name).toBe('sandbox');
       expect(env.PYPI_CONTACT, name).toBeDefined();
@@ -241,16 +271,27 @@ describe('docker-compose.yml', () => {
     );
   });
 
-  it('gives the sdist worker the Nix image and what the Nix build sandbox needs', () => {
+  it('gives the sdist worker the Nix image and what the Nix build sandbox needs, not seccomp=unconfined', () => {
     const sdist = config.services['sdist-worker']!;
     expect(sdist.build?.target).toBe('sdist-worker');
     expect(sdist.image).not.toBe(config.services.worker!.image);
-    // Docker's seccomp profile, AppArmor profile and /proc masks each stop the sandbox
-    // (namespaces, mount, pivot_root, a fresh /proc); or the container is privileged.
-    if (sdist.privileged !== true) {
-      expect(sdist.security_opt ?? []).toEqual(
-        expect.arrayContaining(['seccomp=unconfined', 'apparmor=unconfined', 'systempaths=unconfined']),
-      );
+    // Docker's default seccomp profile plus what Nix needs (test/deploy/nix-seccomp.test.ts
+    // shows both halves), its AppArmor profile and its /proc masks lifted; never privileged.
+    expect(sdist.privileged ?? false).toBe(false);
+    expect(sdist.cap_add ?? []).toEqual([]);
+    // docker-compose 1.x writes `seccomp:<path>`; both forms mean the same to Docker.
+    const opts = (sdist.security_opt ?? []).map((o) => o.replace(/^seccomp:/, 'seccomp='));
+    expect(opts).toEqual(
+      expect.arrayContaining([
+        'seccomp=./docker/seccomp-nix-sandbox.json',
+        'apparmor=unconfined',
+        'systempaths=unconfined',
+      ]),
+    );
+    expect(opts).not.toContain('seccomp=unconfined');
+    expect(existsSync(path.join(ROOT, 'docker/seccomp-nix-sandbox.json'))).toBe(true);
+    for (const [name, service] of Object.entries(config.services)) {
+      if (name !== 'sdist-worker') expect(service.security_opt ?? [], name).toEqual([]);
     }
     // Its own Nix store per replica: an anonymous volume on /nix, not a named one shared by replicas.
     const nix = (sdist.volumes ?? []).filter(
@@ -266,6 +307,44 @@ describe('docker-compose.yml', () => {
     expect(nixConf).toMatch(/^sandbox-fallback = false$/m);
     expect(nixConf).toMatch(/^nix-path = .*nixpkgs=\/opt\/nixpkgs(\s|$)/m);
     expect(nixConf).toMatch(/^build-users-group = nixbld$/m);
+  });
+
+  it('runs Redis with the password, and its health check gets in with it (a real redis-server)', async () => {
+    const redis = config.services.redis!;
+    const args = asList(redis.command);
+    expect(args[0]).toBe('redis-server');
+    expect(args.slice(args.indexOf('--requirepass'))[1]).toBe(SECRETS.REDIS_PASSWORD);
+    expect(redis.environment?.REDISCLI_AUTH).toBe(SECRETS.REDIS_PASSWORD);
+    // The same command line and health check on this machine's redis-server (no container): a
+    // free port and no append-only file, everything else as resolved.
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const serverArgs = [...args.slice(1), '--port', String(port), '--appendonly', 'no', '--save', ''];
+    const server = spawn('redis-server', serverArgs, { stdio: 'ignore' });
+    try {
+      const ping = (auth?: string) =>
+        spawnSync('redis-cli', ['-p', String(port), 'ping'], {
+          encoding: 'utf8',
+          env: { ...process.env, REDISCLI_AUTH: auth ?? '' },
+        }).stdout;
+      for (let i = 0; i < 50 && !/PONG|NOAUTH/.test(ping()); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(ping()).toMatch(/NOAUTH/);
+      expect(ping(String(redis.environment?.REDISCLI_AUTH))).toMatch(/PONG/);
+      expect(asList(redis.healthcheck?.test).join(' ')).toContain('redis-cli ping | grep -q PONG');
+    } finally {
+      server.kill('SIGKILL');
+    }
+  });
+
+  it('gives the dashboard credentials: it listens beyond loopback inside its container', () => {
+    const dashboard = config.services.dashboard!;
+    expect(asList(dashboard.command)).toContain('0.0.0.0');
+    expect(dashboard.environment?.DASHBOARD_USER).toBe('admin');
+    expect(dashboard.environment?.DASHBOARD_PASSWORD).toBe(SECRETS.DASHBOARD_PASSWORD);
+    expect(asList(dashboard.healthcheck?.test).join(' ')).toContain('authorization');
+    for (const [name, service] of Object.entries(config.services)) {
+      if (name !== 'dashboard') expect(service.environment?.DASHBOARD_PASSWORD, name).toBeUndefined();
+    }
   });
 
   it('builds from a Dockerfile and stages that exist', () => {
