@@ -25,3 +25,28 @@ describe('METRICS_PORT and METRICS_HOST', () => {
     expect(Object.isFrozen(loadConfig({ METRICS_PORT: '1' }))).toBe(true);
   });
 });
+
+describe('the settings of issue 10', () => {
+  it('HTTP_DEADLINE_MS: ten minutes by default, a positive integer', () => {
+    expect(loadConfig({}).httpDeadlineMs).toBe(600_000);
+    expect(loadConfig({ HTTP_DEADLINE_MS: '1500' }).httpDeadlineMs).toBe(1500);
+    expect(() => loadConfig({ HTTP_DEADLINE_MS: '0' })).toThrow(
+      expect.objectContaining({ code: 'config-invalid' }),
+    );
+  });
+
+  it('the dashboard: no login by default; host names listed, lower-cased', () => {
+    const c = loadConfig({});
+    expect([c.dashboardUser, c.dashboardPassword, c.dashboardHosts]).toEqual([undefined, undefined, []]);
+    const d = loadConfig({
+      DASHBOARD_USER: 'ops',
+      DASHBOARD_PASSWORD: 'pw',
+      DASHBOARD_HOSTS: 'Dash.Example.org, other.internal',
+    });
+    expect([d.dashboardUser, d.dashboardPassword, d.dashboardHosts]).toEqual([
+      'ops',
+      'pw',
+      ['dash.example.org', 'other.internal'],
+    ]);
+  });
+});

@@ -94,10 +94,11 @@ export const FAILURE_CODES = {
   'sandbox-build-memory': { retry: false },
   'sandbox-build-processes': { retry: false },
   // appended by issue 10 (data and network edges). Faults of this machine, not of the file:
-  // the disk (or quota) under DATA_DIR is full; a read or write failed at the device (EIO);
-  // a host name of PYPI_URL / PYPI_FILES_HOSTS did not resolve (remembered for a minute).
-  // `environment: true` (also tls-error below): a job that ends with one is never recorded against its file or project
-  // (the file keeps "no result", and `crawl --resume` or the next refresh takes it again).
+  // the disk (or quota) under DATA_DIR is full; a read or write failed at the device (EIO, or
+  // the file system went read-only); a host name of PYPI_URL / PYPI_FILES_HOSTS did not resolve
+  // (remembered for a minute). `environment: true` (also tls-error, database-unavailable): a job
+  // that ends with one is never recorded against its file or project (the file keeps "no
+  // result", and `crawl --resume` or the next refresh takes it again).
   'disk-full': { retry: true, environment: true },
   'io-error': { retry: true, environment: true },
   'dns-error': { retry: true, environment: true },
