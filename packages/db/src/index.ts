@@ -52,6 +52,7 @@ export {
   saveProject,
 } from './projects';
 export * as schema from './schema';
+export { getSetting, type SettingKey, setSetting } from './settings';
 export {
   type PypiFileRow,
   type PypiProjectRows,
@@ -71,6 +72,7 @@ export {
   crawlSummary,
   failuresByCode,
   latestSnapshot,
+  projectsToShow,
   recordSandboxCheck,
   recordSnapshot,
   type SandboxCheckRow,

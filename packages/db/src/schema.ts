@@ -1,4 +1,4 @@
-// Drizzle mirror of migrations/*.sql (DESIGN.md §4). The SQL files are the truth;
+// Drizzle mirror of migrations/*.sql (docs/architecture.md §4). The SQL files are the truth;
 // packages/db/test/schema.test.ts checks that both agree column by column.
 import {
   bigint,
@@ -184,4 +184,10 @@ export const sandboxChecks = pgTable('sandbox_checks', {
   state: text('state', { enum: ['proven', 'unavailable'] }).notNull(),
   reason: text('reason'),
   checkedAt: ts('checked_at').notNull().defaultNow(),
+});
+
+export const settings = pgTable('settings', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
 });

@@ -11,6 +11,8 @@ export interface StoreCounts {
   projects: number;
   projectsRemoved: number;
   releases: number;
+  /** Current releases with a current sdist or wheel: what a snapshot's `pypi/` can list. */
+  releasesWithFiles: number;
   files: number;
   filesRemoved: number;
   changelogRows: number;
@@ -22,6 +24,10 @@ export async function storeCounts(db: Db): Promise<StoreCounts> {
       (SELECT count(*) FROM projects WHERE NOT removed) AS projects,
       (SELECT count(*) FROM projects WHERE removed) AS projects_removed,
       (SELECT count(*) FROM releases WHERE NOT removed) AS releases,
+      (SELECT count(DISTINCT f.release_id) FROM files f
+         JOIN releases r ON r.id = f.release_id AND NOT r.removed
+         JOIN projects p ON p.id = f.project_id AND NOT p.removed
+         WHERE NOT f.removed AND f.packagetype IN ('sdist', 'bdist_wheel')) AS releases_with_files,
       (SELECT count(*) FROM files WHERE NOT removed) AS files,
       (SELECT count(*) FROM files WHERE removed) AS files_removed,
       (SELECT count(*) FROM changelog) AS changelog_rows`),
@@ -31,6 +37,7 @@ export async function storeCounts(db: Db): Promise<StoreCounts> {
     projects: n('projects'),
     projectsRemoved: n('projects_removed'),
     releases: n('releases'),
+    releasesWithFiles: n('releases_with_files'),
     files: n('files'),
     filesRemoved: n('files_removed'),
     changelogRows: n('changelog_rows'),
@@ -74,8 +81,15 @@ export interface CrawlSummary {
   projectsRemoved: number;
   filesAdded: number;
   filesRemoved: number;
-  /** Successful extractions since the start, by method (`pep658`, `range`, `download`, …). */
-  extractions: Array<{ method: string; count: number }>;
+  /** Projects whose crawl failed for good since the start (their files were not read). */
+  projectsFailed: number;
+  /** Files with at least one successful extraction since the start. */
+  filesRead: number;
+  /**
+   * Successful extractions since the start, by method (`pep658`, `range`, `download`, …):
+   * `count` results (setup.py gives one per sdist and Python version), from `files` files.
+   */
+  extractions: Array<{ method: string; count: number; files: number }>;
   /** Project failures and failed extractions since the start, by code. */
   failures: Array<{ code: string; count: number }>;
   /** Files whose work could not be done here (no sandbox for their setup.py), by code: not failures. */
@@ -89,7 +103,9 @@ export async function crawlSummary(db: Db, start: Date): Promise<CrawlSummary> {
       (SELECT count(*) FROM projects WHERE crawled_at >= ${start}) AS crawled,
       (SELECT count(*) FROM projects WHERE removed AND removed_at >= ${start}) AS projects_removed,
       (SELECT count(*) FROM files WHERE first_seen_at >= ${start}) AS added,
-      (SELECT count(*) FROM files WHERE removed AND removed_at >= ${start}) AS removed`),
+      (SELECT count(*) FROM files WHERE removed AND removed_at >= ${start}) AS removed,
+      (SELECT count(*) FROM projects WHERE failure_code IS NOT NULL AND failed_at >= ${start}) AS projects_failed,
+      (SELECT count(DISTINCT file_id) FROM extractions WHERE status = 'ok' AND finished_at >= ${start}) AS files_read`),
   );
   const failures = rowsOf<{ code: string; count: string | number }>(
     await db.execute(sql`SELECT code, count(*) AS count FROM (
@@ -102,8 +118,8 @@ export async function crawlSummary(db: Db, start: Date): Promise<CrawlSummary> {
     await db.execute(sql`SELECT failure_code AS code, count(DISTINCT file_id) AS count FROM extractions
       WHERE status = 'waiting' AND finished_at >= ${start} GROUP BY failure_code ORDER BY failure_code`),
   );
-  const extractions = rowsOf<{ method: string; count: string | number }>(
-    await db.execute(sql`SELECT method, count(*) AS count FROM extractions
+  const extractions = rowsOf<{ method: string; count: string | number; files: string | number }>(
+    await db.execute(sql`SELECT method, count(*) AS count, count(DISTINCT file_id) AS files FROM extractions
       WHERE status = 'ok' AND finished_at >= ${start} GROUP BY method ORDER BY method`),
   );
   return {
@@ -111,10 +127,33 @@ export async function crawlSummary(db: Db, start: Date): Promise<CrawlSummary> {
     projectsRemoved: Number(row?.projects_removed ?? 0),
     filesAdded: Number(row?.added ?? 0),
     filesRemoved: Number(row?.removed ?? 0),
-    extractions: extractions.map((e) => ({ method: e.method, count: Number(e.count) })),
+    projectsFailed: Number(row?.projects_failed ?? 0),
+    filesRead: Number(row?.files_read ?? 0),
+    extractions: extractions.map((e) => ({
+      method: e.method,
+      count: Number(e.count),
+      files: Number(e.files),
+    })),
     failures: failures.map((f) => ({ code: f.code, count: Number(f.count) })),
     notRunHere: notRunHere.map((f) => ({ code: f.code, count: Number(f.count) })),
   };
+}
+
+/**
+ * Up to `limit` projects crawled since `since` that are worth a look with `pnpm pypi-graph show`:
+ * those with the most dependency results first (then by name), removed ones left out.
+ */
+export async function projectsToShow(db: Db, since: Date, limit: number): Promise<string[]> {
+  const rows = rowsOf<{ display_name: string }>(
+    await db.execute(sql`SELECT p.display_name FROM projects p
+      LEFT JOIN files f ON f.project_id = p.id AND NOT f.removed
+      LEFT JOIN extractions e ON e.file_id = f.id AND e.status = 'ok'
+      WHERE p.crawled_at >= ${since} AND NOT p.removed
+      GROUP BY p.id, p.display_name, p.name
+      ORDER BY count(DISTINCT e.method) DESC, count(e.id) DESC, p.name
+      LIMIT ${limit}`),
+  );
+  return rows.map((r) => r.display_name);
 }
 
 /**
