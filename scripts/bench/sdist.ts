@@ -1,4 +1,4 @@
-// pnpm bench sdist: sdist dependency extraction (DESIGN.md §3, issue 4 §6), all rows in one run:
+// pnpm bench sdist: sdist dependency extraction (docs/architecture.md §3, issue 4 §6), all rows in one run:
 // (1) the naive baseline, one sandbox run per sdist per Python version, one after another;
 // (2) pypi-graph's setup.py path, one derivation per sdist with the nine interpreters
 //     (`runSandbox` defaults), sdists `SDIST_CONCURRENCY` at a time (1, and the others asked);

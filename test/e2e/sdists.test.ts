@@ -127,7 +127,7 @@ describe('sdist dependencies in the crawl', () => {
         expect(shown).toMatch(/dependencies \(setup\.py python 38, \d+ bytes in 1 requests\):\n +requests/);
         expect(shown).not.toContain('python 27');
 
-        // The snapshot's sdist/ and sdist-errors/ layouts (FORMATS.md §B1, §B3).
+        // The snapshot's sdist/ and sdist-errors/ layouts (docs/formats.md §B1, §B3).
         const snap = await takeSnapshot(env.app, path.join(env.dataDir, 'snapshots'));
         const bucket = async (layout: string, name: string) =>
           JSON.parse(await readFile(path.join(snap.dir, layout, `${bucketOf(name)}.json`), 'utf8'))[name];

@@ -2,7 +2,7 @@
 """Independent oracle for the end-to-end test: what the `pypi/` layout must contain for a folder
 of archives served as an index, computed here in Python straight from the archives and the
 folder's `pypi-index.json`, with none of pypi-graph's code. It follows the rules of
-nix-pypi-fetcher-2's crawler (FORMATS.md §A2) and our documented choices (upload order).
+nix-pypi-fetcher-2's crawler (docs/formats.md §A2) and our documented choices (upload order).
 
 usage: expected_pypi.py FOLDER OUTDIR   -> writes OUTDIR/pypi/00.json … ff.json
 """

@@ -1,7 +1,7 @@
 import type { SdistExtractionRows, SdistProjectRows } from '@pypi-graph/db';
 import { satisfies } from '@pypi-graph/pyspec';
 
-/** The interpreters of the `sdist/` layout, in order (FORMATS.md: 27, 36 … 313). */
+/** The interpreters of the `sdist/` layout, in order (docs/formats.md §B1: 27, 36 … 313). */
 export const SDIST_PYTHON_KEYS = ['27', '36', '37', '38', '39', '310', '311', '312', '313'] as const;
 
 export interface SdistFields {
@@ -58,7 +58,7 @@ function allows(requiresPython: string | undefined, key: string): boolean {
 /**
  * Per Python key, the best result of a release's sdist: static metadata (trustworthy by
  * definition) for every key its Requires-Python allows, else that key's setup.py run, else
- * the failure (sdist-errors). DESIGN §3: "the snapshot uses the best one per (file, Python version)".
+ * the failure (sdist-errors). docs/architecture.md §3: "the snapshot uses the best one per (file, Python version)".
  */
 export function sdistResults(project: SdistProjectRows): SdistProjectResults {
   return {

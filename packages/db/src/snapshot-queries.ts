@@ -20,7 +20,7 @@ function rowsOf<T>(result: unknown): T[] {
 
 /**
  * Current (not removed) sdists and wheels of the projects in one bucket, grouped by project,
- * releases and files in upload order (FORMATS.md: "versions and files in PyPI's upload order";
+ * releases and files in upload order (docs/formats.md §A2: releases and files in upload order;
  * ties broken by version string and file name so that the order is total).
  */
 export async function pypiBucket(db: Db, bucket: string): Promise<PypiProjectRows[]> {
@@ -72,7 +72,7 @@ export async function pypiBucket(db: Db, bucket: string): Promise<PypiProjectRow
 /**
  * What a snapshot covers: the changelog serial (the crawl's high-water mark, or the highest
  * project serial when only named projects were crawled) and the time of the newest changelog
- * event up to it — the data's age, which mach-nix compares with nixpkgs (FORMATS.md §B4).
+ * event up to it — the data's age, which mach-nix compares with nixpkgs (docs/formats.md §B4).
  */
 export async function snapshotMeta(db: Db): Promise<{ serial: number; unixTimestamp: number }> {
   const result = await db.execute(sql`
@@ -188,7 +188,7 @@ export interface SdistProjectRows {
   releases: SdistReleaseRows[];
 }
 
-/** The sdist suffixes the `pypi/` layout picks from, in order of preference (FORMATS.md §A2). */
+/** The sdist suffixes the `pypi/` layout picks from, in order of preference (docs/formats.md §A2). */
 const SDIST_PREFERENCE_SQL = sql`CASE
   WHEN f.filename LIKE '%tar.gz' THEN 0 WHEN f.filename LIKE '%.tgz' THEN 1
   WHEN f.filename LIKE '%.zip' THEN 2 WHEN f.filename LIKE '%.tar.bz2' THEN 3 ELSE 9 END`;

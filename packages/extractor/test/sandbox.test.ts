@@ -19,7 +19,7 @@ import {
 } from '../src';
 import { makeSdist as makeSdistIn, REPO } from './make-sdist';
 
-// The setup.py sandbox (DESIGN.md §3) against the real Nix on this machine: sdists are built here
+// The setup.py sandbox (docs/architecture.md §3) against the real Nix on this machine: sdists are built here
 // from the setup scripts in test/fixtures/sandbox/<case>/ (see the readme there) and run through
 // nix/extractor.nix with the host (pyenv) interpreters.
 

@@ -1,5 +1,5 @@
 // What the pipeline needs from the index. packages/pypi-client implements it over HTTP;
-// the pipeline never speaks HTTP itself (STYLE.md: only pypi-client does).
+// the pipeline never speaks HTTP itself (docs/architecture.md §8: only pypi-client does).
 import type { ChangelogRow } from '@pypi-graph/db';
 
 export interface SimpleFileInfo {

@@ -29,7 +29,7 @@ export interface WheelMetadataReader {
   read(file: WheelToRead, signal: AbortSignal): Promise<WheelMetadataResult>;
 }
 
-/** Dependency fields of one sdist result, as pypi-deps-db names them (FORMATS.md §B1). */
+/** Dependency fields of one sdist result, as pypi-deps-db names them (docs/formats.md §B1). */
 export interface SdistDeps {
   install_requires: string[];
   setup_requires: string[];

@@ -32,7 +32,7 @@ export function wheelRequirementRows(metadata: Buffer): { rows: RequirementRow[]
         marker: r.markerText,
       };
     } catch {
-      // Stored verbatim anyway (FORMATS.md §D): it fails only when a resolver selects it.
+      // Stored verbatim anyway (docs/formats.md §D): it fails only when a resolver selects it.
       return { kind: 'install', requirement };
     }
   });

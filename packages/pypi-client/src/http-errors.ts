@@ -1,9 +1,8 @@
 import { CrawlError, type FailureCode, isCrawlError } from '@pypi-graph/core';
 import { abortedError, parseRetryAfter } from './common';
 
-// The one place where HTTP outcomes become failure codes (STYLE.md: "429 and 5xx are mapped
-// to a typed error in exactly one place"). Everything else in the package throws what these
-// functions return.
+// The one place where HTTP outcomes become failure codes: 429 and 5xx are mapped to a typed
+// error here and nowhere else. Everything else in the package throws what these functions return.
 
 /** Codes the HTTP layer retries itself, with backoff; everything else goes to the caller at once. */
 export const RETRIED_CODES: ReadonlySet<FailureCode> = new Set<FailureCode>([

@@ -16,7 +16,7 @@ export function normalizeExtra(extra: string): string {
 }
 
 /**
- * mach-nix's key for a project (FORMATS.md §0): lower case and `_` → `-`, nothing else.
+ * mach-nix's key for a project (docs/formats.md §0): lower case and `_` → `-`, nothing else.
  * Dots stay and runs are not collapsed, unlike PEP 503.
  */
 export function machNixName(name: string): string {

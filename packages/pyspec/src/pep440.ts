@@ -154,7 +154,7 @@ export function comparePep440(a: Version, b: Version): number {
 }
 
 /**
- * A total order on version strings, for sorting (FORMATS.md §0: "versions in PEP 440 order,
+ * A total order on version strings, for sorting (docs/formats.md §0: "versions in PEP 440 order,
  * unparsable versions last, by string"). Versions PEP 440 considers equal (`1.0`, `1.0.0`) are
  * ordered by string so that the order never depends on input order.
  */

@@ -15,7 +15,7 @@ describe('names', () => {
     expect(machNixName('Zope.Interface__x')).toBe('zope.interface--x');
   });
 
-  it('puts keys in the buckets FORMATS.md lists', () => {
+  it('puts keys in the buckets docs/formats.md lists', () => {
     expect(['a10-neutron-lbaas', 'aio.run.checker', '2feeds', 'abakaffe-cli'].map(bucketOf)).toEqual([
       '00',
       '00',

@@ -1,5 +1,5 @@
 /**
- * Publishes one snapshot (DESIGN.md §7): every layout's 256 bucket files, `UNIX_TIMESTAMP`,
+ * Publishes one snapshot (docs/architecture.md §7): every layout's 256 bucket files, `UNIX_TIMESTAMP`,
  * `manifest.json`, a deterministic tarball with its sha256 and Nix hash, and the `latest`
  * pointers — atomically, so a crash or an abort leaves the previous snapshot as it was.
  */
@@ -37,13 +37,13 @@ export interface SnapshotSource {
   /** Projects whose `machNixName` falls in `bucket`, in any order; releases and files in PyPI order. */
   pypiProjects(bucket: string): AsyncIterable<PypiProject>;
   /**
-   * `wheel/` (FORMATS.md §B2): projects whose `machNixName` falls in `bucket`, in any order, each
+   * `wheel/` (docs/formats.md §B2): projects whose `machNixName` falls in `bucket`, in any order, each
    * with the wheels whose metadata was extracted, in PyPI release order. Projects without such a
    * wheel may be left out.
    */
   wheelProjects?(bucket: string): AsyncIterable<WheelProject>;
   /**
-   * `sdist/` and `sdist-errors/` (FORMATS.md §B1, §B3), both from this one method, called once
+   * `sdist/` and `sdist-errors/` (docs/formats.md §B1, §B3), both from this one method, called once
    * per layout and bucket: projects whose `machNixName` falls in `bucket`, in any order, each
    * with its crawled releases (PyPI release order) and their results per Python key. Projects
    * without a result may be left out.
@@ -110,7 +110,7 @@ interface Layout {
 }
 
 /**
- * The layouts, in the order they are written. FORMATS.md §A2 (pypi/), §B2 (wheel/), §B1 (sdist/),
+ * The layouts, in the order they are written. docs/formats.md §A2 (pypi/), §B2 (wheel/), §B1 (sdist/),
  * §B3 (sdist-errors/).
  */
 const LAYOUTS: readonly Layout[] = [
@@ -283,7 +283,7 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
       await mkdir(join(tree, layout.dir));
       const total: LayoutCounts = { projects: 0, releases: 0, files: 0 };
       // All 256 files are written, an empty bucket as `{}`: the fetcher's `allNames` opens
-      // every one (FORMATS.md §A3). One bucket is in memory at a time.
+      // every one (docs/formats.md §A3). One bucket is in memory at a time.
       for (const bucket of ALL_BUCKETS) {
         signal?.throwIfAborted();
         const { value, counts: c } = await layout.bucket(source, bucket);
@@ -297,7 +297,7 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
       log.info({ layout: layout.dir, ...total }, 'layout written');
     }
 
-    // FORMATS.md §A4/§B4: decimal seconds and a newline, as `echo $(date +%s)` writes it.
+    // docs/formats.md §A4/§B4: decimal seconds and a newline, as `echo $(date +%s)` writes it.
     files.set('UNIX_TIMESTAMP', await writeHashed(join(tree, 'UNIX_TIMESTAMP'), [`${meta.unixTimestamp}\n`]));
 
     const id = snapshotId(meta.serial, files);

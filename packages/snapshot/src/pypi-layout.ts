@@ -1,5 +1,5 @@
 /**
- * The `pypi/XX.json` URL/sha256 index, nix-pypi-fetcher-2 layout (FORMATS.md §A2), built the way
+ * The `pypi/XX.json` URL/sha256 index, nix-pypi-fetcher-2 layout (docs/formats.md §A2), built the way
  * the original crawler's `save_pkg_meta` did (DavHau/nix-pypi-fetcher-2 `updater/crawl_urls.py`).
  */
 import { CrawlError } from '@pypi-graph/core';
@@ -22,7 +22,7 @@ export interface PypiFile {
 
 /** One release with its files in PyPI upload order. */
 export interface PypiRelease {
-  /** The raw release key as PyPI has it (stripped here, FORMATS.md §0). */
+  /** The raw release key as PyPI has it (stripped here, docs/formats.md §0). */
   version: string;
   files: readonly PypiFile[];
 }
@@ -136,7 +136,7 @@ export async function buildPypiBucketValue(
   const byKey = new Map<string, { name: string; entry: PyObject; releases: number; files: number }>();
   for await (const project of projects) {
     const key = machNixName(project.name);
-    // A key in the wrong bucket is silently invisible to mach-nix (FORMATS.md §0).
+    // A key in the wrong bucket is silently invisible to mach-nix (docs/formats.md §0).
     if (bucket !== undefined && bucketOf(key) !== bucket) {
       throw new CrawlError('snapshot-failed', `project ${project.name} does not belong in bucket ${bucket}`, {
         details: { project: project.name, key, bucket, expected: bucketOf(key) },

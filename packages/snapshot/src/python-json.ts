@@ -1,11 +1,11 @@
 /**
  * A writer that produces exactly the bytes of Python's `json.dump(obj, f, indent=2)` with the
  * defaults (`ensure_ascii=True`, separators `(',', ': ')` once an indent is given), the way
- * mach-nix's crawlers wrote every bucket file (FORMATS.md §0 "Serialization").
+ * mach-nix's crawlers wrote every bucket file (docs/formats.md §0, "Serialization").
  *
  * Objects are `Map`s, never plain JS objects: a plain object moves integer-like keys (`"27"`,
  * `"310"`, a version `"1"`, a project `"2048"`) to the front, and key order is part of the
- * format (FORMATS.md intro, §D). A `Map` also has Python dict semantics for a repeated key:
+ * format (docs/formats.md §0, §D). A `Map` also has Python dict semantics for a repeated key:
  * the value is replaced, the position stays where the key was first inserted.
  */
 

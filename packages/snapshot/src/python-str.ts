@@ -1,5 +1,5 @@
 /**
- * Python string semantics the original crawler relied on (FORMATS.md §0, §A2), where JavaScript's
+ * Python string semantics the original crawler relied on (docs/formats.md §0, §A2), where JavaScript's
  * built-ins differ.
  */
 
@@ -21,7 +21,7 @@ export function pythonStrip(s: string): string {
 }
 
 /**
- * Python string order (code-point order), used by `sorted()` on keys (FORMATS.md §0). JavaScript
+ * Python string order (code-point order), used by `sorted()` on keys (docs/formats.md §0). JavaScript
  * compares UTF-16 code units, which puts an astral character (a surrogate, 0xD800-0xDFFF) before
  * U+E000-U+FFFF. Shifting code units as below makes unit order agree with code-point order.
  */
@@ -47,7 +47,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 
 /**
  * `urllib.parse.quote(s, safe)`: UTF-8 bytes, every byte outside the always-safe set and `safe`
- * as `%XX` with upper-case hex. The crawler calls it with `safe='/ '` (FORMATS.md §A2).
+ * as `%XX` with upper-case hex. The crawler calls it with `safe='/ '` (docs/formats.md §A2).
  * Python raises on a lone surrogate (strict UTF-8); so do we rather than write U+FFFD.
  */
 export function pythonQuote(s: string, safe = '/'): string {

@@ -1,5 +1,5 @@
 /**
- * The `sdist/XX.json` and `sdist-errors/XX.json` layouts of pypi-deps-db (FORMATS.md §B1, §B3),
+ * The `sdist/XX.json` and `sdist-errors/XX.json` layouts of pypi-deps-db (docs/formats.md §B1, §B3),
  * with the compression of DavHau/pypi-deps-db `updater/crawl_sdist_deps.py` (`pkg_to_dict`,
  * `insert`, `sort_key_pyver`, `compress_dict`, `compress`) and the order pypi-graph chose:
  *
@@ -25,7 +25,7 @@ import type { LayoutCounts } from './pypi-layout';
 import { dumpPython, type PyObject, type PyValue } from './python-json';
 import { compareCodePoints, pythonStrip } from './python-str';
 
-/** The Python keys written, in interpreter order (FORMATS.md, "Our choices"). */
+/** The Python keys written, in interpreter order (docs/formats.md §B1). */
 export const SDIST_PYTHON_KEYS = ['27', '36', '37', '38', '39', '310', '311', '312', '313'] as const;
 export type SdistPythonKey = (typeof SDIST_PYTHON_KEYS)[number];
 
@@ -43,7 +43,7 @@ export interface SdistRequirements {
 export type SdistResult = { ok: SdistRequirements } | { error: string };
 
 export interface SdistRelease {
-  /** The raw release key as PyPI has it (stripped here, FORMATS.md §0). */
+  /** The raw release key as PyPI has it (stripped here, docs/formats.md §0). */
   version: string;
   /** Python key (`27` … `313`) → result; keys outside {@link SDIST_PYTHON_KEYS} are refused. */
   results: ReadonlyMap<string, SdistResult>;
@@ -231,7 +231,7 @@ export async function buildSdistBucketValue(
   const byKey = new Map<string, { name: string; value: PyObject; releases: number; files: number }>();
   for await (const project of projects) {
     const key = machNixName(project.name);
-    // A key in the wrong bucket is silently invisible to mach-nix (FORMATS.md §0).
+    // A key in the wrong bucket is silently invisible to mach-nix (docs/formats.md §0).
     if (bucket !== undefined && bucketOf(key) !== bucket) {
       fail(`project ${project.name} does not belong in bucket ${bucket}`, {
         project: project.name,

@@ -1,5 +1,5 @@
 /**
- * The `wheel/XX.json` dependency layout of pypi-deps-db (FORMATS.md §B2), built the way the
+ * The `wheel/XX.json` dependency layout of pypi-deps-db (docs/formats.md §B2), built the way the
  * original wheel crawler left it after a run (DavHau/pypi-deps-db `updater/crawl_wheel_deps.py`:
  * `process_bucket_result`, `sort`, `compress`; mach-nix `LazyBucketDict.save_bucket`):
  *
@@ -22,7 +22,7 @@ import { compareCodePoints, pythonStrip } from './python-str';
 
 /** One wheel whose metadata was extracted, with the fields the crawler kept from it. */
 export interface WheelFile {
-  /** The raw release key as PyPI has it (stripped here, FORMATS.md §0). */
+  /** The raw release key as PyPI has it (stripped here, docs/formats.md §0). */
   version: string;
   filename: string;
   /** PyPI's `python_version` of the file (`py3`, `py2.py3`, `cp38`…): the grouping key. */
@@ -80,7 +80,7 @@ function wheelEntry(wheel: WheelFile, project: string): { fields: Fields; identi
   );
   const requiresExternal = checkStrings(wheel.requiresExternal, 'requiresExternal', wheel, project);
   const requiresPython = wheel.requiresPython ?? null;
-  // FORMATS.md §D: a list here crashes mach-nix (`.strip(',')`), so only a string passes.
+  // docs/formats.md §D: a list here crashes mach-nix (`.strip(',')`), so only a string passes.
   if (requiresPython !== null && typeof requiresPython !== 'string') {
     throw new CrawlError(
       'snapshot-failed',
@@ -190,7 +190,7 @@ export async function buildWheelBucketValue(
   const byKey = new Map<string, { name: string; value: PyObject; releases: number; files: number }>();
   for await (const project of projects) {
     const key = machNixName(project.name);
-    // A key in the wrong bucket is silently invisible to mach-nix (FORMATS.md §0).
+    // A key in the wrong bucket is silently invisible to mach-nix (docs/formats.md §0).
     if (bucket !== undefined && bucketOf(key) !== bucket) {
       throw new CrawlError('snapshot-failed', `project ${project.name} does not belong in bucket ${bucket}`, {
         details: { project: project.name, key, bucket, expected: bucketOf(key) },

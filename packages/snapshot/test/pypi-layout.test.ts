@@ -13,7 +13,7 @@ const file = (filename: string, packagetype: string, pythonVersion: string, sha:
   sha256Hex: hex(sha),
 });
 
-// Hand-written cases, one rule each (FORMATS.md §0, §A2).
+// Hand-written cases, one rule each (docs/formats.md §0, §A2).
 const PROJECTS: PypiProject[] = [
   {
     name: 'Zope_Interface.Extra', // key: lower case, `_` → `-`, dot kept

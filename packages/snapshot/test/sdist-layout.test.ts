@@ -26,7 +26,7 @@ const A = ok({ install_requires: ['beautifulsoup4', 'geopandas'] });
 const B = ok({ install_requires: ['beautifulsoup4>=4.7.0'] });
 const C = ok({ install_requires: ['requests'], python_requires: ['>=3.6'] });
 
-// Hand-written cases (FORMATS.md §B1, §B3), one rule each; given out of order on purpose.
+// Hand-written cases (docs/formats.md §B1, §B3), one rule each; given out of order on purpose.
 const PROJECTS: SdistProject[] = [
   {
     name: 'Foo_Bar', // key foo-bar
@@ -365,7 +365,7 @@ describe('buildSdistBucket', () => {
     for (const results of [
       new Map([['35', ok()]]), // not a key we write
       new Map([['3.10', ok()]]),
-      new Map([['27', { ok: { python_requires: '>=3' } }]]), // a string is joined char by char (FORMATS.md §D)
+      new Map([['27', { ok: { python_requires: '>=3' } }]]), // a string is joined char by char (docs/formats.md §D)
       new Map([['27', { ok: { install_requires: [1] } }]]),
       new Map([['27', { ok: { extras_require: { a: ['x'] } } }]]),
       new Map([['27', { ok: { extras_require: [['a', 'x']] } }]]),

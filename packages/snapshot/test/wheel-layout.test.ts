@@ -46,7 +46,7 @@ const FULL = {
   requiresExternal: ['libfoo (>=1)'],
 };
 
-// Hand-written cases (FORMATS.md §B2), one rule each; given in a shuffled order on purpose.
+// Hand-written cases (docs/formats.md §B2), one rule each; given in a shuffled order on purpose.
 const PROJECTS: WheelProject[] = [
   {
     name: 'Foo_Bar', // key foo-bar
@@ -283,7 +283,7 @@ describe('buildWheelBucket rules', () => {
     await expect(buildWheelBucket([p], wrong)).rejects.toMatchObject({ code: 'snapshot-failed' });
     const bad = (fields: Record<string, unknown>) => ({ ...p, wheels: [{ ...p.wheels[0]!, ...fields }] });
     for (const fields of [
-      { requiresPython: ['>=3'] }, // a list would crash mach-nix's `.strip(',')` (FORMATS.md §D)
+      { requiresPython: ['>=3'] }, // a list would crash mach-nix's `.strip(',')` (docs/formats.md §D)
       { requiresDist: 'six' },
       { providesExtras: [1] },
       { requiresExternal: null },

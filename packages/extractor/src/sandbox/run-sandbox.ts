@@ -23,7 +23,7 @@ import { SANDBOX_HINT, type SandboxGate, sandboxGate } from './probe';
 import { PYTHON_KEYS, type PythonKey, parseSandboxResults, type SandboxResults } from './schema';
 
 // Runs one sdist's setup.py under each Python version inside the Nix build sandbox
-// (DESIGN.md §3, nix/extractor.nix). One derivation per (sdist, extractor, interpreters, limits):
+// (docs/architecture.md §3, nix/extractor.nix). One derivation per (sdist, extractor, interpreters, limits):
 // a second run of the same sdist is a Nix cache hit.
 
 export interface SandboxLimits {

@@ -2,7 +2,7 @@
 // Hand-written instead of zod because `zod` is not a dependency of @pypi-graph/extractor yet
 // (adding it is one line in package.json); the function has the role of a zod `safeParse`.
 
-/** Python versions the sandbox runs setup.py under: the digits of major+minor (FORMATS.md §B1). */
+/** Python versions the sandbox runs setup.py under: the digits of major+minor (docs/formats.md §B1). */
 export const PYTHON_KEYS = ['27', '36', '37', '38', '39', '310', '311', '312', '313'] as const;
 export type PythonKey = (typeof PYTHON_KEYS)[number];
 

@@ -124,7 +124,7 @@ function pep658FallsThrough(code: FailureCode): boolean {
 }
 
 /**
- * A wheel's METADATA with as few bytes as possible (DESIGN.md §2 wheel-metadata):
+ * A wheel's METADATA with as few bytes as possible (docs/architecture.md §2 wheel-metadata):
  * 1. `pep658`: the index's `<url>.metadata` file, checked against the advertised sha256;
  * 2. `range`: HTTP range reads of the zip's tail (end records and the end of the central
  *    directory, where METADATA's record nearly always is), the rest of the central directory
