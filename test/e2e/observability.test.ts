@@ -271,12 +271,13 @@ describe('the dashboard', () => {
   it('pnpm dashboard: a clear error without REDIS_URL; with it, the page on 127.0.0.1 until SIGTERM', async () => {
     const without = watch(start(['dashboard', '--port', '0'], { REDIS_URL: '', LOG_LEVEL: 'silent' }));
     expect(await without.exited).toBe(1);
-    expect(without.out.stderr).toContain('error [config-invalid]: pnpm dashboard needs REDIS_URL');
+    expect(without.out.stderr).toContain('error [config-invalid]: `pnpm dashboard` needs REDIS_URL');
     expect(without.out.stderr).toMatch(/^hint: set REDIS_URL/m);
 
     const prefix = uniqueName('obsc');
+    const redis = await redisUrl();
     const child = start(['dashboard', '--port', '0'], {
-      REDIS_URL: await redisUrl(),
+      REDIS_URL: redis,
       QUEUE_PREFIX: prefix,
       LOG_LEVEL: 'silent',
     });
@@ -288,6 +289,8 @@ describe('the dashboard', () => {
     } finally {
       child.kill('SIGTERM');
       expect(await w.exited, w.out.stderr).toBe(0);
+      // The board's queues wrote their meta keys under the prefix.
+      await deleteRedisPrefix(redis, prefix);
     }
   });
 });

@@ -13,6 +13,7 @@ import {
   recordSandboxCheck,
   recordSnapshot,
   sdistBucket,
+  setSetting,
   snapshotMeta,
   wheelBucket,
 } from '@pypi-graph/db';
@@ -45,10 +46,22 @@ export interface App {
   close(): Promise<void>;
 }
 
+export interface OpenAppOptions {
+  /** Told what start-up is doing (the status block on a terminal shows it). */
+  onPhase?: (phase: string) => void;
+}
+
 /** Opens the database (migrating it) and the index client, as the configuration says. */
-export async function openApp(config: Config, logger: Logger): Promise<App> {
+export async function openApp(config: Config, logger: Logger, options: OpenAppOptions = {}): Promise<App> {
+  const phase = options.onPhase ?? (() => {});
+  phase(
+    config.databaseUrl
+      ? `opening the database (PostgreSQL at ${new URL(config.databaseUrl).host})`
+      : `opening the database (PGlite in ${config.pglitePath})`,
+  );
   const database = await openDatabase({ databaseUrl: config.databaseUrl, pglitePath: config.pglitePath });
   try {
+    phase('applying migrations');
     await migrate(database, logger);
   } catch (err) {
     await database.close();
@@ -68,6 +81,7 @@ export async function openApp(config: Config, logger: Logger): Promise<App> {
   const wheels: WheelMetadataReader | undefined = config.wheelMetadata
     ? { read: (file, signal) => readWheelMetadata(index.client, file, { signal, tmpDir, logger }) }
     : undefined;
+  if (config.sdistExtraction !== 'off') phase('preparing the setup.py sandbox');
   const sdists = await createSdistExtractor(config, index.client, tmpDir, logger, {
     metrics: processMetrics(),
     recordSandboxCheck: (state, reason) =>
@@ -118,6 +132,38 @@ export function createRunner(app: App, options: RunnerOptions = {}): Runner {
   return new EmbeddedRunner(base, QUEUES);
 }
 
+/**
+ * The source with each bucket read reported: publishSnapshot writes `pypi/`, `wheel/`, `sdist/`
+ * and `sdist-errors/` in that order, 256 buckets each, reading `sdistProjects` once per bucket
+ * for each of the last two. Only a display: nothing depends on it being exact.
+ */
+function reportingSource(source: SnapshotSource, phase: (text: string) => void): SnapshotSource {
+  let sdistReads = 0;
+  const report = (layout: string, bucket: string) =>
+    phase(`snapshot: writing ${layout}/${bucket}.json (${Number.parseInt(bucket, 16) + 1}/256)`);
+  return {
+    meta: () => source.meta(),
+    async *pypiProjects(bucket) {
+      report('pypi', bucket);
+      yield* source.pypiProjects(bucket);
+    },
+    wheelProjects: source.wheelProjects
+      ? async function* (bucket) {
+          report('wheel', bucket);
+          yield* source.wheelProjects!(bucket);
+        }
+      : undefined,
+    sdistProjects: source.sdistProjects
+      ? async function* (bucket) {
+          const last = sdistReads++ >= 256;
+          report(last ? 'sdist-errors' : 'sdist', bucket);
+          yield* source.sdistProjects!(bucket);
+          if (last && bucket === 'ff') phase('snapshot: manifest, tarball and Nix hash');
+        }
+      : undefined,
+  };
+}
+
 /** The snapshot source over the database: one bucket at a time. */
 export function databaseSnapshotSource(db: Db): SnapshotSource {
   return {
@@ -134,11 +180,18 @@ export function databaseSnapshotSource(db: Db): SnapshotSource {
   };
 }
 
-export async function takeSnapshot(app: App, outDir: string, signal?: AbortSignal): Promise<PublishResult> {
+export async function takeSnapshot(
+  app: App,
+  outDir: string,
+  signal?: AbortSignal,
+  onPhase?: (phase: string) => void,
+): Promise<PublishResult> {
+  onPhase?.('snapshot: refreshing planner statistics');
   await analyzeForSnapshot(app.db);
+  const source = databaseSnapshotSource(app.db);
   const result = await publishSnapshot({
     outDir,
-    source: databaseSnapshotSource(app.db),
+    source: onPhase ? reportingSource(source, onPhase) : source,
     signal,
     logger: app.logger,
   });
@@ -152,4 +205,24 @@ export async function takeSnapshot(app: App, outDir: string, signal?: AbortSigna
     path: result.dir,
   });
   return result;
+}
+
+/** What `pnpm snapshot` and the demo print about a published snapshot. */
+export function formatSnapshot(result: PublishResult): string {
+  return [
+    `snapshot ${result.id}`,
+    `  tree:     ${result.dir}`,
+    `  tarball:  ${result.tarball}`,
+    `  sha256:   ${result.tarballSha256}`,
+    `  nix hash: ${result.narHashBase32} (${result.narHashSri})`,
+    `  files:    ${result.counts.pypi?.files ?? 0} in ${result.counts.pypi?.projects ?? 0} projects`,
+  ].join('\n');
+}
+
+/**
+ * Records PYPI_URL as the index the data comes from, so that commands which only read the
+ * database (`pnpm status`) ask that index, not whatever PYPI_URL says when they run.
+ */
+export async function recordIndexUrl(app: App): Promise<void> {
+  await setSetting(app.db, 'index_url', app.config.pypiUrl);
 }

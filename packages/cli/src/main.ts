@@ -1,18 +1,13 @@
 #!/usr/bin/env node
+// The command line. Only light modules are imported here: each command loads the rest when it
+// runs, so that a terminal shows what start-up is doing from the first second.
 import path from 'node:path';
 import { type Config, loadConfig } from '@pypi-graph/config';
-import { createLogger, isCrawlError, type Logger } from '@pypi-graph/core';
-import { processMetrics } from '@pypi-graph/pipeline';
-import { Command, InvalidArgumentError } from 'commander';
-import { type App, createRunner, openApp, takeSnapshot } from './app';
-import { crawl, formatSummary } from './commands/crawl';
-import { startDashboard } from './commands/dashboard';
-import { demo } from './commands/demo';
-import { formatRecrawl, recrawl } from './commands/recrawl';
-import { show } from './commands/show';
-import { status } from './commands/status';
-import { startMetricsServer } from './metrics-server';
-import { formatRefresh, Scheduler } from './scheduler';
+import { CrawlError, createLogger, isCrawlError, type Logger } from '@pypi-graph/core';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import type { App } from './app';
+import { EXIT, type ExitCode } from './exit-codes';
+import { createTerminal, type Terminal } from './terminal';
 
 function int(value: string): number {
   const n = Number(value);
@@ -20,21 +15,62 @@ function int(value: string): number {
   return n;
 }
 
-/** Opens the app for one command, always closing it. */
-async function withApp<T>(fn: (app: App, config: Config, logger: Logger) => Promise<T>): Promise<T> {
+/** The terminal of the running command: errors clear its status block before they are printed. */
+let terminal: Terminal | undefined;
+
+interface Session {
+  config: Config;
+  logger: Logger;
+  term: Terminal;
+}
+
+/** Configuration, the status block and the logger of one command. */
+function startSession(level?: (configured: string) => string): Session {
   const config = loadConfig();
-  const logger = createLogger({ level: config.logLevel });
-  const app = await openApp(config, logger);
+  const term = createTerminal({ interactive: process.stderr.isTTY === true && !config.ci });
+  terminal = term;
+  const logger = createLogger({
+    level: level ? level(config.logLevel) : config.logLevel,
+    destination: term.logDestination as NodeJS.WritableStream | undefined,
+  });
+  return { config, logger, term };
+}
+
+/** What a command gives back: text for stdout and its exit status. */
+interface Result {
+  out?: string;
+  code?: ExitCode;
+}
+
+/**
+ * Opens the app for one command and always closes it; `check` runs first, before anything is
+ * opened or created. The status block is cleared before the result goes to stdout.
+ */
+async function withApp(
+  fn: (app: App, session: Session) => Promise<Result | undefined>,
+  check?: (config: Config) => void,
+): Promise<void> {
+  const session = startSession();
+  check?.(session.config);
+  session.term.phase('loading');
+  const { openApp } = await import('./app');
+  const app = await openApp(session.config, session.logger, { onPhase: (p) => session.term.phase(p) });
+  let result: Result | undefined;
   try {
-    return await fn(app, config, logger);
+    result = await fn(app, session);
   } finally {
+    session.term.clear();
     await app.close();
   }
+  if (result?.out !== undefined) process.stdout.write(`${result.out}\n`);
+  if (result?.code) process.exitCode = result.code;
 }
 
 const program = new Command('pypi-graph')
   .description('PyPI metadata crawler: file index and dependency graph for Nix tooling')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Usage errors become EXIT.usage in the handler at the end, not commander's own exit(1).
+  .exitOverride();
 
 program
   .command('crawl')
@@ -57,9 +93,19 @@ program
       work: boolean;
       concurrency?: number;
     }) => {
-      await withApp(async (app, config) => {
-        const outcome = await crawl(app, { ...opts, progress: process.stderr.isTTY === true && !config.ci });
-        process.stdout.write(`${formatSummary(outcome)}\n`);
+      await withApp(async (app, { term }) => {
+        const { crawl, crawlExitCode, formatSummary } = await import('./commands/crawl');
+        const outcome = await crawl(app, { ...opts, progress: term });
+        if (outcome.notFound.length > 0) {
+          term.clear();
+          process.stderr.write(
+            `error [project-not-found]: not on the index at ${app.config.pypiUrl}: ${outcome.notFound.join(', ')}\n`,
+          );
+        }
+        return {
+          out: formatSummary(outcome),
+          code: outcome.notFound.length > 0 ? EXIT.error : crawlExitCode(outcome.summary, outcome.stats),
+        };
       });
     },
   );
@@ -70,36 +116,46 @@ program
   .option('--queues <names>', 'comma-separated queues to work on (default: all)')
   .option('--concurrency <n>', 'jobs at once per queue (default: per queue)', int)
   .action(async (opts: { queues?: string; concurrency?: number }) => {
-    await withApp(async (app, config, logger) => {
-      if (!config.redisUrl) {
-        throw Object.assign(new Error('pnpm worker needs REDIS_URL'), {
-          hint: 'without Redis, `pnpm crawl` runs the jobs in its own process',
+    await withApp(
+      async (app, { config, logger }) => {
+        const { createRunner, recordIndexUrl } = await import('./app');
+        const { processMetrics } = await import('@pypi-graph/pipeline');
+        const { startMetricsServer } = await import('./metrics-server');
+        await recordIndexUrl(app);
+        const queues = opts.queues?.split(',').map((q) => q.trim());
+        // Fail closed: the sandbox is proven (or found missing, and said so) before the first sdist.
+        if (!queues || queues.includes('sdist-extract')) await app.sdists?.prepare?.();
+        const runner = createRunner(app, {
+          work: true,
+          queues: queues as never,
+          concurrency: opts.concurrency,
         });
-      }
-      const queues = opts.queues?.split(',').map((q) => q.trim());
-      // Fail closed: the sandbox is proven (or found missing, and said so) before the first sdist.
-      if (!queues || queues.includes('sdist-extract')) await app.sdists?.prepare?.();
-      const runner = createRunner(app, {
-        work: true,
-        queues: queues as never,
-        concurrency: opts.concurrency,
-      });
-      await runner.start();
-      // METRICS_PORT set: GET /metrics (Prometheus) for as long as the worker runs.
-      const metricsServer = await startMetricsServer(config, processMetrics().registry, logger);
-      logger.info({ queues: opts.queues ?? 'all' }, 'worker started');
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          logger.info({ signal }, 'worker stopping: finishing active jobs');
-          resolve();
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
-      });
-      await runner.close();
-      await metricsServer?.close();
-      logger.info('worker stopped');
-    });
+        await runner.start();
+        // METRICS_PORT set: GET /metrics (Prometheus) for as long as the worker runs.
+        const metricsServer = await startMetricsServer(config, processMetrics().registry, logger);
+        logger.info({ queues: opts.queues ?? 'all' }, 'worker started');
+        await new Promise<void>((resolve) => {
+          const stop = (signal: string) => {
+            logger.info({ signal }, 'worker stopping: finishing active jobs');
+            resolve();
+          };
+          process.once('SIGTERM', () => stop('SIGTERM'));
+          process.once('SIGINT', () => stop('SIGINT'));
+        });
+        await runner.close();
+        await metricsServer?.close();
+        logger.info('worker stopped');
+        return undefined;
+      },
+      // Refused before a database is opened (or an embedded one created).
+      (config) => {
+        if (!config.redisUrl) {
+          throw new CrawlError('config-invalid', '`pnpm worker` needs REDIS_URL', {
+            hint: 'set REDIS_URL to the Redis the crawl enqueues into; without Redis, `pnpm crawl` runs the jobs in its own process',
+          });
+        }
+      },
+    );
   });
 
 program
@@ -122,12 +178,14 @@ program
       work: boolean;
       concurrency?: number;
     }) => {
-      await withApp(async (app, config) => {
-        const outcome = await recrawl(app, {
-          ...opts,
-          progress: process.stderr.isTTY === true && !config.ci,
-        });
-        process.stdout.write(`${formatRecrawl(outcome)}\n`);
+      await withApp(async (app, { term }) => {
+        const { recrawl, formatRecrawl } = await import('./commands/recrawl');
+        const { crawlExitCode } = await import('./commands/crawl');
+        const outcome = await recrawl(app, { ...opts, progress: term });
+        return {
+          out: formatRecrawl(outcome),
+          code: outcome.summary ? crawlExitCode(outcome.summary, outcome.stats) : EXIT.ok,
+        };
       });
     },
   );
@@ -140,18 +198,27 @@ program
   .option('--work', 'with REDIS_URL: also process jobs here (default: workers do)')
   .option('--out <dir>', 'snapshot directory (default: $SNAPSHOT_DIR)')
   .action(async (opts: { cron?: string; once?: boolean; work?: boolean; out?: string }) => {
-    await withApp(async (app, config, logger) => {
+    await withApp(async (app, { config, logger, term }) => {
+      const { formatRefresh, Scheduler } = await import('./scheduler');
+      const { processMetrics } = await import('@pypi-graph/pipeline');
+      const { startMetricsServer } = await import('./metrics-server');
       const scheduler = new Scheduler(app, {
         cron: opts.cron ?? config.schedule,
         work: opts.work === true || !config.redisUrl,
         snapshotDir: opts.out ?? config.snapshotDir,
       });
       if (opts.once) {
+        const { requireIndex } = await import('./index-api');
+        term.phase(`reaching the index at ${config.pypiUrl}`);
+        await requireIndex(config);
+        term.phase('refreshing');
         const outcome = await scheduler.refresh(null);
-        process.stdout.write(`${formatRefresh(outcome)}\n`);
-        if (outcome === 'busy' || outcome.status !== 'done') process.exitCode = 1;
-        return;
+        return {
+          out: formatRefresh(outcome),
+          code: outcome === 'busy' || outcome.status !== 'done' ? EXIT.error : EXIT.ok,
+        };
       }
+      term.clear();
       const stopped = new Promise<string>((resolve) => {
         process.once('SIGTERM', () => resolve('SIGTERM'));
         process.once('SIGINT', () => resolve('SIGINT'));
@@ -165,29 +232,26 @@ program
       await scheduler.stop();
       await metricsServer?.close();
       logger.info('scheduler stopped');
+      return undefined;
     });
   });
 
 program
   .command('snapshot')
-  .description('publish the database as a snapshot (FORMATS.md layouts, manifest, tarball)')
+  .description('publish the database as a snapshot (docs/formats.md: layouts, manifest, tarball)')
   .option('--out <dir>', 'output directory (default: $SNAPSHOT_DIR or $DATA_DIR/snapshots)')
   .action(async (opts: { out?: string }) => {
-    await withApp(async (app, config) => {
+    await withApp(async (app, { config, term }) => {
+      const { formatSnapshot, takeSnapshot } = await import('./app');
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());
-      const result = await takeSnapshot(app, path.resolve(opts.out ?? config.snapshotDir), controller.signal);
-      process.stdout.write(
-        [
-          `snapshot ${result.id}`,
-          `  tree:     ${result.dir}`,
-          `  tarball:  ${result.tarball}`,
-          `  sha256:   ${result.tarballSha256}`,
-          `  nix hash: ${result.narHashBase32} (${result.narHashSri})`,
-          `  files:    ${result.counts.pypi?.files ?? 0} in ${result.counts.pypi?.projects ?? 0} projects`,
-          '',
-        ].join('\n'),
+      const result = await takeSnapshot(
+        app,
+        path.resolve(opts.out ?? config.snapshotDir),
+        controller.signal,
+        (p) => term.phase(p),
       );
+      return { out: formatSnapshot(result) };
     });
   });
 
@@ -198,7 +262,8 @@ program
   .option('--python <version>', 'only what applies to this interpreter (2.7, 3.6 … 3.13)')
   .action(async (name: string, opts: { python?: string }) => {
     await withApp(async (app) => {
-      process.stdout.write(`${await show(app, name, opts)}\n`);
+      const { show } = await import('./commands/show');
+      return { out: await show(app, name, opts) };
     });
   });
 
@@ -206,8 +271,9 @@ program
   .command('status')
   .description('what is stored, how far behind the index, failures by code, the last snapshot')
   .action(async () => {
-    await withApp(async (app) => {
-      process.stdout.write(`${await status(app)}\n`);
+    await withApp(async (app, { term }) => {
+      const { status } = await import('./commands/status');
+      return { out: await status(app, (p) => term.phase(p)) };
     });
   });
 
@@ -215,7 +281,7 @@ program
   .command('migrate')
   .description('apply the SQL migrations and exit')
   .action(async () => {
-    await withApp(async () => {});
+    await withApp(async () => undefined);
   });
 
 program
@@ -223,11 +289,18 @@ program
   .description('serve the fixture archives locally, crawl them on the embedded database, snapshot')
   .option('--dir <dir>', 'archives to serve', 'test/fixtures/index')
   .action(async (opts: { dir: string }) => {
-    const config = loadConfig();
-    const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel });
-    process.stdout.write(
-      `${await demo({ dir: path.resolve(opts.dir), logger, progress: process.stderr.isTTY === true && !config.ci })}\n`,
-    );
+    // The demo's own logs are only worth showing from warnings up.
+    const { logger, term } = startSession((level) => (level === 'info' ? 'warn' : level));
+    term.phase('loading');
+    const { demo } = await import('./commands/demo');
+    let result: { text: string; code: ExitCode };
+    try {
+      result = await demo({ dir: path.resolve(opts.dir), logger, progress: term });
+    } finally {
+      term.clear();
+    }
+    process.stdout.write(`${result.text}\n`);
+    process.exitCode = result.code;
   });
 
 program
@@ -249,8 +322,8 @@ program
     '127.0.0.1',
   )
   .action(async (opts: { port: number; host: string }) => {
-    const config = loadConfig();
-    const logger = createLogger({ level: config.logLevel });
+    const { config, logger } = startSession();
+    const { startDashboard } = await import('./commands/dashboard');
     const board = await startDashboard({ config, logger, port: opts.port, host: opts.host });
     const login = config.dashboardUser === undefined ? '' : `, login ${config.dashboardUser}`;
     process.stdout.write(`dashboard: ${board.url} (queues under ${config.queuePrefix}${login})\n`);
@@ -262,9 +335,15 @@ program
   });
 
 program.parseAsync().catch((err: unknown) => {
-  const e = err as { code?: string; message?: string; hint?: string };
+  terminal?.clear();
+  if (err instanceof CommanderError) {
+    // commander has printed the message (or the help) already.
+    process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    return;
+  }
+  const e = err as { message?: string; hint?: string };
   const code = isCrawlError(err) ? err.code : undefined;
   process.stderr.write(`error${code ? ` [${code}]` : ''}: ${e.message ?? String(err)}\n`);
   if (e.hint) process.stderr.write(`hint: ${e.hint}\n`);
-  process.exitCode = 1;
+  process.exitCode = code === 'index-unreachable' ? EXIT.indexUnreachable : EXIT.error;
 });

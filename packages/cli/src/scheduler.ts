@@ -14,7 +14,7 @@ import {
 } from '@pypi-graph/db';
 import { PRIORITY_FRESH, processMetrics, type Runner, reconcile } from '@pypi-graph/pipeline';
 import { Cron } from 'croner';
-import { type App, createRunner, takeSnapshot } from './app';
+import { type App, createRunner, recordIndexUrl, takeSnapshot } from './app';
 
 /** Any constant works; it only has to be the same for every pypi-graph process. */
 export const REFRESH_LOCK = 0x70797266; // "pyrf"
@@ -179,6 +179,7 @@ export class Scheduler {
     const abandoned = await abandonRunningRefreshes(app.db);
     if (abandoned > 0) log.warn({ abandoned }, 'refreshes left running by a stopped scheduler marked failed');
     const started = this.now();
+    await recordIndexUrl(app);
     const fromSerial = (await getCrawlState(app.db, 'changelog')) ?? null;
     const id = await startRefresh(app.db, slot, fromSerial);
     const seconds = () => (Date.now() - started.getTime()) / 1000;

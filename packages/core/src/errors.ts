@@ -108,6 +108,9 @@ export const FAILURE_CODES = {
   'tls-error': { retry: true, environment: true },
   // another live process has the embedded database (PGlite directory) open
   'database-locked': { retry: false },
+  // appended by issue 12: the index (PYPI_URL) did not answer a first short request at all (DNS
+  // failure, connection refused, timeout), so a command gave up at once instead of retrying every job.
+  'index-unreachable': { retry: true },
 } as const satisfies Record<string, { retry: boolean; environment?: boolean }>;
 
 export type FailureCode = keyof typeof FAILURE_CODES;

@@ -1,9 +1,11 @@
-import { CrawlError, isEnvironmentFault, isFailureCode } from '@pypi-graph/core';
-import { type CrawlSummary, crawlSummary, getCrawlState, serialBefore } from '@pypi-graph/db';
+import { CrawlError, FAILURE_CODES, isEnvironmentFault, isFailureCode } from '@pypi-graph/core';
+import { type CrawlSummary, crawlSummary, getCrawlState, getProject, serialBefore } from '@pypi-graph/db';
 import { type ReconcileResult, type RunnerStats, reconcile } from '@pypi-graph/pipeline';
-import { type App, createRunner } from '../app';
-import { createProgress } from '../progress';
+import { type App, createRunner, recordIndexUrl } from '../app';
+import { EXIT, type ExitCode } from '../exit-codes';
+import { requireIndex } from '../index-api';
 import { parseSince } from '../since';
+import type { StatusDisplay } from '../terminal';
 
 export interface CrawlOptions {
   since?: string;
@@ -14,7 +16,8 @@ export interface CrawlOptions {
   /** Only enqueue and watch; other `pnpm worker` processes do the work (BullMQ only). */
   work?: boolean;
   concurrency?: number;
-  progress?: boolean;
+  /** Where progress goes (the status block on a terminal). */
+  progress?: StatusDisplay;
 }
 
 export interface CrawlOutcome {
@@ -23,6 +26,8 @@ export interface CrawlOutcome {
   since?: number;
   /** What `--resume` found unfinished and enqueued again. */
   resumed?: ReconcileResult;
+  /** Projects named by `--project` that the index does not have (and the database never had). */
+  notFound: string[];
 }
 
 /** Resolves `--since` to the serial after which the changelog is read. */
@@ -45,12 +50,27 @@ export async function crawl(app: App, options: CrawlOptions): Promise<CrawlOutco
   if (modes.filter(Boolean).length > 1) {
     throw new CrawlError('config-invalid', 'choose one of --since, --all, --project and --resume');
   }
+  const progress = options.progress;
+  // Mistakes in the command line first, before anything reaches the network.
+  if (options.since !== undefined) parseSince(options.since);
+  // `pnpm crawl` alone continues from the last serial: there must be one.
+  const continueFrom = await getCrawlState(app.db, 'changelog');
+  if (!modes.some(Boolean) && continueFrom === undefined) {
+    throw new CrawlError('since-invalid', 'nothing crawled yet, so there is no serial to continue from', {
+      hint: 'start with `pnpm crawl --since yesterday`, `pnpm crawl --all` or `pnpm crawl --project NAME`',
+    });
+  }
+  // One short request first: an index that cannot be reached is reported now, once, instead of
+  // by every job after its retries.
+  progress?.phase(`reaching the index at ${app.config.pypiUrl}`);
+  await requireIndex(app.config);
+  await recordIndexUrl(app);
   const runner = createRunner(app, { work: options.work ?? true, concurrency: options.concurrency });
   const start = new Date();
-  const progress = createProgress(options.progress ?? false);
   let sinceSerial: number | undefined;
   let resumed: ReconcileResult | undefined;
   try {
+    progress?.phase(runner.kind === 'bullmq' ? 'starting (BullMQ)' : 'starting');
     await runner.start();
     if (options.resume) {
       resumed = await reconcile(app.db, runner.enqueue, {
@@ -66,29 +86,39 @@ export async function crawl(app: App, options: CrawlOptions): Promise<CrawlOutco
     } else if (options.project && options.project.length > 0) {
       for (const name of options.project) await runner.enqueue('project', { name, serial: 0 });
     } else {
-      if (options.since !== undefined) {
-        sinceSerial = await resolveSinceSerial(app, options.since);
-      } else {
-        sinceSerial = await getCrawlState(app.db, 'changelog');
-        if (sinceSerial === undefined) {
-          throw new CrawlError(
-            'since-invalid',
-            'nothing crawled yet, so there is no serial to continue from',
-            {
-              hint: 'start with `pnpm crawl --since yesterday`, `--all` or `--project NAME`',
-            },
-          );
-        }
-      }
+      sinceSerial = options.since !== undefined ? await resolveSinceSerial(app, options.since) : continueFrom;
       app.logger.info({ since: sinceSerial }, 'reading the changelog');
       await runner.enqueue('discover', { mode: 'since', since: sinceSerial });
     }
-    const stats = await runner.drain((s) => progress.update(s));
-    progress.done();
-    return { summary: await crawlSummary(app.db, start), stats, since: sinceSerial, resumed };
+    progress?.phase(
+      runner.kind === 'bullmq' && options.work === false
+        ? 'crawling (`pnpm worker` processes do the work)'
+        : 'crawling',
+    );
+    const stats = await runner.drain((s) => progress?.stages(s));
+    progress?.settle('crawled');
+    const notFound: string[] = [];
+    for (const name of options.project ?? []) {
+      if (!(await getProject(app.db, name))) notFound.push(name);
+    }
+    return { summary: await crawlSummary(app.db, start), stats, since: sinceSerial, resumed, notFound };
   } finally {
     await runner.close();
   }
+}
+
+/**
+ * EXIT.incomplete when part of the work failed in a way that running again may fix: a project
+ * (or the changelog) that could not be read, or a failure whose code is retryable. Failures of
+ * the files themselves (a corrupt archive, a setup.py that raises) are results: EXIT.ok.
+ */
+export function crawlExitCode(summary: CrawlSummary, stats?: RunnerStats): ExitCode {
+  if (summary.projectsFailed > 0) return EXIT.incomplete;
+  if ((stats?.queues.discover?.failed ?? 0) > 0 || (stats?.queues.project?.failed ?? 0) > 0)
+    return EXIT.incomplete;
+  const codes = [...summary.failures.map((f) => f.code), ...Object.keys(stats?.failures ?? {})];
+  const retryable = codes.some((code) => isFailureCode(code) && FAILURE_CODES[code].retry);
+  return retryable ? EXIT.incomplete : EXIT.ok;
 }
 
 export function formatSummary(outcome: CrawlOutcome): string {
@@ -103,11 +133,15 @@ export function formatSummary(outcome: CrawlOutcome): string {
     `projects removed: ${summary.projectsRemoved}`,
     `files added:      ${summary.filesAdded}`,
     `files removed:    ${summary.filesRemoved}`,
-    `metadata read:    ${summary.extractions.reduce((a, e) => a + e.count, 0)}${
+    // Counted in files; setup.py also in results, one per (sdist, Python version) it ran for.
+    `metadata read:    ${summary.filesRead} files${
       summary.extractions.length > 0
-        ? ` (${summary.extractions.map((e) => `${e.method} ${e.count}`).join(', ')})`
+        ? ` (${summary.extractions.map((e) => `${e.method} ${e.files}`).join(', ')})`
         : ''
     }`,
+    ...summary.extractions
+      .filter((e) => e.method === 'setup.py')
+      .map((e) => `setup.py:         ${e.count} results, one per (sdist, Python version)`),
   ];
   const failures = new Map<string, number>(summary.failures.map((f) => [f.code, f.count]));
   for (const [code, n] of Object.entries(outcome.stats.failures)) {
@@ -129,7 +163,7 @@ export function formatSummary(outcome: CrawlOutcome): string {
     const machine = [...failures.keys()].filter((c) => isFailureCode(c) && isEnvironmentFault(c));
     if (machine.length > 0) {
       lines.push(
-        `  (${machine.join(', ')}: faults of this machine, not recorded against any file; fix it, then pnpm crawl --resume)`,
+        `  (${machine.join(', ')}: faults of this machine, not recorded against any file; fix it, then \`pnpm crawl --resume\`)`,
       );
     }
   }

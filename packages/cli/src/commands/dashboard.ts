@@ -55,7 +55,7 @@ async function queuesInRedis(redis: Redis, prefix: string): Promise<string[]> {
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const { config, logger } = options;
   if (!config.redisUrl) {
-    throw new CrawlError('config-invalid', 'pnpm dashboard needs REDIS_URL', {
+    throw new CrawlError('config-invalid', '`pnpm dashboard` needs REDIS_URL', {
       hint: 'set REDIS_URL to the Redis of the workers (e.g. redis://127.0.0.1:6379); without Redis, jobs run inside `pnpm crawl` and there is no queue to show',
     });
   }

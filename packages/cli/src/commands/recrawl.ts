@@ -1,9 +1,10 @@
 import { CrawlError } from '@pypi-graph/core';
 import { type CrawlSummary, crawlSummary } from '@pypi-graph/db';
 import { PRIORITY_FRESH, type RecrawlResult, type RunnerStats, recrawlFailed } from '@pypi-graph/pipeline';
-import { type App, createRunner } from '../app';
-import { createProgress } from '../progress';
+import { type App, createRunner, recordIndexUrl } from '../app';
+import { requireIndex } from '../index-api';
 import { parseSince } from '../since';
+import type { StatusDisplay } from '../terminal';
 
 export interface RecrawlOptions {
   failed?: boolean;
@@ -14,7 +15,8 @@ export interface RecrawlOptions {
   /** BullMQ: only enqueue (workers do the work); otherwise the work is done here and awaited. */
   work?: boolean;
   concurrency?: number;
-  progress?: boolean;
+  /** Where progress goes (the status block on a terminal). */
+  progress?: StatusDisplay;
 }
 
 export interface RecrawlOutcome {
@@ -45,6 +47,10 @@ export async function recrawl(app: App, options: RecrawlOptions): Promise<Recraw
     return { selected: await recrawlFailed(app.db, undefined, { ...stages, filter }), dryRun: true };
   }
   const work = options.work ?? true;
+  const progress = options.progress;
+  progress?.phase(`reaching the index at ${app.config.pypiUrl}`);
+  await requireIndex(app.config);
+  await recordIndexUrl(app);
   const runner = createRunner(app, { work, concurrency: options.concurrency });
   const start = new Date();
   try {
@@ -57,9 +63,9 @@ export async function recrawl(app: App, options: RecrawlOptions): Promise<Recraw
     });
     app.logger.info(selected, 're-crawl enqueued');
     if (runner.kind === 'bullmq' && !work) return { selected, dryRun: false };
-    const progress = createProgress(options.progress ?? false);
-    const stats = await runner.drain((s) => progress.update(s));
-    progress.done();
+    progress?.phase('re-crawling');
+    const stats = await runner.drain((s) => progress?.stages(s));
+    progress?.settle('re-crawled');
     return { selected, dryRun: false, summary: await crawlSummary(app.db, start), stats };
   } finally {
     await runner.close();

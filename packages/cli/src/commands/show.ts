@@ -19,6 +19,71 @@ export function pythonKeyOf(python: string): string {
   return `${m[1]}${m[2]}`;
 }
 
+type Extraction = FileDependencies['extractions'][number];
+
+/** A Python key (`27`, `38`, `310`) as [major, minor]; `any` and unknown keys sort first. */
+function pythonOrder(key: string): [number, number] {
+  const m = /^(\d)(\d{1,2})$/.exec(key);
+  return m ? [Number(m[1]), Number(m[2])] : [-1, -1];
+}
+
+export function comparePythonKeys(a: string, b: string): number {
+  const [am, an] = pythonOrder(a);
+  const [bm, bn] = pythonOrder(b);
+  return am - bm || an - bn || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/**
+ * Python keys as runs of consecutive minor versions of one major: `27, 36–39, 311`. The keys are
+ * taken in numeric order (`39` before `310`), whatever order they come in.
+ */
+export function pythonKeysLabel(keys: readonly string[]): string {
+  const sorted = [...keys].sort(comparePythonKeys);
+  const runs: string[][] = [];
+  for (const key of sorted) {
+    const run = runs.at(-1);
+    const prev = run?.at(-1);
+    if (run && prev !== undefined) {
+      const [pm, pn] = pythonOrder(prev);
+      const [km, kn] = pythonOrder(key);
+      if (pm >= 0 && km === pm && kn === pn + 1) {
+        run.push(key);
+        continue;
+      }
+    }
+    runs.push([key]);
+  }
+  return runs.map((r) => (r.length > 2 ? `${r[0]}–${r.at(-1)}` : r.join(', '))).join(', ');
+}
+
+/**
+ * A file's extractions with the per-Python ones that say the same thing (same method, outcome
+ * and requirements) merged into one entry listing their keys, in numeric key order.
+ */
+export function groupExtractions(extractions: readonly Extraction[]): Array<Extraction & { keys: string[] }> {
+  const groups = new Map<string, Extraction & { keys: string[] }>();
+  const sorted = [...extractions].sort(
+    (a, b) => comparePythonKeys(a.pythonKey, b.pythonKey) || (a.method < b.method ? -1 : 1),
+  );
+  for (const e of sorted) {
+    const same =
+      e.pythonKey === 'any'
+        ? `any ${e.method}`
+        : JSON.stringify([
+            e.method,
+            e.status,
+            e.failureCode,
+            e.status === 'ok' ? '' : (e.log ?? '').split('\n')[0],
+            e.textRepairs,
+            e.requirements.map((q) => [q.kind, q.extra, q.requirement]),
+          ]);
+    const group = groups.get(same);
+    if (group) group.keys.push(e.pythonKey);
+    else groups.set(same, { ...e, keys: [e.pythonKey] });
+  }
+  return [...groups.values()];
+}
+
 /**
  * A project's releases and files with their hashes and, where known, their dependencies, with
  * the method behind each; `python` keeps only what applies to that interpreter.
@@ -29,7 +94,7 @@ export async function show(app: App, target: string, options: { python?: string 
   const project = await getProject(app.db, name);
   if (!project) {
     throw new CrawlError('project-not-found', `no project ${JSON.stringify(name)} in the database`, {
-      hint: `crawl it first: pnpm crawl --project ${name}`,
+      hint: `crawl it first: \`pnpm crawl --project ${name}\``,
     });
   }
   const deps = new Map<string, FileDependencies>(
@@ -63,9 +128,9 @@ export async function show(app: App, target: string, options: { python?: string 
       const extractions = (deps.get(f.filename)?.extractions ?? []).filter(
         (e) => pythonKey === undefined || e.pythonKey === 'any' || e.pythonKey === pythonKey,
       );
-      for (const e of extractions) {
+      for (const e of groupExtractions(extractions)) {
         const repaired = e.textRepairs > 0 ? `, ${e.textRepairs} text repairs` : '';
-        const how = `${e.method}${e.pythonKey === 'any' ? '' : ` python ${e.pythonKey}`}${repaired}`;
+        const how = `${e.method}${e.pythonKey === 'any' ? '' : ` python ${pythonKeysLabel(e.keys)}`}${repaired}`;
         if (e.status === 'waiting') {
           out.push(`      dependencies: not run here [${e.failureCode}]: ${(e.log ?? '').split('\n')[0]}`);
           continue;

@@ -2,6 +2,7 @@ import {
   countPendingProjects,
   failuresByCode,
   getCrawlState,
+  getSetting,
   lastRefresh,
   latestSnapshot,
   sandboxOverview,
@@ -10,8 +11,18 @@ import {
 import { BullmqRunner, SDIST_EXTRACTOR_VERSION } from '@pypi-graph/pipeline';
 import type { App } from '../app';
 import { createRunner } from '../app';
+import { probeIndex } from '../index-api';
 
-export async function status(app: App): Promise<string> {
+/** How long `status` waits for the index: it only reads the database, the lag is a bonus. */
+const STATUS_INDEX_TIMEOUT_MS = 5_000;
+
+/**
+ * What is stored, how far behind the index it is, the queues, failures, the last refresh and
+ * snapshot. It reads the database; the only request is one to the index the data was crawled
+ * from (recorded by the crawl), with a short timeout and no retry.
+ */
+export async function status(app: App, onPhase?: (phase: string) => void): Promise<string> {
+  onPhase?.('reading the database');
   const counts = await storeCounts(app.db);
   const serial = await getCrawlState(app.db, 'changelog');
   const failures = await failuresByCode(app.db);
@@ -19,16 +30,30 @@ export async function status(app: App): Promise<string> {
   const out = [
     `database:  ${app.database.kind}`,
     `projects:  ${counts.projects} (${counts.projectsRemoved} removed)`,
-    `releases:  ${counts.releases}`,
+    `releases:  ${counts.releasesWithFiles} with files (as the snapshot counts them), ${counts.releases} in all`,
     `files:     ${counts.files} (${counts.filesRemoved} removed)`,
     `changelog: ${counts.changelogRows} rows stored, crawled up to serial ${serial ?? 'none'}`,
     `pending:   ${await countPendingProjects(app.db)} projects asked for by the changelog and not crawled yet`,
   ];
-  try {
-    const last = await app.api.changelogLastSerial();
-    out.push(`index:     last serial ${last}${serial !== undefined ? `, ${last - serial} behind` : ''}`);
-  } catch (err) {
-    out.push(`index:     unreachable (${(err as Error).message})`);
+  const indexUrl = await getSetting(app.db, 'index_url');
+  if (indexUrl === undefined) {
+    out.push('index:     none recorded (nothing crawled yet)');
+  } else {
+    onPhase?.(`asking ${indexUrl} for its last serial`);
+    const probe = await probeIndex(app.config, indexUrl, STATUS_INDEX_TIMEOUT_MS);
+    const other = indexUrl !== app.config.pypiUrl ? ` (PYPI_URL is now ${app.config.pypiUrl})` : '';
+    if (!probe.reachable) {
+      out.push(
+        `index:     ${indexUrl} not reachable (${probe.error.message.replace(/ \(https?:[^)]*\)$/, '')})${other}`,
+      );
+    } else if (probe.lastSerial === undefined) {
+      out.push(`index:     ${indexUrl} gave no last serial${other}`);
+    } else {
+      const last = probe.lastSerial;
+      out.push(
+        `index:     ${indexUrl}, last serial ${last}${serial !== undefined ? `, ${last - serial} behind` : ''}${other}`,
+      );
+    }
   }
   if (app.config.redisUrl) {
     const runner = createRunner(app, { work: false });
@@ -61,7 +86,9 @@ export async function status(app: App): Promise<string> {
     out.push('refresh:   none yet');
   }
   out.push(
-    snap ? `snapshot:  ${snap.id} at ${snap.createdAt.toISOString()} in ${snap.path}` : 'snapshot:  none yet',
+    snap
+      ? `snapshot:  ${snap.id} at ${snap.createdAt.toISOString()} in ${snap.path} (${snapshotCounts(snap.counts)})`
+      : 'snapshot:  none yet',
   );
   return out.join('\n');
 }
@@ -83,4 +110,12 @@ async function sandboxLines(app: App): Promise<string[]> {
     );
   }
   return out;
+}
+
+/** `pypi/: 10 projects, 18 releases, 25 files`, from a snapshot's recorded counts. */
+function snapshotCounts(counts: unknown): string {
+  const pypi = (counts as Record<string, { projects?: number; releases?: number; files?: number }> | null)
+    ?.pypi;
+  if (!pypi) return 'no counts';
+  return `pypi/: ${pypi.projects ?? 0} projects, ${pypi.releases ?? 0} releases, ${pypi.files ?? 0} files`;
 }
