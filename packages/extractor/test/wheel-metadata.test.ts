@@ -87,6 +87,23 @@ const expected = new Map<string, Buffer>();
 
 const fastRetry = { baseMs: 5, maxMs: 20, maxRetryAfterMs: 5_000 };
 
+/**
+ * Resolves when `res` can take more or has closed, and removes both listeners either way: a
+ * `once('close')` left behind by every drain piles up on a long response (11 of them is Node's
+ * MaxListenersExceededWarning).
+ */
+function drainOrClose(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
 function clientFor(url: string): PypiClient {
   const config = loadConfig({
     PYPI_URL: url,
@@ -396,7 +413,7 @@ describe('a server that ignores Range', () => {
       for (let at = 0; at < data.length && !res.destroyed; at += 65536) {
         const piece = data.subarray(at, at + 65536);
         record.bytes += piece.length;
-        if (!res.write(piece)) await new Promise((r) => res.once('drain', r).once('close', r));
+        if (!res.write(piece)) await drainOrClose(res);
       }
       if (!res.destroyed) res.end(() => (record.finished = true));
     });
