@@ -1,8 +1,10 @@
-// docker-compose.yml as a real Compose implementation reads it: `docker-compose config` (Debian's
-// docker-compose 1.29.2 in CI, `apt-get install -y docker-compose`) and `docker compose config`
-// when the v2 plugin is there. Neither needs a Docker engine. Then the properties that matter for
-// operating it, on the resolved configuration (anchors merged, variables interpolated).
-// Nothing here builds an image or starts a container.
+// docker-compose.yml as a real Compose implementation reads it: `docker compose config` when the
+// v2 plugin is there, and `docker-compose config` (Debian's docker-compose 1.29.2 in CI,
+// `apt-get install -y docker-compose`). Neither needs a Docker engine. Only v2 can run the
+// deployment (docs/operations.md, "Docker Compose": the sdist worker's `systempaths=unconfined`);
+// 1.29.2 is used here as a parser, to check that the file parses and resolves. Then the
+// properties that matter for operating it, on the resolved configuration (anchors merged,
+// variables interpolated). Nothing here builds an image or starts a container.
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -109,9 +111,9 @@ function appServices(config: ComposeConfig): [string, Service][] {
 }
 
 const MISSING =
-  'no Compose implementation to validate docker-compose.yml with: install one ' +
-  '(Debian: `apt-get install -y docker-compose`, or the Docker Compose v2 plugin for `docker compose`); ' +
-  '.ci/run installs docker-compose';
+  'no Compose implementation to validate docker-compose.yml with: install the Docker Compose v2 ' +
+  "plugin (`docker compose`, the one that can also run it) or, only to parse the file, Debian's " +
+  '`apt-get install -y docker-compose`; scripts/test.sh installs the latter';
 
 let resolved: ComposeConfig | undefined;
 /** The resolved configuration; throws (so every test that needs it fails) without a validator. */
@@ -138,7 +140,7 @@ describe('docker-compose.yml', () => {
     expect(hasStandalone || hasPlugin, MISSING).toBe(true);
   });
 
-  it('is accepted by `docker-compose config -q` and, with the v2 plugin, `docker compose config -q`', () => {
+  it('parses with `docker-compose config -q` (1.29, as a parser) and, with the v2 plugin, `docker compose config -q`', () => {
     const checks: [string, string[]][] = [];
     if (hasStandalone) checks.push(['docker-compose', ['-f', COMPOSE_FILE, 'config', '-q']]);
     if (hasPlugin) checks.push(['docker', ['compose', '-f', COMPOSE_FILE, 'config', '-q']]);
