@@ -164,7 +164,9 @@ async function crawlRun(
     const code = await exitOf(crawl, 'crawl');
     await fault;
     if (after) await after(ctx);
-    else expect(code, crawl.log()).toBe(0);
+    // 3 (README, "Exit codes"): every run has the one sdist whose bytes never match, a failure
+    // with a retryable code (download-sha256-mismatch), so the crawl finished with work undone.
+    else expect(code, crawl.log()).toBe(3);
 
     // Nothing left behind in the queues.
     const jobs: Record<string, number> = {};
@@ -268,7 +270,9 @@ describe('a deployment of three workers under faults', () => {
       async (ctx) => {
         // The first crawl command saw empty queues in the new Redis and ended; the work did not.
         const resume = start(['crawl', '--resume', '--no-work'], ctx.env);
-        expect(await exitOf(resume, 'crawl --resume'), resume.log()).toBe(0);
+        // 0, or 3 when the sdist with the wrong bytes is among the work it resumed (a retryable
+        // failure recorded during this command: README, "Exit codes").
+        expect([0, 3], resume.log()).toContain(await exitOf(resume, 'crawl --resume'));
         expect(resume.log()).toMatch(/resumed: +\d+ pending projects/);
       },
     );

@@ -199,7 +199,13 @@ describe('pnpm worker with METRICS_PORT', () => {
           outcome: 'completed',
         });
         const waiting = sampleValue(samples, 'pypi_graph_queue_jobs', { queue: 'wheel-metadata' });
-        if (done === 1 && waiting === 0) break;
+        // The counters are read before the depths (from Redis) in one scrape: a wheel job that
+        // ends between the two is in neither, so its own counter is waited for too.
+        const wheelDone = sampleValue(samples, 'pypi_graph_jobs_total', {
+          queue: 'wheel-metadata',
+          outcome: 'completed',
+        });
+        if (done === 1 && waiting === 0 && wheelDone === 1) break;
         await new Promise((r) => setTimeout(r, 100));
       }
       expect(sampleValue(samples, 'pypi_graph_jobs_total', { queue: 'project', outcome: 'completed' })).toBe(
