@@ -151,6 +151,13 @@ describe('commands that only read the database', () => {
     const other = await startPypiServer({ dir: path.resolve('test/fixtures/index') });
     const env = { PYPI_URL: other.url, DATABASE_URL: database.url };
     try {
+      // The data comes from `server` (this test does not rely on the ones above).
+      const first = await run(['crawl', '--project', 'Foo_Bar'], {
+        PYPI_URL: server.url,
+        DATABASE_URL: database.url,
+        SDIST_EXTRACTION: 'off',
+      });
+      expect(first.code, first.stderr).toBe(0);
       const show = await run(['show', 'Foo_Bar'], env);
       expect(show.code, show.stderr).toBe(0);
       const status = await run(['status'], env);
