@@ -124,6 +124,20 @@ describe('pnpm worker × 2 + pnpm crawl --no-work + pnpm snapshot', () => {
     // The index the crawl recorded, asked once.
     expect(status.stdout).toContain(`index:     ${server.url}, last serial `);
     expect(status.stdout).toMatch(/, 0 behind$/m);
+    // Status and the snapshot count releases alike: those with a file (the fixture's shrinking
+    // 1.2 has none), and status shows the snapshot's own counts beside.
+    const latest = JSON.parse(await readFile(path.join(dataDir, 'snaps', 'latest.json'), 'utf8')) as {
+      layouts: { pypi: { projects: number; releases: number; files: number } };
+    };
+    const pypi = latest.layouts.pypi;
+    const releases = /^releases: +(\d+) with files \(as the snapshot counts them\), (\d+) in all$/m.exec(
+      status.stdout,
+    );
+    expect(releases?.[1], status.stdout).toBe(String(pypi.releases));
+    expect(Number(releases?.[2])).toBeGreaterThan(pypi.releases);
+    expect(status.stdout).toContain(
+      `(pypi/: ${pypi.projects} projects, ${pypi.releases} releases, ${pypi.files} files)`,
+    );
 
     // Through pnpm exactly as the README says: `pnpm show` is pnpm's own (`pnpm view`, which asks
     // the npm registry), so the documented form is `pnpm pypi-graph show`.
