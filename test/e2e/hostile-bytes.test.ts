@@ -131,7 +131,7 @@ describe.each<DbKind>(['postgres', 'pglite'])('hostile bytes through the crawl i
       const bucket = JSON.parse(
         await readFile(path.join(snap.dir, 'sdist', `${bucketOf('hb-setuppy')}.json`), 'utf8'),
       ) as Record<string, Record<string, Record<string, unknown>>>;
-      // Python keys with the same result point at one of them (FORMATS.md §B1): look at the values.
+      // Python keys with the same result point at one of them (docs/formats.md §B1): look at the values.
       const results = Object.values(bucket['hb-setuppy']?.['1.0'] ?? {}).filter((v) => typeof v === 'object');
       expect(results).toContainEqual({
         install_requires: ['requests'],
