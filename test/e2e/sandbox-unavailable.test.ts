@@ -119,7 +119,8 @@ describe('without Nix on PATH (real processes)', () => {
     const resumed = await run(['crawl', '--resume'], withNix);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stdout).toMatch(/^resumed: .* 1 sdists without a result$/m);
-    expect(resumed.stdout).toMatch(/^metadata read: +9 \(setup\.py 9\)$/m);
+    expect(resumed.stdout).toMatch(/^metadata read: +1 files \(setup\.py 1\)$/m);
+    expect(resumed.stdout).toMatch(/^setup\.py: +9 results, one per \(sdist, Python version\)$/m);
     expect(resumed.stdout).not.toContain('not run here');
     const after = await run(['status'], withNix);
     expect(after.stdout).toMatch(/^sandbox: +proven on \S+:\d+ at \S+$/m);
