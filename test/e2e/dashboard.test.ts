@@ -118,7 +118,7 @@ describe('pnpm dashboard', () => {
       startCli(['dashboard', '--host', '0.0.0.0', '--port', '0'], { REDIS_URL: redis, LOG_LEVEL: 'silent' }),
     );
     expect(await refused.exited).toBe(1);
-    expect(refused.out.stderr).toContain('error [config-invalid]: pnpm dashboard would listen on 0.0.0.0');
+    expect(refused.out.stderr).toContain('error [config-invalid]: the dashboard would listen on 0.0.0.0');
     expect(refused.out.stderr).toMatch(/^hint: set DASHBOARD_USER and DASHBOARD_PASSWORD/m);
 
     const child = startCli(['dashboard', '--host', '0.0.0.0', '--port', '0'], {

@@ -65,14 +65,14 @@ export function checkGuardOptions(options: GuardOptions): void {
       'config-invalid',
       'DASHBOARD_USER and DASHBOARD_PASSWORD go together: one is set, not the other',
       {
-        hint: 'set both (HTTP basic auth of pnpm dashboard), or neither to keep it on 127.0.0.1 without a login',
+        hint: 'set both (HTTP basic auth of `pnpm dashboard`), or neither to keep it on 127.0.0.1 without a login',
       },
     );
   }
   if (options.user === undefined && !isLoopback(options.host)) {
     throw new CrawlError(
       'config-invalid',
-      `pnpm dashboard would listen on ${options.host}, beyond this machine, without credentials`,
+      `the dashboard would listen on ${options.host}, beyond this machine, without credentials`,
       {
         hint: 'set DASHBOARD_USER and DASHBOARD_PASSWORD (HTTP basic auth), or listen on 127.0.0.1 and reach it with ssh -L 3000:127.0.0.1:3000 host',
       },

@@ -240,14 +240,14 @@ export function localFault(err: unknown, depth = 0): CrawlError | undefined {
   if (code !== undefined && DISK_FULL_ERRNOS.has(code)) {
     return new CrawlError('disk-full', `no space left on the device: ${message}`, {
       cause: err,
-      hint: 'free space where DATA_DIR is (downloads and unpacked sdists go to $DATA_DIR/tmp), then pnpm crawl --resume',
+      hint: 'free space where DATA_DIR is (downloads and unpacked sdists go to $DATA_DIR/tmp), then `pnpm crawl --resume`',
       details,
     });
   }
   if (code !== undefined && IO_ERRNOS.has(code)) {
     return new CrawlError('io-error', `input/output error: ${message}`, {
       cause: err,
-      hint: 'the disk under DATA_DIR failed a read or write (see dmesg); fix or replace it, then pnpm crawl --resume',
+      hint: 'the disk under DATA_DIR failed a read or write (see dmesg); fix or replace it, then `pnpm crawl --resume`',
       details,
     });
   }
