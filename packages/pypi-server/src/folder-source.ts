@@ -113,8 +113,9 @@ async function walk(dir: string): Promise<string[]> {
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     const path = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await walk(path)));
-    else if (e.isFile()) out.push(path);
+    if (e.isDirectory()) {
+      for (const inner of await walk(path)) out.push(inner);
+    } else if (e.isFile()) out.push(path);
   }
   return out;
 }

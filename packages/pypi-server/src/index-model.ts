@@ -250,7 +250,7 @@ export function buildIndex(input: BuildInput): PypiIndex {
       input.log?.warn({ release: key }, 'manifest names a release that has no files, ignored');
       continue;
     }
-    const lastUpload = Math.max(...release.files.map((f) => f.uploadTimeUs));
+    const lastUpload = release.files.reduce((m, f) => Math.max(m, f.uploadTimeUs), -Infinity);
     if (d.yanked !== undefined && d.yanked !== false) {
       release.yanked = true;
       release.yankedReason = typeof d.yanked === 'string' && d.yanked !== '' ? d.yanked : null;

@@ -125,7 +125,9 @@ export async function startPypiServer(options: PypiServerOptions): Promise<PypiS
   const projects = new Map<string, ProjectDirective>();
   if (options.dir) {
     const folder = await scanFolder(options.dir, log);
-    uploads.push(...folder.uploads);
+    // One push per item: spreading an array into push() passes every item as an argument, and
+    // V8 overflows its stack at about 120,000 arguments (150,000 synthetic files did).
+    for (const u of folder.uploads) uploads.push(u);
     for (const [k, v] of folder.releases) releases.set(k, v);
     for (const [k, v] of folder.projects) projects.set(k, v);
   }
@@ -133,7 +135,7 @@ export async function startPypiServer(options: PypiServerOptions): Promise<PypiS
     const spec =
       typeof options.synthetic === 'string' ? parseSyntheticSpec(options.synthetic) : options.synthetic;
     const synthetic = generateSynthetic(spec);
-    uploads.push(...synthetic.uploads);
+    for (const u of synthetic.uploads) uploads.push(u);
     for (const [k, v] of synthetic.releases) releases.set(k, v);
   }
   const index = buildIndex({ uploads, releases, projects, log });

@@ -141,6 +141,19 @@ print(json.dumps(out))`,
     }
   });
 
+  it('starts 30,000 projects × 5 files (150,000 uploads, once a stack overflow at start-up)', async () => {
+    // Regression: the uploads were appended with push(...array), one call argument per upload,
+    // and V8 threw "Maximum call stack size exceeded" at about 120,000 of them.
+    const s = await startPypiServer({ synthetic: 'projects=30000,files-per-project=5' });
+    try {
+      expect(s.index.files.size).toBe(150_000);
+      const { json } = await getJson<{ projects: unknown[] }>(`${s.url}/simple/`, JSON_ACCEPT);
+      expect(json.projects).toHaveLength(30_000);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('combines with a folder', async () => {
     const s = await startPypiServer({ dir: FIXTURES, synthetic: 'projects=10,files-per-project=2' });
     try {
