@@ -6,10 +6,13 @@ import { startPypiServer } from './server';
 
 // pnpm pypi-server --dir DIR [--port N] [--host H] [--synthetic projects=N,files-per-project=M[,seed=S]]
 //                  [--faults FILE.json] [--xmlrpc-rate R]
+// pnpm pypi-server --synthetic pypi[,scale=F][,seed=S][,payload-bytes=B] [--day N]
 // Prints exactly one line on stdout when ready: `pypi-server listening on http://HOST:PORT`.
 
 const USAGE = `usage: pypi-server [--dir DIR] [--synthetic projects=N,files-per-project=M[,seed=S][,payload-bytes=B]]
-                   [--host 127.0.0.1] [--port 0] [--faults FILE.json] [--xmlrpc-rate R] [--log-level info]`;
+                   [--synthetic pypi[,scale=F][,seed=S][,payload-bytes=B] [--day N]]
+                   [--host 127.0.0.1] [--port 0] [--faults FILE.json] [--xmlrpc-rate R]
+                   [--request-log FILE.ndjson] [--public-url URL] [--log-level info]`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -21,6 +24,8 @@ async function main(): Promise<void> {
       faults: { type: 'string' },
       'xmlrpc-rate': { type: 'string' },
       'public-url': { type: 'string' },
+      day: { type: 'string' },
+      'request-log': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -37,6 +42,9 @@ async function main(): Promise<void> {
   const rate = values['xmlrpc-rate'] === undefined ? undefined : Number(values['xmlrpc-rate']);
   if (rate !== undefined && !(rate >= 0))
     throw new CrawlError('config-invalid', `--xmlrpc-rate ${values['xmlrpc-rate']}`);
+  const day = values.day === undefined ? undefined : Number(values.day);
+  if (day !== undefined && !(Number.isInteger(day) && day >= 0))
+    throw new CrawlError('config-invalid', `--day ${values.day} is not a whole number of days`);
   const faults = values.faults
     ? parseFaultRules(JSON.parse(await readFile(values.faults, 'utf8')), values.faults)
     : undefined;
@@ -49,6 +57,8 @@ async function main(): Promise<void> {
     faults,
     xmlrpcRate: rate,
     publicUrl: values['public-url'],
+    day,
+    requestLogFile: values['request-log'],
     log,
   });
   process.stdout.write(`pypi-server listening on ${server.url}\n`);

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CrawlError, type Logger, silentLogger } from '@pypi-graph/core';
+import { z } from 'zod';
 import { MIME_HTML, MIME_SIMPLE_JSON, selectSimpleFormat } from './content-negotiation';
 import { type FaultRule, FaultSet, parseFaultRules } from './faults';
 import { scanFolder } from './folder-source';
@@ -17,7 +19,16 @@ import {
   storagePath,
   type UploadSpec,
 } from './index-model';
+import { type IndexSource, memorySource } from './index-source';
 import { renderJsonApi } from './json-api';
+import {
+  type DayChange,
+  isPresetSpec,
+  type PresetOptions,
+  PresetSource,
+  type PresetStatus,
+  parsePresetSpec,
+} from './preset-source';
 import { pythonJsonDumps } from './python-json';
 import { ifRangeMatches, noneMatch, parseRange } from './ranges';
 import { renderSimpleDetail, renderSimpleIndex } from './simple-api';
@@ -30,8 +41,16 @@ import { handleXmlRpc, XmlRpcRateLimiter } from './xmlrpc-methods';
 export interface PypiServerOptions {
   /** Folder whose sdists and wheels (recursively) form the index. */
   dir?: string;
-  /** Synthetic index: options or the CLI spec `projects=N,files-per-project=M[,seed=S][,payload-bytes=B]`. */
-  synthetic?: SyntheticOptions | string;
+  /**
+   * Synthetic index: options or the CLI spec `projects=N,files-per-project=M[,seed=S][,payload-bytes=B]`;
+   * or the PyPI-shaped preset, `pypi[,scale=F][,seed=S][,payload-bytes=B]` (readme.md), which
+   * cannot be combined with `dir`.
+   */
+  synthetic?: SyntheticOptions | PresetOptions | string;
+  /** PyPI-shaped preset only: serve the index as of this many days after its base day (default 0). */
+  day?: number;
+  /** Append one JSON line per request to this file (method, path, route, status, bytes, …). */
+  requestLogFile?: string;
   /** Interface to listen on; 127.0.0.1 by default. */
   host?: string;
   /** Port; 0 (default) picks a free one. */
@@ -48,9 +67,17 @@ export interface PypiServerOptions {
 export interface PypiServer {
   /** Base URL, e.g. `http://127.0.0.1:41234`: what the crawler uses as PYPI_URL. */
   readonly url: string;
-  /** Highest changelog serial of the index. */
+  /** Highest changelog serial of the index (grows when the preset advances a day). */
   readonly lastSerial: number;
+  /**
+   * The index held in memory (folder, small synthetic index). The PyPI-shaped preset holds none:
+   * reading this then throws; ask over HTTP, or use `preset()`.
+   */
   readonly index: PypiIndex;
+  /** The PyPI-shaped preset's day and size, or undefined for other indexes. */
+  preset(): PresetStatus | undefined;
+  /** PyPI-shaped preset only: serve `days` (1) more days of changes. */
+  advanceDay(days?: number): DayChange;
   /** Replaces the active fault rules. */
   setFaults(rules: FaultRule[]): void;
   clearFaults(): void;
@@ -68,6 +95,8 @@ interface Reply {
   status: number;
   headers: Record<string, string>;
   body: Buffer;
+  /** A body produced while it is sent (listings), instead of `body`. */
+  stream?: Iterable<string>;
   route: RouteKind;
   xmlrpcMethod?: string;
 }
@@ -120,40 +149,80 @@ export async function startPypiServer(options: PypiServerOptions): Promise<PypiS
     throw new CrawlError('config-invalid', 'pypi-server needs --dir and/or --synthetic');
   }
   const started = Date.now();
-  const uploads: UploadSpec[] = [];
-  const releases = new Map<string, ReleaseDirective>();
-  const projects = new Map<string, ProjectDirective>();
-  if (options.dir) {
-    const folder = await scanFolder(options.dir, log);
-    // One push per item: spreading an array into push() passes every item as an argument, and
-    // V8 overflows its stack at about 120,000 arguments (150,000 synthetic files did).
-    for (const u of folder.uploads) uploads.push(u);
-    for (const [k, v] of folder.releases) releases.set(k, v);
-    for (const [k, v] of folder.projects) projects.set(k, v);
+  let eager: PypiIndex | undefined;
+  let preset: PresetSource | undefined;
+  let source: IndexSource;
+  const presetOptions =
+    typeof options.synthetic === 'string'
+      ? isPresetSpec(options.synthetic)
+        ? parsePresetSpec(options.synthetic)
+        : undefined
+      : options.synthetic && 'scale' in options.synthetic
+        ? options.synthetic
+        : undefined;
+  if (options.day !== undefined && !presetOptions) {
+    throw new CrawlError('config-invalid', '--day needs the PyPI-shaped preset (--synthetic pypi[,scale=F])');
   }
-  if (options.synthetic) {
-    const spec =
-      typeof options.synthetic === 'string' ? parseSyntheticSpec(options.synthetic) : options.synthetic;
-    const synthetic = generateSynthetic(spec);
-    for (const u of synthetic.uploads) uploads.push(u);
-    for (const [k, v] of synthetic.releases) releases.set(k, v);
+  if (presetOptions) {
+    if (options.dir) {
+      throw new CrawlError('config-invalid', '--synthetic pypi cannot be combined with --dir', {
+        hint: 'the preset has a journal of its own; serve a folder from a second server',
+      });
+    }
+    preset = new PresetSource(presetOptions, options.day ?? 0, log);
+    source = preset;
+  } else {
+    const uploads: UploadSpec[] = [];
+    const releases = new Map<string, ReleaseDirective>();
+    const projects = new Map<string, ProjectDirective>();
+    if (options.dir) {
+      const folder = await scanFolder(options.dir, log);
+      // One push per item: spreading an array into push() passes every item as an argument, and
+      // V8 overflows its stack at about 120,000 arguments (150,000 synthetic files did).
+      for (const u of folder.uploads) uploads.push(u);
+      for (const [k, v] of folder.releases) releases.set(k, v);
+      for (const [k, v] of folder.projects) projects.set(k, v);
+    }
+    if (options.synthetic) {
+      const spec =
+        typeof options.synthetic === 'string'
+          ? parseSyntheticSpec(options.synthetic)
+          : (options.synthetic as SyntheticOptions);
+      const synthetic = generateSynthetic(spec);
+      for (const u of synthetic.uploads) uploads.push(u);
+      for (const [k, v] of synthetic.releases) releases.set(k, v);
+    }
+    eager = buildIndex({ uploads, releases, projects, log });
+    source = memorySource(eager);
+    log.info(
+      {
+        projects: eager.projects.size,
+        files: eager.files.size,
+        lastSerial: eager.lastSerial,
+        ms: Date.now() - started,
+      },
+      'index built',
+    );
   }
-  const index = buildIndex({ uploads, releases, projects, log });
-  log.info(
-    {
-      projects: index.projects.size,
-      files: index.files.size,
-      lastSerial: index.lastSerial,
-      ms: Date.now() - started,
-    },
-    'index built',
-  );
 
   const faults = new FaultSet();
   if (options.faults) faults.set(parseFaultRules(options.faults));
   const stats = new StatsRecorder();
   const limiter = options.xmlrpcRate ? new XmlRpcRateLimiter(options.xmlrpcRate) : undefined;
-  const cache = new Map<string, string>();
+  let requestLog: WriteStream | undefined;
+  if (options.requestLogFile) {
+    requestLog = createWriteStream(options.requestLogFile, { flags: 'a' });
+    await new Promise<void>((resolve, reject) => {
+      requestLog!.once('open', () => resolve());
+      requestLog!.once('error', (err) =>
+        reject(new CrawlError('config-invalid', `--request-log ${options.requestLogFile}: ${err.message}`)),
+      );
+    });
+  }
+  const record = (r: RequestRecord) => {
+    stats.record(r);
+    requestLog?.write(`${JSON.stringify(r)}\n`);
+  };
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -229,15 +298,17 @@ export async function startPypiServer(options: PypiServerOptions): Promise<PypiS
       const body = await readBody(req, 10 * 1024 * 1024);
       const clientKey = req.socket.remoteAddress ?? 'unknown';
       const rateFault = faults.take(method, path, ['xmlrpc-rate-limit']);
-      const result = handleXmlRpc(index, body.toString('utf8'), {
+      const result = handleXmlRpc(source, body.toString('utf8'), {
         limiter,
         clientKey,
         forceRateLimit: rateFault !== undefined,
+        log,
       });
       return {
         status: 200,
         headers: { 'Content-Type': 'text/xml; charset=utf-8' },
-        body: Buffer.from(result.xml, 'utf8'),
+        body: Buffer.alloc(0),
+        stream: result.chunks,
         route: 'xmlrpc',
         xmlrpcMethod: result.method,
       };
@@ -252,18 +323,16 @@ export async function startPypiServer(options: PypiServerOptions): Promise<PypiS
     if (path === '/simple/') {
       const format = selectSimpleFormat(req.headers.accept, url.searchParams.get('format'));
       if (!format) return notAcceptable();
-      let body = cache.get(`index ${format}`);
-      if (body === undefined) {
-        body = renderSimpleIndex(index, format);
-        cache.set(`index ${format}`, body);
-      }
-      return simpleReply(format, body, index.lastSerial, 'simple-index');
+      return {
+        ...simpleReply(format, '', source.lastSerial, 'simple-index'),
+        stream: renderSimpleIndex(source, format),
+      };
     }
     const simple = /^\/simple\/([^/]+)(\/?)$/.exec(path);
     if (simple) {
       const requested = simple[1]!;
       const normalized = requested.replace(/[-_.]+/g, '-').toLowerCase();
-      const project = index.projects.get(normalized);
+      const project = source.project(normalized);
       if (!project) return notFound();
       // PEP 503: project URLs use the normalized name (and end with a slash).
       if (requested !== normalized || simple[2] !== '/') {
@@ -281,7 +350,7 @@ export async function startPypiServer(options: PypiServerOptions): Promise<PypiS
       const requested = json[1]!;
       const version = json[2];
       const normalized = requested.replace(/[-_.]+/g, '-').toLowerCase();
-      const project = index.projects.get(normalized);
+      const project = source.project(normalized);
       if (!project) return jsonNotFound();
       const release = version === undefined ? latestRelease(project) : findRelease(project, version);
       if (!release) return jsonNotFound();
@@ -321,10 +390,10 @@ export async function startPypiServer(options: PypiServerOptions): Promise<PypiS
     const segments = rest.split('/');
     if (segments.length !== 4) return notFound();
     const name = segments[3]!;
-    let file: IndexFile | undefined = index.files.get(name);
+    let file: IndexFile | undefined = source.file(name);
     let isMetadata = false;
     if (!file && name.endsWith('.metadata')) {
-      file = index.files.get(name.slice(0, -'.metadata'.length));
+      file = source.file(name.slice(0, -'.metadata'.length));
       isMetadata = true;
     }
     if (!file) return notFound();
@@ -440,6 +509,19 @@ export async function startPypiServer(options: PypiServerOptions): Promise<PypiS
       return reply(200, stats.snapshot());
     }
     if (path === '/_admin/log' && method === 'GET') return reply(200, stats.recent());
+    if (path === '/_admin/day' && method === 'GET') {
+      return preset ? reply(200, preset.status()) : reply(409, { error: NOT_PRESET });
+    }
+    if (path === '/_admin/advance-day' && method === 'POST') {
+      if (!preset) return reply(409, { error: NOT_PRESET });
+      try {
+        const text = (await readBody(req, 1024)).toString('utf8').trim();
+        const days = text ? AdvanceBody.parse(JSON.parse(text)).days : 1;
+        return reply(200, preset.advance(days));
+      } catch (err) {
+        return reply(400, { error: (err as Error).message });
+      }
+    }
     return reply(404, { error: 'unknown admin endpoint' });
   }
 
@@ -450,17 +532,21 @@ export async function startPypiServer(options: PypiServerOptions): Promise<PypiS
     path: string,
     fault?: FaultRule,
   ): Promise<void> {
+    // A fault that changes the body needs it whole; faults are for small test indexes.
+    if (reply.stream && fault && ['truncate', 'slow', 'wrong-bytes'].includes(fault.kind)) {
+      reply = { ...reply, body: Buffer.from([...reply.stream].join(''), 'utf8'), stream: undefined };
+    }
     const head = req.method?.toUpperCase() === 'HEAD';
     let body = reply.body;
     const headers = { ...reply.headers };
-    if (reply.status !== 304) headers['Content-Length'] ??= String(body.length);
+    if (reply.status !== 304 && !reply.stream) headers['Content-Length'] ??= String(body.length);
     if (fault?.kind === 'wrong-bytes' && body.length > 0) {
       // Same length, one byte changed: only a digest check notices.
       body = Buffer.from(body);
       const at = Math.min(fault.bytes ?? Math.floor(body.length / 2), body.length - 1);
       body[at] = body[at]! ^ 0xff;
     }
-    const record: RequestRecord = {
+    const entry: RequestRecord = {
       at: Date.now(),
       method: req.method?.toUpperCase() ?? 'GET',
       path,
@@ -472,15 +558,37 @@ export async function startPypiServer(options: PypiServerOptions): Promise<PypiS
       contentRange: reply.status === 206 ? headers['Content-Range'] : undefined,
     };
     res.writeHead(reply.status, headers);
+    if (reply.stream && !head) {
+      // Chunked: written as it is produced, waiting whenever the socket's buffer is full.
+      let closed = false;
+      res.on('close', () => {
+        closed = true;
+      });
+      try {
+        for (const chunk of reply.stream) {
+          if (closed) break;
+          const bytes = Buffer.from(chunk, 'utf8');
+          entry.bytes += bytes.length;
+          if (!res.write(bytes)) await drained(res);
+        }
+        if (!closed) res.end();
+      } catch (err) {
+        // Too late for an error status: cut the response, so the client sees it incomplete.
+        log.error({ err, path }, 'response failed while streaming');
+        res.destroy();
+      }
+      record(entry);
+      return;
+    }
     if (head || reply.status === 304 || body.length === 0) {
       res.end();
-      stats.record(record);
+      record(entry);
       return;
     }
     if (fault?.kind === 'truncate') {
       const n = Math.min(fault.bytes ?? Math.floor(body.length / 2), Math.max(0, body.length - 1));
-      record.bytes = n;
-      stats.record(record);
+      entry.bytes = n;
+      record(entry);
       res.write(body.subarray(0, n), () => res.socket?.destroy());
       if (n === 0) res.socket?.destroy();
       return;
@@ -497,14 +605,14 @@ export async function startPypiServer(options: PypiServerOptions): Promise<PypiS
         if (closed) break;
         const part = body.subarray(off, off + chunk);
         res.write(part);
-        record.bytes += part.length;
+        entry.bytes += part.length;
       }
       if (!closed) res.end();
-      stats.record(record);
+      record(entry);
       return;
     }
-    record.bytes = body.length;
-    stats.record(record);
+    entry.bytes = body.length;
+    record(entry);
     res.end(body);
   }
 
@@ -523,8 +631,22 @@ export async function startPypiServer(options: PypiServerOptions): Promise<PypiS
 
   return {
     url,
-    lastSerial: index.lastSerial,
-    index,
+    get lastSerial() {
+      return source.lastSerial;
+    },
+    get index(): PypiIndex {
+      if (!eager) {
+        throw new CrawlError('config-invalid', 'the PyPI-shaped preset holds no index in memory', {
+          hint: 'read it over HTTP (server.url), or its size with server.preset()',
+        });
+      }
+      return eager;
+    },
+    preset: () => preset?.status(),
+    advanceDay: (days = 1) => {
+      if (!preset) throw new CrawlError('config-invalid', NOT_PRESET);
+      return preset.advance(days);
+    },
     setFaults: (rules) => faults.set(parseFaultRules(rules)),
     clearFaults: () => faults.clear(),
     faults: () => faults.list(),
@@ -535,10 +657,32 @@ export async function startPypiServer(options: PypiServerOptions): Promise<PypiS
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
+        server.close((err) => {
+          if (err) return reject(err);
+          if (requestLog) requestLog.end(() => resolve());
+          else resolve();
+        });
         server.closeAllConnections();
       }),
   };
+}
+
+const NOT_PRESET = 'only the PyPI-shaped preset (--synthetic pypi) has days to advance';
+const AdvanceBody = z
+  .object({ days: z.number().int().min(1).optional() })
+  .transform((b) => ({ days: b.days ?? 1 }));
+
+/** Resolves when the response can take more (or is gone). */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {

@@ -6,8 +6,8 @@ import {
   liveFiles,
   materialize,
   type Project,
-  type PypiIndex,
 } from './index-model';
+import type { IndexSource } from './index-source';
 import { compareCodePoints, type JsonValue, pythonJsonDumps } from './python-json';
 import { isoformatZ } from './times';
 import { fileUrl } from './urls';
@@ -32,23 +32,33 @@ function escapeHtml(s: string): string {
     .replace(/'/g, '&#39;');
 }
 
-export function renderSimpleIndex(index: PypiIndex, format: SimpleFormat): string {
-  if (format === MIME_SIMPLE_JSON) {
-    return pythonJsonDumps({
-      meta: { 'api-version': API_VERSION, '_last-serial': index.lastSerial },
-      projects: index.projectList.map((p) => ({ name: p.name, '_last-serial': p.lastSerial })),
-    });
+const CHUNK = 64 * 1024;
+
+/**
+ * The `/simple/` page, written as it is read: at PyPI's size it is tens of megabytes. The same
+ * bytes as rendering the whole page with pythonJsonDumps or the template.
+ */
+export function* renderSimpleIndex(index: IndexSource, format: SimpleFormat): Generator<string> {
+  const json = format === MIME_SIMPLE_JSON;
+  let out = json
+    ? `{"meta":{"_last-serial":${index.lastSerial},"api-version":${pythonJsonDumps(API_VERSION)}},"projects":[`
+    : '<!DOCTYPE html>\n<html lang="en">\n  <head>\n' +
+      `    <meta name="pypi:repository-version" content="${API_VERSION}">\n` +
+      '    <title>Simple index</title>\n  </head>\n  <body>\n';
+  let first = true;
+  for (const p of index.listProjectsByName()) {
+    if (json) {
+      out += `${first ? '' : ','}{"_last-serial":${p.lastSerial},"name":${pythonJsonDumps(p.name)}}`;
+    } else {
+      out += `    <a href="/simple/${escapeHtml(p.normalized)}/">${escapeHtml(p.name)}</a>\n`;
+    }
+    first = false;
+    if (out.length >= CHUNK) {
+      yield out;
+      out = '';
+    }
   }
-  const links = index.projectList.map(
-    (p) => `    <a href="/simple/${escapeHtml(p.normalized)}/">${escapeHtml(p.name)}</a>\n`,
-  );
-  return (
-    '<!DOCTYPE html>\n<html lang="en">\n  <head>\n' +
-    `    <meta name="pypi:repository-version" content="${API_VERSION}">\n` +
-    '    <title>Simple index</title>\n  </head>\n  <body>\n' +
-    links.join('') +
-    '  </body>\n</html>\n'
-  );
+  yield out + (json ? ']}' : '  </body>\n</html>\n');
 }
 
 interface DetailFile {

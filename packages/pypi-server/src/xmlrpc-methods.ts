@@ -1,7 +1,11 @@
-import { type PypiIndex, UPLOADER } from './index-model';
+import type { Logger } from '@pypi-graph/core';
+import { UPLOADER } from './index-model';
+import type { IndexSource } from './index-source';
 import {
   dumpFault,
-  dumpResponse,
+  dumpResponseChunks,
+  LazyArray,
+  LazyStruct,
   methodNotFoundFault,
   parseMethodCall,
   wrappedFault,
@@ -69,7 +73,11 @@ function arity(params: XmlRpcValue[], max: number): void {
   if (params.length > max) throw invalidParams(`${max}: Unexpected positional argument`);
 }
 
-type Method = (index: PypiIndex, params: XmlRpcValue[]) => XmlRpcValue;
+type Method = (index: IndexSource, params: XmlRpcValue[]) => XmlRpcValue | LazyArray | LazyStruct;
+
+function* mapIterable<T, U>(items: Iterable<T>, f: (item: T) => U): Generator<U> {
+  for (const item of items) yield f(item);
+}
 
 const deprecated =
   (exception: string, message: string): Method =>
@@ -87,25 +95,32 @@ const METHODS: Record<string, Method> = {
   changelog_since_serial(index, params) {
     arity(params, 1);
     const since = strictInt(params, 0, 'serial');
-    return index.changelog
-      .since(since, CHANGELOG_PAGE)
-      .map((r) => [r.name, r.version, r.timestamp, r.action, r.serial] as XmlRpcValue[]);
+    return new LazyArray(
+      mapIterable(index.changelogSince(since, CHANGELOG_PAGE), (r) => [
+        r.name,
+        r.version,
+        r.timestamp,
+        r.action,
+        r.serial,
+      ]),
+    );
   },
   list_packages_with_serial(index, params) {
     arity(params, 0);
-    return new Map(index.projectList.map((p) => [p.name, p.lastSerial] as [string, XmlRpcValue]));
+    return new LazyStruct(mapIterable(index.listProjects(), (p) => [p.name, p.lastSerial]));
   },
   // Package querying methods.
   package_roles(index, params) {
     arity(params, 1);
     const name = strictStr(params, 0, 'package_name');
-    const project = index.projects.get(name.replace(/[-_.]+/g, '-').toLowerCase());
-    return project ? [['Owner', UPLOADER]] : [];
+    return index.hasProject(name.replace(/[-_.]+/g, '-').toLowerCase()) ? [['Owner', UPLOADER]] : [];
   },
   user_packages(index, params) {
     arity(params, 1);
     const user = strictStr(params, 0, 'username');
-    return user === UPLOADER ? index.projectList.map((p) => ['Owner', p.name]) : [];
+    return user === UPLOADER
+      ? new LazyArray(mapIterable(index.listProjects(), (p) => ['Owner', p.name]))
+      : [];
   },
   browse(_index, params) {
     arity(params, 1);
@@ -157,17 +172,19 @@ const METHODS: Record<string, Method> = {
 
 export interface XmlRpcCallOptions {
   limiter?: XmlRpcRateLimiter;
+  /** Where a method's own failure (not a fault it means to send) is logged. */
+  log?: Logger;
   clientKey: string;
   /** Answer with the rate-limit fault regardless of the limiter (fault injection). */
   forceRateLimit?: boolean;
 }
 
-/** Answers one XML-RPC request body; always a well-formed `<methodResponse>`. */
+/** Answers one XML-RPC request body; always a well-formed `<methodResponse>`, in chunks. */
 export function handleXmlRpc(
-  index: PypiIndex,
+  index: IndexSource,
   body: string,
   options: XmlRpcCallOptions,
-): { xml: string; method?: string } {
+): { chunks: Iterable<string>; method?: string } {
   let method: string | undefined;
   try {
     const call = parseMethodCall(body);
@@ -177,10 +194,11 @@ export function handleXmlRpc(
     if (options.forceRateLimit) throw rateLimitedFault(1);
     const resetsIn = options.limiter?.hit(options.clientKey);
     if (resetsIn !== undefined) throw rateLimitedFault(resetsIn);
-    return { xml: dumpResponse(impl(index, call.params)), method };
+    return { chunks: dumpResponseChunks(impl(index, call.params)), method };
   } catch (err) {
-    if (err instanceof XmlRpcFault) return { xml: dumpFault(err), method };
+    if (err instanceof XmlRpcFault) return { chunks: [dumpFault(err)], method };
     // pyramid_rpc's exception view: anything else is an application error.
-    return { xml: dumpFault(new XmlRpcFault(-32500, 'application error')), method };
+    options.log?.error({ err, method }, 'XML-RPC method failed');
+    return { chunks: [dumpFault(new XmlRpcFault(-32500, 'application error'))], method };
   }
 }

@@ -163,10 +163,61 @@ function dumpValue(value: XmlRpcValue | undefined, out: string[]): void {
 
 /** A `<methodResponse>` carrying one value. */
 export function dumpResponse(value: XmlRpcValue): string {
-  const out = ["<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n"];
-  dumpValue(value, out);
-  out.push('</param>\n</params>\n</methodResponse>\n');
-  return out.join('');
+  return [...dumpResponseChunks(value)].join('');
+}
+
+/**
+ * An array or struct whose items are produced while the response is written, so that a
+ * listing of 700,000 projects is never held whole. Only as the top-level value.
+ */
+export class LazyArray {
+  constructor(readonly items: Iterable<XmlRpcValue>) {}
+}
+export class LazyStruct {
+  constructor(readonly members: Iterable<[string, XmlRpcValue]>) {}
+}
+
+const CHUNK = 64 * 1024;
+
+/** A `<methodResponse>` carrying one value, in chunks of about 64 KiB. */
+export function* dumpResponseChunks(value: XmlRpcValue | LazyArray | LazyStruct): Generator<string> {
+  const head = "<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n";
+  const tail = '</param>\n</params>\n</methodResponse>\n';
+  if (!(value instanceof LazyArray || value instanceof LazyStruct)) {
+    const out = [head];
+    dumpValue(value, out);
+    out.push(tail);
+    yield out.join('');
+    return;
+  }
+  const array = value instanceof LazyArray;
+  let out: string[] = [head, array ? '<value><array><data>\n' : '<value><struct>\n'];
+  let size = 0;
+  const flush = function* () {
+    if (out.length > 0) yield out.join('');
+    out = [];
+    size = 0;
+  };
+  if (array) {
+    for (const item of value.items) {
+      const before = out.length;
+      dumpValue(item, out);
+      for (let i = before; i < out.length; i++) size += out[i]!.length;
+      if (size >= CHUNK) yield* flush();
+    }
+  } else {
+    for (const [k, v] of value.members) {
+      out.push(`<member>\n<name>${escapeXml(k)}</name>\n`);
+      const before = out.length;
+      dumpValue(v, out);
+      out.push('</member>\n');
+      size += k.length + 30;
+      for (let i = before; i < out.length; i++) size += out[i]!.length;
+      if (size >= CHUNK) yield* flush();
+    }
+  }
+  out.push(array ? '</data></array></value>\n' : '</struct></value>\n', tail);
+  yield* flush();
 }
 
 /** A `<methodResponse>` carrying a fault. */
