@@ -25,21 +25,30 @@ interface Served {
   wheels: number;
 }
 
-/** What the server serves, read over HTTP: the listing, then every project's JSON API. */
+/**
+ * What the server serves, read over HTTP: the listing, then every project's JSON API. A listed
+ * project without releases answers 404 there, as on PyPI, and the crawler counts it as gone.
+ */
 async function served(url: string): Promise<Served> {
   const listing = await xmlrpc(url, 'list_packages_with_serial');
   const names = [...listing.matchAll(/<name>([^<]+)<\/name>/g)].map((m) => m[1]!);
+  let projects = 0;
   let files = 0;
   let wheels = 0;
   for (const name of names) {
     const res = await fetch(`${url}/pypi/${encodeURIComponent(name)}/json`);
+    if (res.status === 404) {
+      await res.arrayBuffer();
+      continue;
+    }
+    projects++;
     const json = (await res.json()) as { releases: Record<string, Array<{ packagetype: string }>> };
     for (const list of Object.values(json.releases)) {
       files += list.length;
       wheels += list.filter((f) => f.packagetype === 'bdist_wheel').length;
     }
   }
-  return { projects: names.length, files, wheels };
+  return { projects, files, wheels };
 }
 
 let server: PypiServer;

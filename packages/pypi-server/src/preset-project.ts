@@ -113,7 +113,9 @@ export function expandProject(model: PresetModel, names: PresetNames, index: num
     // tooling on, normalized with underscores (`tem_kovar`). Wheels: escaped as bdist_wheel
     // did (`Tem_Kovar`), lower case from newer tools.
     const sdistStem =
-      when >= Y2023 && r.chance(when >= Y2024_06 ? 0.7 : 0.35) ? module : name.display.replace(/_/g, '-');
+      when >= Y2023 && r.chance(when >= Y2024_06 ? 0.7 : 0.35)
+        ? name.normalized.replace(/-/g, '_')
+        : name.display.replace(/_/g, '-');
     const wheelStem = when >= Y2021 && r.chance(0.3) ? escaped.toLowerCase() : escaped;
     const files: ExpandedFile[] = [];
     for (let f = plan.fileStart[k]!; f < plan.fileStart[k + 1]!; f++) {
