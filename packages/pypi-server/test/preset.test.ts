@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PypiServer, startPypiServer } from '../src/index';
+import { type PypiServer, presetCensus, startPypiServer } from '../src/index';
 import { get, pythonJson, sha256, XMLRPC_PRELUDE } from './helpers';
 
 // The PyPI-shaped preset (`--synthetic pypi[,scale=F]`), judged only by what it serves over
@@ -122,6 +122,23 @@ describe('PyPI-shaped preset: shape', () => {
     // About 10.8 million at scale 1 (readme.md); a small scale varies with its few big projects.
     expect(files / names.length).toBeGreaterThan(10);
     expect(files / names.length).toBeLessThan(25);
+  });
+
+  it('is what the census (for benchmarks) counts without serving it', () => {
+    const census = presetCensus(SPEC);
+    const jsons = [...projects.values()].flatMap((p) => (p.json ? [p.json] : []));
+    const files = jsons.flatMap((j) => Object.values(j.releases).flat());
+    expect(census).toMatchObject({
+      projects: Object.keys(log.listing).length,
+      empty: projects.size - jsons.length,
+      releases: jsons.reduce((n, j) => n + Object.keys(j.releases).length, 0),
+      files: files.length,
+      wheels: files.filter((f) => f.packagetype === 'bdist_wheel').length,
+      sdists: files.filter((f) => f.packagetype === 'sdist').length,
+      journalRows: log.last,
+    });
+    expect(census.removed.projects).toBe(log.rows.filter((r) => r[3] === 'remove project').length);
+    expect(census.removed.files).toBe(log.rows.filter((r) => r[3].startsWith('remove file ')).length);
   });
 
   it('has heavy-tailed releases per project: most 1–5, a few hundreds', () => {
