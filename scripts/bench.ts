@@ -26,6 +26,11 @@ const BENCHMARKS: Record<string, Benchmark> = {
       'jobs/s through BullMQ with a no-op processor; the crawl with 1, 2, 4 worker processes (files/s, CPU)',
     load: () => import('./bench/queue'),
   },
+  'pypi-server': {
+    summary:
+      "the local PyPI server's PyPI-shaped preset at 1 %, 10 %, 100 %: start time, RSS while a client walks it",
+    load: () => import('./bench/pypi-server'),
+  },
   'sdist-accuracy': {
     summary: "sdists' extracted dependencies vs. the METADATA of a wheel built from them (agreement rate)",
     load: () => import('./bench/sdist-accuracy'),

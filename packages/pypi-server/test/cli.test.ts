@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -78,6 +78,32 @@ describe('pypi-server CLI', () => {
     expect(await p.exit).toBe(0);
   });
 
+  it('serves the PyPI-shaped preset from a given day, advances it over HTTP and logs every request', async () => {
+    const logFile = join(tmp, 'requests.ndjson');
+    const p = start(['--synthetic', 'pypi,scale=0.0005', '--day', '2', '--request-log', logFile]);
+    const url = await ready(p);
+    const day = (await (await fetch(`${url}/_admin/day`)).json()) as {
+      day: number;
+      asOf: string;
+      lastSerial: number;
+    };
+    expect(day).toMatchObject({ day: 2, asOf: '2025-01-03T00:00:00.000Z' });
+    const advanced = (await (await fetch(`${url}/_admin/advance-day`, { method: 'POST' })).json()) as {
+      day: number;
+      fromSerial: number;
+    };
+    expect(advanced).toMatchObject({ day: 3, fromSerial: day.lastSerial });
+    expect((await get(`${url}/simple/`)).status).toBe(200);
+    p.child.kill('SIGTERM');
+    expect(await p.exit).toBe(0);
+    // Admin calls are not index requests: the log has the one /simple/ request.
+    const lines = readFileSync(logFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { path: string });
+    expect(lines.map((l) => l.path)).toEqual(['/simple/']);
+  });
+
   it('exits with status 2 and a usage line on bad arguments', async () => {
     const p = start(['--synthetic', 'projects=5']);
     const q = start([]);
@@ -87,5 +113,12 @@ describe('pypi-server CLI', () => {
     expect(p.stdout()).toBe('');
     expect(await q.exit).toBe(2);
     expect(q.stderr()).toMatch(/--dir and\/or --synthetic/);
+    const r = start(['--synthetic', 'pypi,scale=big']);
+    const d = start(['--synthetic', 'projects=2,files-per-project=2', '--day', '1']);
+    expect(await r.exit).toBe(2);
+    expect(r.stderr()).toMatch(/scale=big/);
+    expect(r.stderr()).toMatch(/--synthetic pypi\[,scale=F\]/);
+    expect(await d.exit).toBe(2);
+    expect(d.stderr()).toMatch(/--day needs the PyPI-shaped preset/);
   });
 });
