@@ -74,17 +74,6 @@ export interface JournalEvent {
   file: number;
 }
 
-export interface ExpandedProject {
-  plan: ProjectPlan;
-  name: PresetName;
-  module: string;
-  releases: ExpandedRelease[];
-  /** Every journal event of the project, in journal order. */
-  events: JournalEvent[];
-  /** Files, for the caches' budgets. */
-  fileCount: number;
-}
-
 const at = (iso: string) => (Date.parse(iso) - HISTORY_START_MS) / 1000;
 const Y2016 = at('2016-01-01T00:00:00Z');
 const Y2018 = at('2018-01-01T00:00:00Z');
@@ -97,18 +86,63 @@ const Y2012 = at('2012-01-01T00:00:00Z');
 
 const dateOf = (seconds: number) => new Date(HISTORY_START_MS + seconds * 1000);
 
-export function expandProject(model: PresetModel, names: PresetNames, index: number): ExpandedProject {
-  const plan = planProject(model, index);
-  const name = names.name(index);
-  const module = name.words.join('_');
-  const versions = releaseVersions(model, plan);
-  const escaped = name.display.replace(/[-_.]+/g, '_');
-  const releases: ExpandedRelease[] = [];
-  const deps = projectDependencies(model, names, plan);
-  for (let k = 0; k < plan.releases; k++) {
+/**
+ * A project's plan with its names: versions and journal events at once, each release's file
+ * names and the rest of its metadata when first asked for (a changelog page needs the names of
+ * a few releases of thousands of projects; a JSON page needs everything of one).
+ */
+export class ExpandedProject {
+  readonly name: PresetName;
+  readonly module: string;
+  readonly versions: string[];
+  private readonly escaped: string;
+  private allEvents?: JournalEvent[];
+  private readonly fileLists: Array<ExpandedFile[] | undefined> = [];
+  private readonly details: Array<ExpandedRelease | undefined> = [];
+  private deps?: Array<Dependency & { from: number }>;
+
+  constructor(
+    private readonly model: PresetModel,
+    private readonly names: PresetNames,
+    readonly plan: ProjectPlan,
+  ) {
+    this.name = names.name(plan.index);
+    this.module = this.name.words.join('_');
+    this.versions = releaseVersions(model, plan);
+    this.escaped = this.name.display.replace(/[-_.]+/g, '_');
+  }
+
+  /** Every journal event of the project, in journal order. */
+  get events(): JournalEvent[] {
+    this.allEvents ??= journalEvents(this.plan, 0, Number.POSITIVE_INFINITY);
+    return this.allEvents;
+  }
+
+  /** The journal events of one day, in journal order, without listing all the others. */
+  eventsOn(day: number): JournalEvent[] {
+    return journalEvents(this.plan, day * DAY_S, (day + 1) * DAY_S);
+  }
+
+  /** Files, for the caches' budgets. */
+  get fileCount(): number {
+    return this.plan.files;
+  }
+
+  /** The names of release k's files, in plan order. */
+  files(k: number): ExpandedFile[] {
+    let files = this.fileLists[k];
+    if (!files) {
+      files = this.releaseFiles(k, new Stream(this.model.seed, this.plan.index, k, PURPOSE.names));
+      this.fileLists[k] = files;
+    }
+    return files;
+  }
+
+  // Draws the file-name choices from `r`, the release's names stream, which release() goes on with.
+  private releaseFiles(k: number, r: Stream): ExpandedFile[] {
+    const { plan, name, escaped } = this;
     const when = plan.time[k]!;
-    const r = new Stream(model.seed, index, k, PURPOSE.names);
-    const version = versions[k]!;
+    const version = this.versions[k]!;
     // Sdists: the name as setuptools' safe_name wrote it (`Tem-Kovar`), then, from PEP 625's
     // tooling on, normalized with underscores (`tem_kovar`). Wheels: escaped as bdist_wheel
     // did (`Tem_Kovar`), lower case from newer tools.
@@ -140,14 +174,27 @@ export function expandProject(model: PresetModel, names: PresetNames, index: num
         });
       }
     }
+    return files;
+  }
+
+  /** Release k in full: its metadata and files. */
+  release(k: number): ExpandedRelease {
+    let rel = this.details[k];
+    if (rel) return rel;
+    const { plan, name, escaped, model } = this;
+    const when = plan.time[k]!;
+    const r = new Stream(model.seed, plan.index, k, PURPOSE.names);
+    const files = this.releaseFiles(k, r);
+    this.fileLists[k] ??= files;
+    this.deps ??= projectDependencies(model, this.names, plan);
     const metaName =
       when >= Y2020
         ? [name.display, name.normalized, escaped.toLowerCase()][r.weighted([80, 10, 10])]!
         : name.display;
-    const requires = deps.filter((d) => d.from <= k);
-    releases.push({
-      version,
-      requiresPython: requiresPythonAt(when, new Stream(model.seed, index, k, PURPOSE.deps)),
+    const requires = this.deps.filter((d) => d.from <= k);
+    rel = {
+      version: this.versions[k]!,
+      requiresPython: requiresPythonAt(when, new Stream(model.seed, plan.index, k, PURPOSE.deps)),
       requires,
       providesExtra: [...new Set(requires.flatMap((d) => (d.extra ? [d.extra] : [])))].sort(),
       metadataName: metaName,
@@ -157,10 +204,15 @@ export function expandProject(model: PresetModel, names: PresetNames, index: num
       yankReason: plan.yankReason[k]
         ? r.pick(['broken build', 'security issue', 'Yanked: wrong metadata'])
         : null,
-      files,
-    });
+      files: this.fileLists[k]!,
+    };
+    this.details[k] = rel;
+    return rel;
   }
-  return { plan, name, module, releases, events: journalEvents(plan), fileCount: plan.files };
+}
+
+export function expandProject(model: PresetModel, names: PresetNames, index: number): ExpandedProject {
+  return new ExpandedProject(model, names, planProject(model, index));
 }
 
 function pythonTagOf(d: number): string {
@@ -376,15 +428,18 @@ export function requiresDistLine(d: Dependency): string {
 /** A dependency as setup.py and pyproject.toml write it (the extra is the group it is in). */
 const requirementLine = (d: Dependency) => (d.marker ? `${d.req}; ${d.marker}` : d.req);
 
-/** The project's journal events in journal order (time, then kind, release and file). */
-function journalEvents(plan: ProjectPlan): JournalEvent[] {
+/**
+ * The project's journal events in [from, to), in journal order (time, then kind, release and
+ * file). Events of a release come at or after its time, so releases from `to` on are not read.
+ */
+function journalEvents(plan: ProjectPlan, from: number, to: number): JournalEvent[] {
   const ev: JournalEvent[] = [];
   const push = (time: number, kind: number, release = -1, file = -1) => {
-    if (time >= 0) ev.push({ time, kind, release, file });
+    if (time >= from && time < to) ev.push({ time, kind, release, file });
   };
   push(plan.time[0]!, EVENT.create);
   push(plan.time[0]!, EVENT.owner);
-  for (let k = 0; k < plan.releases; k++) {
+  for (let k = 0; k < plan.releases && plan.time[k]! < to; k++) {
     const n = plan.fileStart[k + 1]! - plan.fileStart[k]!;
     push(plan.time[k]!, EVENT.release, k);
     for (let j = 0; j < n; j++) push(plan.uploadTime(k, j), EVENT.file, k, j);
@@ -407,13 +462,13 @@ export function eventAction(p: ExpandedProject, e: JournalEvent): string {
     case EVENT.release:
       return 'new release';
     case EVENT.file: {
-      const f = p.releases[e.release]!.files[e.file]!;
+      const f = p.files(e.release)[e.file]!;
       return `add ${f.pythonVersion} file ${f.filename}`;
     }
     case EVENT.yank:
       return 'yank release';
     case EVENT.removeFile:
-      return `remove file ${p.releases[e.release]!.files[e.file]!.filename}`;
+      return `remove file ${p.files(e.release)[e.file]!.filename}`;
     case EVENT.removeRelease:
       return 'remove release';
     default:
@@ -463,7 +518,7 @@ export function viewProject(
       unitEnd = journal.unitLastSerial(u);
     }
     serial++;
-    const rel = p.releases[e.release];
+    const rel = e.release >= 0 ? p.release(e.release) : undefined;
     switch (e.kind) {
       case EVENT.release: {
         const release: Release = {
@@ -548,7 +603,7 @@ function metadataText(p: ExpandedProject, rel: ExpandedRelease, version: string,
 
 /** The core metadata file of a file: a wheel's METADATA or an sdist's PKG-INFO. */
 export function presetMetadata(p: ExpandedProject, k: number, j: number): Buffer {
-  const rel = p.releases[k]!;
+  const rel = p.release(k);
   const f = rel.files[j]!;
   if (f.wheel) return metadataText(p, rel, rel.wheelMetadataVersion, true);
   // Metadata 1.0 and 1.1 have no Requires-Dist: those dependencies live in setup.py only.
@@ -576,7 +631,7 @@ export function presetArchive(
   k: number,
   j: number,
 ): Buffer {
-  const rel = p.releases[k]!;
+  const rel = p.release(k);
   const f = rel.files[j]!;
   const init = Buffer.from(
     `# ${p.name.display} ${rel.version} (synthetic)\n__version__ = ${py(rel.version)}\n`,
@@ -684,7 +739,7 @@ export class PresetContent implements FileContent {
   ) {}
 
   private bytes(): Buffer {
-    const name = this.p.releases[this.k]!.files[this.j]!.filename;
+    const name = this.p.files(this.k)[this.j]!.filename;
     return this.cache.get(name, () => presetArchive(this.seed, this.payload, this.p, this.k, this.j));
   }
 

@@ -262,6 +262,12 @@ export class PresetSource implements IndexSource {
     let u = this.journal.unitAtSerial(Math.max(0, Math.floor(since)) + 1);
     let day = this.journal.dayOfUnit(u);
     let dayEnd = this.journal.dayUnits(day)[1];
+    // A project busy every day (a nightly build, thousands of files) has a unit on each day of
+    // the page: it is kept from its first unit to its last here, not built again for each.
+    const lastUnit = new Map<number, number>();
+    const uEnd = this.journal.unitAtSerial(Math.min(last, Math.floor(since) + limit));
+    for (let v = u; v <= uEnd; v++) lastUnit.set(this.journal.unitProjectIndex(v), v);
+    const held = new Map<number, ExpandedProject>();
     while (u >= 0 && u < this.journal.units && n < limit) {
       const first = this.journal.unitFirstSerial(u);
       if (first > last) break;
@@ -269,20 +275,23 @@ export class PresetSource implements IndexSource {
         day++;
         dayEnd = this.journal.dayUnits(day)[1];
       }
-      const p = this.expansion(this.journal.unitProjectIndex(u));
-      const lo = firstEventAt(p, day * DAY_S);
+      const i = this.journal.unitProjectIndex(u);
+      const p = held.get(i) ?? this.expansion(i);
+      if ((lastUnit.get(i) ?? u) > u) held.set(i, p);
+      else held.delete(i);
+      const events = p.eventsOn(day);
       const count = this.journal.unitLastSerial(u) - first + 1;
+      if (events.length !== count) {
+        throw new Error(`preset journal out of step for ${p.name.display} on day ${day}`);
+      }
       for (let k = 0; k < count && n < limit; k++) {
-        const e = p.events[lo + k];
-        if (!e || Math.floor(e.time / DAY_S) !== day) {
-          throw new Error(`preset journal out of step for ${p.name.display} on day ${day}`);
-        }
+        const e = events[k]!;
         const serial = first + k;
         if (serial <= since) continue;
         n++;
         yield {
           name: p.name.display,
-          version: e.release >= 0 ? p.releases[e.release]!.version : null,
+          version: e.release >= 0 ? p.versions[e.release]! : null,
           timestamp: Math.floor(this.journal.timeUs(serial, day) / 1_000_000),
           action: eventAction(p, e),
           serial,
@@ -365,16 +374,4 @@ export class PresetSource implements IndexSource {
     }
     return v ?? undefined;
   }
-}
-
-/** Index of the first event of `p` at or after `time`. */
-function firstEventAt(p: ExpandedProject, time: number): number {
-  let lo = 0;
-  let hi = p.events.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (p.events[mid]!.time < time) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
