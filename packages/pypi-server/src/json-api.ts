@@ -40,12 +40,9 @@ async function fileJson(file: IndexFile, baseUrl: string): Promise<JsonValue> {
   };
 }
 
-async function releaseFiles(release: Release, baseUrl: string): Promise<JsonValue[]> {
-  const files = [...liveFiles(release)].sort((a, b) => compareCodePoints(a.filename, b.filename));
-  const out: JsonValue[] = [];
-  for (const f of files) out.push(await fileJson(f, baseUrl));
-  return out;
-}
+/** A release's files in the JSON API's order (by file name). */
+const releaseFiles = (release: Release) =>
+  [...liveFiles(release)].sort((a, b) => compareCodePoints(a.filename, b.filename));
 
 /** The metadata warehouse keeps for a release: that of its first upload that has any. */
 async function releaseMetadata(release: Release): Promise<{ meta?: CoreMetadata; body?: string }> {
@@ -110,23 +107,39 @@ async function info(project: Project, release: Release, baseUrl: string): Promis
   };
 }
 
-/** The body of `/pypi/<project>/json` (allReleases) or `/pypi/<project>/<version>/json`. */
-export async function renderJsonApi(
+const CHUNK = 64 * 1024;
+
+/**
+ * The body of `/pypi/<project>/json` (allReleases) or `/pypi/<project>/<version>/json`, written
+ * file by file: the keys in code-point order, as pythonJsonDumps writes the whole object.
+ */
+export async function* renderJsonApi(
   project: Project,
   release: Release,
   baseUrl: string,
   allReleases: boolean,
-): Promise<string> {
-  const data: Record<string, JsonValue> = {
-    info: await info(project, release, baseUrl),
-    last_serial: project.lastSerial,
-    urls: await releaseFiles(release, baseUrl),
-    vulnerabilities: [],
+): AsyncGenerator<string> {
+  let out = `{"info":${pythonJsonDumps(await info(project, release, baseUrl))},"last_serial":${project.lastSerial}`;
+  const list = async function* (files: IndexFile[]) {
+    for (let i = 0; i < files.length; i++) {
+      out += (i > 0 ? ',' : '') + pythonJsonDumps(await fileJson(files[i]!, baseUrl));
+      if (out.length >= CHUNK) {
+        yield out;
+        out = '';
+      }
+    }
   };
   if (allReleases) {
-    const releases: Record<string, JsonValue> = {};
-    for (const r of liveReleases(project)) releases[r.version] = await releaseFiles(r, baseUrl);
-    data.releases = releases;
+    out += ',"releases":{';
+    const releases = liveReleases(project).sort((a, b) => compareCodePoints(a.version, b.version));
+    for (const [i, r] of releases.entries()) {
+      out += `${i > 0 ? ',' : ''}${pythonJsonDumps(r.version)}:[`;
+      yield* list(releaseFiles(r));
+      out += ']';
+    }
+    out += '}';
   }
-  return pythonJsonDumps(data);
+  out += ',"urls":[';
+  yield* list(releaseFiles(release));
+  yield `${out}],"vulnerabilities":[]}`;
 }

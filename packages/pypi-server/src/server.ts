@@ -95,8 +95,8 @@ interface Reply {
   status: number;
   headers: Record<string, string>;
   body: Buffer;
-  /** A body produced while it is sent (listings), instead of `body`. */
-  stream?: Iterable<string>;
+  /** A body produced while it is sent (listings, project pages), instead of `body`. */
+  stream?: Iterable<string> | AsyncIterable<string>;
   route: RouteKind;
   xmlrpcMethod?: string;
 }
@@ -340,8 +340,10 @@ export async function startPypiServer(options: PypiServerOptions): Promise<PypiS
       }
       const format = selectSimpleFormat(req.headers.accept, url.searchParams.get('format'));
       if (!format) return notAcceptable();
-      const body = await renderSimpleDetail(project, format, baseUrl);
-      return simpleReply(format, body, project.lastSerial, 'simple-project');
+      return {
+        ...simpleReply(format, '', project.lastSerial, 'simple-project'),
+        stream: renderSimpleDetail(project, format, baseUrl),
+      };
     }
 
     // JSON API. https://docs.pypi.org/api/json/
@@ -359,7 +361,6 @@ export async function startPypiServer(options: PypiServerOptions): Promise<PypiS
         const rest = path.slice(`/pypi/${requested}`.length).split('/').map(encodeURIComponent).join('/');
         return redirect(`${baseUrl}/pypi/${encodeURIComponent(normalized)}${rest}${query}`);
       }
-      const body = await renderJsonApi(project, release, baseUrl, version === undefined);
       return {
         status: 200,
         headers: {
@@ -368,7 +369,8 @@ export async function startPypiServer(options: PypiServerOptions): Promise<PypiS
           'Cache-Control': 'max-age=900, public',
           ...CORS,
         },
-        body: Buffer.from(body, 'utf8'),
+        body: Buffer.alloc(0),
+        stream: renderJsonApi(project, release, baseUrl, version === undefined),
         route: version === undefined ? 'json-project' : 'json-release',
       };
     }
@@ -534,7 +536,9 @@ export async function startPypiServer(options: PypiServerOptions): Promise<PypiS
   ): Promise<void> {
     // A fault that changes the body needs it whole; faults are for small test indexes.
     if (reply.stream && fault && ['truncate', 'slow', 'wrong-bytes'].includes(fault.kind)) {
-      reply = { ...reply, body: Buffer.from([...reply.stream].join(''), 'utf8'), stream: undefined };
+      const parts: string[] = [];
+      for await (const part of reply.stream) parts.push(part);
+      reply = { ...reply, body: Buffer.from(parts.join(''), 'utf8'), stream: undefined };
     }
     const head = req.method?.toUpperCase() === 'HEAD';
     let body = reply.body;
@@ -565,7 +569,7 @@ export async function startPypiServer(options: PypiServerOptions): Promise<PypiS
         closed = true;
       });
       try {
-        for (const chunk of reply.stream) {
+        for await (const chunk of reply.stream) {
           if (closed) break;
           const bytes = Buffer.from(chunk, 'utf8');
           entry.bytes += bytes.length;

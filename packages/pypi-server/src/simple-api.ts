@@ -8,7 +8,7 @@ import {
   type Project,
 } from './index-model';
 import type { IndexSource } from './index-source';
-import { compareCodePoints, type JsonValue, pythonJsonDumps } from './python-json';
+import { compareCodePoints, pythonJsonDumps } from './python-json';
 import { isoformatZ } from './times';
 import { fileUrl } from './urls';
 import { compareVersions } from './version-order';
@@ -100,23 +100,28 @@ export async function simpleDetailFiles(project: Project, baseUrl: string): Prom
   return out;
 }
 
-export async function renderSimpleDetail(
+/**
+ * A project's Simple page, written file by file: a project with twenty thousand files makes a
+ * page of megabytes, and building it whole held hundreds of megabytes at once.
+ */
+export async function* renderSimpleDetail(
   project: Project,
   format: SimpleFormat,
   baseUrl: string,
-): Promise<string> {
+): AsyncGenerator<string> {
   const files = await simpleDetailFiles(project, baseUrl);
+  let out: string;
   if (format === MIME_SIMPLE_JSON) {
     // Warehouse lists the versions that have files (a release whose files were all removed is left out).
     const versions = [...new Set(files.map((f) => f.version))].sort(compareVersions);
-    return pythonJsonDumps({
-      meta: { 'api-version': API_VERSION, '_last-serial': project.lastSerial },
-      name: project.normalized,
-      versions,
-      'alternate-locations': [],
-      files: files.map((f): JsonValue => {
-        const metadata = f.metadataSha256 ? { sha256: f.metadataSha256 } : false;
-        return {
+    // The keys in code-point order, as pythonJsonDumps writes a whole object.
+    out = '{"alternate-locations":[],"files":[';
+    for (let i = 0; i < files.length; i++) {
+      const f = files[i]!;
+      const metadata = f.metadataSha256 ? { sha256: f.metadataSha256 } : false;
+      out +=
+        (i > 0 ? ',' : '') +
+        pythonJsonDumps({
           filename: f.filename,
           url: f.url,
           hashes: { sha256: f.sha256 },
@@ -131,15 +136,22 @@ export async function renderSimpleDetail(
           'dist-info-metadata': metadata,
           'data-dist-info-metadata': metadata,
           provenance: null,
-        };
-      }),
-    });
+        });
+      if (out.length >= CHUNK) {
+        yield out;
+        out = '';
+      }
+    }
+    const meta = pythonJsonDumps({ 'api-version': API_VERSION, '_last-serial': project.lastSerial });
+    yield `${out}],"meta":${meta},"name":${pythonJsonDumps(project.normalized)},"versions":${pythonJsonDumps(versions)}}`;
+    return;
   }
-  return renderDetailHtml(project, files);
-}
-
-function renderDetailHtml(project: Project, files: DetailFile[]): string {
-  const links = files.map((f) => {
+  const name = escapeHtml(project.normalized);
+  out =
+    '<!DOCTYPE html>\n<html lang="en">\n  <head>\n' +
+    `    <meta name="pypi:repository-version" content="${API_VERSION}">\n` +
+    `    <title>Links for ${name}</title>\n  </head>\n  <body>\n    <h1>Links for ${name}</h1>\n`;
+  for (const f of files) {
     let attrs = `href="${escapeHtml(f.url)}#sha256=${f.sha256}" `;
     if (f.requiresPython) attrs += `data-requires-python="${escapeHtml(f.requiresPython)}" `;
     if (f.yanked !== false)
@@ -147,15 +159,11 @@ function renderDetailHtml(project: Project, files: DetailFile[]): string {
     if (f.metadataSha256) {
       attrs += `data-dist-info-metadata="sha256=${f.metadataSha256}" data-core-metadata="sha256=${f.metadataSha256}"`;
     }
-    return `    <a ${attrs}>${escapeHtml(f.filename)}</a><br />\n`;
-  });
-  const name = escapeHtml(project.normalized);
-  return (
-    '<!DOCTYPE html>\n<html lang="en">\n  <head>\n' +
-    `    <meta name="pypi:repository-version" content="${API_VERSION}">\n` +
-    `    <title>Links for ${name}</title>\n  </head>\n  <body>\n    <h1>Links for ${name}</h1>\n` +
-    links.join('') +
-    '  </body>\n</html>\n' +
-    `<!--SERIAL ${project.lastSerial}-->\n`
-  );
+    out += `    <a ${attrs}>${escapeHtml(f.filename)}</a><br />\n`;
+    if (out.length >= CHUNK) {
+      yield out;
+      out = '';
+    }
+  }
+  yield `${out}  </body>\n</html>\n<!--SERIAL ${project.lastSerial}-->\n`;
 }
