@@ -390,6 +390,25 @@ async function publish(report: Report, values: { doc: string; 'no-doc': boolean 
     'advance one day',
   ];
   out.push(markdownTable(detailHeaders, detail, ['l', 'r', 'r', 'r', 'r', 'r', 'r']), '');
+  const floor = report.results.find((r) => r.spec.startsWith('projects=1,'));
+  const eager = report.results.find((r) => r.label.startsWith('baseline: in-memory'));
+  if (presets.length > 0 && floor) {
+    const parts = presets.map(
+      (r) =>
+        `at ${int(r.census!.files)} files ${fixed(r.startCpuS - floor.startCpuS)} CPU s and ` +
+        `${fixed(r.atStart.rssMb - floor.atStart.rssMb, 0)} MB at start, ${fixed(r.peak.hwmMb - floor.atStart.rssMb, 0)} MB at the peak`,
+    );
+    out.push(
+      `Over the one-project baseline (${fixed(floor.atStart.rssMb, 0)} MB, ${fixed(floor.startCpuS)} CPU s), the preset costs ` +
+        `${parts.join('; ')}: it grows with the index by its journal (8 bytes per project-day) and the size of ` +
+        'the largest pages, not by what it serves.' +
+        (eager
+          ? ` The in-memory index costs ${fixed(eager.atStart.rssMb - floor.atStart.rssMb, 0)} MB at start for ` +
+            `${eager.label.replace(/^baseline: in-memory index of /, '')}, and grows with them.`
+          : ''),
+      '',
+    );
+  }
   process.stdout.write(
     `${textTable(HEADERS, rows(report), ALIGN)}\n\n${textTable(detailHeaders, detail, ['l', 'r', 'r', 'r', 'r', 'r', 'r'])}\n`,
   );
