@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 
 // Minimal, fully deterministic archive writers for synthetic files. They store entries
@@ -117,4 +118,34 @@ export function zipArchive(entries: ArchiveEntry[]): Buffer {
   end.writeUInt32LE(cd.length, 12);
   end.writeUInt32LE(offset, 16);
   return Buffer.concat([...locals, cd, end]);
+}
+
+/**
+ * A wheel: `files`, then `<distInfo>/METADATA`, `WHEEL` (one `Tag`) and a `RECORD` whose
+ * hashes and sizes hold, as pip and installer check them.
+ */
+export function wheelArchive(
+  files: ArchiveEntry[],
+  distInfo: string,
+  metadata: Buffer,
+  tag: string,
+  purelib: boolean,
+): Buffer {
+  const entries: ArchiveEntry[] = [
+    ...files,
+    { path: `${distInfo}/METADATA`, data: metadata },
+    {
+      path: `${distInfo}/WHEEL`,
+      data: Buffer.from(
+        `Wheel-Version: 1.0\nGenerator: pypi-graph synthetic\nRoot-Is-Purelib: ${purelib}\nTag: ${tag}\n`,
+      ),
+    },
+  ];
+  const record = entries
+    .map(
+      (e) => `${e.path},sha256=${createHash('sha256').update(e.data).digest('base64url')},${e.data.length}`,
+    )
+    .join('\n');
+  entries.push({ path: `${distInfo}/RECORD`, data: Buffer.from(`${record}\n${distInfo}/RECORD,,\n`) });
+  return zipArchive(entries);
 }

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import { type CoreMetadata, parseCoreMetadata } from '@pypi-graph/pyspec';
-import { type ArchiveEntry, gzipStored, tarArchive, zipArchive } from './archive-writers';
+import { type ArchiveEntry, gzipStored, tarArchive, wheelArchive, zipArchive } from './archive-writers';
 import {
   type FileContent,
   type FileStat,
@@ -10,6 +9,7 @@ import {
   statOf,
   UPLOADER,
 } from './index-model';
+import type { WeightedLru } from './lru';
 import type { PresetJournal } from './preset-journal';
 import type { PresetName, PresetNames } from './preset-names';
 import {
@@ -640,24 +640,11 @@ export function presetArchive(
   if (f.wheel) {
     const distInfo = `${f.filename.split('-')[0]}-${rel.version}.dist-info`;
     const tag = f.filename.slice(0, -4).split('-').slice(-3).join('-');
-    const entries: ArchiveEntry[] = [
+    const files: ArchiveEntry[] = [
       { path: `${p.module}/__init__.py`, data: init },
       ...(data ? [{ path: `${p.module}/_payload.bin`, data }] : []),
-      { path: `${distInfo}/METADATA`, data: presetMetadata(p, k, j) },
-      {
-        path: `${distInfo}/WHEEL`,
-        data: Buffer.from(
-          `Wheel-Version: 1.0\nGenerator: pypi-graph synthetic\nRoot-Is-Purelib: ${tag.endsWith('-any')}\nTag: ${tag}\n`,
-        ),
-      },
     ];
-    const record = entries
-      .map(
-        (e) => `${e.path},sha256=${createHash('sha256').update(e.data).digest('base64url')},${e.data.length}`,
-      )
-      .join('\n');
-    entries.push({ path: `${distInfo}/RECORD`, data: Buffer.from(`${record}\n${distInfo}/RECORD,,\n`) });
-    return zipArchive(entries);
+    return wheelArchive(files, distInfo, presetMetadata(p, k, j), tag, tag.endsWith('-any'));
   }
   const zip = formatOf(f.descriptor) === FORMAT.zip;
   const top = f.filename.slice(0, zip ? -4 : -7);
@@ -702,37 +689,13 @@ export function presetArchive(
   return zip ? zipArchive(entries) : gzipStored(tarArchive(entries));
 }
 
-/** Keeps recently built archives up to a byte budget (Range requests read one file many times). */
-export class ArchiveCache {
-  private readonly map = new Map<string, Buffer>();
-  private bytes = 0;
-  constructor(private readonly budget: number) {}
-
-  get(key: string, make: () => Buffer): Buffer {
-    const hit = this.map.get(key);
-    if (hit) {
-      this.map.delete(key);
-      this.map.set(key, hit);
-      return hit;
-    }
-    const value = make();
-    this.map.set(key, value);
-    this.bytes += value.length;
-    for (const [k, v] of this.map) {
-      if (this.bytes <= this.budget || this.map.size <= 1) break;
-      this.map.delete(k);
-      this.bytes -= v.length;
-    }
-    return value;
-  }
-}
-
 /** A preset file's bytes, built when asked for; one small object per file. */
 export class PresetContent implements FileContent {
   constructor(
     private readonly seed: number,
     private readonly payload: number,
-    private readonly cache: ArchiveCache,
+    /** Recently built archives by file name, up to a byte budget (Range requests re-read one). */
+    private readonly cache: WeightedLru<string, Buffer>,
     private readonly p: ExpandedProject,
     private readonly k: number,
     private readonly j: number,
@@ -740,7 +703,11 @@ export class PresetContent implements FileContent {
 
   private bytes(): Buffer {
     const name = this.p.files(this.k)[this.j]!.filename;
-    return this.cache.get(name, () => presetArchive(this.seed, this.payload, this.p, this.k, this.j));
+    return this.cache.getOrSet(
+      name,
+      () => presetArchive(this.seed, this.payload, this.p, this.k, this.j),
+      (b) => b.length,
+    );
   }
 
   async stat(): Promise<FileStat> {

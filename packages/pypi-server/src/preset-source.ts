@@ -1,6 +1,7 @@
 import { CrawlError, type Logger, silentLogger } from '@pypi-graph/core';
 import type { ChangelogRow, IndexFile, Project } from './index-model';
 import type { IndexSource, ProjectListing } from './index-source';
+import { WeightedLru } from './lru';
 import { PresetJournal } from './preset-journal';
 import { fromSortKey, MAX_PROJECTS, PresetNames, sortKey } from './preset-names';
 import {
@@ -12,7 +13,6 @@ import {
   projectsCreatedBefore,
 } from './preset-plan';
 import {
-  ArchiveCache,
   type ExpandedProject,
   eventAction,
   expandProject,
@@ -78,36 +78,6 @@ export function parsePresetSpec(spec: string): PresetOptions {
   return out;
 }
 
-/** A cache of values with a weight each (files), dropping the least recently used over budget. */
-class WeightedLru<V> {
-  private readonly map = new Map<number, { value: V; weight: number }>();
-  private weight = 0;
-  constructor(private readonly budget: number) {}
-
-  get(key: number): V | undefined {
-    const hit = this.map.get(key);
-    if (!hit) return undefined;
-    this.map.delete(key);
-    this.map.set(key, hit);
-    return hit.value;
-  }
-
-  set(key: number, value: V, weight: number): void {
-    this.map.set(key, { value, weight });
-    this.weight += weight;
-    for (const [k, v] of this.map) {
-      if (this.weight <= this.budget || this.map.size <= 1) break;
-      this.map.delete(k);
-      this.weight -= v.weight;
-    }
-  }
-
-  clear(): void {
-    this.map.clear();
-    this.weight = 0;
-  }
-}
-
 /** What advancing the served day changed, from the journal. */
 export interface DayChange {
   /** The served day now (0 = the base day, 2025-01-01). */
@@ -148,9 +118,9 @@ export class PresetSource implements IndexSource {
   private serials: Uint32Array;
   // Budgets in files: the projects a crawler is working on, and the one biggest project (about
   // 25,000 files) whole. They bound the server's memory whatever the index's size.
-  private readonly expansions = new WeightedLru<ExpandedProject>(40_000);
-  private readonly views = new WeightedLru<ProjectView | null>(50_000);
-  private readonly archives = new ArchiveCache(16 * 1024 * 1024);
+  private readonly expansions = new WeightedLru<number, ExpandedProject>(40_000);
+  private readonly views = new WeightedLru<number, ProjectView | null>(50_000);
+  private readonly archives = new WeightedLru<string, Buffer>(16 * 1024 * 1024);
   /** Sort keys of the names of the projects created so far, in order (for `/simple/`). */
   private sorted?: Float64Array;
 

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { CrawlError } from '@pypi-graph/core';
 import { type CoreMetadata, parseCoreMetadata } from '@pypi-graph/pyspec';
-import { type ArchiveEntry, gzipStored, tarArchive, zipArchive } from './archive-writers';
+import { type ArchiveEntry, gzipStored, tarArchive, wheelArchive, zipArchive } from './archive-writers';
 import type { FileContent, FileStat, ReleaseDirective, UploadSpec } from './index-model';
 import { statOf } from './index-model';
+import { WeightedLru } from './lru';
 import { releaseKey } from './manifest';
 import { parseIsoMicros } from './times';
 
@@ -206,24 +207,12 @@ function buildFile(opts: SyntheticOptions, p: SynthProject, rel: SynthRelease, f
   const data = opts.payloadBytes > 0 ? payload(opts, p, f.filename) : undefined;
   if (f.kind === 'wheel') {
     const distInfo = `${p.name.replace(/[-_.]+/g, '_')}-${rel.version}.dist-info`;
-    const entries: ArchiveEntry[] = [
+    const files: ArchiveEntry[] = [
       { path: `${p.module}/__init__.py`, data: init },
       ...(data ? [{ path: `${p.module}/_payload.bin`, data }] : []),
-      { path: `${distInfo}/METADATA`, data: metadataText(p, rel, '2.1') },
-      {
-        path: `${distInfo}/WHEEL`,
-        data: Buffer.from(
-          `Wheel-Version: 1.0\nGenerator: pypi-graph synthetic\nRoot-Is-Purelib: true\nTag: ${f.filename.split('-').slice(-3).join('-').slice(0, -4)}\n`,
-        ),
-      },
     ];
-    const record = entries
-      .map(
-        (e) => `${e.path},sha256=${createHash('sha256').update(e.data).digest('base64url')},${e.data.length}`,
-      )
-      .join('\n');
-    entries.push({ path: `${distInfo}/RECORD`, data: Buffer.from(`${record}\n${distInfo}/RECORD,,\n`) });
-    return zipArchive(entries);
+    const tag = f.filename.split('-').slice(-3).join('-').slice(0, -4);
+    return wheelArchive(files, distInfo, metadataText(p, rel, '2.1'), tag, true);
   }
   const top = f.filename.slice(0, f.kind === 'zip' ? -4 : -7);
   const setupPy = Buffer.from(
@@ -241,36 +230,17 @@ function buildFile(opts: SyntheticOptions, p: SynthProject, rel: SynthRelease, f
   return f.kind === 'zip' ? zipArchive(entries) : gzipStored(tarArchive(entries));
 }
 
-/** Keeps recently built archives, up to a byte budget (Range requests re-read the same file). */
-class ByteCache {
-  private readonly map = new Map<string, Buffer>();
-  private bytes = 0;
-  constructor(private readonly budget: number) {}
-  get(key: string, make: () => Buffer): Buffer {
-    const hit = this.map.get(key);
-    if (hit) {
-      this.map.delete(key);
-      this.map.set(key, hit);
-      return hit;
-    }
-    const value = make();
-    this.map.set(key, value);
-    this.bytes += value.length;
-    for (const [k, v] of this.map) {
-      if (this.bytes <= this.budget || this.map.size <= 1) break;
-      this.map.delete(k);
-      this.bytes -= v.length;
-    }
-    return value;
-  }
-}
-
 /** Builds (and caches) the bytes of synthetic files. */
 class Generator {
-  private readonly cache = new ByteCache(64 * 1024 * 1024);
+  // Recently built archives, up to a byte budget (Range requests re-read the same file).
+  private readonly cache = new WeightedLru<string, Buffer>(64 * 1024 * 1024);
   constructor(readonly opts: SyntheticOptions) {}
   bytes(p: SynthProject, rel: SynthRelease, f: SynthFile): Buffer {
-    return this.cache.get(f.filename, () => buildFile(this.opts, p, rel, f));
+    return this.cache.getOrSet(
+      f.filename,
+      () => buildFile(this.opts, p, rel, f),
+      (b) => b.length,
+    );
   }
 }
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PypiServer, presetCensus, startPypiServer } from '../src/index';
+import { type DayChange, type PypiServer, presetCensus, startPypiServer } from '../src/index';
 import { get, pythonJson, sha256, XMLRPC_PRELUDE } from './helpers';
 
 // The PyPI-shaped preset (`--synthetic pypi[,scale=F]`), judged only by what it serves over
@@ -517,14 +517,7 @@ describe('PyPI-shaped preset: determinism and days', () => {
         body: '{"days": 1}',
       });
       expect(advance.status).toBe(200);
-      const change = (await advance.json()) as {
-        day: number;
-        asOf: string;
-        fromSerial: number;
-        lastSerial: number;
-        events: number;
-        projects: number;
-      };
+      const change = (await advance.json()) as DayChange;
       expect(change).toMatchObject({ day: 1, asOf: '2025-01-02T00:00:00.000Z', fromSerial: before.last });
       const after = await journal(server.url);
       expect(after.last).toBe(change.lastSerial);
