@@ -97,6 +97,9 @@ const PLACEHOLDERS: Array<[RegExp, string]> = [
   [/--since D\b/, '--since yesterday'],
   [/--cron EXPR\b/, "--cron '0 */12 * * *'"],
   [/projects=N\b/, 'projects=20'],
+  // The PyPI-shaped preset at a small size, on its second day.
+  [/scale=F\b/, 'scale=0.001'],
+  [/--day N\b/, '--day 1'],
   [/[[\]]/g, ''],
 ];
 
