@@ -20,7 +20,7 @@ export function progress(message: string): void {
 
 // Every variable packages/config reads: a child sees only what the benchmark sets.
 const CONFIG_VARS =
-  /^(DATABASE_URL|REDIS_URL|DATA_DIR|PYPI_.*|XMLRPC_RPS|HTTP_.*|QUEUE_PREFIX|PROJECT_CONCURRENCY|SNAPSHOT_DIR|LOG_LEVEL|CI)$/;
+  /^(DATABASE_URL|REDIS_URL|DATA_DIR|PYPI_.*|XMLRPC_RPS|HTTP_.*|QUEUE_PREFIX|PROJECT_CONCURRENCY|SNAPSHOT_DIR|SNAPSHOT_KEEP|LOG_LEVEL|CI)$/;
 
 /** This process's environment without pypi-graph's configuration, plus `extra`. */
 export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {

@@ -1,9 +1,13 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Config } from '@pypi-graph/config';
 import type { Logger } from '@pypi-graph/core';
 import {
   analyzeForSnapshot,
+  bucketTokens,
   type Database,
   type Db,
   migrate,
@@ -163,36 +167,58 @@ function reportingSource(source: SnapshotSource, phase: (text: string) => void):
   };
 }
 
+/**
+ * What turns stored rows into a snapshot's projects on this side (sdistResults): entries are
+ * reused only from snapshots rendered by the same code.
+ */
+const SOURCE_VERSION = createHash('sha256')
+  .update(readFileSync(fileURLToPath(new URL('./sdist-source.ts', import.meta.url))))
+  .digest('hex');
+
 /** The snapshot source over the database: one bucket at a time. */
 export function databaseSnapshotSource(db: Db): SnapshotSource {
   return {
+    version: SOURCE_VERSION,
     meta: () => snapshotMeta(db),
-    async *pypiProjects(bucket: string) {
-      yield* await pypiBucket(db, bucket);
+    bucketTokens: (bucket: string) => bucketTokens(db, bucket),
+    async *pypiProjects(bucket: string, keys?: readonly string[]) {
+      yield* await pypiBucket(db, bucket, keys);
     },
-    async *wheelProjects(bucket: string) {
-      yield* await wheelBucket(db, bucket);
+    async *wheelProjects(bucket: string, keys?: readonly string[]) {
+      yield* await wheelBucket(db, bucket, keys);
     },
-    async *sdistProjects(bucket: string) {
-      for (const project of await sdistBucket(db, bucket)) yield sdistResults(project);
+    async *sdistProjects(bucket: string, keys?: readonly string[]) {
+      for (const project of await sdistBucket(db, bucket, keys)) yield sdistResults(project);
     },
   };
+}
+
+export interface SnapshotOptions {
+  signal?: AbortSignal;
+  /** Render everything, reusing nothing from the previous snapshot. */
+  full?: boolean;
+  /** Snapshots to keep, the new one included (`SNAPSHOT_KEEP`). */
+  keep?: number;
+  /** Told each phase (a bucket being written, the tarball): only a display. */
+  onPhase?: (phase: string) => void;
 }
 
 export async function takeSnapshot(
   app: App,
   outDir: string,
-  signal?: AbortSignal,
-  onPhase?: (phase: string) => void,
+  options: SnapshotOptions = {},
 ): Promise<PublishResult> {
+  const { onPhase } = options;
   onPhase?.('snapshot: refreshing planner statistics');
   await analyzeForSnapshot(app.db);
   const source = databaseSnapshotSource(app.db);
   const result = await publishSnapshot({
     outDir,
     source: onPhase ? reportingSource(source, onPhase) : source,
-    signal,
+    signal: options.signal,
     logger: app.logger,
+    full: options.full,
+    keep: options.keep ?? app.config.snapshotKeep,
   });
   await recordSnapshot(app.db, {
     id: result.id,
@@ -215,6 +241,8 @@ export function formatSnapshot(result: PublishResult): string {
     `  sha256:   ${result.tarballSha256}`,
     `  nix hash: ${result.narHashBase32} (${result.narHashSri})`,
     `  files:    ${result.counts.pypi?.files ?? 0} in ${result.counts.pypi?.projects ?? 0} projects`,
+    `  rendered: ${result.stats.keysRendered} keys (${result.stats.keysReused} reused from ${result.stats.previous ?? 'no previous snapshot'})`,
+    ...(result.stats.pruned.length > 0 ? [`  removed:  ${result.stats.pruned.join(', ')}`] : []),
   ].join('\n');
 }
 

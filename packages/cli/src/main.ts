@@ -240,17 +240,19 @@ program
   .command('snapshot')
   .description('publish the database as a snapshot (docs/formats.md: layouts, manifest, tarball)')
   .option('--out <dir>', 'output directory (default: $SNAPSHOT_DIR or $DATA_DIR/snapshots)')
-  .action(async (opts: { out?: string }) => {
+  .option('--keep <n>', 'keep this many snapshots, the new one included (default: $SNAPSHOT_KEEP, 3)', int)
+  .option('--full', 'render every entry, reusing nothing from the previous snapshot')
+  .action(async (opts: { out?: string; keep?: number; full?: boolean }) => {
     await withApp(async (app, { config, term }) => {
       const { formatSnapshot, takeSnapshot } = await import('./app');
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());
-      const result = await takeSnapshot(
-        app,
-        path.resolve(opts.out ?? config.snapshotDir),
-        controller.signal,
-        (p) => term.phase(p),
-      );
+      const result = await takeSnapshot(app, path.resolve(opts.out ?? config.snapshotDir), {
+        signal: controller.signal,
+        keep: opts.keep,
+        full: opts.full,
+        onPhase: (p) => term.phase(p),
+      });
       return { out: formatSnapshot(result) };
     });
   });

@@ -208,7 +208,9 @@ export class Scheduler {
         await runner.close();
       }
       // Everything that followed from the changelog is done (queues empty, nothing running).
-      const snapshot = await takeSnapshot(app, path.resolve(this.options.snapshotDir), this.abort.signal);
+      const snapshot = await takeSnapshot(app, path.resolve(this.options.snapshotDir), {
+        signal: this.abort.signal,
+      });
       const toSerial = (await getCrawlState(app.db, 'changelog')) ?? null;
       const summary = await crawlSummary(app.db, started);
       const counts = { ...summary, jobFailures: stats.failures, snapshot: snapshot.counts };

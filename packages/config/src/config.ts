@@ -74,6 +74,11 @@ export const EnvSchema = z.object({
   SANDBOX_GC: z.enum(['on', 'off']).default('on'),
   /** Where `pnpm snapshot` writes when `--out` is not given. */
   SNAPSHOT_DIR: z.string().optional(),
+  /**
+   * Snapshots kept in the snapshot directory by `pnpm snapshot` and the scheduler, the new one
+   * included (older ones are removed; never the one `latest` points to).
+   */
+  SNAPSHOT_KEEP: intFrom(3, 1),
   /** When `pnpm scheduler` refreshes: a cron expression in UTC (five fields). */
   SCHEDULE: z.string().min(1).default('0 */12 * * *'),
   /**
@@ -127,6 +132,8 @@ export interface Config {
   readonly sandboxGc: boolean;
   readonly wheelMetadata: boolean;
   readonly snapshotDir: string;
+  /** Snapshots to keep, the new one included. */
+  readonly snapshotKeep: number;
   /** Cron expression (UTC) of the scheduled refresh. */
   readonly schedule: string;
   /** undefined: no metrics endpoint; 0: any free port. */
@@ -182,6 +189,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sandboxGc: e.SANDBOX_GC === 'on',
     wheelMetadata: e.WHEEL_METADATA === 'on',
     snapshotDir: path.resolve(e.SNAPSHOT_DIR ?? path.join(dataDir, 'snapshots')),
+    snapshotKeep: e.SNAPSHOT_KEEP,
     schedule: e.SCHEDULE,
     metricsPort: e.METRICS_PORT,
     metricsHost: e.METRICS_HOST,

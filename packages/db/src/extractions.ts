@@ -1,6 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from './connection';
-import { extractions, files, requirements } from './schema';
+import { NEXT_CHANGE_SEQ } from './projects';
+import { extractions, files, projects, requirements } from './schema';
 import { type RepairCount, storable, storableOrNull } from './text';
 
 export type RequirementKind = (typeof requirements.kind.enumValues)[number];
@@ -108,6 +109,11 @@ export async function saveExtraction(db: Db, record: ExtractionRecord): Promise<
           ),
         );
     }
+    // The file's project publishes something else now (its snapshot entries are not reusable).
+    await tx
+      .update(projects)
+      .set({ changeSeq: NEXT_CHANGE_SEQ })
+      .where(sql`${projects.id} = (SELECT project_id FROM files WHERE id = ${record.fileId})`);
     await tx.delete(requirements).where(eq(requirements.extractionId, row.id));
     for (let i = 0; i < rows.length; i += 500) {
       await tx

@@ -1,4 +1,18 @@
 export {
+  type BulkChangelog,
+  type BulkExtraction,
+  type BulkFile,
+  type BulkLoadOptions,
+  type BulkLoadResult,
+  type BulkProject,
+  type BulkRelease,
+  type BulkRequirement,
+  type BulkRows,
+  type BulkTable,
+  type BulkWriter,
+  bulkLoad,
+} from './bulk';
+export {
   advanceCrawlState,
   type ChangelogRow,
   getCrawlState,
@@ -54,6 +68,7 @@ export {
 export * as schema from './schema';
 export { getSetting, type SettingKey, setSetting } from './settings';
 export {
+  bucketTokens,
   type PypiFileRow,
   type PypiProjectRows,
   pypiBucket,

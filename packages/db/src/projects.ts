@@ -43,6 +43,9 @@ export interface SaveResult {
 
 const CHUNK = 500;
 
+/** A new value of `projects.change_seq`: set by every write that can change a snapshot's entries. */
+export const NEXT_CHANGE_SEQ = sql`nextval('project_change_seq')`;
+
 function chunks<T>(items: T[], size = CHUNK): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -105,6 +108,8 @@ export async function saveProject(db: Db, indexRecord: ProjectRecord, now = new 
         failureCode: null,
         failureMessage: null,
         failedAt: null,
+        // What a snapshot publishes for this project may change (migrations/0004_scale.sql).
+        changeSeq: NEXT_CHANGE_SEQ,
       })
       .where(eq(projects.id, project.id));
 
@@ -236,7 +241,12 @@ export async function markProjectRemoved(
   return db.transaction(async (tx) => {
     const [project] = await tx
       .update(projects)
-      .set({ removed: true, removedAt: now, lastSerial: sql`GREATEST(${projects.lastSerial}, ${serial})` })
+      .set({
+        removed: true,
+        removedAt: now,
+        lastSerial: sql`GREATEST(${projects.lastSerial}, ${serial})`,
+        changeSeq: NEXT_CHANGE_SEQ,
+      })
       .where(and(eq(projects.name, name), eq(projects.removed, false)))
       .returning({ id: projects.id });
     if (!project) return { filesRemoved: 0, known: false };

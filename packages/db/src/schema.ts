@@ -33,6 +33,8 @@ export const projects = pgTable(
     failureCode: text('failure_code'),
     failureMessage: text('failure_message'),
     failedAt: ts('failed_at'),
+    /** From `project_change_seq`, bumped by every write that can change what a snapshot publishes. */
+    changeSeq: bigint('change_seq', { mode: 'number' }).notNull().default(0),
   },
   (t) => [index('projects_bucket_idx').on(t.bucket, t.machnixName)],
 );

@@ -18,12 +18,38 @@ function rowsOf<T>(result: unknown): T[] {
   return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
 }
 
+/** A PostgreSQL text[] literal: every element double-quoted, `"` and `\` escaped. */
+function textArray(values: readonly string[]): string {
+  return `{${values.map((v) => `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`).join(',')}}`;
+}
+
+/** `AND p.machnix_name = ANY(keys)` when only some keys of the bucket are wanted. */
+function onlyKeys(keys: readonly string[] | undefined) {
+  return keys === undefined ? sql`` : sql`AND p.machnix_name = ANY(${textArray(keys)}::text[])`;
+}
+
+/**
+ * Every `machnix_name` of a bucket with a token that changes whenever a write can have changed
+ * what a snapshot publishes for it: the ids and `change_seq` of the projects with that name
+ * (removed ones included, so a removal changes the token too).
+ */
+export async function bucketTokens(db: Db, bucket: string): Promise<Map<string, string>> {
+  const result = await db.execute(sql`
+    SELECT machnix_name AS key, string_agg(id || '.' || change_seq, ',' ORDER BY id) AS token
+    FROM projects WHERE bucket = ${bucket} GROUP BY machnix_name`);
+  return new Map(rowsOf<{ key: string; token: string }>(result).map((r) => [r.key, r.token]));
+}
+
 /**
  * Current (not removed) sdists and wheels of the projects in one bucket, grouped by project,
  * releases and files in upload order (docs/formats.md §A2: releases and files in upload order;
  * ties broken by version string and file name so that the order is total).
  */
-export async function pypiBucket(db: Db, bucket: string): Promise<PypiProjectRows[]> {
+export async function pypiBucket(
+  db: Db,
+  bucket: string,
+  keys?: readonly string[],
+): Promise<PypiProjectRows[]> {
   const result = await db.execute(sql`
     SELECT p.display_name AS name, p.id AS project_id, r.version AS version,
            f.filename, f.packagetype, f.python_version, f.sha256, f.upload_time,
@@ -31,7 +57,7 @@ export async function pypiBucket(db: Db, bucket: string): Promise<PypiProjectRow
     FROM projects p
     JOIN files f ON f.project_id = p.id AND NOT f.removed
     JOIN releases r ON r.id = f.release_id AND NOT r.removed
-    WHERE p.bucket = ${bucket} AND NOT p.removed
+    WHERE p.bucket = ${bucket} AND NOT p.removed ${onlyKeys(keys)}
       AND f.packagetype IN ('sdist', 'bdist_wheel')
     ORDER BY p.id, release_time NULLS LAST, r.version, f.upload_time NULLS LAST, f.filename`);
   const out: PypiProjectRows[] = [];
@@ -109,7 +135,11 @@ export interface WheelProjectRows {
  * order. When several extractor versions succeeded, the highest version string wins, so the
  * choice depends on the stored state only.
  */
-export async function wheelBucket(db: Db, bucket: string): Promise<WheelProjectRows[]> {
+export async function wheelBucket(
+  db: Db,
+  bucket: string,
+  keys?: readonly string[],
+): Promise<WheelProjectRows[]> {
   const result = await db.execute(sql`
     WITH chosen AS (
       SELECT DISTINCT ON (f.id) f.id AS file_id, e.id AS extraction_id
@@ -117,7 +147,7 @@ export async function wheelBucket(db: Db, bucket: string): Promise<WheelProjectR
       JOIN files f ON f.project_id = p.id AND NOT f.removed AND f.packagetype = 'bdist_wheel'
       JOIN releases rel ON rel.id = f.release_id AND NOT rel.removed
       JOIN extractions e ON e.file_id = f.id AND e.python_key = 'any' AND e.status = 'ok'
-      WHERE p.bucket = ${bucket} AND NOT p.removed
+      WHERE p.bucket = ${bucket} AND NOT p.removed ${onlyKeys(keys)}
       ORDER BY f.id, e.extractor_version DESC, e.method, e.id)
     SELECT p.id AS project_id, p.display_name AS name, f.version, f.filename, f.python_version,
            r.kind, r.requirement
@@ -197,14 +227,18 @@ const SDIST_PREFERENCE_SQL = sql`CASE
  * For one bucket: per current release, the sdist the `pypi/` layout publishes (same preference,
  * same upload order), with every extraction of its newest extractor version and their rows.
  */
-export async function sdistBucket(db: Db, bucket: string): Promise<SdistProjectRows[]> {
+export async function sdistBucket(
+  db: Db,
+  bucket: string,
+  keys?: readonly string[],
+): Promise<SdistProjectRows[]> {
   const result = await db.execute(sql`
     WITH chosen AS (
       SELECT DISTINCT ON (f.release_id) f.id AS file_id, f.release_id
       FROM projects p
       JOIN files f ON f.project_id = p.id AND NOT f.removed AND f.packagetype = 'sdist'
       JOIN releases rel ON rel.id = f.release_id AND NOT rel.removed
-      WHERE p.bucket = ${bucket} AND NOT p.removed AND ${SDIST_PREFERENCE_SQL} < 9
+      WHERE p.bucket = ${bucket} AND NOT p.removed ${onlyKeys(keys)} AND ${SDIST_PREFERENCE_SQL} < 9
       ORDER BY f.release_id, ${SDIST_PREFERENCE_SQL}, f.upload_time NULLS LAST, f.filename),
     newest AS (
       SELECT c.file_id, MAX(e.extractor_version) AS v

@@ -105,3 +105,18 @@ export async function replaceSymlink(dir: string, path: string, target: string):
   }
   await syncDir(dir);
 }
+
+/** Renames `outDir/name` to a temp name, then removes it: it is either there whole or gone. */
+export async function removeDirAtomically(outDir: string, name: string): Promise<void> {
+  const tmp = join(outDir, tmpName());
+  active.add(tmp);
+  try {
+    await rename(join(outDir, name), tmp);
+    await syncDir(outDir);
+    await rm(tmp, { recursive: true, force: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  } finally {
+    active.delete(tmp);
+  }
+}

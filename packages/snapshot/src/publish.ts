@@ -5,19 +5,34 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, readlink, rename, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { type FileHandle, mkdir, open, readdir, readFile, readlink, rename, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CrawlError, type Logger, silentLogger, toCrawlError } from '@pypi-graph/core';
 import { ALL_BUCKETS } from '@pypi-graph/pyspec';
+import { BucketWriter } from './bucket-writer';
 import { makeTempDir, removeStaleTemps, replaceSymlink, syncDir, writeFileAtomic } from './fs-atomic';
+import { GzipAssembler, type Piece, PieceCompressor } from './gzip-pieces';
 import { narSha256OfTree, nixBase32, sriSha256 } from './nar';
-import { buildPypiBucketValue, type LayoutCounts, type PypiProject } from './pypi-layout';
-import { dumpPython, dumpPythonChunks, type PyObject, type PyValue } from './python-json';
+import { type KeyEntry, type LayoutCounts, type PypiProject, pypiEntries } from './pypi-layout';
+import { dumpPython, dumpPythonEntry, type PyObject, type PyValue } from './python-json';
 import { compareCodePoints } from './python-str';
-import { buildSdistBucketValue, type SdistProject } from './sdist-layout';
-import { writeTarGz } from './tarball';
-import { readTree } from './tree';
-import { buildWheelBucketValue, type WheelProject } from './wheel-layout';
+import { type PruneResult, pruneSnapshots } from './retention';
+import {
+  type EntryBlock,
+  EntryReader,
+  type EntryRecord,
+  LineWriter,
+  REUSE_DIR,
+  readPieces,
+  writeEntriesHeader,
+  writeEntryBlock,
+  writePieces,
+} from './reuse';
+import { type SdistProject, sdistEntries } from './sdist-layout';
+import { ustarHeader } from './tarball';
+import { readTree, type TreeNode } from './tree';
+import { type WheelProject, wheelEntries } from './wheel-layout';
 
 /** What the snapshot covers. */
 export interface SnapshotMeta {
@@ -34,21 +49,37 @@ export interface SnapshotMeta {
  */
 export interface SnapshotSource {
   meta(): Promise<SnapshotMeta>;
-  /** Projects whose `machNixName` falls in `bucket`, in any order; releases and files in PyPI order. */
-  pypiProjects(bucket: string): AsyncIterable<PypiProject>;
   /**
-   * `wheel/` (docs/formats.md §B2): projects whose `machNixName` falls in `bucket`, in any order, each
-   * with the wheels whose metadata was extracted, in PyPI release order. Projects without such a
-   * wheel may be left out.
+   * Projects whose `machNixName` falls in `bucket`, in any order; releases and files in PyPI
+   * order. With `keys`, only the projects with one of these `machNixName`s.
    */
-  wheelProjects?(bucket: string): AsyncIterable<WheelProject>;
+  pypiProjects(bucket: string, keys?: readonly string[]): AsyncIterable<PypiProject>;
+  /**
+   * `wheel/` (FORMATS.md §B2): projects whose `machNixName` falls in `bucket` (and is one of
+   * `keys`, when given), in any order, each with the wheels whose metadata was extracted, in PyPI
+   * release order. Projects without such a wheel may be left out.
+   */
+  wheelProjects?(bucket: string, keys?: readonly string[]): AsyncIterable<WheelProject>;
   /**
    * `sdist/` and `sdist-errors/` (docs/formats.md §B1, §B3), both from this one method, called once
-   * per layout and bucket: projects whose `machNixName` falls in `bucket`, in any order, each
-   * with its crawled releases (PyPI release order) and their results per Python key. Projects
-   * without a result may be left out.
+   * per bucket: projects whose `machNixName` falls in `bucket` (and is one of `keys`, when given),
+   * in any order, each with its crawled releases (PyPI release order) and their results per
+   * Python key. Projects without a result may be left out.
    */
-  sdistProjects?(bucket: string): AsyncIterable<SdistProject>;
+  sdistProjects?(bucket: string, keys?: readonly string[]): AsyncIterable<SdistProject>;
+  /**
+   * Incremental snapshots: the `machNixName` of every project of `bucket` with a token (no
+   * whitespace) that changes whenever anything any layout writes for that key may have changed.
+   * With it, a snapshot reuses the previous one's entry of every key whose token is unchanged and
+   * asks the methods above for the other keys only. Without it, every snapshot renders all.
+   */
+  bucketTokens?(bucket: string): Promise<ReadonlyMap<string, string>>;
+  /**
+   * Identifies the code that turns stored data into projects (the caller's side of rendering):
+   * entries are reused only from a snapshot written with the same version and the same snapshot
+   * code.
+   */
+  readonly version?: string;
 }
 
 export interface PublishOptions {
@@ -64,6 +95,27 @@ export interface PublishOptions {
    * there (packages/snapshot/test/crash.test.ts) pauses it with this; nothing else sets it.
    */
   beforeLatestSwitch?: () => Promise<void>;
+  /** Render every entry even when the previous snapshot's could be reused. */
+  full?: boolean;
+  /**
+   * Keep this many snapshots, the new one included, and remove older ones (never the one
+   * `latest` points to). Unset: remove nothing.
+   */
+  keep?: number;
+}
+
+/** What a publish did, for logs and benchmarks. */
+export interface PublishStats {
+  /** The snapshot whose entries and compressed pieces were reused, if any. */
+  previous: string | null;
+  /** Keys whose entries were rendered from the source / copied from the previous snapshot. */
+  keysRendered: number;
+  keysReused: number;
+  /** Uncompressed bytes compressed by this run / whose compressed bytes were copied. */
+  bytesCompressed: number;
+  bytesReused: number;
+  /** Snapshots removed by `keep`. */
+  pruned: string[];
 }
 
 /** `manifest.json` of a snapshot (written with snake_case keys, see {@link manifestValue}). */
@@ -97,16 +149,21 @@ export interface PublishResult {
   manifestSha256: string;
   /** True when `outDir/<id>` already held this exact snapshot and only `latest` was repointed. */
   reused: boolean;
+  stats: PublishStats;
 }
 
 export const MANIFEST_FORMAT = 'pypi-graph-snapshot';
 /** Bumped when the tree's layout or any writing rule changes; it feeds the snapshot id. */
 export const FORMAT_VERSION = 1;
 
+type DataKind = 'pypi' | 'wheel' | 'sdist';
+type ProjectsOf = { pypi: PypiProject[]; wheel: WheelProject[]; sdist: SdistProject[] };
+
 interface Layout {
   dir: string;
-  has(source: SnapshotSource): boolean;
-  bucket(source: SnapshotSource, bucket: string): Promise<{ value: PyObject; counts: LayoutCounts }>;
+  /** Which source method feeds it: `sdist/` and `sdist-errors/` share one read. */
+  data: DataKind;
+  entries(projects: ProjectsOf[DataKind], bucket: string): Promise<Map<string, KeyEntry>>;
 }
 
 /**
@@ -114,23 +171,116 @@ interface Layout {
  * §B3 (sdist-errors/).
  */
 const LAYOUTS: readonly Layout[] = [
-  { dir: 'pypi', has: () => true, bucket: (source, b) => buildPypiBucketValue(source.pypiProjects(b), b) },
-  {
-    dir: 'wheel',
-    has: (source) => typeof source.wheelProjects === 'function',
-    bucket: (source, b) => buildWheelBucketValue(source.wheelProjects!(b), b),
-  },
-  {
-    dir: 'sdist',
-    has: (source) => typeof source.sdistProjects === 'function',
-    bucket: (source, b) => buildSdistBucketValue(source.sdistProjects!(b), 'sdist', b),
-  },
+  { dir: 'pypi', data: 'pypi', entries: (p, b) => pypiEntries(p as PypiProject[], b) },
+  { dir: 'wheel', data: 'wheel', entries: (p, b) => wheelEntries(p as WheelProject[], b) },
+  { dir: 'sdist', data: 'sdist', entries: (p, b) => sdistEntries(p as SdistProject[], 'sdist', b) },
   {
     dir: 'sdist-errors',
-    has: (source) => typeof source.sdistProjects === 'function',
-    bucket: (source, b) => buildSdistBucketValue(source.sdistProjects!(b), 'sdist-errors', b),
+    data: 'sdist',
+    entries: (p, b) => sdistEntries(p as SdistProject[], 'sdist-errors', b),
   },
 ];
+
+function fetcher(
+  source: SnapshotSource,
+  kind: DataKind,
+): ((bucket: string, keys?: readonly string[]) => AsyncIterable<unknown>) | undefined {
+  if (kind === 'pypi') return (b, k) => source.pypiProjects(b, k);
+  if (kind === 'wheel') return source.wheelProjects?.bind(source);
+  return source.sdistProjects?.bind(source);
+}
+
+const TOKEN = /^\S+$/;
+
+let codeFingerprint: Promise<string> | undefined;
+/** sha256 of this package's source files: entries rendered by other code are never reused. */
+function snapshotCodeFingerprint(): Promise<string> {
+  codeFingerprint ??= (async () => {
+    const dir = dirname(fileURLToPath(import.meta.url));
+    const hash = createHash('sha256').update(`${MANIFEST_FORMAT} ${FORMAT_VERSION}\n`);
+    for (const name of (await readdir(dir)).filter((n) => n.endsWith('.ts')).sort()) {
+      hash.update(`${name}\n`).update(await readFile(join(dir, name)));
+    }
+    return hash.digest('hex');
+  })();
+  return codeFingerprint;
+}
+
+/** The latest snapshot of `outDir`, when its tree, reuse data and (for pieces) tarball are sound. */
+interface Previous {
+  id: string;
+  dir: string;
+  entries: EntryReader | undefined;
+  pieces: Map<string, Map<string, Piece>> | undefined;
+  tarball: FileHandle | undefined;
+  close(): Promise<void>;
+}
+
+async function openPrevious(outDir: string, fingerprint: string, log: Logger): Promise<Previous | undefined> {
+  const id = await readlink(join(outDir, 'latest')).catch(() => undefined);
+  if (id === undefined || id.includes('/')) return undefined;
+  const order = (layout: string, bucket: string) =>
+    ALL_BUCKETS.indexOf(bucket) * LAYOUTS.length + LAYOUTS.findIndex((l) => l.dir === layout);
+  const entries = await EntryReader.open(join(outDir, REUSE_DIR, `${id}.entries`), fingerprint, order);
+  let pieces = await readPieces(join(outDir, REUSE_DIR, `${id}.pieces`), fingerprint);
+  let tarball: FileHandle | undefined;
+  if (pieces) {
+    // Compressed bytes are copied only from a tarball that still is what its .sha256 says.
+    const recorded = (await readIfExists(join(outDir, `${id}.tar.gz.sha256`)))?.split(' ')[0];
+    const actual = await sha256File(join(outDir, `${id}.tar.gz`));
+    if (recorded !== undefined && recorded === actual)
+      tarball = await open(join(outDir, `${id}.tar.gz`), 'r');
+    else pieces = undefined;
+  }
+  if (!entries && !pieces) return undefined;
+  log.info(
+    { previous: id, entries: entries !== undefined, pieces: pieces !== undefined },
+    'reusing the previous snapshot',
+  );
+  return {
+    id,
+    dir: join(outDir, id),
+    entries,
+    pieces,
+    tarball,
+    async close() {
+      entries?.close();
+      await tarball?.close();
+    },
+  };
+}
+
+/** One layout's previous bucket file, checked against the sha256 its reuse data recorded. */
+interface PreviousFile {
+  block: EntryBlock;
+  bytes: Buffer;
+  byKey: Map<string, EntryRecord>;
+}
+
+async function previousFile(previous: Previous | undefined, layout: string, bucket: string) {
+  const block = await previous?.entries?.take(layout, bucket);
+  if (!block || !previous) return undefined;
+  const bytes = await readFile(join(previous.dir, layout, `${bucket}.json`)).catch(() => undefined);
+  if (!bytes || bytes.length !== block.size) return undefined;
+  if (createHash('sha256').update(bytes).digest('hex') !== block.sha256) return undefined;
+  return { block, bytes, byKey: new Map(block.entries.map((e) => [e.key, e])) } satisfies PreviousFile;
+}
+
+/** One bucket's input: the tokens, the previous files and the projects of the changed keys. */
+interface BucketInput {
+  bucket: string;
+  tokens: ReadonlyMap<string, string> | undefined;
+  previous: Map<string, PreviousFile>;
+  /** Per data kind: the keys read from the source, or `all`. */
+  changed: Map<DataKind, Set<string> | 'all'>;
+  projects: ProjectsOf;
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
 
 /** Writes `chunks` to a new file and returns its sha256 hex (flushed later by {@link syncFiles}). */
 async function writeHashed(path: string, chunks: Iterable<string>): Promise<string> {
@@ -244,10 +394,18 @@ function checkMeta(meta: SnapshotMeta): void {
  * `outDir/<id>/` (the tree), `outDir/<id>.tar.gz` (+ `.sha256`), `outDir/latest` → `<id>` and
  * `outDir/latest.json`. Everything is built in `outDir/.tmp-<pid>-<random>/` and renamed into
  * place only when complete; `latest` moves last.
+ *
+ * When `latest` has reuse data from the same code (`outDir/.reuse/`) and the source gives
+ * tokens, every key whose token did not change is copied from the previous snapshot's bucket
+ * file and only the others are read and rendered; compressed pieces of the previous tarball
+ * whose bytes recur are copied too. The result is byte for byte what a full render gives.
  */
 export async function publishSnapshot(options: PublishOptions): Promise<PublishResult> {
   const { outDir, source, signal } = options;
   const log = (options.logger ?? silentLogger).child({ outDir });
+  if (options.keep !== undefined && (!Number.isInteger(options.keep) || options.keep < 1)) {
+    throw new CrawlError('config-invalid', `keep must be a positive integer, got ${options.keep}`);
+  }
   try {
     signal?.throwIfAborted();
     await mkdir(outDir, { recursive: true });
@@ -259,10 +417,15 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
 
     const meta = await source.meta();
     checkMeta(meta);
+    const fingerprint = createHash('sha256')
+      .update(`${await snapshotCodeFingerprint()}\n${source.version ?? ''}`)
+      .digest('hex');
+    const previous = options.full ? undefined : await openPrevious(outDir, fingerprint, log);
     const tmp = await makeTempDir(outDir);
     try {
-      return await build(tmp.path, meta);
+      return await build(tmp.path, meta, fingerprint, previous);
     } finally {
+      await previous?.close();
       await tmp.release();
     }
   } catch (err) {
@@ -272,30 +435,140 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
     throw toCrawlError(err, 'snapshot-failed');
   }
 
-  async function build(tmpDir: string, meta: SnapshotMeta): Promise<PublishResult> {
+  async function build(
+    tmpDir: string,
+    meta: SnapshotMeta,
+    fingerprint: string,
+    previous: Previous | undefined,
+  ): Promise<PublishResult> {
     const tree = join(tmpDir, 'tree');
     await mkdir(tree);
+    const layouts = LAYOUTS.filter((l) => fetcher(source, l.data) !== undefined);
+    for (const layout of layouts) await mkdir(join(tree, layout.dir));
     const files = new Map<string, string>();
-    const counts: Record<string, LayoutCounts> = {};
+    const counts: Record<string, LayoutCounts> = Object.fromEntries(
+      layouts.map((l) => [l.dir, { projects: 0, releases: 0, files: 0 }]),
+    );
+    const stats: PublishStats = {
+      previous: previous?.id ?? null,
+      keysRendered: 0,
+      keysReused: 0,
+      bytesCompressed: 0,
+      bytesReused: 0,
+      pruned: [],
+    };
+    const spool = await open(join(tmpDir, 'pieces'), 'w+');
+    const compressor = new PieceCompressor(spool);
+    const filePieces = new Map<string, Promise<Piece>[]>();
+    await mkdir(join(tmpDir, REUSE_DIR));
+    const entriesOut = await LineWriter.create(join(tmpDir, REUSE_DIR, 'entries'));
+    await writeEntriesHeader(entriesOut, fingerprint);
 
-    for (const layout of LAYOUTS) {
-      if (!layout.has(source)) continue;
-      await mkdir(join(tree, layout.dir));
-      const total: LayoutCounts = { projects: 0, releases: 0, files: 0 };
-      // All 256 files are written, an empty bucket as `{}`: the fetcher's `allNames` opens
-      // every one (docs/formats.md §A3). One bucket is in memory at a time.
-      for (const bucket of ALL_BUCKETS) {
-        signal?.throwIfAborted();
-        const { value, counts: c } = await layout.bucket(source, bucket);
-        const path = `${layout.dir}/${bucket}.json`;
-        files.set(path, await writeHashed(join(tree, path), dumpPythonChunks(value)));
-        total.projects += c.projects;
-        total.releases += c.releases;
-        total.files += c.files;
+    /** Stage 1 of a bucket: what changed, and the source's projects for it (the database part). */
+    const prepare = async (bucket: string): Promise<BucketInput> => {
+      const tokens = source.bucketTokens ? await source.bucketTokens(bucket) : undefined;
+      const prev = new Map<string, PreviousFile>();
+      for (const layout of layouts) {
+        const file = await previousFile(previous, layout.dir, bucket);
+        if (file) prev.set(layout.dir, file);
       }
-      counts[layout.dir] = total;
-      log.info({ layout: layout.dir, ...total }, 'layout written');
+      const changed = new Map<DataKind, Set<string> | 'all'>();
+      const projects: ProjectsOf = { pypi: [], wheel: [], sdist: [] };
+      for (const kind of ['pypi', 'wheel', 'sdist'] as const) {
+        const fetch = fetcher(source, kind);
+        if (!fetch) continue;
+        const users = layouts.filter((l) => l.data === kind).map((l) => prev.get(l.dir));
+        let keys: Set<string> | 'all' = 'all';
+        if (tokens && users.every((u) => u !== undefined)) {
+          keys = new Set();
+          for (const [key, token] of tokens) {
+            if (!TOKEN.test(token) || users.some((u) => u!.byKey.get(key)?.token !== token)) keys.add(key);
+          }
+          if (keys.size === tokens.size) keys = 'all';
+        }
+        changed.set(kind, keys);
+        if (keys === 'all') projects[kind] = (await collect(fetch(bucket))) as never;
+        else if (keys.size > 0) projects[kind] = (await collect(fetch(bucket, [...keys]))) as never;
+      }
+      return { bucket, tokens, previous: prev, changed, projects };
+    };
+
+    /** Stage 2: render the changed keys, copy the others, write the files and their pieces. */
+    const write = async (input: BucketInput) => {
+      const { bucket, tokens } = input;
+      for (const layout of layouts) {
+        const rendered = await layout.entries(input.projects[layout.data], bucket);
+        const changed = input.changed.get(layout.data)!;
+        const prev = input.previous.get(layout.dir);
+        const path = `${layout.dir}/${bucket}.json`;
+        const keys = [...new Set([...(tokens?.keys() ?? []), ...rendered.keys()])].sort(compareCodePoints);
+        const writer = await BucketWriter.create(join(tree, path), compressor, previous?.pieces?.get(path));
+        const records: EntryRecord[] = [];
+        const total = counts[layout.dir]!;
+        try {
+          for (const key of keys) {
+            const token = tokens?.get(key);
+            const old = changed === 'all' || changed.has(key) ? undefined : prev?.byKey.get(key);
+            let text: Buffer | undefined;
+            let releases = 0;
+            let fileCount = 0;
+            if (old && old.token === token) {
+              stats.keysReused++;
+              if (old.length > 0) text = prev!.bytes.subarray(old.offset, old.offset + old.length);
+              releases = old.releases;
+              fileCount = old.files;
+            } else {
+              stats.keysRendered++;
+              const e = rendered.get(key);
+              if (e) {
+                text = Buffer.from(dumpPythonEntry(key, e.value), 'utf8');
+                releases = e.releases;
+                fileCount = e.files;
+              }
+            }
+            let offset = 0;
+            if (text) {
+              offset = await writer.entry(key, text);
+              total.projects += 1;
+              total.releases += releases;
+              total.files += fileCount;
+            }
+            if (token !== undefined && TOKEN.test(token)) {
+              records.push({ key, token, offset, length: text?.length ?? 0, releases, files: fileCount });
+            }
+          }
+        } catch (err) {
+          await writer.abandon();
+          throw err;
+        }
+        const done = await writer.finish();
+        files.set(path, done.sha256);
+        filePieces.set(path, done.pieces);
+        if (tokens) {
+          await writeEntryBlock(entriesOut, {
+            layout: layout.dir,
+            bucket,
+            sha256: done.sha256,
+            size: done.size,
+            entries: records,
+          });
+        }
+      }
+    };
+
+    // The database works on the next bucket while this process renders the current one.
+    let next = prepare(ALL_BUCKETS[0]!);
+    for (let i = 0; i < ALL_BUCKETS.length; i++) {
+      signal?.throwIfAborted();
+      const input = await next;
+      if (i + 1 < ALL_BUCKETS.length) {
+        next = prepare(ALL_BUCKETS[i + 1]!);
+        next.catch(() => {});
+      }
+      await write(input);
     }
+    await entriesOut.close();
+    for (const layout of layouts) log.info({ layout: layout.dir, ...counts[layout.dir] }, 'layout written');
 
     // docs/formats.md §A4/§B4: decimal seconds and a newline, as `echo $(date +%s)` writes it.
     files.set('UNIX_TIMESTAMP', await writeHashed(join(tree, 'UNIX_TIMESTAMP'), [`${meta.unixTimestamp}\n`]));
@@ -328,6 +601,9 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
     let reused = await sameSnapshotThere();
     const root = await readTree(tree);
     const nar = await narSha256OfTree(root);
+    await compressor.drain();
+    stats.bytesCompressed = compressor.compressedBytes;
+    stats.bytesReused = compressor.reusedBytes;
 
     // A reused snapshot keeps its tarball when the tarball still matches its .sha256 file.
     let tarballSha256: string | undefined;
@@ -337,8 +613,21 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
       if (recorded !== undefined && recorded === actual) tarballSha256 = actual;
     }
     const tmpTarball = join(tmpDir, `${id}.tar.gz`);
+    let tarPieces: Map<string, Piece[]> | undefined;
     if (tarballSha256 === undefined) {
-      tarballSha256 = (await writeTarGz(root, id, tmpTarball, { mtime: meta.unixTimestamp }, signal)).sha256;
+      const pieces = new Map<string, Piece[]>();
+      for (const [path, list] of filePieces) pieces.set(path, await Promise.all(list));
+      const written = await writePiecedTarGz(root, id, tmpTarball, meta.unixTimestamp, pieces, {
+        spool,
+        previous: previous?.tarball,
+        signal,
+      });
+      tarballSha256 = written.sha256;
+      tarPieces = written.pieces;
+    }
+    await spool.close();
+    if (tarPieces) {
+      await writePieces(join(tmpDir, REUSE_DIR, 'pieces'), fingerprint, tarPieces);
     }
 
     if (!reused) {
@@ -362,6 +651,12 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
     if (await stat(tmpTarball).catch(() => undefined)) await rename(tmpTarball, tarball);
     await syncDir(outDir);
     await writeFileAtomic(outDir, sumFile, `${tarballSha256}  ${id}.tar.gz\n`);
+    // Reuse data goes in place with the tarball its pieces point into, before `latest` moves.
+    await mkdir(join(outDir, REUSE_DIR), { recursive: true });
+    if (source.bucketTokens)
+      await rename(join(tmpDir, REUSE_DIR, 'entries'), join(outDir, REUSE_DIR, `${id}.entries`));
+    if (tarPieces) await rename(join(tmpDir, REUSE_DIR, 'pieces'), join(outDir, REUSE_DIR, `${id}.pieces`));
+    await syncDir(join(outDir, REUSE_DIR));
 
     const result: PublishResult = {
       id,
@@ -374,6 +669,7 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
       manifest,
       manifestSha256,
       reused,
+      stats,
     };
     // latest.json first: it is what consumers pin (id, hashes, `dir`), and every path it names is
     // complete by now. A crash before `latest` moves leaves each pointer on a complete snapshot
@@ -383,8 +679,12 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
     await writeFileAtomic(outDir, join(outDir, 'latest.json'), dumpPython(latestValue(result)));
     await options.beforeLatestSwitch?.();
     await replaceSymlink(outDir, join(outDir, 'latest'), id);
+    if (options.keep !== undefined) {
+      const pruned: PruneResult = await pruneSnapshots(outDir, options.keep);
+      stats.pruned = pruned.removed;
+    }
     log.info(
-      { id, serial: meta.serial, tarballSha256, narHash: result.narHashSri, reused, counts },
+      { id, serial: meta.serial, tarballSha256, narHash: result.narHashSri, reused, counts, stats },
       'snapshot published',
     );
     return result;
@@ -414,6 +714,65 @@ export async function finishLatestSwitch(outDir: string): Promise<string | undef
   if (!complete) return undefined;
   await replaceSymlink(outDir, join(outDir, 'latest'), id);
   return id;
+}
+
+/** Uncompressed tar bytes as pieces: headers, padding and files without pieces are compressed here. */
+async function writePiecedTarGz(
+  root: TreeNode & { type: 'directory' },
+  topDir: string,
+  file: string,
+  mtime: number,
+  pieces: ReadonlyMap<string, Piece[]>,
+  sources: { spool: FileHandle; previous: FileHandle | undefined; signal: AbortSignal | undefined },
+): Promise<{ sha256: string; pieces: Map<string, Piece[]> }> {
+  const out = await open(file, 'wx', 0o644);
+  const placed = new Map<string, Piece[]>();
+  try {
+    const asm = new GzipAssembler(out, { spool: sources.spool, previous: sources.previous });
+    await asm.start();
+    let written = 0;
+    const walk = async (node: TreeNode, path: string, rel: string): Promise<void> => {
+      sources.signal?.throwIfAborted();
+      if (node.type === 'directory') {
+        await asm.raw(ustarHeader(`${path}/`, 'directory', 0, 0o755, mtime));
+        written += 512;
+        for (const child of node.children) {
+          await walk(child, `${path}/${child.name}`, rel === '' ? child.name : `${rel}/${child.name}`);
+        }
+        return;
+      }
+      await asm.raw(ustarHeader(path, 'file', node.size, node.executable ? 0o755 : 0o644, mtime));
+      const own = pieces.get(rel);
+      const list: Piece[] = [];
+      if (own) {
+        for (const p of own) list.push(await asm.piece(p));
+      } else {
+        const data = await readFile(node.absPath);
+        for (let off = 0; off < data.length; off += 1 << 20) {
+          list.push(await asm.raw(data.subarray(off, Math.min(data.length, off + (1 << 20)))));
+        }
+      }
+      const length = list.reduce((n, p) => n + p.length, 0);
+      if (length !== node.size) {
+        throw new CrawlError(
+          'snapshot-failed',
+          `the pieces of ${rel} hold ${length} bytes, the file ${node.size}`,
+        );
+      }
+      placed.set(rel, list);
+      const pad = (512 - (node.size % 512)) % 512;
+      if (pad > 0) await asm.raw(Buffer.alloc(pad));
+      written += 512 + node.size + pad;
+    };
+    await walk(root, topDir, '');
+    // End of archive: two zero blocks, then zeros up to a whole record of 20 blocks.
+    const end = 1024;
+    await asm.raw(Buffer.alloc(end + ((10240 - ((written + end) % 10240)) % 10240)));
+    const { sha256 } = await asm.finish();
+    return { sha256, pieces: placed };
+  } finally {
+    await out.close();
+  }
 }
 
 /** `latest.json`: what a consumer needs to pin the current snapshot. */

@@ -99,7 +99,7 @@ function releaseEntry(release: PypiRelease, project: string): { entry: PyObject;
 /** One project's releases map, or undefined when no release has a publishable file. */
 function projectEntry(
   project: PypiProject,
-): { entry: PyObject; releases: number; files: number } | undefined {
+): { value: PyObject; releases: number; files: number } | undefined {
   const releases = new Map<string, PyValue>();
   let files = 0;
   for (const release of project.releases) {
@@ -114,7 +114,16 @@ function projectEntry(
     files += built.files;
   }
   if (releases.size === 0) return undefined;
-  return { entry: releases, releases: releases.size, files };
+  return { value: releases, releases: releases.size, files };
+}
+
+/** One key's entry of a layout's bucket and what it holds (its share of {@link LayoutCounts}). */
+export interface KeyEntry {
+  /** The display name of the project the entry is from. */
+  name: string;
+  value: PyObject;
+  releases: number;
+  files: number;
 }
 
 /** A bucket's object and counts. */
@@ -124,16 +133,16 @@ export interface PypiBucket {
 }
 
 /**
- * Builds one `pypi/<bucket>.json` object from the projects whose key falls in `bucket`, given in
- * any order. Keys are sorted in Python string order. Two projects with the same key (which PyPI
- * itself prevents) are settled by display name in code-point order: the first one that has a
- * publishable release wins, so the result does not depend on the source's order.
+ * The `pypi/` entry of every key (machNixName) of `projects` that has one, unsorted. Two projects
+ * with the same key (which PyPI itself prevents) are settled by display name in code-point order:
+ * the first one that has a publishable release wins, so the result does not depend on the
+ * source's order.
  */
-export async function buildPypiBucketValue(
+export async function pypiEntries(
   projects: AsyncIterable<PypiProject> | Iterable<PypiProject>,
   bucket?: string,
-): Promise<PypiBucket> {
-  const byKey = new Map<string, { name: string; entry: PyObject; releases: number; files: number }>();
+): Promise<Map<string, KeyEntry>> {
+  const byKey = new Map<string, KeyEntry>();
   for await (const project of projects) {
     const key = machNixName(project.name);
     // A key in the wrong bucket is silently invisible to mach-nix (docs/formats.md §0).
@@ -149,11 +158,23 @@ export async function buildPypiBucketValue(
       byKey.set(key, { name: project.name, ...built });
     }
   }
+  return byKey;
+}
+
+/**
+ * Builds one `pypi/<bucket>.json` object from the projects whose key falls in `bucket`, given in
+ * any order. Keys are sorted in Python string order.
+ */
+export async function buildPypiBucketValue(
+  projects: AsyncIterable<PypiProject> | Iterable<PypiProject>,
+  bucket?: string,
+): Promise<PypiBucket> {
+  const byKey = await pypiEntries(projects, bucket);
   const value = new Map<string, PyValue>();
   const counts: LayoutCounts = { projects: 0, releases: 0, files: 0 };
   for (const key of [...byKey.keys()].sort(compareCodePoints)) {
     const built = byKey.get(key)!;
-    value.set(key, built.entry);
+    value.set(key, built.value);
     counts.projects += 1;
     counts.releases += built.releases;
     counts.files += built.files;

@@ -143,3 +143,15 @@ export function* dumpPythonChunks(value: PyValue, chunkChars = 1 << 16): Generat
   }
   yield piece + (isPyObject(value) ? '\n}' : '\n]');
 }
+
+/**
+ * One top-level item of an object as {@link dumpPythonChunks} writes it, without the separator
+ * before it: `"key": value` at nesting level 1. A bucket file is `{`, then each item after
+ * `\n  ` (the first) or `,\n  ` (the others), then `\n}`; `{}` when it has none. Pure ASCII
+ * (`ensure_ascii`), so its length in characters is its length in bytes.
+ */
+export function dumpPythonEntry(key: string, value: PyValue): string {
+  const out: string[] = [pythonJsonString(key), ': '];
+  encode(value, 1, out);
+  return out.join('');
+}

@@ -21,7 +21,7 @@
 import { CrawlError } from '@pypi-graph/core';
 import { bucketOf, compareVersions, machNixName } from '@pypi-graph/pyspec';
 import { publishedRequirement } from './published-requirement';
-import type { LayoutCounts } from './pypi-layout';
+import type { KeyEntry, LayoutCounts } from './pypi-layout';
 import { dumpPython, type PyObject, type PyValue } from './python-json';
 import { compareCodePoints, pythonStrip } from './python-str';
 
@@ -218,17 +218,15 @@ function projectValue(
 }
 
 /**
- * Builds one `sdist/<bucket>.json` (kind `sdist`, ok results) or `sdist-errors/<bucket>.json`
- * (kind `sdist-errors`, error texts) object from the projects whose key falls in `bucket`, in any
- * order. Two projects with the same key (which PyPI prevents) are settled by display name in
- * code-point order, the first one with something to write winning.
+ * The entry of every key (machNixName) of `projects` that has one, unsorted (see below for
+ * how a key shared by two projects is settled).
  */
-export async function buildSdistBucketValue(
+export async function sdistEntries(
   projects: AsyncIterable<SdistProject> | Iterable<SdistProject>,
   kind: SdistLayoutKind,
   bucket?: string,
-): Promise<SdistBucket> {
-  const byKey = new Map<string, { name: string; value: PyObject; releases: number; files: number }>();
+): Promise<Map<string, KeyEntry>> {
+  const byKey = new Map<string, KeyEntry>();
   for await (const project of projects) {
     const key = machNixName(project.name);
     // A key in the wrong bucket is silently invisible to mach-nix (docs/formats.md §0).
@@ -246,6 +244,21 @@ export async function buildSdistBucketValue(
     if (built === undefined) continue;
     byKey.set(key, { name: project.name, ...built });
   }
+  return byKey;
+}
+
+/**
+ * Builds one `sdist/<bucket>.json` (kind `sdist`, ok results) or `sdist-errors/<bucket>.json`
+ * (kind `sdist-errors`, error texts) object from the projects whose key falls in `bucket`, in any
+ * order. Two projects with the same key (which PyPI prevents) are settled by display name in
+ * code-point order, the first one with something to write winning.
+ */
+export async function buildSdistBucketValue(
+  projects: AsyncIterable<SdistProject> | Iterable<SdistProject>,
+  kind: SdistLayoutKind,
+  bucket?: string,
+): Promise<SdistBucket> {
+  const byKey = await sdistEntries(projects, kind, bucket);
   const value = new Map<string, PyValue>();
   const counts: LayoutCounts = { projects: 0, releases: 0, files: 0 };
   for (const key of [...byKey.keys()].sort(compareCodePoints)) {

@@ -16,7 +16,7 @@
 import { CrawlError } from '@pypi-graph/core';
 import { bucketOf, machNixName } from '@pypi-graph/pyspec';
 import { publishedRequirement } from './published-requirement';
-import type { LayoutCounts } from './pypi-layout';
+import type { KeyEntry, LayoutCounts } from './pypi-layout';
 import { dumpPython, type PyObject, type PyValue } from './python-json';
 import { compareCodePoints, pythonStrip } from './python-str';
 
@@ -178,16 +178,14 @@ function projectValue(
 }
 
 /**
- * Builds one `wheel/<bucket>.json` object from the projects whose key falls in `bucket`, given in
- * any order. Names are sorted in Python string order. Two projects with the same key (which PyPI
- * itself prevents) are settled by display name in code-point order, the first one with a wheel
- * winning, as `buildPypiBucketValue` does.
+ * The entry of every key (machNixName) of `projects` that has one, unsorted (see below for
+ * how a key shared by two projects is settled).
  */
-export async function buildWheelBucketValue(
+export async function wheelEntries(
   projects: AsyncIterable<WheelProject> | Iterable<WheelProject>,
   bucket?: string,
-): Promise<WheelBucket> {
-  const byKey = new Map<string, { name: string; value: PyObject; releases: number; files: number }>();
+): Promise<Map<string, KeyEntry>> {
+  const byKey = new Map<string, KeyEntry>();
   for await (const project of projects) {
     const key = machNixName(project.name);
     // A key in the wrong bucket is silently invisible to mach-nix (docs/formats.md §0).
@@ -202,6 +200,20 @@ export async function buildWheelBucketValue(
     if (built === undefined) continue;
     byKey.set(key, { name: project.name, ...built });
   }
+  return byKey;
+}
+
+/**
+ * Builds one `wheel/<bucket>.json` object from the projects whose key falls in `bucket`, given in
+ * any order. Names are sorted in Python string order. Two projects with the same key (which PyPI
+ * itself prevents) are settled by display name in code-point order, the first one with a wheel
+ * winning, as `buildPypiBucketValue` does.
+ */
+export async function buildWheelBucketValue(
+  projects: AsyncIterable<WheelProject> | Iterable<WheelProject>,
+  bucket?: string,
+): Promise<WheelBucket> {
+  const byKey = await wheelEntries(projects, bucket);
   const value = new Map<string, PyValue>();
   const counts: LayoutCounts = { projects: 0, releases: 0, files: 0 };
   for (const key of sortedKeys(byKey)) {

@@ -40,7 +40,7 @@ export async function demo(options: {
     try {
       const start = new Date();
       const outcome = await crawl(app, { all: true, progress });
-      const snap = await takeSnapshot(app, config.snapshotDir, undefined, (p) => progress?.phase(p));
+      const snap = await takeSnapshot(app, config.snapshotDir, { onPhase: (p) => progress?.phase(p) });
       const names = await projectsToShow(app.db, start, SUGGESTIONS);
       // Each suggestion is a command line to copy as it is: DATA_DIR points at the demo's data.
       // The demo's data is the embedded database under DATA_DIR: a DATABASE_URL in the caller's

@@ -1,0 +1,213 @@
+/**
+ * The snapshot tarball as one gzip member made of independently compressed pieces (as
+ * `pigz --independent` does): each piece is raw deflate at {@link GZIP_LEVEL} ending in a sync
+ * flush (byte-aligned, not final), then one empty final block and the gzip trailer, whose CRC is
+ * combined from the pieces' CRCs. Any gunzip, Python's tarfile and Nix's libarchive read it as
+ * an ordinary gzip stream.
+ *
+ * Why pieces: they compress on all cores while the tree is still being written (zlib's async
+ * calls run on libuv's thread pool), and a piece whose bytes a previous snapshot already
+ * compressed is copied from that tarball instead of compressed again, so a day's snapshot
+ * compresses what changed. The bytes stay a function of the tree alone: piece boundaries depend
+ * only on the content (see publish.ts), and zlib with the same level gives the same output.
+ */
+import { createHash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { constants, crc32, deflateRaw, deflateRawSync } from 'node:zlib';
+import { crc32Combine } from './crc32';
+import { GZIP_HEADER, GZIP_LEVEL } from './tarball';
+
+const deflateRawAsync = promisify(deflateRaw);
+const OPTIONS = {
+  level: GZIP_LEVEL,
+  memLevel: 8,
+  strategy: constants.Z_DEFAULT_STRATEGY,
+  finishFlush: constants.Z_SYNC_FLUSH,
+};
+/** An empty fixed-Huffman block with BFINAL set: ends the deflate stream after the last piece. */
+const FINAL_BLOCK = Buffer.from([0x03, 0x00]);
+
+/** Where a piece's compressed bytes are. */
+export interface Piece {
+  /** sha256 hex of the uncompressed bytes: what makes a piece reusable. */
+  sha256: string;
+  crc: number;
+  /** Uncompressed length. */
+  length: number;
+  /** Compressed length. */
+  compLength: number;
+  /** Offset of the compressed bytes in `file`. */
+  compOffset: number;
+  /** `spool`: this run's piece file; `previous`: the previous snapshot's tarball. */
+  file: 'spool' | 'previous';
+}
+
+/** Compressed bytes of a piece, sync-flushed (for pieces compressed on the spot). */
+export function compressSync(data: Buffer): Buffer {
+  return deflateRawSync(data, OPTIONS);
+}
+
+/**
+ * Compresses pieces in parallel into a spool file, at most `maxInFlight` uncompressed bytes at
+ * a time (memory stays bounded however fast the tree is written).
+ */
+export class PieceCompressor {
+  private spoolEnd = 0;
+  private inFlight = 0;
+  private readonly waiting: Array<() => void> = [];
+  private readonly pending = new Set<Promise<void>>();
+  private failure: unknown;
+  /** Uncompressed bytes compressed by this run / copied from the previous tarball. */
+  compressedBytes = 0;
+  reusedBytes = 0;
+
+  constructor(
+    private readonly spool: FileHandle,
+    private readonly maxInFlight = 32 << 20,
+  ) {}
+
+  /**
+   * A piece for `data`: the previous snapshot's when `reuse` knows its hash, else compressed
+   * (asynchronously: the returned object is complete once {@link drain} resolved).
+   */
+  async add(data: Buffer, reuse?: ReadonlyMap<string, Piece>): Promise<Piece> {
+    if (this.failure) throw this.failure;
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    const known = reuse?.get(sha256);
+    if (known && known.length === data.length) {
+      this.reusedBytes += data.length;
+      return { ...known, file: 'previous' };
+    }
+    const piece: Piece = {
+      sha256,
+      crc: crc32(data),
+      length: data.length,
+      compLength: 0,
+      compOffset: 0,
+      file: 'spool',
+    };
+    while (this.inFlight > 0 && this.inFlight + data.length > this.maxInFlight) {
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+    this.inFlight += data.length;
+    this.compressedBytes += data.length;
+    const job = (async () => {
+      try {
+        const out = await deflateRawAsync(data, OPTIONS);
+        // Offsets are taken in completion order: the spool is private, the tarball is not.
+        piece.compOffset = this.spoolEnd;
+        piece.compLength = out.length;
+        this.spoolEnd += out.length;
+        await writeAll(this.spool, out, piece.compOffset);
+      } catch (err) {
+        this.failure ??= err;
+      } finally {
+        this.inFlight -= data.length;
+        this.waiting.shift()?.();
+      }
+    })();
+    this.pending.add(job);
+    void job.then(() => this.pending.delete(job));
+    return piece;
+  }
+
+  /** Waits for every piece given so far. */
+  async drain(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+    while (this.waiting.length > 0) this.waiting.shift()!();
+    if (this.failure) throw this.failure;
+  }
+}
+
+async function writeAll(handle: FileHandle, data: Buffer, position: number): Promise<void> {
+  for (let off = 0; off < data.length; ) {
+    off += (await handle.write(data, off, data.length - off, position + off)).bytesWritten;
+  }
+}
+
+async function readExactly(handle: FileHandle, length: number, position: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  for (let off = 0; off < length; ) {
+    const { bytesRead } = await handle.read(buf, off, length - off, position + off);
+    if (bytesRead === 0) throw new Error(`short read at ${position + off}`);
+    off += bytesRead;
+  }
+  return buf;
+}
+
+/** Writes the gzip member piece by piece; knows each piece's offset in the result. */
+export class GzipAssembler {
+  private crc = 0;
+  private isize = 0;
+  private offset = 0;
+  private readonly hash = createHash('sha256');
+  private buffered: Buffer[] = [];
+  private bufferedBytes = 0;
+
+  constructor(
+    private readonly out: FileHandle,
+    private readonly sources: { spool: FileHandle; previous?: FileHandle },
+  ) {}
+
+  async start(): Promise<void> {
+    await this.emit(GZIP_HEADER);
+  }
+
+  /** Appends a piece; returns it as the next snapshot will find it (in this tarball). */
+  async piece(p: Piece): Promise<Piece> {
+    const source = p.file === 'spool' ? this.sources.spool : this.sources.previous;
+    if (!source) throw new Error('a reused piece without the previous tarball');
+    const bytes = await readExactly(source, p.compLength, p.compOffset);
+    return this.compressed(bytes, p);
+  }
+
+  /** Appends bytes compressed here and now (headers, padding, small files). */
+  async raw(data: Buffer): Promise<Piece> {
+    const comp = compressSync(data);
+    return this.compressed(comp, {
+      sha256: createHash('sha256').update(data).digest('hex'),
+      crc: crc32(data),
+      length: data.length,
+      compLength: comp.length,
+      compOffset: 0,
+      file: 'spool',
+    });
+  }
+
+  private async compressed(bytes: Buffer, p: Piece): Promise<Piece> {
+    const at = this.offset;
+    await this.emit(bytes);
+    this.crc = crc32Combine(this.crc, p.crc, p.length);
+    this.isize = (this.isize + p.length) % 2 ** 32;
+    return { ...p, compOffset: at, file: 'previous' };
+  }
+
+  private async emit(bytes: Buffer): Promise<void> {
+    this.hash.update(bytes);
+    this.offset += bytes.length;
+    this.buffered.push(bytes);
+    this.bufferedBytes += bytes.length;
+    if (this.bufferedBytes >= 1 << 20) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.bufferedBytes === 0) return;
+    const data = Buffer.concat(this.buffered, this.bufferedBytes);
+    this.buffered = [];
+    this.bufferedBytes = 0;
+    await writeAll(this.out, data, this.offset - data.length);
+  }
+
+  /** The final block and the trailer; returns the sha256 and size of the whole file. */
+  async finish(): Promise<{ sha256: string; bytes: number }> {
+    await this.emit(FINAL_BLOCK);
+    const trailer = Buffer.alloc(8);
+    trailer.writeUInt32LE(this.crc >>> 0, 0);
+    trailer.writeUInt32LE(this.isize, 4);
+    await this.emit(trailer);
+    await this.flush();
+    await this.out.sync();
+    return { sha256: this.hash.digest('hex'), bytes: this.offset };
+  }
+}

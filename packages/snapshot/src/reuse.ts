@@ -1,0 +1,233 @@
+/**
+ * What the next snapshot may reuse from this one, kept beside it in `outDir/.reuse/` (outside
+ * the published tree and tarball):
+ *
+ * - `<id>.entries`: per layout and bucket file, in the order publish writes them, each key's
+ *   token (the source's change marker of the projects behind it), the byte range of its entry
+ *   in the bucket file (0 bytes: the key has no entry) and its counts;
+ * - `<id>.pieces`: per tree file, the compressed pieces of the tarball (sha256 of the
+ *   uncompressed bytes, CRC, lengths, offset in `<id>.tar.gz`).
+ *
+ * Both start with a fingerprint of the code that rendered them; another fingerprint means
+ * nothing is reused. Plain text, one record a line.
+ */
+import { createReadStream } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import type { Piece } from './gzip-pieces';
+
+export const REUSE_DIR = '.reuse';
+const MAGIC = 'pypi-graph-reuse 1';
+
+/** One key of one bucket file. */
+export interface EntryRecord {
+  key: string;
+  token: string;
+  /** Byte offset of `"key": value` in the bucket file; length 0 when the key has no entry. */
+  offset: number;
+  length: number;
+  releases: number;
+  files: number;
+}
+
+export interface EntryBlock {
+  layout: string;
+  bucket: string;
+  /** sha256 hex and size of the bucket file the offsets point into. */
+  sha256: string;
+  size: number;
+  entries: EntryRecord[];
+}
+
+/** Line-by-line writer through a file handle, buffered. */
+export class LineWriter {
+  private buffer = '';
+  private position = 0;
+  private constructor(private readonly handle: FileHandle) {}
+
+  static async create(path: string): Promise<LineWriter> {
+    return new LineWriter(await open(path, 'wx', 0o644));
+  }
+
+  async line(text: string): Promise<void> {
+    this.buffer += `${text}\n`;
+    if (this.buffer.length >= 1 << 20) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    const data = Buffer.from(this.buffer, 'utf8');
+    this.buffer = '';
+    for (let off = 0; off < data.length; ) {
+      off += (await this.handle.write(data, off, data.length - off, this.position + off)).bytesWritten;
+    }
+    this.position += data.length;
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    await this.handle.sync();
+    await this.handle.close();
+  }
+}
+
+export async function writeEntriesHeader(w: LineWriter, fingerprint: string): Promise<void> {
+  await w.line(`${MAGIC}\t${fingerprint}`);
+}
+
+export async function writeEntryBlock(w: LineWriter, block: EntryBlock): Promise<void> {
+  await w.line(`B\t${block.layout}\t${block.bucket}\t${block.sha256}\t${block.size}`);
+  for (const e of block.entries) {
+    await w.line(
+      `E\t${JSON.stringify(e.key)}\t${e.token}\t${e.offset}\t${e.length}\t${e.releases}\t${e.files}`,
+    );
+  }
+}
+
+export async function writePieces(
+  path: string,
+  fingerprint: string,
+  pieces: ReadonlyMap<string, readonly Piece[]>,
+): Promise<void> {
+  const w = await LineWriter.create(path);
+  await w.line(`${MAGIC}\t${fingerprint}`);
+  for (const [file, list] of pieces) {
+    await w.line(`F\t${file}`);
+    for (const p of list)
+      await w.line(`P\t${p.sha256}\t${p.crc}\t${p.length}\t${p.compLength}\t${p.compOffset}`);
+  }
+  await w.close();
+}
+
+/** The pieces of a previous tarball by tree file, or undefined when unusable. */
+export async function readPieces(
+  path: string,
+  fingerprint: string,
+): Promise<Map<string, Map<string, Piece>> | undefined> {
+  const out = new Map<string, Map<string, Piece>>();
+  let current: Map<string, Piece> | undefined;
+  let first = true;
+  try {
+    for await (const line of createInterface({
+      input: createReadStream(path),
+      crlfDelay: Number.POSITIVE_INFINITY,
+    })) {
+      if (first) {
+        if (line !== `${MAGIC}\t${fingerprint}`) return undefined;
+        first = false;
+        continue;
+      }
+      const f = line.split('\t');
+      if (f[0] === 'F') {
+        current = new Map();
+        out.set(f[1]!, current);
+      } else if (f[0] === 'P' && current) {
+        current.set(f[1]!, {
+          sha256: f[1]!,
+          crc: Number(f[2]),
+          length: Number(f[3]),
+          compLength: Number(f[4]),
+          compOffset: Number(f[5]),
+          file: 'previous',
+        });
+      } else {
+        return undefined;
+      }
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  return first ? undefined : out;
+}
+
+/**
+ * Reads `<id>.entries` block by block in publish order; a block asked for that the file does
+ * not have (a layout the previous snapshot lacked) is undefined.
+ */
+export class EntryReader {
+  private readonly lines: AsyncIterator<string>;
+  private lookahead: string | undefined;
+  private done = false;
+
+  private constructor(
+    input: NodeJS.ReadableStream,
+    private readonly order: (layout: string, bucket: string) => number,
+  ) {
+    this.lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })[Symbol.asyncIterator]();
+  }
+
+  /** Opens the file when its fingerprint is `fingerprint`; undefined otherwise. */
+  static async open(
+    path: string,
+    fingerprint: string,
+    order: (layout: string, bucket: string) => number,
+  ): Promise<EntryReader | undefined> {
+    const input = createReadStream(path);
+    const opened = await new Promise<boolean>((resolve) => {
+      input.once('open', () => resolve(true));
+      input.once('error', () => resolve(false));
+    });
+    if (!opened) return undefined;
+    const reader = new EntryReader(input, order);
+    const header = await reader.next();
+    if (header !== `${MAGIC}\t${fingerprint}`) {
+      input.destroy();
+      return undefined;
+    }
+    return reader;
+  }
+
+  private async next(): Promise<string | undefined> {
+    if (this.lookahead !== undefined) {
+      const l = this.lookahead;
+      this.lookahead = undefined;
+      return l;
+    }
+    if (this.done) return undefined;
+    const r = await this.lines.next();
+    if (r.done) {
+      this.done = true;
+      return undefined;
+    }
+    return r.value;
+  }
+
+  /** The block of `layout`/`bucket`, skipping blocks that come before it. */
+  async take(layout: string, bucket: string): Promise<EntryBlock | undefined> {
+    const want = this.order(layout, bucket);
+    for (;;) {
+      const line = await this.next();
+      if (line === undefined) return undefined;
+      const f = line.split('\t');
+      if (f[0] !== 'B') continue; // entries of a skipped block
+      const at = this.order(f[1]!, f[2]!);
+      if (at < want) continue;
+      if (at > want) {
+        this.lookahead = line;
+        return undefined;
+      }
+      const block: EntryBlock = { layout, bucket, sha256: f[3]!, size: Number(f[4]), entries: [] };
+      for (;;) {
+        const e = await this.next();
+        if (e === undefined) return block;
+        if (!e.startsWith('E\t')) {
+          this.lookahead = e;
+          return block;
+        }
+        const g = e.split('\t');
+        block.entries.push({
+          key: JSON.parse(g[1]!) as string,
+          token: g[2]!,
+          offset: Number(g[3]),
+          length: Number(g[4]),
+          releases: Number(g[5]),
+          files: Number(g[6]),
+        });
+      }
+    }
+  }
+
+  close(): void {
+    void this.lines.return?.();
+  }
+}
