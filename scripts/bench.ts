@@ -31,6 +31,11 @@ const BENCHMARKS: Record<string, Benchmark> = {
       "the local PyPI server's PyPI-shaped preset at 1 %, 10 %, 100 %: start time, RSS while a client walks it",
     load: () => import('./bench/pypi-server'),
   },
+  scale: {
+    summary:
+      "PyPI's size: bulk load, table sizes, EXPLAIN of hot queries, full and incremental snapshot, status (files/s, CPU, RSS)",
+    load: () => import('./bench/scale'),
+  },
   'sdist-accuracy': {
     summary: "sdists' extracted dependencies vs. the METADATA of a wheel built from them (agreement rate)",
     load: () => import('./bench/sdist-accuracy'),

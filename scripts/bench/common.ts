@@ -2,7 +2,7 @@
 // and the docs/benchmarks.md writer. Every measured step runs as its own `node` process under
 // /usr/bin/time, so its peak RSS is that process's alone (no pnpm/tsx wrapper, not this script).
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -369,4 +369,78 @@ export function databaseUrl(adminUrl: string, name: string): string {
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return url.href;
+}
+
+const PG_AUX =
+  /: (checkpointer|background writer|walwriter|autovacuum launcher|autovacuum worker|logical replication launcher|stats collector|archiver)\b/;
+
+/**
+ * CPU seconds of PostgreSQL's processes for one database: its backends (`postgres: … user db
+ * host(port) state`) plus the server's own processes (postmaster, WAL writer, checkpointer,
+ * background writer: they work for every database, ours included), read from /proc every
+ * `everyMs`. Backends of other databases (other work on the machine) are left out. A backend
+ * that exits between two samples loses its last interval's CPU (at most `everyMs` of it).
+ */
+export class PostgresCpu {
+  private readonly base = new Map<number, number>();
+  private readonly last = new Map<number, number>();
+  private readonly counted = new Map<number, boolean>();
+  private readonly notPostgres = new Set<number>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly database: string,
+    private readonly everyMs = 100,
+  ) {}
+
+  start(): void {
+    this.sample(true);
+    this.timer = setInterval(() => this.sample(false), this.everyMs);
+  }
+
+  stop(): number {
+    if (this.timer) clearInterval(this.timer);
+    this.sample(false);
+    let total = 0;
+    for (const [pid, cpu] of this.last) {
+      if (this.counted.get(pid)) total += cpu - (this.base.get(pid) ?? 0);
+    }
+    return total;
+  }
+
+  private sample(initial: boolean): void {
+    let pids: string[];
+    try {
+      pids = readdirSync('/proc');
+    } catch {
+      return;
+    }
+    for (const name of pids) {
+      const pid = Number(name);
+      if (!Number.isInteger(pid) || this.notPostgres.has(pid)) continue;
+      if (!this.last.has(pid)) {
+        if (readText(`/proc/${pid}/comm`)?.trim() !== 'postgres') {
+          this.notPostgres.add(pid);
+          continue;
+        }
+      }
+      const cmdline = readText(`/proc/${pid}/cmdline`)?.replaceAll('\0', ' ').trim();
+      if (cmdline === undefined) continue;
+      const cpu = cpuSecondsOf(pid);
+      if (!Number.isFinite(cpu)) continue;
+      // A backend just forked still shows the postmaster's command line: classify again each time.
+      const backend = /^postgres: /.test(cmdline) && !PG_AUX.test(cmdline);
+      this.counted.set(pid, !backend || cmdline.includes(` ${this.database} `));
+      if (!this.base.has(pid)) this.base.set(pid, initial ? cpu : 0);
+      this.last.set(pid, cpu);
+    }
+  }
+}
+
+function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
 }

@@ -31,7 +31,7 @@ export function fileUrl(f: GenFile): string {
   return `https://files.pythonhosted.org/packages/${f.sha256.slice(0, 2)}/${f.sha256.slice(2, 4)}/${f.sha256.slice(4)}/${f.filename}`;
 }
 
-function fileRecord(version: string, f: GenFile): FileRecord {
+export function fileRecord(version: string, f: GenFile): FileRecord {
   return {
     filename: f.filename,
     version,

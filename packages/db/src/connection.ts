@@ -37,17 +37,23 @@ export interface DatabaseOptions {
   pglitePath?: string;
   /** Pool size for PostgreSQL. */
   poolSize?: number;
+  /** Called with every statement drizzle sends (PostgreSQL only): `explainCalls` uses it. */
+  onQuery?: (sql: string, params: unknown[]) => void;
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  if (options.databaseUrl) return openPostgres(options.databaseUrl, options.poolSize ?? 10);
+  if (options.databaseUrl) return openPostgres(options.databaseUrl, options.poolSize ?? 10, options.onQuery);
   if (!options.pglitePath) {
     throw new CrawlError('config-invalid', 'no DATABASE_URL and no embedded database path');
   }
   return openPglite(options.pglitePath);
 }
 
-async function openPostgres(url: string, max: number): Promise<Database> {
+async function openPostgres(
+  url: string,
+  max: number,
+  onQuery?: (sql: string, params: unknown[]) => void,
+): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max, application_name: 'pypi-graph' });
   // A dropped server connection must not crash the process; the next query reconnects.
   // `pool.on('error')` covers idle clients only: a client that is checked out (in a transaction,
@@ -57,7 +63,8 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   pool.on('connect', (client) => {
     client.on('error', () => {});
   });
-  const db = drizzlePg(pool, { schema }) as unknown as Db;
+  const logger = onQuery ? { logQuery: onQuery } : undefined;
+  const db = drizzlePg(pool, { schema, logger }) as unknown as Db;
   return {
     db,
     kind: 'postgres',

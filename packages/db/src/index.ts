@@ -20,6 +20,7 @@ export {
   serialBefore,
 } from './changelog';
 export { type Database, type DatabaseOptions, type Db, openDatabase, type Schema } from './connection';
+export { type ExplainedStatement, explainCalls } from './explain';
 export {
   type ExtractionRecord,
   type FileDependencies,

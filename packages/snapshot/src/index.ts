@@ -5,6 +5,7 @@ export {
   MANIFEST_FORMAT,
   type PublishOptions,
   type PublishResult,
+  type PublishStats,
   publishSnapshot,
   type SnapshotManifest,
   type SnapshotMeta,
@@ -24,12 +25,14 @@ export {
 export {
   dumpPython,
   dumpPythonChunks,
+  dumpPythonEntry,
   type PyObject,
   type PyValue,
   pyObject,
   pythonJsonString,
 } from './python-json';
 export { compareCodePoints, pythonQuote, pythonStrip } from './python-str';
+export { type PruneResult, pruneSnapshots } from './retention';
 export {
   buildSdistBucket,
   buildSdistBucketValue,
