@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/services';
 import {
   addPendingProjects,
+  bucketTokens,
+  bulkLoad,
   clearPendingProject,
   countPendingProjects,
   crawlSummary,
@@ -402,6 +404,49 @@ describe('an sdist waiting for a sandbox', () => {
       }
     });
   }
+  it("moves a project's change_seq on every write a snapshot depends on, and on nothing else", async () => {
+    const db = database.db;
+    const seqOf = async (name: string) =>
+      (await db.select().from(schema.projects).where(sql`name = ${name}`))[0]!.changeSeq;
+    const record: ProjectRecord = {
+      displayName: 'Seq.Pkg',
+      serial: 5,
+      versions: ['1'],
+      files: [file('seq_pkg-1-py3-none-any.whl', '1', { sha256: 'c'.repeat(64) })],
+    };
+    await saveProject(db, record);
+    const s1 = await seqOf('seq-pkg');
+    expect(s1).toBeGreaterThan(0);
+    const [f] = await db.select().from(schema.files).where(sql`filename = 'seq_pkg-1-py3-none-any.whl'`);
+    await saveExtraction(db, {
+      fileId: f!.id,
+      pythonKey: 'any',
+      method: 'pep658',
+      extractorVersion: '1',
+      status: 'ok',
+      startedAt: new Date(),
+      requirements: [{ kind: 'install', requirement: 'six' }],
+    });
+    const s2 = await seqOf('seq-pkg');
+    expect(s2).toBeGreaterThan(s1);
+    // A failed crawl keeps what is stored: what a snapshot publishes did not change.
+    await recordProjectFailure(db, 'Seq.Pkg', 'http-error', 'boom');
+    expect(await seqOf('seq-pkg')).toBe(s2);
+    // A stale state writes nothing.
+    expect((await saveProject(db, { ...record, serial: 4 })).applied).toBe(false);
+    expect(await seqOf('seq-pkg')).toBe(s2);
+    await markProjectRemoved(db, 'Seq.Pkg', 6);
+    const s3 = await seqOf('seq-pkg');
+    expect(s3).toBeGreaterThan(s2);
+    // The snapshot's tokens: every key of the bucket, with the ids and change_seq behind it.
+    const [p] = await db.select().from(schema.projects).where(sql`name = 'seq-pkg'`);
+    const tokens = await bucketTokens(db, p!.bucket);
+    expect(tokens.get('seq.pkg')).toBe(`${p!.id}.${s3}`);
+    // And a key filter reads only that key's rows.
+    await saveProject(db, { ...record, serial: 7 });
+    expect((await pypiBucket(db, p!.bucket, ['seq.pkg'])).map((x) => x.name)).toEqual(['Seq.Pkg']);
+    expect(await pypiBucket(db, p!.bucket, ['no-such-key'])).toEqual([]);
+  });
 });
 
 describe('errors from PostgreSQL going away', () => {
@@ -431,6 +476,116 @@ describe('errors from PostgreSQL going away', () => {
     } finally {
       await victim.close();
       await admin.close();
+      await t.drop();
+    }
+  });
+});
+
+describe('bulkLoad', () => {
+  it('writes the rows it is given into an empty database, moves the sequences past them, and refuses a database with data', async () => {
+    const t = await createTestDatabase();
+    const database = await openDatabase({ databaseUrl: t.url });
+    try {
+      await migrate(database);
+      const at = new Date('2024-01-02T03:04:05Z');
+      const result = await bulkLoad(
+        t.url,
+        async (w) => {
+          w.write('projects', {
+            id: 1,
+            name: 'a-b',
+            displayName: 'A_b',
+            machnixName: 'a-b',
+            bucket: 'aa',
+            lastSerial: 9,
+            removed: false,
+            removedAt: null,
+            crawledAt: at,
+          });
+          w.write('releases', {
+            id: 1,
+            projectId: 1,
+            version: '1.0',
+            yanked: false,
+            yankedReason: null,
+            removed: false,
+            removedAt: null,
+          });
+          w.write('files', {
+            id: 1,
+            filename: 'A_b-1.0.tar.gz',
+            projectId: 1,
+            releaseId: 1,
+            version: '1.0',
+            packagetype: 'sdist',
+            pythonVersion: 'source',
+            url: 'https://x/A_b-1.0.tar.gz',
+            sha256: 'd'.repeat(64),
+            size: 10,
+            uploadTime: at,
+            requiresPython: null,
+            yanked: false,
+            yankedReason: null,
+            coreMetadataSha256: null,
+            hasCoreMetadata: false,
+            removed: false,
+            removedAt: null,
+            firstSeenAt: at,
+          });
+          w.write('extractions', {
+            id: 1,
+            fileId: 1,
+            pythonKey: '38',
+            method: 'setup.py',
+            extractorVersion: '1',
+            status: 'ok',
+            failureCode: null,
+            log: 'tab\there\nline\\',
+            bytesTransferred: null,
+            requests: 1,
+            startedAt: at,
+            finishedAt: at,
+          });
+          w.write('requirements', {
+            id: 1,
+            extractionId: 1,
+            position: 0,
+            kind: 'install',
+            extra: null,
+            requirement: 'six>=1',
+            name: 'six',
+            specifier: '>=1',
+            marker: null,
+          });
+          w.write('changelog', { serial: 9, time: at, name: 'A_b', version: '1.0', action: 'new release' });
+        },
+        { changelogSerial: 9, vacuum: true },
+      );
+      expect(result.rows).toEqual({
+        projects: 1,
+        releases: 1,
+        files: 1,
+        changelog: 1,
+        extractions: 1,
+        requirements: 1,
+      });
+      const [e] = await database.db.select().from(schema.extractions);
+      expect(e!.log).toBe('tab\there\nline\\');
+      expect((await storeCounts(database.db)).files).toBe(1);
+      // The next id the crawl takes is past the loaded ones.
+      await saveProject(database.db, {
+        displayName: 'Other',
+        serial: 10,
+        versions: ['1'],
+        files: [file('other-1.tar.gz', '1')],
+      });
+      const ids = (await database.db.select().from(schema.projects)).map((p) => p.id).sort();
+      expect(ids).toEqual([1, 2]);
+      await expect(bulkLoad(t.url, async () => {})).rejects.toThrow(
+        /needs empty tables; projects, releases, files, changelog, extractions, requirements already hold rows/,
+      );
+    } finally {
+      await database.close();
       await t.drop();
     }
   });
