@@ -18,6 +18,11 @@ function rowsOf<T>(result: unknown): T[] {
   return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
 }
 
+/** A json column: parsed by node-postgres already, a string from drivers that do not. */
+function json<T>(value: T | string | null): T | null {
+  return typeof value === 'string' ? (JSON.parse(value) as T) : value;
+}
+
 /** A PostgreSQL text[] literal: every element double-quoted, `"` and `\` escaped. */
 function textArray(values: readonly string[]): string {
   return `{${values.map((v) => `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`).join(',')}}`;
@@ -150,50 +155,45 @@ export async function wheelBucket(
       WHERE p.bucket = ${bucket} AND NOT p.removed ${onlyKeys(keys)}
       ORDER BY f.id, e.extractor_version DESC, e.method, e.id)
     SELECT p.id AS project_id, p.display_name AS name, f.version, f.filename, f.python_version,
-           r.kind, r.requirement
+           (SELECT json_agg(json_build_array(r.kind, r.requirement) ORDER BY r.position)
+              FROM requirements r WHERE r.extraction_id = c.extraction_id) AS reqs
     FROM chosen c
     JOIN files f ON f.id = c.file_id
     JOIN projects p ON p.id = f.project_id
-    LEFT JOIN requirements r ON r.extraction_id = c.extraction_id
-    ORDER BY p.id, f.filename, r.position`);
+    ORDER BY p.id, f.filename`);
+  // One row per wheel, its requirement rows as one JSON array: far fewer rows to parse than one
+  // per requirement (JSON.parse is native), same order.
   const out: WheelProjectRows[] = [];
   let lastProject: number | undefined;
-  let lastFile: string | undefined;
   for (const row of rowsOf<{
     project_id: number | string;
     name: string;
     version: string;
     filename: string;
     python_version: string;
-    kind: string | null;
-    requirement: string | null;
+    reqs: Array<[string, string]> | string | null;
   }>(result)) {
     const pid = Number(row.project_id);
     if (pid !== lastProject) {
       out.push({ name: row.name, wheels: [] });
       lastProject = pid;
-      lastFile = undefined;
     }
-    const project = out.at(-1)!;
-    if (row.filename !== lastFile) {
-      project.wheels.push({
-        version: row.version,
-        filename: row.filename,
-        pythonVersion: row.python_version,
-        requiresDist: [],
-        requiresPython: null,
-        providesExtras: [],
-        requiresExternal: [],
-      });
-      lastFile = row.filename;
+    const wheel: WheelRow = {
+      version: row.version,
+      filename: row.filename,
+      pythonVersion: row.python_version,
+      requiresDist: [],
+      requiresPython: null,
+      providesExtras: [],
+      requiresExternal: [],
+    };
+    out.at(-1)!.wheels.push(wheel);
+    for (const [kind, requirement] of json<Array<[string, string]>>(row.reqs) ?? []) {
+      if (kind === 'install') wheel.requiresDist.push(requirement);
+      else if (kind === 'python') wheel.requiresPython = requirement;
+      else if (kind === 'provides-extra') wheel.providesExtras.push(requirement);
+      else if (kind === 'external') wheel.requiresExternal.push(requirement);
     }
-    const wheel = project.wheels.at(-1)!;
-    if (row.kind === 'install' && row.requirement !== null) wheel.requiresDist.push(row.requirement);
-    else if (row.kind === 'python') wheel.requiresPython = row.requirement;
-    else if (row.kind === 'provides-extra' && row.requirement !== null)
-      wheel.providesExtras.push(row.requirement);
-    else if (row.kind === 'external' && row.requirement !== null)
-      wheel.requiresExternal.push(row.requirement);
   }
   return out;
 }
@@ -245,57 +245,48 @@ export async function sdistBucket(
       FROM chosen c JOIN extractions e ON e.file_id = c.file_id AND e.status <> 'waiting'
       GROUP BY c.file_id)
     SELECT p.id AS project_id, p.display_name AS name, f.version, f.filename,
-           e.id AS extraction_id, e.python_key, e.method, e.status, e.failure_code, e.log,
-           r.kind, r.extra, r.requirement
+           (SELECT json_agg(json_build_array(e.python_key, e.method, e.status, e.failure_code, e.log,
+                     (SELECT json_agg(json_build_array(r.kind, r.extra, r.requirement) ORDER BY r.position)
+                        FROM requirements r WHERE r.extraction_id = e.id))
+                   ORDER BY e.python_key, e.method, e.id)
+              FROM extractions e -- waiting for a sandbox is no result: in neither sdist/ nor sdist-errors/
+              WHERE e.file_id = f.id AND e.extractor_version = n.v AND e.status <> 'waiting') AS extractions
     FROM chosen c
     JOIN newest n ON n.file_id = c.file_id
     JOIN files f ON f.id = c.file_id
     JOIN projects p ON p.id = f.project_id
-    -- waiting for a sandbox is no result: in neither sdist/ nor sdist-errors/
-    JOIN extractions e ON e.file_id = f.id AND e.extractor_version = n.v AND e.status <> 'waiting'
-    LEFT JOIN requirements r ON r.extraction_id = e.id
-    ORDER BY p.id, f.version, e.python_key, e.method, e.id, r.position`);
+    ORDER BY p.id, f.version`);
+  // One row per release's sdist, its extractions and their requirement rows as JSON.
+  type Extraction = [
+    string,
+    string,
+    'ok' | 'failed',
+    string | null,
+    string | null,
+    Array<[string, string | null, string]> | null,
+  ];
   const out: SdistProjectRows[] = [];
   let lastProject: number | undefined;
-  let lastFile: string | undefined;
-  let lastExtraction: string | undefined;
   for (const row of rowsOf<Record<string, unknown>>(result)) {
     const pid = Number(row.project_id);
     if (pid !== lastProject) {
       out.push({ name: row.name as string, releases: [] });
       lastProject = pid;
-      lastFile = undefined;
     }
-    const project = out.at(-1)!;
-    if (row.filename !== lastFile) {
-      project.releases.push({
-        version: row.version as string,
-        filename: row.filename as string,
-        extractions: [],
-      });
-      lastFile = row.filename as string;
-      lastExtraction = undefined;
-    }
-    const release = project.releases.at(-1)!;
-    const eid = String(row.extraction_id);
-    if (eid !== lastExtraction) {
-      release.extractions.push({
-        pythonKey: row.python_key as string,
-        method: row.method as string,
-        status: row.status as 'ok' | 'failed',
-        failureCode: (row.failure_code as string | null) ?? null,
-        log: (row.log as string | null) ?? null,
-        requirements: [],
-      });
-      lastExtraction = eid;
-    }
-    if (row.kind !== null && row.kind !== undefined) {
-      release.extractions.at(-1)!.requirements.push({
-        kind: row.kind as string,
-        extra: (row.extra as string | null) ?? null,
-        requirement: row.requirement as string,
-      });
-    }
+    out.at(-1)!.releases.push({
+      version: row.version as string,
+      filename: row.filename as string,
+      extractions: (json<Extraction[]>(row.extractions as string) ?? []).map(
+        ([pythonKey, method, status, failureCode, log, reqs]) => ({
+          pythonKey,
+          method,
+          status,
+          failureCode,
+          log,
+          requirements: (reqs ?? []).map(([kind, extra, requirement]) => ({ kind, extra, requirement })),
+        }),
+      ),
+    });
   }
   return out;
 }

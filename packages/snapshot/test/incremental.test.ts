@@ -182,7 +182,7 @@ print(json.dumps(out))
 });
 
 describe('retention', () => {
-  it('keeps the newest N snapshots, never the one latest does not point to… nor removes latest', async () => {
+  it('keeps the newest N snapshots and never removes the one latest points to', async () => {
     const world = new World(300);
     const out = join(tmp.path, 'out');
     const ids: string[] = [];
