@@ -526,7 +526,7 @@ function trimPlan(plan: string, maxLines = 24): string {
     : [...lines.slice(0, maxLines - 3), '  …', ...lines.slice(-2)].join('\n');
 }
 
-function explainSection(results: ExplainResult[]): string {
+function explainSection(results: ExplainResult[], plans: boolean): string {
   const out: string[] = [];
   const big = ['projects', 'releases', 'files', 'extractions', 'requirements', 'changelog'];
   out.push(
@@ -548,6 +548,7 @@ function explainSection(results: ExplainResult[]): string {
       ['l', 'l', 'r', 'r', 'l'],
     ),
   );
+  if (!plans) return out.join('\n');
   out.push('', '<details><summary>The plans (trimmed)</summary>', '');
   for (const q of results) {
     out.push(`**${q.name}**`, '');
@@ -560,7 +561,7 @@ function explainSection(results: ExplainResult[]): string {
   return out.join('\n');
 }
 
-function sizeSection(s: SizeReport): string {
+function sizeSection(s: SizeReport, plans: boolean): string {
   const out: string[] = [`### ${int(s.files)} files`, ''];
   if (s.loaded) {
     out.push(
@@ -609,7 +610,7 @@ function sizeSection(s: SizeReport): string {
       `Incremental snapshot \`${s.incremental.id}\`: tarball sha256 \`${s.incremental.sha256}\`; the full snapshot of the same state: \`${s.incremental.fullSha256}\` — ${s.incremental.identical ? 'byte-identical' : '**different**'}.`,
       '',
     );
-  if (s.explain) out.push(explainSection(s.explain), '');
+  if (s.explain) out.push(explainSection(s.explain, plans), '');
   return out.join('\n');
 }
 
@@ -622,7 +623,8 @@ function render(report: Report): string {
     '',
     "Each step is its own process. seconds = wall time; per second = count ÷ seconds; CPU s (process) = user + system of the measured process (`/usr/bin/time`); CPU s (PostgreSQL) = CPU of the backends of the step's database and the server's own processes (WAL writer, checkpointer …), sampled from /proc every 200 ms; CPU s per 1,000 = both together per 1,000 of the count, the figure to scale by; others' CPU s = what the rest of the machine used meanwhile (/proc/stat): this machine is shared, and \"load before\" is its 1-minute load average when the step started. Baselines are measured in the same run, right after the step they belong to.",
     '',
-    ...report.sizes.map(sizeSection),
+    // The plans themselves for the largest size that has them (the others' are in the JSON).
+    ...report.sizes.map((s) => sizeSection(s, s === report.sizes.filter((x) => x.explain).at(-1))),
   ].join('\n');
 }
 
