@@ -1,5 +1,6 @@
 -- PyPI's size (issue 9): what a 10-million-file database needs to answer its hot queries from
 -- indexes, and the per-project change counter incremental snapshots key their reuse on.
+-- Numbered 0006: it follows 0004_sandbox_waiting and 0005_text_repairs of the main branch.
 
 -- Bumped (from project_change_seq) by every write that can change what a snapshot publishes for
 -- the project: saveProject, markProjectRemoved, saveExtraction (packages/db). A snapshot reuses a
