@@ -108,7 +108,7 @@ export async function saveProject(db: Db, indexRecord: ProjectRecord, now = new 
         failureCode: null,
         failureMessage: null,
         failedAt: null,
-        // What a snapshot publishes for this project may change (migrations/0006_scale.sql).
+        // What a snapshot publishes for this project may change (migrations/0007_scale.sql).
         changeSeq: NEXT_CHANGE_SEQ,
       })
       .where(eq(projects.id, project.id));

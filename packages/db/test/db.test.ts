@@ -339,6 +339,50 @@ describe.each(backends)('db on %s', (_kind, open) => {
     await recordProjectFailure(db, 'hostile', 'response-invalid', 'bad \u0000 byte');
     expect((await getProject(db, 'hostile'))!.failureMessage).toBe('bad \uFFFD byte');
   });
+
+  it("moves a project's change_seq on every write a snapshot depends on, and on nothing else", async () => {
+    const db = database.db;
+    const seqOf = async (name: string) =>
+      (await db.select().from(schema.projects).where(sql`name = ${name}`))[0]!.changeSeq;
+    const record: ProjectRecord = {
+      displayName: 'Seq.Pkg',
+      serial: 5,
+      versions: ['1'],
+      files: [file('seq_pkg-1-py3-none-any.whl', '1', { sha256: 'c'.repeat(64) })],
+    };
+    await saveProject(db, record);
+    const s1 = await seqOf('seq-pkg');
+    expect(s1).toBeGreaterThan(0);
+    const [f] = await db.select().from(schema.files).where(sql`filename = 'seq_pkg-1-py3-none-any.whl'`);
+    await saveExtraction(db, {
+      fileId: f!.id,
+      pythonKey: 'any',
+      method: 'pep658',
+      extractorVersion: '1',
+      status: 'ok',
+      startedAt: new Date(),
+      requirements: [{ kind: 'install', requirement: 'six' }],
+    });
+    const s2 = await seqOf('seq-pkg');
+    expect(s2).toBeGreaterThan(s1);
+    // A failed crawl keeps what is stored: what a snapshot publishes did not change.
+    await recordProjectFailure(db, 'Seq.Pkg', 'http-error', 'boom');
+    expect(await seqOf('seq-pkg')).toBe(s2);
+    // A stale state writes nothing.
+    expect((await saveProject(db, { ...record, serial: 4 })).applied).toBe(false);
+    expect(await seqOf('seq-pkg')).toBe(s2);
+    await markProjectRemoved(db, 'Seq.Pkg', 6);
+    const s3 = await seqOf('seq-pkg');
+    expect(s3).toBeGreaterThan(s2);
+    // The snapshot's tokens: every key of the bucket, with the ids and change_seq behind it.
+    const [p] = await db.select().from(schema.projects).where(sql`name = 'seq-pkg'`);
+    const tokens = await bucketTokens(db, p!.bucket);
+    expect(tokens.get('seq.pkg')).toBe(`${p!.id}.${s3}`);
+    // And a key filter reads only that key's rows.
+    await saveProject(db, { ...record, serial: 7 });
+    expect((await pypiBucket(db, p!.bucket, ['seq.pkg'])).map((x) => x.name)).toEqual(['Seq.Pkg']);
+    expect(await pypiBucket(db, p!.bucket, ['no-such-key'])).toEqual([]);
+  });
 });
 
 describe('an sdist waiting for a sandbox', () => {
@@ -404,49 +448,6 @@ describe('an sdist waiting for a sandbox', () => {
       }
     });
   }
-  it("moves a project's change_seq on every write a snapshot depends on, and on nothing else", async () => {
-    const db = database.db;
-    const seqOf = async (name: string) =>
-      (await db.select().from(schema.projects).where(sql`name = ${name}`))[0]!.changeSeq;
-    const record: ProjectRecord = {
-      displayName: 'Seq.Pkg',
-      serial: 5,
-      versions: ['1'],
-      files: [file('seq_pkg-1-py3-none-any.whl', '1', { sha256: 'c'.repeat(64) })],
-    };
-    await saveProject(db, record);
-    const s1 = await seqOf('seq-pkg');
-    expect(s1).toBeGreaterThan(0);
-    const [f] = await db.select().from(schema.files).where(sql`filename = 'seq_pkg-1-py3-none-any.whl'`);
-    await saveExtraction(db, {
-      fileId: f!.id,
-      pythonKey: 'any',
-      method: 'pep658',
-      extractorVersion: '1',
-      status: 'ok',
-      startedAt: new Date(),
-      requirements: [{ kind: 'install', requirement: 'six' }],
-    });
-    const s2 = await seqOf('seq-pkg');
-    expect(s2).toBeGreaterThan(s1);
-    // A failed crawl keeps what is stored: what a snapshot publishes did not change.
-    await recordProjectFailure(db, 'Seq.Pkg', 'http-error', 'boom');
-    expect(await seqOf('seq-pkg')).toBe(s2);
-    // A stale state writes nothing.
-    expect((await saveProject(db, { ...record, serial: 4 })).applied).toBe(false);
-    expect(await seqOf('seq-pkg')).toBe(s2);
-    await markProjectRemoved(db, 'Seq.Pkg', 6);
-    const s3 = await seqOf('seq-pkg');
-    expect(s3).toBeGreaterThan(s2);
-    // The snapshot's tokens: every key of the bucket, with the ids and change_seq behind it.
-    const [p] = await db.select().from(schema.projects).where(sql`name = 'seq-pkg'`);
-    const tokens = await bucketTokens(db, p!.bucket);
-    expect(tokens.get('seq.pkg')).toBe(`${p!.id}.${s3}`);
-    // And a key filter reads only that key's rows.
-    await saveProject(db, { ...record, serial: 7 });
-    expect((await pypiBucket(db, p!.bucket, ['seq.pkg'])).map((x) => x.name)).toEqual(['Seq.Pkg']);
-    expect(await pypiBucket(db, p!.bucket, ['no-such-key'])).toEqual([]);
-  });
 });
 
 describe('errors from PostgreSQL going away', () => {
