@@ -103,7 +103,9 @@ export async function listFilesWithoutResult(
   // the page's rows.
   const page = sql`SELECT t.id FROM files t
     WHERE t.packagetype = ${packagetype} AND NOT t.removed AND t.id > ${afterId}
-      AND NOT EXISTS (SELECT 1 FROM extractions e WHERE e.file_id = t.id AND e.extractor_version = ${extractorVersion})
+      -- the same predicate as hasNoResult (extractions.ts): a row waiting for a sandbox is no result
+      AND NOT EXISTS (SELECT 1 FROM extractions e WHERE e.file_id = t.id
+                      AND e.extractor_version = ${extractorVersion} AND e.status <> 'waiting')
     ORDER BY t.id LIMIT ${limit}`;
   return db
     .select({ id: files.id, sha256: files.sha256, filename: files.filename })

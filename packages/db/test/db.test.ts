@@ -99,7 +99,7 @@ describe.each(backends)('db on %s', (_kind, open) => {
 
   it('has every column of the drizzle schema in the SQL migrations, with the same nullability', async () => {
     const tables = (Object.values(schema) as unknown[]).filter((t): t is PgTable => is(t, PgTable));
-    expect(tables.length).toBe(11);
+    expect(tables.length).toBe(12);
     for (const table of tables) {
       const cfg = getTableConfig(table);
       const res = await database.db.execute(
