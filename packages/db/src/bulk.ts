@@ -49,6 +49,8 @@ export interface BulkFile {
   removed: boolean;
   removedAt: Date | null;
   firstSeenAt: Date;
+  /** files.result_version: the extractor version of its result (not `waiting`), or null. */
+  resultVersion: string | null;
 }
 
 export interface BulkChangelog {
@@ -143,9 +145,9 @@ const TABLES: { [T in BulkTable]: { columns: string; line: (r: BulkRows[T]) => s
   },
   files: {
     columns:
-      'id, filename, project_id, release_id, version, packagetype, python_version, url, sha256, size, upload_time, requires_python, yanked, yanked_reason, core_metadata_sha256, has_core_metadata, removed, removed_at, first_seen_at',
+      'id, filename, project_id, release_id, version, packagetype, python_version, url, sha256, size, upload_time, requires_python, yanked, yanked_reason, core_metadata_sha256, has_core_metadata, removed, removed_at, first_seen_at, result_version',
     line: (r) =>
-      `${r.id}\t${text(r.filename)}\t${r.projectId}\t${r.releaseId}\t${text(r.version)}\t${text(r.packagetype)}\t${text(r.pythonVersion)}\t${text(r.url)}\t${r.sha256}\t${num(r.size)}\t${time(r.uploadTime)}\t${text(r.requiresPython)}\t${bool(r.yanked)}\t${text(r.yankedReason)}\t${text(r.coreMetadataSha256)}\t${bool(r.hasCoreMetadata)}\t${bool(r.removed)}\t${time(r.removedAt)}\t${time(r.firstSeenAt)}\n`,
+      `${r.id}\t${text(r.filename)}\t${r.projectId}\t${r.releaseId}\t${text(r.version)}\t${text(r.packagetype)}\t${text(r.pythonVersion)}\t${text(r.url)}\t${r.sha256}\t${num(r.size)}\t${time(r.uploadTime)}\t${text(r.requiresPython)}\t${bool(r.yanked)}\t${text(r.yankedReason)}\t${text(r.coreMetadataSha256)}\t${bool(r.hasCoreMetadata)}\t${bool(r.removed)}\t${time(r.removedAt)}\t${time(r.firstSeenAt)}\t${text(r.resultVersion)}\n`,
   },
   changelog: {
     columns: 'serial, time, name, version, action',

@@ -109,6 +109,18 @@ export async function saveExtraction(db: Db, record: ExtractionRecord): Promise<
           ),
         );
     }
+    if (record.status !== 'waiting') {
+      // The file has a result from this version now (the marker reconcile pages by).
+      await tx
+        .update(files)
+        .set({ resultVersion: record.extractorVersion })
+        .where(
+          and(
+            eq(files.id, record.fileId),
+            sql`${files.resultVersion} IS DISTINCT FROM ${record.extractorVersion}`,
+          ),
+        );
+    }
     // The file's project publishes something else now (its snapshot entries are not reusable).
     await tx
       .update(projects)

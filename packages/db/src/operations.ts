@@ -2,7 +2,7 @@
 // the only holder of (pending projects, files without results), failed work for re-crawls, and
 // the record of scheduled refreshes.
 import { pep503Name } from '@pypi-graph/pyspec';
-import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Db } from './connection';
 import { files, pendingProjects, refreshes } from './schema';
 import { rowsOf } from './stats';
@@ -98,20 +98,49 @@ export async function listFilesWithoutResult(
   afterId: number,
   limit: number,
 ): Promise<FileWithoutResult[]> {
-  // The ids first, from files_current_type_idx alone (an index-only scan: no row of `files` is
-  // read for the files that have a result, which at PyPI's size is nearly all of them); then
-  // the page's rows.
-  const page = sql`SELECT t.id FROM files t
-    WHERE t.packagetype = ${packagetype} AND NOT t.removed AND t.id > ${afterId}
-      -- the same predicate as hasNoResult (extractions.ts): a row waiting for a sandbox is no result
-      AND NOT EXISTS (SELECT 1 FROM extractions e WHERE e.file_id = t.id
-                      AND e.extractor_version = ${extractorVersion} AND e.status <> 'waiting')
-    ORDER BY t.id LIMIT ${limit}`;
-  return db
-    .select({ id: files.id, sha256: files.sha256, filename: files.filename })
+  // From the marker saveExtraction keeps (files.result_version, migration 0011), so that a page
+  // reads in proportion to what it finds: the files with no result at all come from the partial
+  // index files_without_result_idx (nearly empty once a backfill is done); the files whose
+  // result is from another extractor version (after an upgrade) are looked for only when
+  // files_result_version_idx says there are any. A `waiting` row sets no marker: waiting for a
+  // sandbox is no result (as hasNoResult, extractions.ts).
+  const columns = { id: files.id, sha256: files.sha256, filename: files.filename };
+  const current = and(eq(files.packagetype, packagetype), eq(files.removed, false), gt(files.id, afterId));
+  const none = await db
+    .select(columns)
     .from(files)
-    .where(sql`${files.id} IN (${page})`)
-    .orderBy(asc(files.id));
+    .where(and(current, isNull(files.resultVersion)))
+    .orderBy(asc(files.id))
+    .limit(limit);
+  const stale = await db
+    .select({ one: sql<number>`1` })
+    .from(files)
+    .where(
+      and(
+        eq(files.packagetype, packagetype),
+        eq(files.removed, false),
+        isNotNull(files.resultVersion),
+        or(lt(files.resultVersion, extractorVersion), gt(files.resultVersion, extractorVersion)),
+      ),
+    )
+    .limit(1);
+  if (stale.length === 0) return none;
+  const other = await db
+    .select(columns)
+    .from(files)
+    .where(
+      and(
+        current,
+        isNotNull(files.resultVersion),
+        sql`${files.resultVersion} <> ${extractorVersion}`,
+        // A file with a result from this version too (written before the marker moved) is done.
+        sql`NOT EXISTS (SELECT 1 FROM extractions e WHERE e.file_id = ${files.id}
+              AND e.extractor_version = ${extractorVersion} AND e.status <> 'waiting')`,
+      ),
+    )
+    .orderBy(asc(files.id))
+    .limit(limit);
+  return [...none, ...other].sort((a, b) => a.id - b.id).slice(0, limit);
 }
 
 export interface FailedWorkFilter {

@@ -81,6 +81,11 @@ export const files = pgTable(
     removed: boolean('removed').notNull().default(false),
     removedAt: ts('removed_at'),
     firstSeenAt: ts('first_seen_at').notNull().defaultNow(),
+    /**
+     * Extractor version of the file's latest stored result that is not `waiting`; null: none.
+     * Kept by saveExtraction; read through files_without_result_idx (migration 0011).
+     */
+    resultVersion: text('result_version'),
   },
   (t) => [index('files_project_idx').on(t.projectId), index('files_sha256_idx').on(t.sha256)],
 );

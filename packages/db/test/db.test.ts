@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isDatabaseUnavailable, toCrawlError } from '@pypi-graph/core';
@@ -19,6 +19,7 @@ import {
   failuresByCode,
   getProject,
   isWaitingForSandbox,
+  listFilesWithoutResult,
   listPendingProjects,
   markProjectRemoved,
   migrate,
@@ -340,6 +341,99 @@ describe.each(backends)('db on %s', (_kind, open) => {
     expect((await getProject(db, 'hostile'))!.failureMessage).toBe('bad \uFFFD byte');
   });
 
+  it('lists the files without a result from this extractor version, by the per-file marker, page by page', async () => {
+    const db = database.db;
+    const names = [
+      'mk-1.tar.gz',
+      'mk-2.tar.gz',
+      'mk-3.tar.gz',
+      'mk-4.tar.gz',
+      'mk-5.tar.gz',
+      'mk-1-py3-none-any.whl',
+    ];
+    await saveProject(db, {
+      displayName: 'mk',
+      serial: 1,
+      versions: ['1', '2', '3', '4', '5'],
+      files: names.map((n) => file(n, /mk-(\d)/.exec(n)![1]!)),
+    });
+    const rows = await db.select().from(schema.files).where(sql`filename LIKE 'mk-%'`);
+    const idOf = (n: string) => rows.find((r) => r.filename === n)!.id;
+    const save = (n: string, version: string, status: 'ok' | 'failed' | 'waiting') =>
+      saveExtraction(db, {
+        fileId: idOf(n),
+        pythonKey: status === 'waiting' ? 'any' : '311',
+        method: status === 'waiting' ? 'sdist' : 'setup.py',
+        extractorVersion: version,
+        status,
+        failureCode: status === 'ok' ? undefined : 'setup-py-failed',
+        startedAt: new Date(),
+        requirements: [],
+      });
+    const list = async (version: string, after = 0, limit = 10) =>
+      (await listFilesWithoutResult(db, 'sdist', version, after, limit))
+        .map((f) => f.filename)
+        .filter((n) => n.startsWith('mk-'));
+    await save('mk-2.tar.gz', '7', 'ok'); // a result of this version
+    await save('mk-3.tar.gz', '7', 'failed'); // a failure is a result too
+    await save('mk-4.tar.gz', '6', 'ok'); // a result of an older version only
+    await save('mk-5.tar.gz', '7', 'waiting'); // waiting for a sandbox is no result
+    expect(await list('7')).toEqual(['mk-1.tar.gz', 'mk-4.tar.gz', 'mk-5.tar.gz']);
+    // Pages: after an id, at most `limit`, in id order across both kinds (none, older version).
+    expect(await list('7', idOf('mk-1.tar.gz') - 1, 2)).toEqual(['mk-1.tar.gz', 'mk-4.tar.gz']);
+    expect(await list('7', idOf('mk-4.tar.gz'), 2)).toEqual(['mk-5.tar.gz']);
+    // The marker follows every result saved: after these, nothing is left for version 7.
+    await save('mk-1.tar.gz', '7', 'ok');
+    await save('mk-4.tar.gz', '7', 'ok');
+    await save('mk-5.tar.gz', '7', 'ok');
+    expect(await list('7')).toEqual([]);
+    // An old worker still writing version 6 after an upgrade: the file keeps its version-7 result.
+    await save('mk-2.tar.gz', '6', 'ok');
+    expect(await list('7')).toEqual([]);
+    expect(await list('6')).toEqual(['mk-1.tar.gz', 'mk-3.tar.gz', 'mk-5.tar.gz']);
+    // Wheels are another type; removed files are not listed.
+    expect((await listFilesWithoutResult(db, 'bdist_wheel', '7', 0, 10)).map((f) => f.filename)).toContain(
+      'mk-1-py3-none-any.whl',
+    );
+    await saveProject(db, {
+      displayName: 'mk',
+      serial: 2,
+      versions: ['1'],
+      files: [file('mk-1.tar.gz', '1')],
+    });
+    expect(await list('6')).toEqual(['mk-1.tar.gz']);
+  });
+
+  it('migration 0011 marks the files that already had a result', async () => {
+    const db = database.db;
+    await saveProject(db, {
+      displayName: 'premark',
+      serial: 1,
+      versions: ['1', '2', '3'],
+      files: [file('premark-1.tar.gz', '1'), file('premark-2.tar.gz', '2'), file('premark-3.tar.gz', '3')],
+    });
+    const rows = await db.select().from(schema.files).where(sql`filename LIKE 'premark-%'`);
+    const idOf = (n: string) => rows.find((r) => r.filename === n)!.id;
+    // Rows as a database migrated before 0011 holds them: results, and no marker.
+    await db.execute(sql`INSERT INTO extractions (file_id, python_key, method, extractor_version, status, started_at, finished_at)
+      VALUES (${idOf('premark-1.tar.gz')}, '311', 'setup.py', '1', 'ok', now(), now() - interval '1 day'),
+             (${idOf('premark-1.tar.gz')}, '311', 'setup.py', '2', 'ok', now(), now()),
+             (${idOf('premark-2.tar.gz')}, 'any', 'sdist', '2', 'waiting', now(), now())`);
+    await db.execute(sql`UPDATE files SET result_version = NULL WHERE filename LIKE 'premark-%'`);
+    const text = await readFile(
+      path.join(import.meta.dirname, '../../../migrations/0011_result_marker.sql'),
+      'utf8',
+    );
+    const update = /UPDATE files[\s\S]*?;\n/.exec(text)![0];
+    await db.execute(sql.raw(update));
+    const after = await db.select().from(schema.files).where(sql`filename LIKE 'premark-%'`);
+    expect(Object.fromEntries(after.map((f) => [f.filename, f.resultVersion]))).toEqual({
+      'premark-1.tar.gz': '2',
+      'premark-2.tar.gz': null,
+      'premark-3.tar.gz': null,
+    });
+  });
+
   it("moves a project's change_seq on every write a snapshot depends on, and on nothing else", async () => {
     const db = database.db;
     const seqOf = async (name: string) =>
@@ -420,6 +514,9 @@ describe('an sdist waiting for a sandbox', () => {
           'wait-1.tar.gz',
         ]);
         expect(await isWaitingForSandbox(db, f!.id, '1')).toBe(true);
+        expect((await listFilesWithoutResult(db, 'sdist', '1', 0, 10)).map((x) => x.filename)).toEqual([
+          'wait-1.tar.gz',
+        ]);
         // Not a failure: not in status' failures, not in the crawl's, not for recrawl --failed.
         expect(await failuresByCode(db)).toEqual([]);
         const summary = await crawlSummary(db, start);
@@ -440,6 +537,7 @@ describe('an sdist waiting for a sandbox', () => {
         const left = await db.select().from(schema.extractions).where(sql`file_id = ${f!.id}`);
         expect(left.map((e) => [e.method, e.status])).toEqual([['setup.py', 'ok']]);
         expect(await isWaitingForSandbox(db, f!.id, '1')).toBe(false);
+        expect(await listFilesWithoutResult(db, 'sdist', '1', 0, 10)).toEqual([]);
         expect((await sandboxOverview(db, '1')).waiting).toBe(0);
       } finally {
         await database.close();
@@ -532,6 +630,7 @@ describe('bulkLoad', () => {
             removed: false,
             removedAt: null,
             firstSeenAt: at,
+            resultVersion: '1',
           });
           w.write('extractions', {
             id: 1,
