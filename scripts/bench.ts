@@ -36,6 +36,11 @@ const BENCHMARKS: Record<string, Benchmark> = {
       "PyPI's size: bulk load, table sizes, EXPLAIN of hot queries, full and incremental snapshot, status (files/s, CPU, RSS)",
     load: () => import('./bench/scale'),
   },
+  refresh: {
+    summary:
+      "one day's refresh of the PyPI-shaped index: requests per changed project, XML-RPC calls, seconds, vs. crawling them afresh",
+    load: () => import('./bench/refresh'),
+  },
   'sdist-accuracy': {
     summary: "sdists' extracted dependencies vs. the METADATA of a wheel built from them (agreement rate)",
     load: () => import('./bench/sdist-accuracy'),

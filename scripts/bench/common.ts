@@ -183,13 +183,22 @@ export interface LocalServer {
 }
 
 /**
- * Starts `pnpm pypi-server --synthetic <spec>` as its own process (its memory and CPU are not
- * the crawler's) and waits for its "listening" line.
+ * Starts `pnpm pypi-server --synthetic <spec> …extraArgs` as its own process (its memory and CPU
+ * are not the crawler's) and waits for its "listening" line.
  */
-export async function startServer(spec: string): Promise<LocalServer> {
+export async function startServer(spec: string, extraArgs: string[] = []): Promise<LocalServer> {
   const child = spawn(
     process.execPath,
-    tsxArgs('packages/pypi-server/src/main.ts', '--synthetic', spec, '--port', '0', '--log-level', 'warn'),
+    tsxArgs(
+      'packages/pypi-server/src/main.ts',
+      '--synthetic',
+      spec,
+      '--port',
+      '0',
+      '--log-level',
+      'warn',
+      ...extraArgs,
+    ),
     { cwd: REPO_ROOT, env: childEnv({}), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';

@@ -79,6 +79,8 @@ export async function loadState(databaseUrl: string, files: number, seed: number
               removed: fileRemovedAt !== null,
               removedAt: fileRemovedAt === null ? null : at(fileRemovedAt),
               firstSeenAt: at(f.uploadTime + 300),
+              // The version of its latest result (the bench writes no `waiting` rows).
+              resultVersion: f.extractions.at(-1)?.extractorVersion ?? null,
             });
             for (const e of f.extractions) {
               const eid = ++extractionId;
