@@ -3,9 +3,9 @@
 // test choose the Host header as a browser led by a rebinding page would send it), the test
 // Redis, and a real `pnpm dashboard` process.
 import http from 'node:http';
+import { type Dashboard, startDashboard } from '@pypi-graph/cli';
 import { silentLogger } from '@pypi-graph/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Dashboard, startDashboard } from '../../packages/cli/src/commands/dashboard';
 import { startCli, watch } from '../support/child-process';
 import { redisUrl, uniqueName } from '../support/services';
 

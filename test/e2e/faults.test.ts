@@ -2,8 +2,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { crawl } from '@pypi-graph/cli';
-import { createIndexApi } from '@pypi-graph/cli/index-api';
+import { crawl, createIndexApi } from '@pypi-graph/cli';
 import { silentLogger } from '@pypi-graph/core';
 import { getProject, storeCounts } from '@pypi-graph/db';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';

@@ -4,8 +4,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type App, crawl } from '@pypi-graph/cli';
-import { pipelineApi } from '@pypi-graph/cli/index-api';
+import { type App, crawl, pipelineApi, startDashboard, startMetricsServer } from '@pypi-graph/cli';
 import { loadConfig } from '@pypi-graph/config';
 import { silentLogger } from '@pypi-graph/core';
 import { readWheelMetadata } from '@pypi-graph/extractor';
@@ -15,8 +14,6 @@ import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
 import { Queue } from 'bullmq';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDashboard } from '../../packages/cli/src/commands/dashboard';
-import { startMetricsServer } from '../../packages/cli/src/metrics-server';
 import { startCli as start, watch } from '../support/child-process';
 import { crawlEnv, deleteRedisPrefix } from '../support/crawl-env';
 import { parseExposition, type Sample, sampleValue } from '../support/prometheus';

@@ -3,8 +3,17 @@
 // server over real HTTP with its fault injection.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { crawl, missedSlot, parseSchedule, recrawl, Scheduler, takeSnapshot } from '@pypi-graph/cli';
-import { type App, createRunner, openApp } from '@pypi-graph/cli/app';
+import {
+  type App,
+  crawl,
+  createRunner,
+  missedSlot,
+  openApp,
+  parseSchedule,
+  recrawl,
+  Scheduler,
+  takeSnapshot,
+} from '@pypi-graph/cli';
 import { loadConfig } from '@pypi-graph/config';
 import { silentLogger } from '@pypi-graph/core';
 import {

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { type App, openApp } from '@pypi-graph/cli/app';
+import { type App, openApp } from '@pypi-graph/cli';
 import { type Config, loadConfig } from '@pypi-graph/config';
 import { silentLogger } from '@pypi-graph/core';
 import { Redis } from 'ioredis';

@@ -6,9 +6,12 @@ export {
   formatSummary,
   resolveSinceSerial,
 } from './commands/crawl';
+export { type Dashboard, type DashboardOptions, startDashboard } from './commands/dashboard';
 export { formatRecrawl, type RecrawlOptions, type RecrawlOutcome, recrawl } from './commands/recrawl';
 export { show } from './commands/show';
 export { status } from './commands/status';
+export { createIndexApi, type IndexApi, pipelineApi } from './index-api';
+export { type MetricsServer, type MetricsSource, startMetricsServer } from './metrics-server';
 export {
   formatRefresh,
   missedSlot,
