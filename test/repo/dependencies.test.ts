@@ -27,7 +27,7 @@ function sourceFiles(dir: string): string[] {
 }
 
 /** Package names a file imports (static, dynamic and type imports; `export … from` too). */
-export function importedPackages(source: string): string[] {
+function importedPackages(source: string): string[] {
   const specs = new Set<string>();
   for (const m of source.matchAll(/(?:^|[\s;])(?:import|export)\b[^'"`;]*?\bfrom\s*['"]([^'"]+)['"]/g))
     specs.add(m[1]!);
