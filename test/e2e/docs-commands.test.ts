@@ -92,6 +92,7 @@ const PLACEHOLDERS: Array<[RegExp, string]> = [
   [/--port (N|3000)\b/, '--port 0'],
   [/--host H\b/, '--host 127.0.0.1'],
   [/--concurrency N\b/, '--concurrency 2'],
+  [/--keep N\b/, '--keep 2'],
   [/--code C\b/, '--code archive-corrupt'],
   [/--project P\b/, '--project brokenpkg'],
   [/--since D\b/, '--since yesterday'],

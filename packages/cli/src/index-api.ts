@@ -51,6 +51,8 @@ export function createIndexApi(
 /** How long a first request to the index may take before we say it is not reachable. */
 export const PROBE_TIMEOUT_MS = 10_000;
 
+const UNREACHABLE = new Set<string>(['network-error', 'dns-error', 'tls-error', 'http-timeout']);
+
 export type IndexProbe =
   | { reachable: true; lastSerial: number | undefined }
   | { reachable: false; error: CrawlError };
@@ -75,7 +77,8 @@ export async function probeIndex(
   try {
     return { reachable: true, lastSerial: await client.changelogLastSerial() };
   } catch (err) {
-    if (isCrawlError(err) && (err.code === 'network-error' || err.code === 'http-timeout')) {
+    // A name that does not resolve, a refused connection, a failed TLS handshake, no answer.
+    if (isCrawlError(err) && UNREACHABLE.has(err.code)) {
       return { reachable: false, error: err };
     }
     return { reachable: true, lastSerial: undefined };

@@ -1,4 +1,5 @@
 import type { CoreMetadata } from '@pypi-graph/pyspec';
+import { compareCodePoints, type JsonValue, pythonJsonDumps } from '@pypi-graph/pyspec';
 import {
   fileRequiresPython,
   fileYank,
@@ -9,7 +10,6 @@ import {
   type Project,
   type Release,
 } from './index-model';
-import { compareCodePoints, type JsonValue, pythonJsonDumps } from './python-json';
 import { isoformatZ, strftimeSeconds } from './times';
 import { fileUrl, quotePathSegment } from './urls';
 

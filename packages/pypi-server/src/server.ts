@@ -3,6 +3,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CrawlError, type Logger, silentLogger } from '@pypi-graph/core';
+import { pythonJsonDumps } from '@pypi-graph/pyspec';
 import { z } from 'zod';
 import { MIME_HTML, MIME_SIMPLE_JSON, selectSimpleFormat } from './content-negotiation';
 import { type FaultRule, FaultSet, parseFaultRules } from './faults';
@@ -29,7 +30,6 @@ import {
   type PresetStatus,
   parsePresetSpec,
 } from './preset-source';
-import { pythonJsonDumps } from './python-json';
 import { ifRangeMatches, noneMatch, parseRange } from './ranges';
 import { renderSimpleDetail, renderSimpleIndex } from './simple-api';
 import { type RequestRecord, type RouteKind, type ServerStats, StatsRecorder } from './stats';

@@ -1,3 +1,4 @@
+import { compareCodePoints, pythonJsonDumps } from '@pypi-graph/pyspec';
 import { MIME_SIMPLE_JSON, type SimpleFormat } from './content-negotiation';
 import {
   fileRequiresPython,
@@ -8,7 +9,6 @@ import {
   type Project,
 } from './index-model';
 import type { IndexSource } from './index-source';
-import { compareCodePoints, pythonJsonDumps } from './python-json';
 import { isoformatZ } from './times';
 import { fileUrl } from './urls';
 import { compareVersions } from './version-order';

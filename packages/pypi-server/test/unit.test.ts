@@ -1,3 +1,4 @@
+import { pythonJsonDumps } from '@pypi-graph/pyspec';
 import { describe, expect, it } from 'vitest';
 import { Blake2b, blake2b256Hex } from '../src/blake2b';
 import {
@@ -8,7 +9,6 @@ import {
 } from '../src/content-negotiation';
 import { parseFaultRules } from '../src/faults';
 import { parseManifest } from '../src/manifest';
-import { pythonJsonDumps } from '../src/python-json';
 import { parseRange } from '../src/ranges';
 import { parseSyntheticSpec } from '../src/synthetic';
 import { isoformatZ, parseIsoMicros, strftimeSeconds } from '../src/times';

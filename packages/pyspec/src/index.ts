@@ -59,6 +59,18 @@ export {
   type Version,
 } from './pep440';
 export {
+  dumpPython,
+  dumpPythonChunks,
+  dumpPythonEntry,
+  type JsonValue,
+  type PyObject,
+  type PyValue,
+  pyObject,
+  pythonJsonDumps,
+  pythonJsonString,
+} from './python-json';
+export { compareCodePoints, PY_WS, pyStrip, pythonQuote } from './python-str';
+export {
   canonicalRequirement,
   formatRequirement,
   parseRequirement,

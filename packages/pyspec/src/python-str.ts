@@ -38,6 +38,31 @@ export function compareCodePoints(a: string, b: string): number {
   return a.length - b.length;
 }
 
+// urllib.parse._ALWAYS_SAFE: letters, digits and `_.-~`.
+const ALWAYS_SAFE = new Set(
+  Array.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~', (c) => c.charCodeAt(0)),
+);
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * `urllib.parse.quote(s, safe)`: UTF-8 bytes, every byte outside the always-safe set and `safe`
+ * as `%XX` with upper-case hex. The crawler calls it with `safe='/ '` (docs/formats.md §A2).
+ * Python raises on a lone surrogate (strict UTF-8); so do we rather than write U+FFFD.
+ */
+export function pythonQuote(s: string, safe = '/'): string {
+  if (LONE_SURROGATE.test(s)) throw new TypeError(`not valid Unicode (lone surrogate): ${JSON.stringify(s)}`);
+  const keep = new Set(ALWAYS_SAFE);
+  for (const c of safe) keep.add(c.charCodeAt(0));
+  let out = '';
+  for (const byte of Buffer.from(s, 'utf8')) {
+    out += keep.has(byte)
+      ? String.fromCharCode(byte)
+      : '%' + byte.toString(16).toUpperCase().padStart(2, '0');
+  }
+  return out;
+}
+
 /**
  * Decodes the source text of a Python string literal the way `ast.literal_eval` does (packaging's
  * marker parser evaluates quoted strings with it). `literal` includes its quotes. Returns null where

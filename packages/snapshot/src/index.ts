@@ -22,16 +22,6 @@ export {
   type PypiProject,
   type PypiRelease,
 } from './pypi-layout';
-export {
-  dumpPython,
-  dumpPythonChunks,
-  dumpPythonEntry,
-  type PyObject,
-  type PyValue,
-  pyObject,
-  pythonJsonString,
-} from './python-json';
-export { compareCodePoints, pythonQuote, pythonStrip } from './python-str';
 export { type PruneResult, pruneSnapshots } from './retention';
 export {
   buildSdistBucket,

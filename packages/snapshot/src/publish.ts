@@ -9,14 +9,19 @@ import { type FileHandle, mkdir, open, readdir, readFile, readlink, rename, stat
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CrawlError, type Logger, silentLogger, toCrawlError } from '@pypi-graph/core';
-import { ALL_BUCKETS } from '@pypi-graph/pyspec';
+import {
+  ALL_BUCKETS,
+  compareCodePoints,
+  dumpPython,
+  dumpPythonEntry,
+  type PyObject,
+  type PyValue,
+} from '@pypi-graph/pyspec';
 import { BucketWriter } from './bucket-writer';
 import { makeTempDir, removeStaleTemps, replaceSymlink, syncDir, writeFileAtomic } from './fs-atomic';
 import { GzipAssembler, type Piece, PieceCompressor } from './gzip-pieces';
 import { narSha256OfTree, nixBase32, sriSha256 } from './nar';
 import { type KeyEntry, type LayoutCounts, type PypiProject, pypiEntries } from './pypi-layout';
-import { dumpPython, dumpPythonEntry, type PyObject, type PyValue } from './python-json';
-import { compareCodePoints } from './python-str';
 import { type PruneResult, pruneSnapshots } from './retention';
 import {
   type EntryBlock,

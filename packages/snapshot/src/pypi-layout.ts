@@ -3,9 +3,16 @@
  * the original crawler's `save_pkg_meta` did (DavHau/nix-pypi-fetcher-2 `updater/crawl_urls.py`).
  */
 import { CrawlError } from '@pypi-graph/core';
-import { bucketOf, machNixName } from '@pypi-graph/pyspec';
-import { dumpPython, type PyObject, type PyValue } from './python-json';
-import { compareCodePoints, pythonQuote, pythonStrip } from './python-str';
+import {
+  bucketOf,
+  compareCodePoints,
+  dumpPython,
+  machNixName,
+  type PyObject,
+  type PyValue,
+  pyStrip,
+  pythonQuote,
+} from '@pypi-graph/pyspec';
 
 /** One distribution file as the index needs it. */
 export interface PypiFile {
@@ -103,7 +110,7 @@ function projectEntry(
   const releases = new Map<string, PyValue>();
   let files = 0;
   for (const release of project.releases) {
-    const key = pythonStrip(release.version);
+    const key = pyStrip(release.version);
     // Two raw keys that strip to the same string: we keep the first release that has a
     // publishable file. (The original assigned in a loop, so the last one's value won at the
     // first one's position; PyPI no longer accepts such versions, so this only settles ties.)

@@ -19,11 +19,18 @@
  *   equal key — forwards for versions (`"0.0.5": "0.10"`), backwards for pyvers.
  */
 import { CrawlError } from '@pypi-graph/core';
-import { bucketOf, compareVersions, machNixName } from '@pypi-graph/pyspec';
+import {
+  bucketOf,
+  compareCodePoints,
+  compareVersions,
+  dumpPython,
+  machNixName,
+  type PyObject,
+  type PyValue,
+  pyStrip,
+} from '@pypi-graph/pyspec';
 import { publishedRequirement } from './published-requirement';
 import type { KeyEntry, LayoutCounts } from './pypi-layout';
-import { dumpPython, type PyObject, type PyValue } from './python-json';
-import { compareCodePoints, pythonStrip } from './python-str';
 
 /** The Python keys written, in interpreter order (docs/formats.md §B1). */
 export const SDIST_PYTHON_KEYS = ['27', '36', '37', '38', '39', '310', '311', '312', '313'] as const;
@@ -185,7 +192,7 @@ function projectValue(
   const versions: [string, [string, Node][]][] = [];
   let files = 0;
   for (const release of project.releases) {
-    const key = pythonStrip(release.version);
+    const key = pyStrip(release.version);
     if (seenKeys.has(key)) continue;
     seenKeys.add(key);
     const where = { project: project.name, version: release.version };

@@ -14,11 +14,17 @@
  * replaced by a reference to the first one, so references point backwards and never chain.
  */
 import { CrawlError } from '@pypi-graph/core';
-import { bucketOf, machNixName } from '@pypi-graph/pyspec';
+import {
+  bucketOf,
+  compareCodePoints,
+  dumpPython,
+  machNixName,
+  type PyObject,
+  type PyValue,
+  pyStrip,
+} from '@pypi-graph/pyspec';
 import { publishedRequirement } from './published-requirement';
 import type { KeyEntry, LayoutCounts } from './pypi-layout';
-import { dumpPython, type PyObject, type PyValue } from './python-json';
-import { compareCodePoints, pythonStrip } from './python-str';
 
 /** One wheel whose metadata was extracted, with the fields the crawler kept from it. */
 export interface WheelFile {
@@ -118,7 +124,7 @@ function projectValue(
   const rawOfKey = new Map<string, string>();
   const byVersion = new Map<string, Map<string, WheelFile>>();
   for (const wheel of project.wheels) {
-    const key = pythonStrip(wheel.version);
+    const key = pyStrip(wheel.version);
     const raw = rawOfKey.get(key);
     if (raw === undefined) {
       rawOfKey.set(key, wheel.version);

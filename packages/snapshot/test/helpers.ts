@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { PyValue } from '../src/index';
+import type { PyValue } from '@pypi-graph/pyspec';
 
 /** Runs a Python 3 script with `input` on stdin and returns its stdout (throws on failure). */
 export function runPython(script: string, input = ''): string {

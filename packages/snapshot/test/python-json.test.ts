@@ -1,13 +1,13 @@
-import { describe, expect, it } from 'vitest';
 import {
   compareCodePoints,
   dumpPython,
   dumpPythonChunks,
   type PyValue,
   pyObject,
+  pyStrip,
   pythonQuote,
-  pythonStrip,
-} from '../src/index';
+} from '@pypi-graph/pyspec';
+import { describe, expect, it } from 'vitest';
 import { PY_UNTAG, prng, runPython, tag } from './helpers';
 
 // Code points the random strings draw from, by class; each class is a known trap.
@@ -157,7 +157,7 @@ xs = json.load(sys.stdin)
 json.dump({"strip": [x.strip() for x in xs], "quote": [quote(x, safe='/ ') for x in xs], "sorted": sorted(xs)}, sys.stdout)
 `;
     const py = JSON.parse(runPython(script, JSON.stringify(strings))) as Record<string, string[]>;
-    expect(strings.map(pythonStrip)).toEqual(py.strip);
+    expect(strings.map(pyStrip)).toEqual(py.strip);
     expect(strings.map((s) => pythonQuote(s, '/ '))).toEqual(py.quote);
     expect([...strings].sort(compareCodePoints)).toEqual(py.sorted);
   });

@@ -1,12 +1,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bucketOf, machNixName } from '@pypi-graph/pyspec';
+import { bucketOf, dumpPython, machNixName, type PyObject } from '@pypi-graph/pyspec';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   buildSdistBucket,
   buildSdistBucketValue,
-  dumpPython,
-  type PyObject,
   type PypiProject,
   publishSnapshot,
   type SdistProject,

@@ -1,16 +1,13 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bucketOf, machNixName } from '@pypi-graph/pyspec';
+import { bucketOf, dumpPython, machNixName, type PyObject, type PyValue } from '@pypi-graph/pyspec';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   buildPypiBucket,
   buildWheelBucket,
   buildWheelBucketValue,
-  dumpPython,
-  type PyObject,
   type PypiProject,
-  type PyValue,
   publishSnapshot,
   type SnapshotSource,
   snapshotId,

@@ -1,7 +1,9 @@
+import { compareCodePoints } from './python-str';
+
 /**
  * A writer that produces exactly the bytes of Python's `json.dump(obj, f, indent=2)` with the
  * defaults (`ensure_ascii=True`, separators `(',', ': ')` once an indent is given), the way
- * mach-nix's crawlers wrote every bucket file (docs/formats.md §0, "Serialization").
+ * mach-nix's crawlers wrote every bucket file (docs/formats.md §0, "Serialization"); and `pythonJsonDumps`, Warehouse's compact sorted JSON.
  *
  * Objects are `Map`s, never plain JS objects: a plain object moves integer-like keys (`"27"`,
  * `"310"`, a version `"1"`, a project `"2048"`) to the front, and key order is part of the
@@ -154,4 +156,64 @@ export function dumpPythonEntry(key: string, value: PyValue): string {
   const out: string[] = [pythonJsonString(key), ': '];
   encode(value, 1, out);
   return out.join('');
+}
+
+// Warehouse renders every JSON response with Pyramid's JSON renderer configured as
+// `json.dumps(value, sort_keys=True, separators=(",", ":"))` (warehouse/config.py), and
+// `ensure_ascii` left at its default. Reproducing that byte for byte keeps the local server's
+// bodies identical to PyPI's: keys in code-point order (so a release "1" does not jump ahead of
+// "0.9" the way JavaScript orders integer-like keys), no spaces, non-ASCII as \uXXXX.
+
+/** A plain JSON value for {@link pythonJsonDumps}: objects are sorted on output. */
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | JsonValue[]
+  | { [key: string]: JsonValue | undefined };
+
+/** Python `json.dumps(value, sort_keys=True, separators=(",", ":"))`. Undefined members are left out. */
+export function pythonJsonDumps(value: JsonValue): string {
+  const out: string[] = [];
+  writeSorted(value, out);
+  return out.join('');
+}
+
+function writeSorted(value: JsonValue | undefined, out: string[]): void {
+  if (value === null || value === undefined) {
+    out.push('null');
+  } else if (typeof value === 'boolean') {
+    out.push(value ? 'true' : 'false');
+  } else if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new TypeError('JSON cannot hold a non-finite number');
+    out.push(Number.isInteger(value) ? String(value) : pythonFloat(value));
+  } else if (typeof value === 'string') {
+    out.push(pythonJsonString(value));
+  } else if (Array.isArray(value)) {
+    out.push('[');
+    value.forEach((item, i) => {
+      if (i > 0) out.push(',');
+      writeSorted(item, out);
+    });
+    out.push(']');
+  } else {
+    const keys = Object.keys(value)
+      .filter((k) => value[k] !== undefined)
+      .sort(compareCodePoints);
+    out.push('{');
+    keys.forEach((k, i) => {
+      if (i > 0) out.push(',');
+      out.push(pythonJsonString(k), ':');
+      writeSorted(value[k], out);
+    });
+    out.push('}');
+  }
+}
+
+function pythonFloat(n: number): string {
+  // repr(float) uses the shortest round-trip form like JavaScript, but always shows a
+  // fraction or an exponent ("1e+16" in JavaScript is "1e+16" in Python too).
+  const s = String(n);
+  return /[.e]/.test(s) ? s : `${s}.0`;
 }
