@@ -73,7 +73,7 @@ describe('faults of the disk under DATA_DIR', () => {
       expect(outcome.stats.failures).toEqual({ 'disk-full': 1 });
       expect(outcome.summary.failures).toEqual([]);
       expect(formatSummary(outcome)).toContain(
-        '  disk-full: 1\n  (disk-full: faults of this machine, not recorded against any file; fix it, then pnpm crawl --resume)',
+        '  disk-full: 1\n  (disk-full: faults of this machine, not recorded against any file; fix it, then `pnpm crawl --resume`)',
       );
       expect(await sdistResult(env)).toEqual([]);
       expect((await listFilesWithoutResult(env.app.db, 'sdist', '1', 0, 10)).map((f) => f.filename)).toEqual([
