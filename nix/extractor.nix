@@ -27,9 +27,11 @@
 , diskMiB ? 512                 # per interpreter: its directory is a tmpfs of this size (driver.py)
   # host mode: the shipped setuptools derivations, already instantiated (see interpreters-host.nix)
 , shippedDrvs ? null
+  # host mode: the interpreter set (JSON, interpreters-host.nix); null: root's nine pyenv versions
+, hostPythons ? null
 }:
 let
-  set = if interpreters == "host" then import ./interpreters-host.nix { inherit shippedDrvs; }
+  set = if interpreters == "host" then import ./interpreters-host.nix { inherit shippedDrvs hostPythons; }
         else if interpreters == "nixpkgs" then import ./interpreters-nixpkgs.nix { }
         else throw "interpreters must be \"host\" or \"nixpkgs\"";
   src = if sdist != null then builtins.storePath sdist

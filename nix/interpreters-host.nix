@@ -32,12 +32,16 @@
 { root ? "/root/.pyenv/versions"
 , setuptoolsWheel ? /usr/share/python-wheels/setuptools-66.1.1-py3-none-any.whl
 , shippedDrvs ? null
+  # The interpreter set as JSON, { "27": { version, lib, python, prefix, binds, covers, setuptools }, … }
+  # (packages/extractor/src/sandbox/pythons.ts: SANDBOX_PYTHONS, or discovery). null: the nine
+  # pyenv versions below under `root`, as before; the same attributes, so the same derivations.
+, hostPythons ? null
 }:
 let
   wheel = builtins.path { path = setuptoolsWheel; name = "setuptools-66.1.1-py3-none-any.whl"; };
   empty = builtins.path { path = ./empty-site-packages; name = "empty-site-packages"; };
   shipScript = builtins.path { path = ./ship-setuptools.py; name = "ship-setuptools.py"; };
-  versions = {
+  pyenvVersions = {
     "27" = { version = "2.7.18"; lib = "python2.7"; };
     "36" = { version = "3.6.15"; lib = "python3.6"; };
     "37" = { version = "3.7.16"; lib = "python3.7"; };
@@ -48,13 +52,24 @@ let
     "312" = { version = "3.12.1"; lib = "python3.12"; };
     "313" = { version = "3.13.0"; lib = "python3.13"; };
   };
-  prefix = v: "${root}/${v.version}";
-  python = v: "${prefix v}/bin/${v.lib}";
-  sitePackages = v: "${prefix v}/lib/${v.lib}/site-packages";
+  fromPyenv = key: v:
+    let
+      prefix = "${root}/${v.version}";
+      site = "${prefix}/lib/${v.lib}/site-packages";
+    in v // {
+      inherit prefix;
+      python = "${prefix}/bin/${v.lib}";
+      binds = [ prefix ];
+      covers = [ site ];
+      # 3.12 and 3.13 of pyenv come without setuptools
+      setuptools = if key == "312" || key == "313" then null else site;
+    };
+  versions = if hostPythons == null then builtins.mapAttrs fromPyenv pyenvVersions
+             else builtins.fromJSON hostPythons;
   # setuptools, pkg_resources, _distutils_hack, easy_install.py and setuptools' dist-info from
-  # the interpreter's site-packages, by content, without bytecode
+  # the interpreter's site directory, by content, without bytecode
   fromSitePackages = v:
-    let site = /. + sitePackages v;
+    let site = /. + v.setuptools;
     in builtins.path {
       path = site;
       name = "setuptools-source-${v.version}";
@@ -67,24 +82,32 @@ let
   ship = key: v: src: derivation {
     name = "pypi-graph-setuptools-py${key}";
     system = builtins.currentSystem;
-    builder = python v;
+    builder = v.python;
     args = [ "-s" "-S" "-B" shipScript ];
     inherit src;
   };
-  build = key: v: ship key v (if key == "312" || key == "313" then wheel else fromSitePackages v);
+  build = key: v: ship key v (if v.setuptools == null then wheel else fromSitePackages v);
   shipped =
     if shippedDrvs == null then builtins.mapAttrs build versions
     else builtins.mapAttrs (key: _: import (/. + shippedDrvs.${key})) versions;
   interpreter = key: v: {
-    python = python v;
+    inherit (v) python prefix;
     path = [ "${shipped.${key}}" ];
-    prefix = prefix v;
   };
+  all = builtins.attrValues versions;
+  # driver.py and probe.py need a Python >= 3.7: 3.11 as before, else the newest there is
+  driverKey =
+    if versions ? "311" then "311"
+    else
+      let usable = builtins.filter (k: builtins.elem k [ "37" "38" "39" "310" "312" "313" ]) (builtins.attrNames versions);
+          byNumber = builtins.sort (a: b: builtins.fromJSON a > builtins.fromJSON b) usable;
+      in if byNumber == [ ] then throw "pypi-graph: the sandbox's interpreters include no Python >= 3.7 to run its driver"
+         else builtins.head byNumber;
 in {
   # the interpreter that runs driver.py (any Python >= 3.7)
-  driver = python versions."311";
-  sandboxPaths = map (v: prefix v) (builtins.attrValues versions)
-    ++ map (v: "${sitePackages v}=${empty}") (builtins.attrValues versions)
+  driver = versions.${driverKey}.python;
+  sandboxPaths = builtins.concatLists (map (v: v.binds) all)
+    ++ builtins.concatLists (map (v: map (c: "${c}=${empty}") v.covers) all)
     ++ [
     # the dynamic loader, libc and the libraries of the extension modules (ssl, zlib, ctypes, …),
     # and C.UTF-8 for LANG; Debian 12 is merged-/usr, /lib64/ld-linux-x86-64.so.2 points into /lib

@@ -10,9 +10,10 @@
 , cgroup ? ""             # the name of the build's cgroup the builder must be in ("": none)
 , interpreters ? "host"
 , shippedDrvs ? null
+, hostPythons ? null
 }:
 let
-  set = if interpreters == "host" then import ./interpreters-host.nix { inherit shippedDrvs; }
+  set = if interpreters == "host" then import ./interpreters-host.nix { inherit shippedDrvs hostPythons; }
         else import ./interpreters-nixpkgs.nix { };
   probe = builtins.path { path = ./probe/probe.py; name = "pypi-graph-probe.py"; };
   # what Nix itself puts in /, and the top directory of every exposed path (`/a/b=/c` → `a`)

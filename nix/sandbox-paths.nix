@@ -1,4 +1,5 @@
 # Prints the extra-sandbox-paths an interpreter set needs:
 #   nix-instantiate --eval --strict --json nix/sandbox-paths.nix
-{ interpreters ? "host" }:
-(if interpreters == "host" then import ./interpreters-host.nix { } else import ./interpreters-nixpkgs.nix { }).sandboxPaths
+# (`--argstr hostPythons '<json>'`: the set of SANDBOX_PYTHONS or discovery, see interpreters-host.nix)
+{ interpreters ? "host", hostPythons ? null }:
+(if interpreters == "host" then import ./interpreters-host.nix { inherit hostPythons; } else import ./interpreters-nixpkgs.nix { }).sandboxPaths

@@ -1,3 +1,4 @@
+import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { CrawlError } from '@pypi-graph/core';
 import { z } from 'zod';
@@ -66,6 +67,14 @@ export const EnvSchema = z.object({
   /** Interpreters of the sandbox: `host` (pyenv, read-only via extra-sandbox-paths) or `nixpkgs`. */
   SANDBOX_INTERPRETERS: z.enum(['host', 'nixpkgs']).default('host'),
   /**
+   * The sandbox's interpreters (host mode), `KEY=PATH` comma separated: `27=/usr/bin/python2.7,
+   * 312=/opt/py/bin/python3.12`. Only the versions named are used; the others are recorded as
+   * `python-unavailable`. Unset: discovered (PYENV_ROOT, ~/.pyenv, uv's, /usr/local/bin, /usr/bin).
+   */
+  SANDBOX_PYTHONS: z.string().optional(),
+  /** pyenv's root, looked at first by the interpreter discovery when SANDBOX_PYTHONS is unset. */
+  PYENV_ROOT: z.string().optional(),
+  /**
    * `required`: each sdist build runs in a cgroup of its own with a memory and a process cap, and
    * without cgroups no setup.py runs (fail closed); `off`: per-process limits only.
    */
@@ -126,6 +135,13 @@ export interface Config {
   readonly sdistConcurrency: number;
   readonly sdistExtraction: 'auto' | 'sandbox' | 'static' | 'off';
   readonly sandboxInterpreters: 'host' | 'nixpkgs';
+  /**
+   * SANDBOX_PYTHONS: Python key → absolute path of an executable file, as the operator named it;
+   * undefined when unset (the interpreters are then discovered, packages/extractor sandbox/pythons.ts).
+   */
+  readonly sandboxPythons: Readonly<Record<string, string>> | undefined;
+  /** PYENV_ROOT, absolute, if set. */
+  readonly pyenvRoot: string | undefined;
   /** Per-build cgroups: `required` (fail closed without them) or `off` (per-process limits only). */
   readonly sandboxCgroups: 'required' | 'off';
   /** Delete each sdist's store paths once its results are stored (the interpreters and tools stay). */
@@ -148,6 +164,61 @@ export interface Config {
 }
 
 export const VERSION = '0.1.0';
+
+/** The Python versions the sandbox knows (major+minor digits); the same list as the extractor's PYTHON_KEYS. */
+export const SANDBOX_PYTHON_KEYS = ['27', '36', '37', '38', '39', '310', '311', '312', '313'] as const;
+
+function sandboxPythonsInvalid(message: string): CrawlError {
+  return new CrawlError('config-invalid', `invalid configuration: SANDBOX_PYTHONS: ${message}`, {
+    hint: 'SANDBOX_PYTHONS is KEY=PATH, comma separated, each PATH an executable Python of that version: 27=/usr/bin/python2.7,312=/opt/python3.12/bin/python3.12 (nix/README.md "Interpreters")',
+  });
+}
+
+/**
+ * Parses SANDBOX_PYTHONS (`27=/path/python2.7,36=…`): each key a known Python version, at most
+ * once, each path an existing executable file (relative paths are taken from `cwd`). Whether the
+ * file is a Python of that version is checked when the sandbox resolves its interpreters (it has
+ * to run it); here only what needs no process, so every command refuses a mistyped path at once.
+ */
+export function parseSandboxPythons(text: string, cwd = process.cwd()): Record<string, string> {
+  const out: Record<string, string> = {};
+  const entries = text
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
+  if (entries.length === 0) throw sandboxPythonsInvalid('names no interpreter');
+  for (const entry of entries) {
+    const eq = entry.indexOf('=');
+    if (eq <= 0 || eq === entry.length - 1) {
+      throw sandboxPythonsInvalid(`${JSON.stringify(entry)} is not KEY=PATH`);
+    }
+    const key = entry.slice(0, eq).trim().replace(/^py/, '').replace('.', '');
+    const file = path.resolve(cwd, entry.slice(eq + 1).trim());
+    if (!(SANDBOX_PYTHON_KEYS as readonly string[]).includes(key)) {
+      throw sandboxPythonsInvalid(
+        `${JSON.stringify(entry)}: unknown Python version ${JSON.stringify(entry.slice(0, eq))} (one of ${SANDBOX_PYTHON_KEYS.join(', ')})`,
+      );
+    }
+    if (out[key] !== undefined) throw sandboxPythonsInvalid(`Python ${key} is named twice`);
+    let isFile: boolean;
+    try {
+      isFile = statSync(file).isFile();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw sandboxPythonsInvalid(
+        `${key}=${file}: ${code === 'ENOENT' || code === 'ENOTDIR' ? 'no such file' : `cannot be read (${code})`}`,
+      );
+    }
+    if (!isFile) throw sandboxPythonsInvalid(`${key}=${file}: not a file`);
+    try {
+      accessSync(file, constants.X_OK);
+    } catch {
+      throw sandboxPythonsInvalid(`${key}=${file}: not executable`);
+    }
+    out[key] = file;
+  }
+  return out;
+}
 
 /** Parses the environment once; the result is frozen. Only this function reads `process.env`. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -185,6 +256,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sdistConcurrency: e.SDIST_CONCURRENCY,
     sdistExtraction: e.SDIST_EXTRACTION,
     sandboxInterpreters: e.SANDBOX_INTERPRETERS,
+    sandboxPythons:
+      e.SANDBOX_PYTHONS === undefined ? undefined : Object.freeze(parseSandboxPythons(e.SANDBOX_PYTHONS)),
+    pyenvRoot: e.PYENV_ROOT === undefined ? undefined : path.resolve(e.PYENV_ROOT),
     sandboxCgroups: e.SANDBOX_CGROUPS,
     sandboxGc: e.SANDBOX_GC === 'on',
     wheelMetadata: e.WHEEL_METADATA === 'on',

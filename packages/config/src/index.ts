@@ -1,1 +1,9 @@
-export { type Config, type Env, EnvSchema, loadConfig, VERSION } from './config';
+export {
+  type Config,
+  type Env,
+  EnvSchema,
+  loadConfig,
+  parseSandboxPythons,
+  SANDBOX_PYTHON_KEYS,
+  VERSION,
+} from './config';

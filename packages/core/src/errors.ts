@@ -111,6 +111,10 @@ export const FAILURE_CODES = {
   // appended by issue 12: the index (PYPI_URL) did not answer a first short request at all (DNS
   // failure, connection refused, timeout), so a command gave up at once instead of retrying every job.
   'index-unreachable': { retry: true },
+  // appended by issue 12 §9: per Python version, this machine has no interpreter of that version for
+  // the sandbox (SANDBOX_PYTHONS, or none discovered; nix/README.md "Interpreters"): setup.py did not
+  // run under it. Not a fault of the file: recorded as not run here (`waiting`), never as a failure.
+  'python-unavailable': { retry: false },
 } as const satisfies Record<string, { retry: boolean; environment?: boolean }>;
 
 export type FailureCode = keyof typeof FAILURE_CODES;
@@ -125,6 +129,8 @@ export const FAILURE_HINTS: Partial<Record<FailureCode, string>> = {
     'the build as a whole went over its memory cap (nix/README.md "Limits"); its results are not kept, as any of its interpreters may have been the one killed',
   'sandbox-build-processes':
     'the build as a whole went over its process cap (nix/README.md "Limits"): a fork bomb, or a build that starts far more processes than reading metadata needs',
+  'python-unavailable':
+    'name the interpreter in SANDBOX_PYTHONS (or install it where discovery looks: nix/README.md "Interpreters"); `pnpm pypi-graph status` lists what was found',
   'sandbox-unavailable':
     'the setup.py stage needs Nix with a working sandbox (nix/README.md); once `pnpm status` shows it proven, `pnpm crawl --resume` runs what waits for it',
 };

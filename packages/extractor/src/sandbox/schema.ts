@@ -19,6 +19,8 @@ export const SANDBOX_RESULT_CODES = [
   'sandbox-output-invalid',
   'sandbox-disk-full',
   'sandbox-process-escaped',
+  // not from result.json: runSandbox's own entry for a Python this machine has no interpreter of
+  'python-unavailable',
 ] as const;
 export type SandboxResultCode = (typeof SANDBOX_RESULT_CODES)[number];
 
