@@ -5,8 +5,12 @@ import { promisify } from 'node:util';
 import type { Config } from '@pypi-graph/config';
 import type { Logger } from '@pypi-graph/core';
 import {
+  describeHostPythons,
+  type HostPythonSet,
+  NO_PYTHONS_HINT,
   probeSandbox,
   readSdistStaticMetadata,
+  resolveHostPythons,
   runSandbox,
   SandboxGate,
   toSdistDepsFields,
@@ -51,11 +55,36 @@ export interface SdistExtractorHooks {
 }
 
 /**
+ * The host interpreters the sandbox uses under this configuration (SANDBOX_PYTHONS, else
+ * discovery from PYENV_ROOT and the usual places); undefined in nixpkgs mode. A named
+ * interpreter that is not a CPython of its version throws `config-invalid`.
+ */
+export function configuredHostPythons(config: Config): Promise<HostPythonSet> | undefined {
+  if (config.sandboxInterpreters !== 'host') return undefined;
+  return resolveHostPythons({ configured: config.sandboxPythons, pyenvRoot: config.pyenvRoot });
+}
+
+/** The interpreter set for people: a summary line, then one line per version. */
+export function hostPythonLines(set: HostPythonSet): { summary: string; lines: string[] } {
+  const found = set.pythons.map((p) => p.key);
+  const missing = set.missing.map((m) => m.key);
+  return {
+    summary: `${found.length} of ${found.length + missing.length} (${set.configured ? 'SANDBOX_PYTHONS' : 'discovered: SANDBOX_PYTHONS is unset'}): ${found.join(', ') || 'none'}; missing: ${missing.length === 0 ? 'none' : `${missing.join(', ')} (their results are python-unavailable)`}`,
+    lines: describeHostPythons(set),
+  };
+}
+
+/**
  * The gate every setup.py run passes (fail closed): the probe of this nix-build, or, where the
  * configuration turns the stage off, a verdict that says so. Its changes of state are logged
  * once each, in plain words, counted and recorded.
  */
-function createGate(config: Config, logger: Logger, hooks: SdistExtractorHooks): SandboxGate {
+function createGate(
+  config: Config,
+  logger: Logger,
+  hooks: SdistExtractorHooks,
+  hostPythons: HostPythonSet | undefined,
+): SandboxGate {
   const gate =
     config.sdistExtraction === 'static'
       ? new SandboxGate({
@@ -69,7 +98,11 @@ function createGate(config: Config, logger: Logger, hooks: SdistExtractorHooks):
         })
       : new SandboxGate({
           prove: () =>
-            probeSandbox({ interpreters: config.sandboxInterpreters, cgroups: config.sandboxCgroups }),
+            probeSandbox({
+              interpreters: config.sandboxInterpreters,
+              cgroups: config.sandboxCgroups,
+              hostPythons,
+            }),
         });
   if (config.sdistExtraction !== 'static' && config.sandboxCgroups === 'off') {
     logger.warn(
@@ -110,7 +143,22 @@ export async function createSdistExtractor(
   hooks: SdistExtractorHooks = {},
 ): Promise<SdistExtractor | undefined> {
   if (config.sdistExtraction === 'off') return undefined;
-  const gate = createGate(config, logger, hooks);
+  // Resolved once, at start (a mistake in SANDBOX_PYTHONS stops the process here, with its path);
+  // missing versions are said once, here, not per sdist.
+  const hostPythons = config.sdistExtraction === 'static' ? undefined : await configuredHostPythons(config);
+  if (hostPythons) {
+    const { summary, lines } = hostPythonLines(hostPythons);
+    const fields = { pythons: lines };
+    if (hostPythons.missing.length > 0) {
+      logger.warn(
+        fields,
+        `sandbox interpreters: ${summary}: setup.py does not run under the missing versions here. To add them: ${NO_PYTHONS_HINT}`,
+      );
+    } else {
+      logger.info(fields, `sandbox interpreters: ${summary}`);
+    }
+  }
+  const gate = createGate(config, logger, hooks, hostPythons);
   return {
     sandboxState: () => gate.state.state,
     async prepare() {
@@ -150,6 +198,7 @@ export async function createSdistExtractor(
           sha256: file.sha256,
           filename: file.filename,
           interpreters: config.sandboxInterpreters,
+          hostPythons,
           cgroups: config.sandboxCgroups,
           gate,
           signal,

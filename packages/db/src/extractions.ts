@@ -199,6 +199,8 @@ export async function isWaitingForSandbox(
         eq(extractions.fileId, fileId),
         eq(extractions.extractorVersion, extractorVersion),
         eq(extractions.status, 'waiting'),
+        // a Python this machine has no interpreter of is not a wait for a sandbox
+        sql`${extractions.failureCode} IS DISTINCT FROM 'python-unavailable'`,
       ),
     )
     .limit(1);

@@ -205,7 +205,8 @@ export async function sandboxOverview(
   const [row] = rowsOf<{ waiting: string | number }>(
     await db.execute(sql`SELECT count(DISTINCT e.file_id) AS waiting FROM extractions e
       JOIN files f ON f.id = e.file_id
-      WHERE e.status = 'waiting' AND e.extractor_version = ${extractorVersion} AND NOT f.removed`),
+      WHERE e.status = 'waiting' AND e.failure_code IS DISTINCT FROM 'python-unavailable'
+        AND e.extractor_version = ${extractorVersion} AND NOT f.removed`),
   );
   return { checks, waiting: Number(row?.waiting ?? 0) };
 }

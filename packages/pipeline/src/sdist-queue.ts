@@ -138,7 +138,8 @@ export const sdistQueue: QueueDefinition<SdistPayload> = {
         pythonKey,
         method: 'setup.py',
         extractorVersion: SDIST_EXTRACTOR_VERSION,
-        status: 'ok' in result ? 'ok' : 'failed',
+        // python-unavailable: that Python is not on this machine; not run here, not a failure of the file
+        status: 'ok' in result ? 'ok' : result.error.code === 'python-unavailable' ? 'waiting' : 'failed',
         failureCode: 'ok' in result ? null : result.error.code,
         log: 'ok' in result ? null : result.error.log,
         bytesTransferred: outcome.bytesTransferred,

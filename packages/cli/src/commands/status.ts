@@ -12,6 +12,7 @@ import { BullmqRunner, SDIST_EXTRACTOR_VERSION } from '@pypi-graph/pipeline';
 import type { App } from '../app';
 import { createRunner } from '../app';
 import { probeIndex } from '../index-api';
+import { configuredHostPythons, hostPythonLines } from '../sdist-extractor';
 
 /** How long `status` waits for the index: it only reads the database, the lag is a bonus. */
 const STATUS_INDEX_TIMEOUT_MS = 5_000;
@@ -104,12 +105,29 @@ async function sandboxLines(app: App): Promise<string[]> {
           (c, i) =>
             `${i === 0 ? 'sandbox:  ' : '          '} ${c.state} on ${c.worker} at ${c.checkedAt.toISOString()}${c.reason ? `: ${c.reason}` : ''}`,
         );
+  out.push(...(await pythonLines(app)));
   if (waiting > 0) {
     out.push(
       `waiting:   ${waiting} sdists need their setup.py run and wait for a sandbox (not failures; \`pnpm crawl --resume\` once one is proven)`,
     );
   }
   return out;
+}
+
+/** The sandbox's interpreters on this machine (SANDBOX_PYTHONS or discovery), and which are missing. */
+async function pythonLines(app: App): Promise<string[]> {
+  if (app.config.sdistExtraction === 'static') return [];
+  if (app.config.sandboxInterpreters !== 'host') {
+    return ['pythons:   from nixpkgs (SANDBOX_INTERPRETERS=nixpkgs)'];
+  }
+  try {
+    const set = await configuredHostPythons(app.config);
+    if (!set) return [];
+    const { summary, lines } = hostPythonLines(set);
+    return [`pythons:   here ${summary}`, ...lines.map((l) => `  ${l}`)];
+  } catch (err) {
+    return [`pythons:   ${(err as Error).message}`];
+  }
 }
 
 /** `pypi/: 10 projects, 18 releases, 25 files`, from a snapshot's recorded counts. */

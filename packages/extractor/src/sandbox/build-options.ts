@@ -2,7 +2,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CrawlError } from '@pypi-graph/core';
 import { defaultBinPath, runNix, tailLines } from './nix';
-import { PYTHON_KEYS } from './schema';
 
 // What every sandboxed nix-build is given: the interpreter set's sandbox paths and shipped
 // setuptools, and the options that keep the sandbox on. Shared by the extractions (run-sandbox.ts)
@@ -19,6 +18,15 @@ export interface InterpreterSet {
    * instantiated once (nix/interpreters-host.nix), so that no nix-build hashes their sources again.
    */
   shippedDrvs?: string;
+  /** Host mode: the interpreter set (HostPythonSet.spec) for `--argstr hostPythons`; unset: Nix's default. */
+  hostPythons?: string;
+}
+
+/** The versions of interpreters-host.nix's default set (no `hostPythons`). */
+const DEFAULT_KEYS = ['27', '36', '37', '38', '39', '310', '311', '312', '313'];
+
+function setKey(nixDir: string, interpreters: string, binPath: string, hostPythons: string | undefined): string {
+  return `${nixDir}\0${interpreters}\0${binPath}\0${hostPythons ?? ''}`;
 }
 
 const interpreterSets = new Map<string, Promise<InterpreterSet>>();
@@ -42,14 +50,29 @@ export function interpreterSet(
   interpreters: string,
   signal?: AbortSignal,
   binPath = defaultBinPath(),
+  hostPythons?: string,
 ): Promise<InterpreterSet> {
-  const key = `${nixDir}\0${interpreters}\0${binPath}`;
+  const key = setKey(nixDir, interpreters, binPath, hostPythons);
   let cached = interpreterSets.get(key);
   if (!cached) {
     cached = (async (): Promise<InterpreterSet> => {
-      const expr = `import ${path.join(nixDir, 'sandbox-paths.nix')} { interpreters = ${JSON.stringify(interpreters)}; }`;
+      const host = interpreters === 'host' && hostPythons !== undefined;
       const parsed: unknown = JSON.parse(
-        await nixOrThrow(['--eval', '--strict', '--json', '-E', expr], 'the sandbox paths', signal, binPath),
+        await nixOrThrow(
+          [
+            '--eval',
+            '--strict',
+            '--json',
+            path.join(nixDir, 'sandbox-paths.nix'),
+            '--argstr',
+            'interpreters',
+            interpreters,
+            ...(host ? ['--argstr', 'hostPythons', hostPythons] : []),
+          ],
+          'the sandbox paths',
+          signal,
+          binPath,
+        ),
       );
       if (!Array.isArray(parsed) || !parsed.every((p): p is string => typeof p === 'string')) {
         throw new CrawlError('sandbox-output-invalid', 'sandbox-paths.nix did not give a list of strings');
@@ -58,7 +81,12 @@ export function interpreterSet(
       // Writes the .drv files (a plain --eval would not) and prints them in attribute-name order.
       const drvs = (
         await nixOrThrow(
-          ['-A', 'shippedList', path.join(nixDir, 'interpreters-host.nix')],
+          [
+            '-A',
+            'shippedList',
+            path.join(nixDir, 'interpreters-host.nix'),
+            ...(host ? ['--argstr', 'hostPythons', hostPythons] : []),
+          ],
           'the shipped setuptools',
           signal,
           binPath,
@@ -66,12 +94,13 @@ export function interpreterSet(
       )
         .trim()
         .split('\n');
-      const keys = [...PYTHON_KEYS].sort();
+      // attribute-name order, as Nix sorts them
+      const keys = (host ? Object.keys(JSON.parse(hostPythons) as object) : DEFAULT_KEYS).sort();
       if (drvs.length !== keys.length || !drvs.every((d) => /^\/nix\/store\/[^\s"$\\]+\.drv$/.test(d))) {
         throw new CrawlError('sandbox-output-invalid', `unexpected shipped setuptools: ${drvs.join(' ')}`);
       }
       const shippedDrvs = `{ ${keys.map((k, i) => `${JSON.stringify(k)} = ${JSON.stringify(drvs[i])};`).join(' ')} }`;
-      return { sandboxPaths: parsed, shippedDrvs };
+      return { sandboxPaths: parsed, shippedDrvs, ...(host ? { hostPythons } : {}) };
     })();
     cached.catch(() => interpreterSets.delete(key));
     interpreterSets.set(key, cached);
@@ -115,10 +144,16 @@ export function sandboxBuildArgs(
   // The nixpkgs mode needs one for its interpreters, so it keeps the configured substituters.
   if (interpreters === 'host') args.push('--option', 'substituters', '');
   if (set.shippedDrvs) args.push('--arg', 'shippedDrvs', set.shippedDrvs);
+  if (interpreters === 'host' && set.hostPythons !== undefined) args.push('--argstr', 'hostPythons', set.hostPythons);
   return args;
 }
 
 /** Drops a cached interpreter set (its .drv files were garbage-collected): evaluated again next time. */
-export function forgetInterpreterSet(nixDir: string, interpreters: string, binPath = defaultBinPath()): void {
-  interpreterSets.delete(`${nixDir}\0${interpreters}\0${binPath}`);
+export function forgetInterpreterSet(
+  nixDir: string,
+  interpreters: string,
+  binPath = defaultBinPath(),
+  hostPythons?: string,
+): void {
+  interpreterSets.delete(setKey(nixDir, interpreters, binPath, hostPythons));
 }

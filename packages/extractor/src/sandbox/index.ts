@@ -23,6 +23,17 @@ export {
   sandboxGate,
 } from './probe';
 export {
+  describeHostPythons,
+  type HostPython,
+  type HostPythonSet,
+  hasDriverPython,
+  type MissingPython,
+  NO_PYTHONS_HINT,
+  type PythonSource,
+  type ResolveHostPythonsOptions,
+  resolveHostPythons,
+} from './pythons';
+export {
   DEFAULT_SANDBOX_LIMITS,
   type RunSandboxOptions,
   runSandbox,

@@ -6,6 +6,7 @@ import { CrawlError, toCrawlError } from '@pypi-graph/core';
 import { DEFAULT_NIX_DIR, interpreterSet, sandboxBuildArgs } from './build-options';
 import { type CgroupPolicy, DEFAULT_BUILD_LIMITS, inBuildCgroup } from './cgroup';
 import { defaultBinPath, NIX_INSTALL_HINT, runNix, tailLines } from './nix';
+import { type HostPythonSet, hasDriverPython, NO_PYTHONS_HINT } from './pythons';
 
 // Fail closed: before the first setup.py runs, a probe derivation (nix/probe.nix), built with the
 // very options of an extraction, shows that the build is sandboxed: not root, PID 1 of its own
@@ -50,6 +51,11 @@ export interface ProbeOptions {
   targets?: string[];
   /** `required` (default): the probe runs in a build cgroup, and must find its builder in it. */
   cgroups?: CgroupPolicy;
+  /**
+   * Host mode: the interpreter set (pythons.ts: SANDBOX_PYTHONS or discovery), whose sandbox paths
+   * the probe is built with; unset: nix/interpreters-host.nix's default set.
+   */
+  hostPythons?: HostPythonSet;
 }
 
 /** What to do when the build is not sandboxed although Nix built it. */
@@ -123,7 +129,17 @@ export async function probeSandbox(options: ProbeOptions = {}): Promise<SandboxV
   try {
     // Nix missing is said as such (runNix: sandbox-unavailable, "nix-build is not on PATH").
     await runNix('nix-build', ['--version'], { timeoutMs: 30_000, binPath });
-    const set = await interpreterSet(nixDir, interpreters, undefined, binPath);
+    const host = interpreters === 'host' ? options.hostPythons : undefined;
+    if (host && !hasDriverPython(host)) {
+      return unavailable(
+        started,
+        host.pythons.length === 0
+          ? 'no Python interpreter for the sandbox was found on this machine'
+          : `the sandbox's interpreters (${host.pythons.map((p) => p.key).join(', ')}) include no Python >= 3.7 to run its driver`,
+        NO_PYTHONS_HINT,
+      );
+    }
+    const set = await interpreterSet(nixDir, interpreters, undefined, binPath, host?.spec);
     const args = [
       ...sandboxBuildArgs(path.join(nixDir, 'probe.nix'), set, interpreters, 120),
       '--argstr',
@@ -267,9 +283,14 @@ export class SandboxGate {
 
 const gates = new Map<string, SandboxGate>();
 
-/** The process-wide gate of one nix-build (PATH), nix directory and interpreter set. */
-export function sandboxGate(options: Required<Omit<ProbeOptions, 'targets'>>): SandboxGate {
-  const key = `${options.nixDir}\0${options.interpreters}\0${options.binPath}\0${options.cgroups}`;
+/**
+ * The process-wide gate of one nix-build (PATH), nix directory and interpreter set: another set of
+ * host interpreters (SANDBOX_PYTHONS, discovery) is another gate, proven by a probe of its own.
+ */
+export function sandboxGate(
+  options: Required<Omit<ProbeOptions, 'targets' | 'hostPythons'>> & Pick<ProbeOptions, 'hostPythons'>,
+): SandboxGate {
+  const key = `${options.nixDir}\0${options.interpreters}\0${options.binPath}\0${options.cgroups}\0${options.hostPythons?.spec ?? ''}`;
   let gate = gates.get(key);
   if (!gate) {
     gate = new SandboxGate({ prove: () => probeSandbox(options) });

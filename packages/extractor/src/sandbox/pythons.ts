@@ -147,7 +147,7 @@ function introspect(python: string): Promise<Introspection> {
 }
 
 /** What the sandbox needs of one interpreter; throws an Error saying why it cannot be used. */
-async function describe(key: PythonKey, executable: string, source: PythonSource): Promise<HostPython> {
+async function describeOne(key: PythonKey, executable: string, source: PythonSource): Promise<HostPython> {
   let python: string;
   try {
     python = await realpath(executable);
@@ -179,6 +179,8 @@ async function describe(key: PythonKey, executable: string, source: PythonSource
   for (const b of binds) {
     const bad = UNEXPOSABLE.find((d) => inside(b, d));
     if (bad) throw new Error(`${b} is under ${bad}, which the sandbox cannot expose from the host`);
+    // extra-sandbox-paths is a space-separated list of `path[=source][?]`
+    if (/[\s=?]/.test(b)) throw new Error(`${JSON.stringify(b)} has a space, '=' or '?', which Nix's extra-sandbox-paths cannot carry`);
   }
   const covers = info.sites.filter((s) => binds.some((b) => inside(s, b)));
   if (!info.setuptools && (major < WHEEL_MIN[0] || (major === WHEEL_MIN[0] && minor < WHEEL_MIN[1]))) {
@@ -287,7 +289,7 @@ async function resolve(options: ResolveHostPythonsOptions): Promise<HostPythonSe
         const file = configured[key];
         if (file === undefined) return { key, tried: [] };
         try {
-          return await describe(key, file, 'SANDBOX_PYTHONS');
+          return await describeOne(key, file, 'SANDBOX_PYTHONS');
         } catch (err) {
           // Named by the operator: a mistake to say at once, not a version to skip quietly.
           throw new CrawlError(
@@ -301,7 +303,7 @@ async function resolve(options: ResolveHostPythonsOptions): Promise<HostPythonSe
       for (const c of await candidates(key, options)) {
         if (!(await isFile(c.file))) continue;
         try {
-          return await describe(key, c.file, c.source);
+          return await describeOne(key, c.file, c.source);
         } catch (err) {
           tried.push(`${c.file}: ${(err as Error).message}`);
         }
@@ -341,6 +343,18 @@ export function resolveHostPythons(options: ResolveHostPythonsOptions = {}): Pro
     resolved.set(key, cached);
   }
   return cached;
+}
+
+/** What to do when versions, or all, are missing. */
+export const NO_PYTHONS_HINT =
+  'name the interpreters in SANDBOX_PYTHONS (27=/path/to/python2.7,…) or install them where discovery looks (PYENV_ROOT, ~/.pyenv/versions, uv python install, /usr/bin/pythonX.Y; nix/README.md "Interpreters"); `pnpm pypi-graph status` lists what was found';
+
+/** Whether the set has a Python >= 3.7, which driver.py and the probe need (interpreters-host.nix). */
+export function hasDriverPython(set: HostPythonSet): boolean {
+  return set.pythons.some((p) => {
+    const [major, minor] = keyVersion(p.key);
+    return major > 3 || (major === 3 && minor >= 7);
+  });
 }
 
 /** One line per version for people (`pnpm pypi-graph status`, the worker's start). */

@@ -20,6 +20,7 @@ import {
 } from './cgroup';
 import { defaultBinPath, runNix, tailLines } from './nix';
 import { SANDBOX_HINT, type SandboxGate, sandboxGate } from './probe';
+import { type HostPythonSet, keyVersion, NO_PYTHONS_HINT, resolveHostPythons } from './pythons';
 import { PYTHON_KEYS, type PythonKey, parseSandboxResults, type SandboxResults } from './schema';
 
 // Runs one sdist's setup.py under each Python version inside the Nix build sandbox
@@ -63,8 +64,14 @@ export interface RunSandboxOptions {
   /** Python versions to run; all nine by default. */
   pythons?: readonly PythonKey[];
   limits?: Partial<SandboxLimits>;
-  /** `host`: pyenv interpreters via extra-sandbox-paths; `nixpkgs`: a pinned nixpkgs (unverified here). */
+  /** `host`: the machine's interpreters via extra-sandbox-paths; `nixpkgs`: a pinned nixpkgs (unverified here). */
   interpreters?: 'host' | 'nixpkgs';
+  /**
+   * Host mode: the interpreters (resolveHostPythons: SANDBOX_PYTHONS or discovery); discovered
+   * with its defaults when unset. A requested Python the set lacks is not run: its result is
+   * `python-unavailable`.
+   */
+  hostPythons?: HostPythonSet;
   /** Where extractor.nix lives; the repository's `nix/` by default. */
   nixDir?: string;
   /** PATH the Nix commands are found in and run with; this process's PATH by default. */
@@ -83,9 +90,9 @@ export interface RunSandboxOptions {
 
 export interface SandboxRun {
   results: SandboxResults;
-  /** The sdist's store path (`nix-store --add-fixed sha256`). */
+  /** The sdist's store path (`nix-store --add-fixed sha256`); empty when no requested Python is here. */
   sdistStorePath: string;
-  /** The derivation's output; holds result.json. */
+  /** The derivation's output; holds result.json. Empty when nothing was built (no requested Python is here). */
   outPath: string;
   durationMs: number;
   /** What the build's cgroup saw (absent with `cgroups: 'off'`). */
@@ -176,7 +183,7 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
   const started = performance.now();
   const nixDir = options.nixDir ?? DEFAULT_NIX_DIR;
   const interpreters = options.interpreters ?? 'host';
-  const pythons = [...(options.pythons ?? PYTHON_KEYS)];
+  let pythons = [...(options.pythons ?? PYTHON_KEYS)];
   if (pythons.length === 0 || !pythons.every((k) => (PYTHON_KEYS as readonly string[]).includes(k))) {
     throw new CrawlError('config-invalid', `unknown Python keys: ${pythons.join(',')}`);
   }
@@ -184,12 +191,34 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
   const buildLimits = { ...DEFAULT_BUILD_LIMITS, ...options.buildLimits };
   const binPath = options.binPath ?? defaultBinPath();
   const cgroups = options.cgroups ?? 'required';
-  const gate = options.gate ?? sandboxGate({ nixDir, interpreters, binPath, cgroups });
+  const hostPythons =
+    interpreters === 'host' ? (options.hostPythons ?? (await resolveHostPythons())) : undefined;
+  // Versions this machine has no interpreter of are not run: recorded as such, not as failures.
+  const unavailable: SandboxResults = {};
+  if (hostPythons) {
+    const here = new Set(hostPythons.pythons.map((p) => p.key));
+    for (const key of pythons.filter((k) => !here.has(k))) {
+      const [major, minor] = keyVersion(key);
+      unavailable[key] = {
+        error: {
+          code: 'python-unavailable',
+          log: `no Python ${major}.${minor} interpreter for the sandbox on this machine (${hostPythons.configured ? 'not in SANDBOX_PYTHONS' : 'none discovered'})`,
+          tail: NO_PYTHONS_HINT,
+        },
+      };
+    }
+    pythons = pythons.filter((k) => here.has(k));
+    if (pythons.length === 0 && hostPythons.pythons.length > 0) {
+      // nothing to run here (another machine's interpreters may run them): not even the gate
+      return { results: unavailable, sdistStorePath: '', outPath: '', durationMs: performance.now() - started };
+    }
+  }
+  const gate = options.gate ?? sandboxGate({ nixDir, interpreters, binPath, cgroups, hostPythons });
   // Nothing of the sdist is built, nor even added to the store, before this nix-build has been
   // shown to sandbox its builds (once per process: later runs pass at once).
   await gate.ensure();
   const [firstSet, sdistStorePath] = await Promise.all([
-    interpreterSet(nixDir, interpreters, options.signal, binPath),
+    interpreterSet(nixDir, interpreters, options.signal, binPath, hostPythons?.spec),
     addToStore({ ...options, binPath }),
   ]);
   for (const [name, value] of Object.entries(limits)) {
@@ -225,8 +254,10 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
   if (res.status !== 0 && firstSet.shippedDrvs && /pypi-graph-setuptools-py\d+\.drv/.test(res.stderr)) {
     // The shipped setuptools .drv files this process instantiated were garbage-collected since:
     // instantiate them again, once.
-    forgetInterpreterSet(nixDir, interpreters, binPath);
-    ({ res, report } = await nixBuild(await interpreterSet(nixDir, interpreters, options.signal, binPath)));
+    forgetInterpreterSet(nixDir, interpreters, binPath, hostPythons?.spec);
+    ({ res, report } = await nixBuild(
+      await interpreterSet(nixDir, interpreters, options.signal, binPath, hostPythons?.spec),
+    ));
   }
   const built = res.stdout.trim().split('\n').pop() ?? '';
   const capHit =
@@ -291,7 +322,7 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
     throw new CrawlError('sandbox-output-invalid', `${outPath}/result.json: ${parsed.issue}`);
   }
   return {
-    results: parsed.data,
+    results: { ...parsed.data, ...unavailable },
     sdistStorePath,
     outPath,
     durationMs: performance.now() - started,
