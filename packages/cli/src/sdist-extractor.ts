@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Config } from '@pypi-graph/config';
-import type { Logger } from '@pypi-graph/core';
+import { CrawlError, type Logger, toCrawlError } from '@pypi-graph/core';
 import {
   describeHostPythons,
   type HostPythonSet,
@@ -83,7 +83,7 @@ function createGate(
   config: Config,
   logger: Logger,
   hooks: SdistExtractorHooks,
-  hostPythons: HostPythonSet | undefined,
+  hostSet: () => Promise<HostPythonSet | undefined>,
 ): SandboxGate {
   const gate =
     config.sdistExtraction === 'static'
@@ -97,12 +97,21 @@ function createGate(
           recheckMs: Number.POSITIVE_INFINITY,
         })
       : new SandboxGate({
-          prove: () =>
-            probeSandbox({
+          prove: async () => {
+            let hostPythons: HostPythonSet | undefined;
+            try {
+              hostPythons = await hostSet();
+            } catch (err) {
+              // SANDBOX_PYTHONS names something that is not a Python of its version: no sandbox
+              const e = toCrawlError(err);
+              return { ok: false, durationMs: 0, reason: e.message, hint: e.hint ?? NO_PYTHONS_HINT };
+            }
+            return probeSandbox({
               interpreters: config.sandboxInterpreters,
               cgroups: config.sandboxCgroups,
               hostPythons,
-            }),
+            });
+          },
         });
   if (config.sdistExtraction !== 'static' && config.sandboxCgroups === 'off') {
     logger.warn(
@@ -143,25 +152,32 @@ export async function createSdistExtractor(
   hooks: SdistExtractorHooks = {},
 ): Promise<SdistExtractor | undefined> {
   if (config.sdistExtraction === 'off') return undefined;
-  // Resolved once, at start (a mistake in SANDBOX_PYTHONS stops the process here, with its path);
-  // missing versions are said once, here, not per sdist.
-  const hostPythons = config.sdistExtraction === 'static' ? undefined : await configuredHostPythons(config);
-  if (hostPythons) {
-    const { summary, lines } = hostPythonLines(hostPythons);
-    const fields = { pythons: lines };
-    if (hostPythons.missing.length > 0) {
-      logger.warn(
-        fields,
-        `sandbox interpreters: ${summary}: setup.py does not run under the missing versions here. To add them: ${NO_PYTHONS_HINT}`,
-      );
-    } else {
-      logger.info(fields, `sandbox interpreters: ${summary}`);
-    }
-  }
-  const gate = createGate(config, logger, hooks, hostPythons);
+  // Resolved once per process, when the sandbox is first needed (a worker: at its start), and
+  // said then, once: which versions run here and which are missing (not per sdist).
+  let resolving: Promise<HostPythonSet | undefined> | undefined;
+  const hostSet = () =>
+    (resolving ??= (async () => {
+      if (config.sdistExtraction === 'static') return undefined;
+      const set = await configuredHostPythons(config);
+      if (set) {
+        const { summary, lines } = hostPythonLines(set);
+        if (set.missing.length > 0) {
+          logger.warn(
+            { pythons: lines },
+            `sandbox interpreters: ${summary}: setup.py does not run under the missing versions here. To add them: ${NO_PYTHONS_HINT}`,
+          );
+        } else {
+          logger.info({ pythons: lines }, `sandbox interpreters: ${summary}`);
+        }
+      }
+      return set;
+    })());
+  const gate = createGate(config, logger, hooks, hostSet);
   return {
     sandboxState: () => gate.state.state,
     async prepare() {
+      // a worker stops at its start on a SANDBOX_PYTHONS mistake, with the path and what is wrong
+      await hostSet();
       if (gate.state.state === 'unchecked') await gate.check();
     },
     async extract(file, signal) {
@@ -191,6 +207,14 @@ export async function createSdistExtractor(
             bytesTransferred: got.bytes,
             textRepairs: found.textRepairs,
           };
+        }
+        let hostPythons: HostPythonSet | undefined;
+        try {
+          hostPythons = await hostSet();
+        } catch (err) {
+          // the gate's proof fails the same way and says it once (createGate); the file waits
+          await gate.ensure();
+          throw new CrawlError('sandbox-unavailable', toCrawlError(err).message, { hint: NO_PYTHONS_HINT });
         }
         // Throws sandbox-unavailable (nothing runs) until the sandbox is proven.
         const run = await runSandbox({

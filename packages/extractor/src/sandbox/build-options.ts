@@ -25,7 +25,12 @@ export interface InterpreterSet {
 /** The versions of interpreters-host.nix's default set (no `hostPythons`). */
 const DEFAULT_KEYS = ['27', '36', '37', '38', '39', '310', '311', '312', '313'];
 
-function setKey(nixDir: string, interpreters: string, binPath: string, hostPythons: string | undefined): string {
+function setKey(
+  nixDir: string,
+  interpreters: string,
+  binPath: string,
+  hostPythons: string | undefined,
+): string {
   return `${nixDir}\0${interpreters}\0${binPath}\0${hostPythons ?? ''}`;
 }
 
@@ -144,7 +149,8 @@ export function sandboxBuildArgs(
   // The nixpkgs mode needs one for its interpreters, so it keeps the configured substituters.
   if (interpreters === 'host') args.push('--option', 'substituters', '');
   if (set.shippedDrvs) args.push('--arg', 'shippedDrvs', set.shippedDrvs);
-  if (interpreters === 'host' && set.hostPythons !== undefined) args.push('--argstr', 'hostPythons', set.hostPythons);
+  if (interpreters === 'host' && set.hostPythons !== undefined)
+    args.push('--argstr', 'hostPythons', set.hostPythons);
   return args;
 }
 

@@ -14,7 +14,8 @@ import { PYTHON_KEYS, type PythonKey } from './schema';
 // and standard library only. Versions with no usable interpreter are missing: their results are
 // `python-unavailable`.
 
-export type PythonSource = 'SANDBOX_PYTHONS' | 'PYENV_ROOT' | '~/.pyenv' | 'uv' | '/usr/local/bin' | '/usr/bin';
+/** Where an interpreter came from: SANDBOX_PYTHONS, PYENV_ROOT, ~/.pyenv, uv, or the bin directory it is in. */
+export type PythonSource = string;
 
 export interface HostPython {
   key: PythonKey;
@@ -180,7 +181,10 @@ async function describeOne(key: PythonKey, executable: string, source: PythonSou
     const bad = UNEXPOSABLE.find((d) => inside(b, d));
     if (bad) throw new Error(`${b} is under ${bad}, which the sandbox cannot expose from the host`);
     // extra-sandbox-paths is a space-separated list of `path[=source][?]`
-    if (/[\s=?]/.test(b)) throw new Error(`${JSON.stringify(b)} has a space, '=' or '?', which Nix's extra-sandbox-paths cannot carry`);
+    if (/[\s=?]/.test(b))
+      throw new Error(
+        `${JSON.stringify(b)} has a space, '=' or '?', which Nix's extra-sandbox-paths cannot carry`,
+      );
   }
   const covers = info.sites.filter((s) => binds.some((b) => inside(s, b)));
   if (!info.setuptools && (major < WHEEL_MIN[0] || (major === WHEEL_MIN[0] && minor < WHEEL_MIN[1]))) {
@@ -244,7 +248,8 @@ async function candidates(
     roots.push([homePyenv, '~/.pyenv']);
   }
   for (const [root, source] of roots) {
-    for (const file of await newestIn(path.join(root, 'versions'), key, pyenvVersion)) out.push({ file, source });
+    for (const file of await newestIn(path.join(root, 'versions'), key, pyenvVersion))
+      out.push({ file, source });
   }
   // `uv python install`: cpython-3.12.8-linux-x86_64-gnu (not the +freethreaded builds)
   for (const file of await newestIn(
@@ -256,7 +261,7 @@ async function candidates(
   }
   for (const dir of options.binDirs ?? ['/usr/local/bin', '/usr/bin']) {
     const file = path.join(dir, `python${major}.${minor}`);
-    out.push({ file, source: dir === '/usr/bin' ? '/usr/bin' : '/usr/local/bin' });
+    out.push({ file, source: dir });
   }
   return out;
 }

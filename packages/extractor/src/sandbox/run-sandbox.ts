@@ -210,7 +210,12 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
     pythons = pythons.filter((k) => here.has(k));
     if (pythons.length === 0 && hostPythons.pythons.length > 0) {
       // nothing to run here (another machine's interpreters may run them): not even the gate
-      return { results: unavailable, sdistStorePath: '', outPath: '', durationMs: performance.now() - started };
+      return {
+        results: unavailable,
+        sdistStorePath: '',
+        outPath: '',
+        durationMs: performance.now() - started,
+      };
     }
   }
   const gate = options.gate ?? sandboxGate({ nixDir, interpreters, binPath, cgroups, hostPythons });
