@@ -53,7 +53,7 @@ let
   toInt = x: if builtins.isString x then builtins.fromJSON x else x;
   selected = builtins.listToAttrs (map (k: { name = k; value = set.pythons.${k}; }) pythons);
 in
-derivation {
+derivation ({
   name = "setup-py-deps";
   system = builtins.currentSystem;
   builder = set.driver;
@@ -61,7 +61,7 @@ derivation {
   # for a remote builder, and never from a binary cache: the result is this machine's to compute
   preferLocalBuild = true;
   allowSubstitutes = false;
-  args = [ "-I" "-S" "-B" "${extractor}/driver.py" ];
+  args = (set.driverArgs or [ "-I" "-S" "-B" ]) ++ [ "${extractor}/driver.py" ];
   inherit filename src extractor;
   # Not read by the builder: here so that another sandbox exposure is another derivation.
   sandboxPaths = builtins.concatStringsSep " " set.sandboxPaths;
@@ -73,4 +73,4 @@ derivation {
   maxOutputBytes = toString (toInt maxOutputBytes);
   parallelism = toString (toInt parallelism);
   diskMiB = toString (toInt diskMiB);
-}
+} // (set.driverEnv or { }))

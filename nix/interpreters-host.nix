@@ -79,13 +79,17 @@ let
         then builtins.match "setuptools|pkg_resources|_distutils_hack|easy_install\\.py|setuptools-.*\\.dist-info" b != null
         else !(b == "__pycache__" || builtins.match ".*\\.py[co]" b != null);
     };
-  ship = key: v: src: derivation {
+  # A relocated interpreter (copied or moved after it was built, or uv's python-build-standalone)
+  # started by Nix as a builder gets a bare argv[0] and no PATH, so it falls back to the prefix it
+  # was built for: PYTHONHOME names its real one. (Run by driver.py, with its full path, it finds it.)
+  homeOf = v: if v.relocated or false then { PYTHONHOME = v.prefix; } else { };
+  ship = key: v: src: derivation ({
     name = "pypi-graph-setuptools-py${key}";
     system = builtins.currentSystem;
     builder = v.python;
     args = [ "-s" "-S" "-B" shipScript ];
     inherit src;
-  };
+  } // homeOf v);
   build = key: v: ship key v (if v.setuptools == null then wheel else fromSitePackages v);
   shipped =
     if shippedDrvs == null then builtins.mapAttrs build versions
@@ -96,16 +100,23 @@ let
   };
   all = builtins.attrValues versions;
   # driver.py and probe.py need a Python >= 3.7: 3.11 as before, else the newest there is
+  # driver.py and probe.py need a Python >= 3.7: 3.11 as before, else the newest there is, one
+  # that is where it was built if possible
   driverKey =
     if versions ? "311" then "311"
     else
       let usable = builtins.filter (k: builtins.elem k [ "37" "38" "39" "310" "312" "313" ]) (builtins.attrNames versions);
-          byNumber = builtins.sort (a: b: builtins.fromJSON a > builtins.fromJSON b) usable;
-      in if byNumber == [ ] then throw "pypi-graph: the sandbox's interpreters include no Python >= 3.7 to run its driver"
-         else builtins.head byNumber;
+          rank = k: builtins.fromJSON k + (if versions.${k}.relocated or false then 0 else 1000);
+          best = builtins.sort (a: b: rank a > rank b) usable;
+      in if best == [ ] then throw "pypi-graph: the sandbox's interpreters include no Python >= 3.7 to run its driver"
+         else builtins.head best;
+  driverSpec = versions.${driverKey};
 in {
   # the interpreter that runs driver.py (any Python >= 3.7)
-  driver = versions.${driverKey}.python;
+  driver = driverSpec.python;
+  # its options (-I ignores PYTHONHOME, which a relocated driver needs) and environment
+  driverArgs = if driverSpec.relocated or false then [ "-s" "-S" "-B" ] else [ "-I" "-S" "-B" ];
+  driverEnv = homeOf driverSpec;
   sandboxPaths = builtins.concatLists (map (v: v.binds) all)
     ++ builtins.concatLists (map (v: map (c: "${c}=${empty}") v.covers) all)
     ++ [

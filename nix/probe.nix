@@ -20,14 +20,14 @@ let
   exposedTops = map (p: builtins.head (builtins.split "/" (builtins.substring 1 (-1) (builtins.head (builtins.split "[=?]" p)))))
     set.sandboxPaths;
 in
-derivation {
+derivation ({
   name = "pypi-graph-sandbox-probe";
   system = builtins.currentSystem;
   builder = set.driver;
-  args = [ "-I" "-S" "-B" probe ];
+  args = (set.driverArgs or [ "-I" "-S" "-B" ]) ++ [ probe ];
   preferLocalBuild = true;
   allowSubstitutes = false;
   inherit nonce marker hidden targets dnsName cgroup;
   allowedRoot = builtins.concatStringsSep " " ([ "bin" "build" "dev" "etc" "nix" "proc" "tmp" ] ++ exposedTops);
   sandboxPaths = builtins.concatStringsSep " " set.sandboxPaths;
-}
+} // (set.driverEnv or { }))

@@ -30,7 +30,9 @@ NIX_VARIABLES = {
     "TEMPDIR", "TERM", "TMP", "TMPDIR", "builder", "name", "out", "system",
 }
 ATTRIBUTES = {"nonce", "marker", "hidden", "targets", "dnsName", "allowedRoot", "sandboxPaths", "preferLocalBuild",
-              "allowSubstitutes", "cgroup"}
+              "allowSubstitutes", "cgroup",
+              # interpreters-host.nix: a relocated driver's prefix (the derivation sets it)
+              "PYTHONHOME"}
 # set by the interpreter itself (PEP 538: a C locale is coerced to C.UTF-8)
 INTERPRETER = {"LC_CTYPE"}
 ETC = {"group", "hosts", "passwd"}

@@ -36,6 +36,11 @@ export interface HostPython {
   covers: string[];
   /** The site directory its setuptools is copied from, or null: Debian's setuptools wheel is shipped. */
   setuptools: string | null;
+  /**
+   * Not where it was built (copied, moved, or uv's): as a Nix builder (argv[0] a bare name) it
+   * needs PYTHONHOME (interpreters-host.nix).
+   */
+  relocated: boolean;
 }
 
 export interface MissingPython {
@@ -103,6 +108,7 @@ sys.stdout.write(json.dumps({
     'stdlib': real(sysconfig.get_path('stdlib')), 'platstdlib': real(sysconfig.get_path('platstdlib')),
     'sites': [real(d) for d in sites if os.path.isdir(d)],
     'setuptools': setuptools, 'libpython': libpython,
+    'built_prefix': real(sysconfig.get_config_var('prefix')),
 }))
 `;
 
@@ -116,6 +122,7 @@ interface Introspection {
   sites: string[];
   setuptools: string | null;
   libpython: string | null;
+  built_prefix: string | null;
 }
 
 export function keyVersion(key: PythonKey): [number, number] {
@@ -203,6 +210,7 @@ async function describeOne(key: PythonKey, executable: string, source: PythonSou
     binds,
     covers,
     setuptools: info.setuptools,
+    relocated: info.built_prefix !== info.prefix,
   };
 }
 
@@ -280,6 +288,7 @@ function specOf(pythons: HostPython[]): string {
           binds: p.binds,
           covers: p.covers,
           setuptools: p.setuptools,
+          relocated: p.relocated,
         },
       ]),
     ),
