@@ -178,4 +178,54 @@ describe('sdist dependencies in the crawl', () => {
       }
     },
   );
+
+  // Issue 12 §9: only the interpreters SANDBOX_PYTHONS names run; the other versions are recorded
+  // as not run here (python-unavailable), not as failures of the file, and left out of the snapshot.
+  it.skipIf(!hasNix())(
+    'with SANDBOX_PYTHONS naming two Pythons, records the others as python-unavailable, not as failures',
+    async () => {
+      const pythons =
+        '27=/root/.pyenv/versions/2.7.18/bin/python2.7,312=/root/.pyenv/versions/3.12.1/bin/python3.12';
+      const env = await crawlEnv(server.url, 'pglite', 'embedded', {
+        SDIST_EXTRACTION: 'sandbox',
+        SANDBOX_PYTHONS: pythons,
+      });
+      try {
+        const outcome = await crawl(env.app, { all: true });
+        // the same failures as with nine Pythons: none of python-unavailable
+        expect(outcome.summary.failures).toEqual([{ code: 'no-static-metadata', count: 2 }]);
+        const [setuppy] = await projectDependencies(env.app.db, 'setuppy-only');
+        const byKey = Object.fromEntries(
+          setuppy!.extractions.map((e) => [e.pythonKey, [e.status, e.failureCode]]),
+        );
+        expect(byKey).toEqual(
+          Object.fromEntries(
+            PYTHON_KEYS.map((k) => [
+              k,
+              k === '27' || k === '312' ? ['ok', null] : ['waiting', 'python-unavailable'],
+            ]),
+          ),
+        );
+        const { show, status } = await import('@pypi-graph/cli');
+        const shown = await show(env.app, 'setuppy-only==1.0', {});
+        expect(shown).toMatch(/not run here \[python-unavailable\]: no Python 3\.6 interpreter/);
+        const said = await status(env.app);
+        expect(said).toContain(
+          'pythons:   here 2 of 9 (SANDBOX_PYTHONS): 27, 312; missing: 36, 37, 38, 39, 310, 311, 313 (their results are python-unavailable)',
+        );
+        expect(said).toContain('  36: missing (not in SANDBOX_PYTHONS)');
+        // not counted as sdists waiting for a sandbox
+        expect(said).not.toMatch(/waiting: +\d+ sdists/);
+        const snap = await takeSnapshot(env.app, path.join(env.dataDir, 'snapshots'));
+        const bucket = async (layout: string, name: string) =>
+          JSON.parse(await readFile(path.join(snap.dir, layout, `${bucketOf(name)}.json`), 'utf8'))[name];
+        expect(await bucket('sdist', 'setuppy-only')).toEqual({
+          '1.0': { '27': { install_requires: ['requests'] }, '312': '27' },
+        });
+        expect(await bucket('sdist-errors', 'setuppy-only')).toBeUndefined();
+      } finally {
+        await env.cleanup();
+      }
+    },
+  );
 });

@@ -1,3 +1,6 @@
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config';
 
@@ -48,5 +51,58 @@ describe('the settings of issue 10', () => {
       'pw',
       ['dash.example.org', 'other.internal'],
     ]);
+  });
+});
+
+describe('SANDBOX_PYTHONS (issue 12 §9)', () => {
+  const py27 = '/root/.pyenv/versions/2.7.18/bin/python2.7';
+  const py39 = '/root/.pyenv/versions/3.9.18/bin/python3.9';
+
+  it('is unset by default (the interpreters are discovered); PYENV_ROOT is taken as given', () => {
+    expect(loadConfig({}).sandboxPythons).toBeUndefined();
+    expect(loadConfig({ PYENV_ROOT: '/opt/pyenv' }).pyenvRoot).toBe('/opt/pyenv');
+  });
+
+  it.skipIf(!existsSync(py27) || !existsSync(py39))('maps each named version to its executable', () => {
+    const c = loadConfig({ SANDBOX_PYTHONS: ` 27=${py27} , 3.9=${py39},` });
+    expect(c.sandboxPythons).toEqual({ '27': py27, '39': py39 });
+    expect(Object.isFrozen(c.sandboxPythons)).toBe(true);
+  });
+
+  it('refuses a path that does not exist, naming it', () => {
+    expect(() => loadConfig({ SANDBOX_PYTHONS: `27=${py27},36=/nowhere/bin/python3.6` })).toThrow(
+      expect.objectContaining({
+        code: 'config-invalid',
+        message: 'invalid configuration: SANDBOX_PYTHONS: 36=/nowhere/bin/python3.6: no such file',
+        hint: expect.stringContaining('KEY=PATH'),
+      }),
+    );
+  });
+
+  it('refuses a directory, a file that is not executable, an unknown version, one named twice, and no KEY=PATH', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pypi-graph-config-'));
+    try {
+      const plain = path.join(dir, 'python3.8');
+      writeFileSync(plain, '');
+      chmodSync(plain, 0o644);
+      const cases: [string, string][] = [
+        [`38=${dir}`, `38=${dir}: not a file`],
+        [`38=${plain}`, `38=${plain}: not executable`],
+        [`34=${py27}`, '"34=/root/.pyenv/versions/2.7.18/bin/python2.7": unknown Python version "34"'],
+        [`27=${py27},2.7=${py27}`, 'Python 27 is named twice'],
+        [py27, `"${py27}" is not KEY=PATH`],
+        [',', 'names no interpreter'],
+      ];
+      for (const [value, message] of cases) {
+        expect(() => loadConfig({ SANDBOX_PYTHONS: value }), value).toThrow(
+          expect.objectContaining({
+            code: 'config-invalid',
+            message: expect.stringContaining(`SANDBOX_PYTHONS: ${message}`),
+          }),
+        );
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -210,6 +210,54 @@ describe.skipIf(!NIX || !HAVE)(
   },
 );
 
+// Debian's own python3.11 (the `python3.11` package; deadsnakes' are laid out alike): a system
+// prefix, of which only the executable and the standard library are exposed; its setuptools is
+// Debian's python3-setuptools in /usr/lib/python3/dist-packages, copied like pyenv's.
+const DEBIAN_PYTHON = '/usr/bin/python3.11';
+const HAVE_DEBIAN =
+  existsSync(DEBIAN_PYTHON) && existsSync('/usr/lib/python3/dist-packages/setuptools/__init__.py');
+
+describe.skipIf(!NIX || !HAVE_DEBIAN)('a system interpreter (Debian python3.11) in the sandbox', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(ROOT, 'pypi-graph-debian-python-'));
+  });
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('exposes its executable and standard library only, and runs setup.py with its own setuptools', async () => {
+    const set = await resolveHostPythons({ configured: { '311': DEBIAN_PYTHON } });
+    expect(set.pythons).toEqual([
+      expect.objectContaining({
+        key: '311',
+        prefix: '/usr',
+        binds: [DEBIAN_PYTHON, '/usr/lib/python3.11'],
+        setuptools: '/usr/lib/python3/dist-packages',
+        relocated: false,
+      }),
+    ]);
+    const sdist = await makeSdist(dir, 'sys-path', SALT);
+    const { results } = await runSandbox({
+      sdistPath: sdist.file,
+      sha256: sdist.sha256,
+      filename: sdist.filename,
+      hostPythons: set,
+      pythons: ['311', '27'],
+    });
+    const seen = ok(results['311']).install_requires;
+    expect(seen).toContain('path-usr-lib-python3-11');
+    expect(seen.filter((s) => s.startsWith('setuptools-'))).toEqual([
+      expect.stringMatching(/^setuptools-nix-store-[0-9a-z]{32}-pypi-graph-setuptools-py311$/),
+    ]);
+    // Debian's dist-packages (pip, six, … of the host) are not exposed at all
+    expect(seen.filter((s) => s.startsWith('imported-'))).toEqual([]);
+    expect(seen).not.toContain('path-usr-lib-python3-dist-packages');
+    const r = results['27'];
+    expect(r && 'error' in r ? r.error.code : r).toBe('python-unavailable');
+  });
+});
+
 describe.skipIf(!HAVE)('sandbox interpreter discovery', () => {
   let dir: string;
   beforeAll(async () => {
