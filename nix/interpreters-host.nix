@@ -1,23 +1,25 @@
-# Host interpreters (pyenv builds) for the setup.py sandbox.
+# Host interpreters for the setup.py sandbox: those of `hostPythons` (the JSON that
+# packages/extractor/src/sandbox/pythons.ts makes from SANDBOX_PYTHONS or discovery, see
+# nix/README.md "Interpreters"), or by default root's nine pyenv builds.
 #
 # The interpreters are not in the Nix store: nix-build must expose them read-only
 # with `--option extra-sandbox-paths`, at the same path because their RPATH points
 # at `<prefix>/lib` (see packages/extractor/src/sandbox/run-sandbox.ts, which passes
-# `sandboxPaths`: every /root/.pyenv/versions/<v> and the system libraries).
-# Only the `versions/<v>` directories are bound, never $HOME.  Files there belong
-# to root and the build runs as a nixbld user, so the sandbox cannot write them.
+# `sandboxPaths`: each interpreter's `binds` and the system libraries).
+# Only those paths are bound, never $HOME.  Files there belong to their owner and the
+# build runs as a nixbld user, so the sandbox cannot write them.
 #
-# Host-installed packages are never visible: inside the sandbox each version's
-# `lib/pythonX.Y/site-packages` is covered by an empty directory (`empty-site-packages/`,
+# Host-installed packages are never visible: inside the sandbox each version's site
+# directories within its binds (`covers`) are covered by an empty directory (`empty-site-packages/`,
 # bound over it: nested sandbox paths are mounted after their parent), and extract.py
 # runs with `-s -S`, so sys.path is the standard library plus `path` below.
 #
 # setuptools: each interpreter gets its own copy in the store (`shipped`, built by
 # ship-setuptools.py with that interpreter: copied and compiled to bytecode).  Its
-# source is the setuptools that came with that pyenv version (2.7 … 3.11, copied
-# from its site-packages by content, without .pyc) or, for 3.12 and 3.13, which
-# ship none, Debian's pure-Python setuptools 66.1.1 wheel (setuptools then also
-# provides `distutils`).  The versions are those the interpreters had installed
+# source is the setuptools of the interpreter's site directory (`setuptools`: pyenv's
+# 2.7 … 3.11, Debian's dist-packages; copied by content, without .pyc) or, where it
+# has none (pyenv's 3.12 and 3.13), Debian's pure-Python setuptools 66.1.1 wheel
+# (setuptools then also provides `distutils`).  The versions are those the interpreters had installed
 # before, so the results do not change.
 #
 # Caveat: the derivation hash sees the interpreters' paths as strings, not their
