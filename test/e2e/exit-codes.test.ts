@@ -199,3 +199,20 @@ describe('pnpm worker without REDIS_URL', () => {
     expect(existsSync(path.join(dir, 'pglite'))).toBe(false);
   });
 });
+
+describe('a SANDBOX_PYTHONS entry that is not there (issue 12 §9)', () => {
+  it('stops every command with config-invalid naming the entry, before it opens or creates a database', async () => {
+    const dir = path.join(dataDir, 'bad-sandbox-pythons');
+    const r = await run(['status'], {
+      DATA_DIR: dir,
+      DATABASE_URL: undefined,
+      SANDBOX_PYTHONS: '27=/root/.pyenv/versions/2.7.18/bin/python2.7,39=/opt/nowhere/bin/python3.9',
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      'error [config-invalid]: invalid configuration: SANDBOX_PYTHONS: 39=/opt/nowhere/bin/python3.9: no such file',
+    );
+    expect(r.stderr).toMatch(/^hint: SANDBOX_PYTHONS is KEY=PATH/m);
+    expect(existsSync(path.join(dir, 'pglite'))).toBe(false);
+  });
+});

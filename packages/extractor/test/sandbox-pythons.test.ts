@@ -187,7 +187,14 @@ describe.skipIf(!NIX || !HAVE)(
         cgroups: 'required' as const,
       };
       const named = sandboxGate({ ...common, hostPythons: set });
-      // the runs above went through this gate: it was proven for this set
+      const first = await makeSdist(work, 'plain', `${SALT}-named`, 'plain-named');
+      await runSandbox({
+        sdistPath: first.file,
+        sha256: first.sha256,
+        filename: first.filename,
+        hostPythons: set,
+      });
+      // runSandbox went through this set's gate, which a probe has proven
       expect(named.state.state).toBe('proven');
       expect(sandboxGate({ ...common, hostPythons: set })).toBe(named);
       const fewer = await resolveHostPythons({ configured: { '27': py27, '39': py39 } });
