@@ -148,12 +148,20 @@ export function formatSummary(outcome: CrawlOutcome): string {
     if (!failures.has(code)) failures.set(code, n);
   }
   // Work this process could not do (no sandbox for setup.py) is not a failure of the files.
-  const notRun = summary.notRunHere.reduce((a, f) => a + f.count, 0);
+  // Nor are Python versions this machine has no interpreter of (python-unavailable).
+  const waits = summary.notRunHere.filter((f) => f.code !== 'python-unavailable');
+  const notRun = waits.reduce((a, f) => a + f.count, 0);
   if (notRun > 0) {
     lines.push(
-      `not run here:     ${notRun} sdists wait for a sandbox to run their setup.py (${summary.notRunHere
+      `not run here:     ${notRun} sdists wait for a sandbox to run their setup.py (${waits
         .map((f) => `${f.code}: ${f.count}`)
         .join(', ')}; \`pnpm status\` says why)`,
+    );
+  }
+  const noPython = summary.notRunHere.find((f) => f.code === 'python-unavailable');
+  if (noPython) {
+    lines.push(
+      `not run here:     ${noPython.count} sdists' setup.py under Python versions this machine has no interpreter of (python-unavailable; \`pnpm status\` lists the interpreters)`,
     );
   }
   if (failures.size === 0) lines.push('failures:         none');
