@@ -139,7 +139,7 @@ export const sdistQueue: QueueDefinition<SdistPayload> = {
         method: 'setup.py',
         extractorVersion: SDIST_EXTRACTOR_VERSION,
         // python-unavailable: that Python is not on this machine; not run here, not a failure of the file
-        status: 'ok' in result ? 'ok' : 'failed',
+        status: 'ok' in result ? 'ok' : result.error.code === 'python-unavailable' ? 'waiting' : 'failed',
         failureCode: 'ok' in result ? null : result.error.code,
         log: 'ok' in result ? null : result.error.log,
         bytesTransferred: outcome.bytesTransferred,
