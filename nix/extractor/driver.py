@@ -62,6 +62,9 @@ RESULT_CAP = 1024 * 1024
 DRIVER_MEMORY = 1024 * 1024 * 1024
 DRIVER_FSIZE = 32 * 1024 * 1024
 TIMES = {}
+# seconds spent unpacking, and making each interpreter's view of the unpacked tree ($out/timings.json)
+PREP = {"unpack": 0.0, "view": 0.0}
+PREP_LOCK = threading.Lock()
 
 
 def unpack(dest):
@@ -240,8 +243,11 @@ def kill_if_orphan(pid):
 
 def run_in(key, work):
     spec = PYTHONS[key]
+    t0 = time.monotonic()
     try:
         root = unpack(os.path.join(work, "src"))
+        with PREP_LOCK:
+            PREP["unpack"] += time.monotonic() - t0
     except Exception as exc:  # the archive is broken for every interpreter alike
         if disk_full(work):
             return error("sandbox-disk-full", "the unpacked sdist is larger than %d bytes" % DISK)
@@ -421,6 +427,9 @@ def main():
     with open(os.path.join(OUT, "result.json"), "w") as handle:
         json.dump(results, handle, sort_keys=True)
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(os.path.join(OUT, "timings.json"), "w") as handle:
+        json.dump({"total": time.monotonic() - started, "unpack": PREP["unpack"], "view": PREP["view"],
+                   "interpreters": TIMES, "cpu": usage.ru_utime + usage.ru_stime}, handle, sort_keys=True)
     print("extracted %s in %.2fs (interpreters: %.2fs user, %.2fs system, %d page faults; wall %s)" % (
         FILENAME, time.monotonic() - started, usage.ru_utime, usage.ru_stime, usage.ru_minflt,
         " ".join("%s %.2fs" % (k, TIMES[k]) for k in keys if k in TIMES)))

@@ -23,6 +23,7 @@ import {
   type PythonKey,
   readSdistStaticMetadata,
   runSandbox,
+  type SandboxPhases,
   type SandboxResult,
 } from '@pypi-graph/extractor';
 import {
@@ -62,6 +63,38 @@ interface CorpusEntry {
 }
 
 type Results = Partial<Record<PythonKey, SandboxResult>>;
+
+/** Per-sdist phase split of pypi-graph's runs (runSandbox's `phases`), for the phase table. */
+const phaseLog: Array<{ filename: string; phases: SandboxPhases }> = [];
+
+function phaseRows(): { headers: string[]; body: string[][] } {
+  const headers = [
+    'sdist',
+    'hash',
+    'add-fixed',
+    'eval (batch)',
+    'realise',
+    'unpack',
+    'views',
+    'interpreters (wall max)',
+    'interp. CPU',
+    'parse',
+  ];
+  const ms = (v: number | undefined) => (v === undefined ? '–' : fixed(v / 1000, 2));
+  const body = phaseLog.map(({ filename, phases: p }) => [
+    filename,
+    ms(p.hashMs),
+    ms(p.addFixedMs),
+    `${ms(p.evalMs)} (${p.evalBatch})`,
+    ms(p.buildMs),
+    ms(p.driver?.unpackMs),
+    ms(p.driver?.viewMs),
+    ms(p.driver ? Math.max(0, ...Object.values(p.driver.interpretersMs)) : undefined),
+    ms(p.driver?.interpreterCpuMs),
+    ms(p.parseMs),
+  ]);
+  return { headers, body };
+}
 
 function stable(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
@@ -208,6 +241,7 @@ export async function run(argv: string[]): Promise<number> {
       t0 = process.hrtime.bigint();
       const out = await runSandbox({ sdistPath: e.file, sha256: e.sha256, filename: e.filename });
       const secs = seconds(t0);
+      phaseLog.push({ filename: e.filename, phases: out.phases });
       c0Seconds += secs;
       if (i < subset.length) pairedSeconds += secs;
       results[i] = out.results;
@@ -400,6 +434,8 @@ export async function run(argv: string[]): Promise<number> {
   ];
   const method = `Corpus: ${count} sdists generated for this run (\`scripts/bench/sdist-corpus.py\`, deterministic), ten styles in turn — plain setup.py, setup.cfg-only, setup.py reading requirements.txt, setup.py importing its own package, Python-2-only syntax, Python-3-only syntax, extras with markers, and three with trustworthy static metadata (PKG-INFO 2.2, PEP 621 \`[project]\`, PKG-INFO 2.2 with an extra). Every setup.py carries a per-run random salt in a comment, a different one for each cold row, so no cold row is a Nix cache hit; (1), (2) at SDIST_CONCURRENCY=${c0} and (5) run the same bytes. All rows use \`runSandbox\` (packages/extractor) with host interpreters and default limits (parallelism ${DEFAULT_SANDBOX_LIMITS.parallelism}); seconds are wall time including sha256, \`nix-store --add-fixed\` and \`nix-build\`. (1) runs \`pythons: [key]\` once per sdist per key, one after another${interleaved ? ", interleaved with (2) at SDIST_CONCURRENCY=1 sdist by sdist (the baseline runs of sdist i, then its pypi-graph run; (2)'s seconds are the sum of its runs), so that both meet the same load" : ''}${subset.length < count ? `, on the first ${subset.length} sdists (every style once), and its seconds for all ${count} are the measured seconds × ${count}/${subset.length} (sdists/minute is what was measured)` : ''}. (3) reads \`readSdistStaticMetadata\` first and runs the sandbox only for \`needs-setup-py\`. (4) runs \`python -s -S -B nix/extractor/extract.py … <shipped setuptools>\` for each sdist and Python directly on the host, one at a time, in a fresh unpacked copy with the driver's environment, and sums the children's user+sys CPU time (unpacking not counted) ÷ ${cores} cores. "÷ floor time" = the row's seconds ÷ the floor's seconds.`;
   const header = `\`pnpm bench sdist --count ${count} --baseline-count ${subset.length} --concurrency ${concurrencies.join(',')}\` — ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${facts.cpus} CPUs (${facts.cpuModel}), ${facts.memoryGb} GiB RAM, ${facts.kernel}, Node ${facts.node}, nix-build ${(await execFileP('nix-build', ['--version'])).stdout.trim().replace(/^.*\) /, '')}; code at ${gitRevision()}; load average ${loadBefore} before, ${loadAverage()} after (other work on the machine counts).`;
+  const phaseTable = phaseRows();
+  process.stdout.write(`\n${textTable(phaseTable.headers, phaseTable.body)}\n`);
   process.stdout.write(`\n${textTable(headers, body, align)}\n\n${verdict.join('\n')}\n`);
   if (mismatches.length) process.stdout.write(`${mismatches.slice(0, 20).join('\n')}\n`);
   if (!values['no-doc']) {

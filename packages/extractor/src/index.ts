@@ -34,6 +34,7 @@ export {
   SandboxGate,
   type SandboxGateOptions,
   type SandboxLimits,
+  type SandboxPhases,
   type SandboxResult,
   type SandboxResultCode,
   type SandboxResults,

@@ -154,6 +154,34 @@ export function sandboxBuildArgs(
   return args;
 }
 
+/**
+ * The `--option`s of a sandboxed `nix-store --realise` of an already instantiated derivation:
+ * those of `sandboxBuildArgs` without the expression and its arguments (evaluation is done
+ * before, by nix-instantiate: run-sandbox.ts instantiates a batch of sdists' derivations at once).
+ */
+export function sandboxRealiseOptions(
+  interpreters: string,
+  set: InterpreterSet,
+  timeoutSeconds: number,
+): string[] {
+  const args = [
+    '--option',
+    'sandbox',
+    'true',
+    '--option',
+    'sandbox-fallback',
+    'false',
+    '--option',
+    'extra-sandbox-paths',
+    set.sandboxPaths.join(' '),
+    '--option',
+    'timeout',
+    String(timeoutSeconds),
+  ];
+  if (interpreters === 'host') args.push('--option', 'substituters', '');
+  return args;
+}
+
 /** Drops a cached interpreter set (its .drv files were garbage-collected): evaluated again next time. */
 export function forgetInterpreterSet(
   nixDir: string,

@@ -35,9 +35,11 @@ export {
 } from './pythons';
 export {
   DEFAULT_SANDBOX_LIMITS,
+  type DriverTimings,
   type RunSandboxOptions,
   runSandbox,
   type SandboxLimits,
+  type SandboxPhases,
   type SandboxRun,
   storeName,
 } from './run-sandbox';

@@ -9,7 +9,7 @@ import {
   forgetInterpreterSet,
   type InterpreterSet,
   interpreterSet,
-  sandboxBuildArgs,
+  sandboxRealiseOptions,
 } from './build-options';
 import {
   type BuildCgroupReport,
@@ -18,6 +18,7 @@ import {
   DEFAULT_BUILD_LIMITS,
   inBuildCgroup,
 } from './cgroup';
+import { type Instantiated, instantiateExtraction } from './instantiate';
 import { defaultBinPath, runNix, tailLines } from './nix';
 import { SANDBOX_HINT, type SandboxGate, sandboxGate } from './probe';
 import { type HostPythonSet, keyVersion, NO_PYTHONS_HINT, resolveHostPythons } from './pythons';
@@ -95,8 +96,59 @@ export interface SandboxRun {
   /** The derivation's output; holds result.json. Empty when nothing was built (no requested Python is here). */
   outPath: string;
   durationMs: number;
+  /** Where the time went. */
+  phases: SandboxPhases;
   /** What the build's cgroup saw (absent with `cgroups: 'off'`). */
   cgroup?: BuildCgroupReport;
+}
+
+/** Wall time of each step of one runSandbox, milliseconds (`pnpm bench sdist` reports them). */
+export interface SandboxPhases {
+  /** sha256 of the file, checked again before it enters the store. */
+  hashMs: number;
+  /** `nix-store --add-fixed sha256`. */
+  addFixedMs: number;
+  /** nix-instantiate of the derivation (shared by `evalBatch` sdists evaluated together). */
+  evalMs: number;
+  evalBatch: number;
+  /** `nix-store --realise` of the derivation: the sandbox's setup, then driver.py (`driver`). */
+  buildMs: number;
+  /** Reading and checking result.json. */
+  parseMs: number;
+  /** What driver.py measured inside the build ($out/timings.json); absent on a cache hit of an older output. */
+  driver?: DriverTimings;
+}
+
+export interface DriverTimings {
+  /** driver.py from start to result.json. */
+  totalMs: number;
+  /** Unpacking the sdist (once per build). */
+  unpackMs: number;
+  /** Preparing each interpreter's own writable view of it. */
+  viewMs: number;
+  /** Each interpreter's wall time. */
+  interpretersMs: Record<string, number>;
+  /** The interpreters' CPU time (user + system, all of them). */
+  interpreterCpuMs: number;
+}
+
+async function readTimings(file: string): Promise<DriverTimings | undefined> {
+  try {
+    const t = JSON.parse(await readCapped(file)) as Record<string, unknown>;
+    const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v * 1000 : 0);
+    const per: Record<string, number> = {};
+    if (t.interpreters && typeof t.interpreters === 'object')
+      for (const [k, v] of Object.entries(t.interpreters)) per[k] = num(v);
+    return {
+      totalMs: num(t.total),
+      unpackMs: num(t.unpack),
+      viewMs: num(t.view),
+      interpretersMs: per,
+      interpreterCpuMs: num(t.cpu),
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 const RESULT_CAP = 16 * 1024 * 1024;
@@ -127,8 +179,13 @@ export function storeName(filename: string): string {
 }
 
 /** Adds the sdist to the store under its (store-safe) PyPI file name. */
-async function addToStore(options: RunSandboxOptions & { binPath: string }): Promise<string> {
+async function addToStore(
+  options: RunSandboxOptions & { binPath: string },
+  phases: SandboxPhases,
+): Promise<string> {
+  let t = performance.now();
   const actual = await sha256File(options.sdistPath);
+  phases.hashMs = performance.now() - t;
   if (actual !== options.sha256.toLowerCase()) {
     throw new CrawlError(
       'download-sha256-mismatch',
@@ -144,11 +201,13 @@ async function addToStore(options: RunSandboxOptions & { binPath: string }): Pro
     await copyFile(options.sdistPath, file);
   }
   try {
+    t = performance.now();
     const res = await runNix('nix-store', ['--add-fixed', 'sha256', file], {
       timeoutMs: 120_000,
       signal: options.signal,
       binPath: options.binPath,
     });
+    phases.addFixedMs = performance.now() - t;
     const storePath = res.stdout.trim();
     if (res.status !== 0 || !storePath.startsWith('/nix/store/')) {
       throw new CrawlError('sandbox-failed', `nix-store --add-fixed failed: ${tailLines(res.stderr, 5)}`);
@@ -222,9 +281,10 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
   // Nothing of the sdist is built, nor even added to the store, before this nix-build has been
   // shown to sandbox its builds (once per process: later runs pass at once).
   await gate.ensure();
+  const phases: SandboxPhases = { hashMs: 0, addFixedMs: 0, evalMs: 0, evalBatch: 0, buildMs: 0, parseMs: 0 };
   const [firstSet, sdistStorePath] = await Promise.all([
     interpreterSet(nixDir, interpreters, options.signal, binPath, hostPythons?.spec),
-    addToStore({ ...options, binPath }),
+    addToStore({ ...options, binPath }, phases),
   ]);
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isInteger(value) || value <= 0)
@@ -232,38 +292,45 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
   }
   const rounds = Math.ceil(pythons.length / Math.max(1, limits.parallelism));
   const buildSeconds = rounds * (limits.wallSeconds + 10) + 60;
-  const nixBuild = (set: InterpreterSet) => {
-    const args = [
-      ...sandboxBuildArgs(path.join(nixDir, 'extractor.nix'), set, interpreters, buildSeconds),
-      '--argstr',
-      'sdist',
-      sdistStorePath,
-      '--argstr',
-      'filename',
-      options.filename,
-      '--arg',
-      'pythons',
-      `[ ${pythons.map((k) => JSON.stringify(k)).join(' ')} ]`,
-    ];
-    for (const [name, value] of Object.entries(limits)) args.push('--arg', name, String(value));
-    return inBuildCgroup(cgroups, buildLimits, (wrap) =>
-      runNix('nix-build', args, {
-        timeoutMs: (buildSeconds + 30) * 1000,
-        signal: options.signal,
-        binPath,
-        wrap,
-      }),
-    );
-  };
-  let { res, report } = await nixBuild(firstSet);
-  if (res.status !== 0 && firstSet.shippedDrvs && /pypi-graph-setuptools-py\d+\.drv/.test(res.stderr)) {
+  const request = { sdistStorePath, filename: options.filename, pythons, limits: { ...limits } };
+  // Evaluation (nix-instantiate, batched with the sdists evaluated at the same moment), then the
+  // build of that one derivation (nix-store --realise) in a cgroup of its own.
+  const evaluate = (set: InterpreterSet) =>
+    instantiateExtraction({ nixDir, interpreters, binPath, set, signal: options.signal }, request);
+  let instantiated: Instantiated;
+  try {
+    instantiated = await evaluate(firstSet);
+  } catch (err) {
+    if (!(firstSet.shippedDrvs && /pypi-graph-setuptools-py\d+\.drv/.test(String((err as Error).message))))
+      throw err;
     // The shipped setuptools .drv files this process instantiated were garbage-collected since:
     // instantiate them again, once.
     forgetInterpreterSet(nixDir, interpreters, binPath, hostPythons?.spec);
-    ({ res, report } = await nixBuild(
+    instantiated = await evaluate(
       await interpreterSet(nixDir, interpreters, options.signal, binPath, hostPythons?.spec),
-    ));
+    );
   }
+  phases.evalMs = instantiated.evalMs;
+  phases.evalBatch = instantiated.batchSize;
+  const realise = (drv: string) =>
+    inBuildCgroup(cgroups, buildLimits, (wrap) =>
+      runNix(
+        'nix-store',
+        ['--realise', drv, ...sandboxRealiseOptions(interpreters, firstSet, buildSeconds)],
+        { timeoutMs: (buildSeconds + 30) * 1000, signal: options.signal, binPath, wrap },
+      ),
+    );
+  let t = performance.now();
+  let { res, report } = await realise(instantiated.drvPath);
+  if (res.status !== 0 && /is not valid|don't know how to build|No such file/.test(res.stderr)) {
+    // its .drv was garbage-collected between evaluation and build: evaluated again, once
+    instantiated = await evaluate(
+      await interpreterSet(nixDir, interpreters, options.signal, binPath, hostPythons?.spec),
+    );
+    t = performance.now();
+    ({ res, report } = await realise(instantiated.drvPath));
+  }
+  phases.buildMs = performance.now() - t;
   const built = res.stdout.trim().split('\n').pop() ?? '';
   const capHit =
     report && report.oomKills > 0
@@ -315,6 +382,7 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
       },
     );
   }
+  const parseStarted = performance.now();
   let raw: unknown;
   try {
     raw = JSON.parse(await readCapped(path.join(outPath, 'result.json')));
@@ -326,11 +394,14 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
   if (!parsed.success) {
     throw new CrawlError('sandbox-output-invalid', `${outPath}/result.json: ${parsed.issue}`);
   }
+  phases.driver = await readTimings(path.join(outPath, 'timings.json'));
+  phases.parseMs = performance.now() - parseStarted;
   return {
     results: { ...parsed.data, ...unavailable },
     sdistStorePath,
     outPath,
     durationMs: performance.now() - started,
+    phases,
     cgroup: report,
   };
 }
