@@ -138,7 +138,8 @@ async function drain(key: string, ctx: InstantiateContext): Promise<void> {
         // one signal for the batch would let one sdist's abort fail the others: none is passed
         const drvs = await instantiateNow({ ...ctx, signal: undefined }, batch);
         const evalMs = performance.now() - started;
-        batch.forEach((p, i) => p.resolve({ drvPath: drvs[i]!, evalMs, batchSize: batch.length }));
+        for (const [i, p] of batch.entries())
+          p.resolve({ drvPath: drvs[i]!, evalMs, batchSize: batch.length });
       } catch (err) {
         if (batch.length === 1) {
           batch[0]!.reject(err);
