@@ -176,6 +176,23 @@ describe.skipIf(!NIX)('setup.py sandbox (nix, host interpreters)', () => {
     for (const key of FEW) expect(ok(read.results[key]).install_requires).toEqual(['nothing-found']);
   });
 
+  it('unpacks once, yet no interpreter changes what another sees: writes and deletions stay in its own view', async () => {
+    // one at a time, newest first: 3.13 has made its changes before any other starts
+    const { results } = await run('tree-tamper', { limits: { parallelism: 1 } });
+    const original = ['data-original', 'victim-original', 'new-missing', 'gone-original'];
+    // 3.13 made its changes (so the others had something to see) …
+    expect(ok(results['313']).install_requires).toEqual([
+      ...original,
+      'after-data-changed',
+      'after-victim-missing',
+      'after-new-planted',
+      'after-gone-missing',
+    ]);
+    // … and every other Python, each started after it, sees the sdist as it was
+    for (const key of PYTHON_KEYS.filter((k) => k !== '313'))
+      expect(ok(results[key]).install_requires, key).toEqual(original);
+  });
+
   it('types sys.exit(1), a missing build dependency and a missing setup.py', async () => {
     const [exit, numpy, none] = await Promise.all([
       run('sys-exit', { pythons: FEW }),
