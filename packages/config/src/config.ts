@@ -1,4 +1,5 @@
 import { accessSync, constants, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { CrawlError } from '@pypi-graph/core';
 import { z } from 'zod';
@@ -11,6 +12,27 @@ const csv = z.string().transform((s) =>
 );
 
 const intFrom = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+
+/** Interpreters one sdist build runs at once (DEFAULT_SANDBOX_LIMITS.parallelism in packages/extractor). */
+export const SANDBOX_PARALLELISM = 3;
+/** Memory cap of one sdist build's cgroup, MiB (DEFAULT_BUILD_LIMITS.memoryMiB in packages/extractor). */
+export const BUILD_MEMORY_MIB = 2048;
+
+/**
+ * SDIST_CONCURRENCY when unset, from the machine (docs/operations.md, "Sdist concurrency"): one build
+ * keeps SANDBOX_PARALLELISM cores busy while its interpreters run, and none while it hashes, adds,
+ * evaluates, sets up its sandbox and unpacks (one core at most): ceil(cores / parallelism) builds fill
+ * the cores, one more overlaps those serial steps, and never fewer than 2 for that reason; never more
+ * than the memory holds at every build's cgroup cap.
+ */
+export function defaultSdistConcurrency(
+  cores = os.availableParallelism(),
+  memoryMiB = os.totalmem() / 1024 / 1024,
+): number {
+  const byCores = Math.max(2, Math.ceil(cores / SANDBOX_PARALLELISM) + 1);
+  const byMemory = Math.max(1, Math.floor(memoryMiB / BUILD_MEMORY_MIB));
+  return Math.min(byCores, byMemory);
+}
 
 /**
  * The environment pypi-graph reads, and nothing else. Every variable is documented
@@ -55,8 +77,11 @@ export const EnvSchema = z.object({
   PROJECT_CONCURRENCY: intFrom(16, 1),
   /** Concurrent wheel-metadata jobs per process (network-bound: range reads). */
   WHEEL_CONCURRENCY: intFrom(8, 1),
-  /** Concurrent sdist jobs per process; each runs its nine interpreters in parallel already. */
-  SDIST_CONCURRENCY: intFrom(1, 1),
+  /**
+   * Concurrent sdist jobs per process; each runs three of its nine interpreters at a time already.
+   * Unset: from the cores and memory (defaultSdistConcurrency), 2 on a 2-core machine.
+   */
+  SDIST_CONCURRENCY: intFrom(defaultSdistConcurrency(), 1),
   /**
    * How sdist dependencies are learnt: `sandbox` (static metadata, else setup.py in the Nix
    * sandbox), `static` (static metadata only), `off`, or `auto` (sandbox when nix-build is found).

@@ -1,9 +1,12 @@
 export {
+  BUILD_MEMORY_MIB,
   type Config,
+  defaultSdistConcurrency,
   type Env,
   EnvSchema,
   loadConfig,
   parseSandboxPythons,
+  SANDBOX_PARALLELISM,
   SANDBOX_PYTHON_KEYS,
   VERSION,
 } from './config';

@@ -1,8 +1,8 @@
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config';
+import { defaultSdistConcurrency, loadConfig } from '../src/config';
 
 describe('METRICS_PORT and METRICS_HOST', () => {
   it('are off and 127.0.0.1 by default', () => {
@@ -104,5 +104,26 @@ describe('SANDBOX_PYTHONS (issue 12 §9)', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('SDIST_CONCURRENCY', () => {
+  it('defaults from the cores (builds of 3 interpreters, plus one) and the memory (2 GiB per build)', () => {
+    // 2 cores: one build's 3 interpreters already fill them; a second overlaps its serial steps
+    expect(defaultSdistConcurrency(2, 24 * 1024)).toBe(2);
+    expect(defaultSdistConcurrency(1, 24 * 1024)).toBe(2);
+    expect(defaultSdistConcurrency(8, 64 * 1024)).toBe(4);
+    expect(defaultSdistConcurrency(32, 256 * 1024)).toBe(12);
+    // memory bounds it: 32 cores but 8 GiB hold 4 builds at their cap
+    expect(defaultSdistConcurrency(32, 8 * 1024)).toBe(4);
+    expect(defaultSdistConcurrency(4, 1024)).toBe(1);
+  });
+
+  it('is that default when unset, and what the environment says otherwise', () => {
+    expect(loadConfig({}).sdistConcurrency).toBe(
+      defaultSdistConcurrency(os.availableParallelism(), os.totalmem() / 1024 / 1024),
+    );
+    expect(loadConfig({ SDIST_CONCURRENCY: '1' }).sdistConcurrency).toBe(1);
+    expect(() => loadConfig({ SDIST_CONCURRENCY: '0' })).toThrow();
   });
 });

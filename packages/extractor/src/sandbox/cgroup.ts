@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { access, mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { BUILD_MEMORY_MIB } from '@pypi-graph/config';
 import { CrawlError } from '@pypi-graph/core';
 import type { NixCommandResult } from './nix';
 
@@ -20,7 +21,10 @@ export interface BuildLimits {
   processes: number;
 }
 
-export const DEFAULT_BUILD_LIMITS: BuildLimits = Object.freeze({ memoryMiB: 2048, processes: 256 });
+export const DEFAULT_BUILD_LIMITS: BuildLimits = Object.freeze({
+  memoryMiB: BUILD_MEMORY_MIB,
+  processes: 256,
+});
 
 export type CgroupSupport =
   | { kind: 'v1'; memory: string; pids: string }

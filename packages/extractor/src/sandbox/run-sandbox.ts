@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { copyFile, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { SANDBOX_PARALLELISM } from '@pypi-graph/config';
 import { CrawlError } from '@pypi-graph/core';
 import {
   DEFAULT_NIX_DIR,
@@ -51,7 +52,7 @@ export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = Object.freeze({
   memoryMiB: 1024,
   maxProcesses: 64,
   maxOutputBytes: 1024 * 1024,
-  parallelism: 3,
+  parallelism: SANDBOX_PARALLELISM,
   diskMiB: 512,
 });
 
