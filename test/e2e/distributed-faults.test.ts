@@ -84,12 +84,12 @@ async function exitOf(p: Proc, what: string, timeoutMs = 600_000): Promise<numbe
   }
 }
 
-/** The pid of a worker that has a nix-build child right now (an sdist extraction under way). */
+/** The pid of a worker that is building an sdist's derivation right now (`nix-store --realise`). */
 function workerInSandbox(workers: Proc[]): Proc | undefined {
-  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,comm='], { encoding: 'utf8' }).split('\n');
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' }).split('\n');
   for (const row of rows) {
-    const [, ppid, comm] = row.trim().split(/\s+/);
-    if (comm !== 'nix-build') continue;
+    const [, ppid, command, verb] = row.trim().split(/\s+/);
+    if (!(command?.endsWith('nix-store') && verb === '--realise')) continue;
     const w = workers.find((x) => x.child.pid === Number(ppid) && x.child.exitCode === null);
     if (w) return w;
   }
@@ -235,7 +235,7 @@ describe('a deployment of three workers under faults', () => {
   it('SIGKILL of a worker in the middle of an sdist extraction', async () => {
     let killed = false;
     const result = await crawlRun('sigkill', async (ctx) => {
-      await waitFor('a worker running nix-build', async () => {
+      await waitFor('a worker building an sdist (nix-store --realise)', async () => {
         const w = workerInSandbox(ctx.workers);
         if (!w) return false;
         w.child.kill('SIGKILL');

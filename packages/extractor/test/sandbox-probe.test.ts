@@ -28,6 +28,7 @@ function which(command: string): string {
 
 let work: string;
 let nixBuild: string;
+let nixStore: string;
 /** A host file that setup.py writes when it runs outside the sandbox (inside, /tmp is the build's own). */
 let escapeFile: string;
 let sdist: { file: string; sha256: string; filename: string };
@@ -47,13 +48,14 @@ function listening(port: number): Promise<boolean> {
 async function wrapper(
   name: string,
   script: string,
+  command = 'nix-build',
 ): Promise<{ binPath: string; calls: () => Promise<string> }> {
   const dir = path.join(work, name);
   await mkdir(dir, { recursive: true });
   const log = path.join(dir, 'calls.log');
   await writeFile(log, '');
-  await writeFile(path.join(dir, 'nix-build'), `#!/bin/sh\necho "$*" >> '${log}'\n${script}\n`);
-  await chmod(path.join(dir, 'nix-build'), 0o755);
+  await writeFile(path.join(dir, command), `#!/bin/sh\necho "$*" >> '${log}'\n${script}\n`);
+  await chmod(path.join(dir, command), 0o755);
   return { binPath: `${dir}:${PATH}`, calls: () => readFile(log, 'utf8') };
 }
 
@@ -106,6 +108,7 @@ async function expectRefused(w: { binPath: string; calls: () => Promise<string> 
 
 beforeAll(async () => {
   nixBuild = which('nix-build');
+  nixStore = which('nix-store');
   if (!nixBuild) {
     throw new Error('these tests need Nix: nix-build is not on PATH (Debian: apt-get install -y nix-bin)');
   }
@@ -178,9 +181,11 @@ describe('the sandbox probe (real Nix)', () => {
     // every build, refuses before the sdist is unpacked.
     const gate = new SandboxGate({ prove: async () => ({ ok: true, durationMs: 0, checks: {} as never }) });
     await gate.ensure();
+    // extractions build with nix-store --realise (run-sandbox.ts), the probe with nix-build
     const w = await wrapper(
       'changed-after-probe',
-      `exec ${nixBuild} "$@" --option sandbox false --option build-users-group ""`,
+      `exec ${nixStore} "$@" --option sandbox false --option build-users-group ""`,
+      'nix-store',
     );
     await expect(
       runSandbox({
@@ -196,7 +201,7 @@ describe('the sandbox probe (real Nix)', () => {
       message: expect.stringMatching(/a build ran outside the sandbox: runs as root; pid \d+, not 1/),
     });
     expect(existsSync(escapeFile)).toBe(false);
-    expect(await w.calls()).toContain('extractor.nix');
+    expect(await w.calls()).toMatch(/--realise \/nix\/store\/\S+-setup-py-deps\.drv/);
     // ...and the gate no longer counts as proven.
     expect(gate.state.state).toBe('unavailable');
     await expect(gate.ensure()).rejects.toMatchObject({ code: 'sandbox-unavailable' });
