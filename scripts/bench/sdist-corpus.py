@@ -188,9 +188,217 @@ def floor(extract_py, jobs_path):
     print(json.dumps(out))
 
 
+# --- real-shaped corpus (`pnpm bench sdist --real`, issue 11 §1) -----------------------------
+# A cycle of 20 sdists: 11 with trustworthy static metadata (the 35 of 64 real projects answered
+# statically, ~55%) and 9 that need setup.py, shaped like real ones: a few kB to ~20 MB, trees of
+# thousands of files and deep folders (a botocore-like data package), setup.py that imports its
+# package, reads files, or walks the tree with find_packages.
+REAL_CYCLE = [
+    "static-pkg-info-2.2", "big-data-package", "static-pep621", "static-pep621", "imports-own-package",
+    "static-pkg-info-2.2", "reads-files", "static-pep621", "find-packages-tree", "static-pkg-info-2.2-extras",
+    "static-pep621", "medium-data", "static-pkg-info-2.2", "plain", "static-pep621",
+    "requirements-txt", "static-pkg-info-2.2-extras", "py2-only-syntax", "setup-cfg-only", "static-pkg-info-2.2",
+]
+
+
+def noise(rnd, n):
+    """n characters of text that compresses like real data files (json, docs) do: poorly enough."""
+    return "%x" % rnd.getrandbits(4 * n) if n > 0 else ""
+
+
+def real_files(i, kind, name, version, salt):
+    import random
+    rnd = random.Random(i)
+    pkg = name.replace("-", "_")
+    reqs = deps(i, 2 + i % 3)
+    head = "# bench salt %s\n# real-shaped sdist %d (%s)\n" % (salt, i, kind)
+    base = {
+        "plain": "plain", "requirements-txt": "requirements-txt", "py2-only-syntax": "py2-only-syntax",
+        "setup-cfg-only": "setup-cfg-only", "static-pkg-info-2.2": "static-pkg-info-2.2",
+        "static-pep621": "static-pep621", "static-pkg-info-2.2-extras": "static-pkg-info-2.2-extras",
+    }
+    if kind in base:
+        files = files_for(i, base[kind], name, version, salt)
+        files["README.rst"] = noise(rnd, 3000 + rnd.randint(0, 20000))
+        return files
+    files = {"README.rst": noise(rnd, 6000), "LICENSE": "MIT\n" + noise(rnd, 1000),
+             "PKG-INFO": "Metadata-Version: 2.1\nName: %s\nVersion: %s\n" % (name, version)}
+    files[pkg + "/__init__.py"] = "import os\n__version__ = %r\n" % version
+    if kind == "big-data-package":
+        # botocore: a package of ~7000 JSON files, four levels deep, ~16-20 MB compressed;
+        # setup.py imports the package for its version and walks the tree for package_data
+        for svc in range(350):
+            for v in range(4):
+                for f in ("service-2.json", "paginators-1.json", "waiters-2.json",
+                          "endpoint-rule-set-1.json", "examples-1.json"):
+                    body = json.dumps({"svc": svc, "ops": [
+                        {"name": "Op%d" % k, "doc": noise(rnd, rnd.randint(100, 3000))} for k in range(3)]})
+                    files["%s/data/svc%03d/20%02d-0%d-01/%s" % (pkg, svc, 10 + v, v + 1, f)] = body
+        files["setup.py"] = head + (
+            "import os\nfrom setuptools import setup, find_packages\nimport %s\n"
+            "here = os.path.dirname(os.path.abspath(__file__))\n"
+            "data = []\n"
+            "for root, dirs, names in os.walk(os.path.join(here, %r, 'data')):\n"
+            "    data += [os.path.relpath(os.path.join(root, n), os.path.join(here, %r)) for n in names]\n"
+            "setup(name=%r, version=%s.__version__, packages=find_packages(exclude=['tests*']),\n"
+            "      package_data={%r: data}, install_requires=%r, python_requires='>= 3.7')\n"
+            % (pkg, pkg, pkg, name, pkg, pkg, reqs))
+    elif kind == "medium-data":
+        for k in range(800):
+            files["tests/data/set%02d/case%03d.txt" % (k % 40, k)] = noise(rnd, rnd.randint(500, 6000))
+        files["setup.py"] = head + (
+            "import io, os, re\nfrom setuptools import setup, find_packages\n"
+            "here = os.path.dirname(os.path.abspath(__file__))\n"
+            "with io.open(os.path.join(here, %r, '__init__.py'), encoding='utf-8') as f:\n"
+            "    version = re.search(r\"__version__ = '([^']+)'\", f.read()).group(1)\n"
+            "with io.open(os.path.join(here, 'README.rst'), encoding='utf-8') as f:\n"
+            "    long_description = f.read()\n"
+            "setup(name=%r, version=version, long_description=long_description,\n"
+            "      packages=find_packages(exclude=['tests', 'tests.*']), install_requires=%r,\n"
+            "      extras_require={'test': ['pytest>=6', 'hypothesis']})\n" % (pkg, name, reqs))
+    elif kind == "find-packages-tree":
+        # a library of ~1500 modules in ~150 packages, 5 levels deep
+        for a in range(5):
+            for b in range(5):
+                for c in range(6):
+                    d = "%s/sub%d/mod%d/part%d" % (pkg, a, b, c)
+                    for p in ("%s/sub%d" % (pkg, a), "%s/sub%d/mod%d" % (pkg, a, b), d):
+                        files[p + "/__init__.py"] = ""
+                    for m in range(10):
+                        files["%s/m%d.py" % (d, m)] = "# " + noise(rnd, rnd.randint(200, 4000)) + "\nX = 1\n"
+        files["setup.py"] = head + (
+            "from setuptools import setup, find_packages\n"
+            "pkgs = find_packages()\n"
+            "assert len(pkgs) > 100, pkgs\n"
+            "setup(name=%r, version=%r, packages=pkgs, install_requires=%r,\n"
+            "      extras_require={'speed': ['cython>=0.29; platform_python_implementation==\"CPython\"']})\n"
+            % (name, version, reqs))
+    elif kind == "imports-own-package":
+        files[pkg + "/version.py"] = "VERSION = (1, 0, %d)\n" % i
+        files[pkg + "/__init__.py"] = "from .version import VERSION\n__version__ = '.'.join(map(str, VERSION))\n"
+        for k in range(40):
+            files["%s/mod%02d.py" % (pkg, k)] = "# " + noise(rnd, 2000) + "\n"
+        files["setup.py"] = head + (
+            "import sys, os\nsys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))\n"
+            "from setuptools import setup, find_packages\nimport %s\n"
+            "setup(name=%r, version=%s.__version__, packages=find_packages(), install_requires=%r,\n"
+            "      tests_require=['pytest'], python_requires='>=2.7')\n" % (pkg, name, pkg, reqs))
+    elif kind == "reads-files":
+        files["requirements/base.txt"] = "\n".join(reqs) + "\n"
+        files["requirements/extra.txt"] = "-r base.txt\nrich>=10\n"
+        files["VERSION"] = version + "\n"
+        files["setup.py"] = head + (
+            "import os\nfrom setuptools import setup\n"
+            "here = os.path.dirname(os.path.abspath(__file__))\n"
+            "def lines(p):\n"
+            "    with open(os.path.join(here, p)) as f:\n"
+            "        return [l.strip() for l in f if l.strip() and not l.startswith(('#', '-r'))]\n"
+            "with open(os.path.join(here, 'VERSION')) as f:\n    version = f.read().strip()\n"
+            "setup(name=%r, version=version, packages=[%r], install_requires=lines('requirements/base.txt'),\n"
+            "      extras_require={'rich': lines('requirements/extra.txt')})\n" % (name, pkg))
+    return files
+
+
+def gen_real(folder, count, salt):
+    os.makedirs(folder, exist_ok=True)
+    out = []
+    for i in range(count):
+        kind = REAL_CYCLE[i % len(REAL_CYCLE)]
+        name = "realshaped-%s-%02d" % (kind.replace(".", ""), i)
+        version = "1.0.%d" % i
+        top = "%s-%s" % (name, version)
+        filename = top + ".tar.gz"
+        files = real_files(i, kind, name, version, salt)
+        path = os.path.join(folder, filename)
+        with tarfile.open(path, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+            dirs = set()
+            for arc in sorted(files):
+                parts = arc.split("/")[:-1]
+                for k in range(1, len(parts) + 1):
+                    d = "/".join(parts[:k])
+                    if d not in dirs:
+                        dirs.add(d)
+                        info = tarfile.TarInfo("%s/%s" % (top, d))
+                        info.type = tarfile.DIRTYPE
+                        info.mode = 0o755
+                        info.mtime = 1700000000
+                        tar.addfile(info)
+                data = files[arc].encode("utf-8")
+                info = tarfile.TarInfo("%s/%s" % (top, arc))
+                info.size = len(data)
+                info.mtime = 1700000000
+                info.mode = 0o644
+                tar.addfile(info, io.BytesIO(data))
+        out.append({"filename": filename, "style": kind, "static": kind in STATIC,
+                    "files": len(files), "bytes": os.path.getsize(path)})
+    print(json.dumps(out))
+
+
+# --- the seed's approach (`pnpm bench sdist --real`, row A): the builder of its derivation -------
+# Runs as the Nix builder (python3.11 -I -S -B sdist-corpus.py seed-build): the seven interpreters
+# at once, each in a process of its own that unpacks the sdist into its own directory and then
+# runs extract.py (the patched setup()), as the seed did; no namespaces, tmpfs or overlays.
+SEED_LIMITS = "--limits=30,%d,64,%d" % (1024 * 1024 * 1024, 1024 * 1024)
+SEED_ENV = {"PATH": "/path-not-set", "HOME": "/homeless-shelter", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+            "PYTHONIOENCODING": "utf-8", "PYTHONUTF8": "1", "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": "0", "SETUPTOOLS_USE_DISTUTILS": "local", "PYTHONMALLOC": "malloc",
+            "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
+
+
+def seed_one(key):
+    env = os.environ
+    spec = json.loads(env["pythons"])[key]
+    work = os.path.join(env.get("NIX_BUILD_TOP", "/build"), "py" + key)
+    os.makedirs(work)
+    root = os.path.join(work, "src")
+    os.makedirs(root)
+    # GNU tar (a sandbox path of this bench only), as the seed's builder unpacked
+    subprocess.check_call(["/usr/bin/tar", "-xzf", env["src"], "-C", root, "--no-same-owner"],
+                          env={"PATH": "/usr/bin"})
+    entries = [e for e in os.listdir(root) if not e.startswith(".")]
+    setup_dir = os.path.join(root, entries[0]) if len(entries) == 1 and os.path.isdir(
+        os.path.join(root, entries[0])) else root
+    child_env = dict(SEED_ENV, TMPDIR=work)
+    with open(os.path.join(work, "output.log"), "wb") as log:
+        status = subprocess.call([spec["python"], "-s", "-S", "-B", env["extractPy"], SEED_LIMITS, setup_dir,
+                                  os.path.join(work, "result.json")] + list(spec.get("path", [])),
+                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                 env=child_env, cwd=work)
+    sys.exit(status)
+
+
+def seed_build():
+    env = os.environ
+    top = env.get("NIX_BUILD_TOP", "/build")
+    keys = sorted(json.loads(env["pythons"]))
+    procs = dict((k, subprocess.Popen([os.environ["driverPython"], "-I", "-S", "-B", os.path.abspath(__file__), "seed-one", k]))
+                 for k in keys)
+    results = {}
+    for k, proc in procs.items():
+        proc.wait()
+        try:
+            with open(os.path.join(top, "py" + k, "result.json")) as f:
+                payload = json.load(f)
+            if "error" in payload:
+                payload["error"]["tail"] = ""
+            results[k] = payload
+        except Exception:
+            results[k] = {"error": {"code": "sandbox-failed", "log": "no result", "tail": ""}}
+    os.makedirs(env["out"])
+    with open(os.path.join(env["out"], "result.json"), "w") as f:
+        json.dump(results, f, sort_keys=True)
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "seed-build":
+        seed_build()
+        sys.exit(0)
+    if sys.argv[1] == "seed-one":
+        seed_one(sys.argv[2])
     if sys.argv[1] == "gen":
         gen(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    elif sys.argv[1] == "gen-real":
+        gen_real(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     elif sys.argv[1] == "floor":
         floor(sys.argv[2], sys.argv[3])
     else:

@@ -43,7 +43,8 @@ const HELPER = path.join(REPO_ROOT, 'scripts', 'bench', 'sdist-corpus.py');
 const EXTRACT_PY = path.join(REPO_ROOT, 'nix', 'extractor', 'extract.py');
 const execFileP = promisify(execFile);
 
-const USAGE = `usage: pnpm bench sdist [--count 30] [--baseline-count 10] [--concurrency 1,2]
+const USAGE = `usage: pnpm bench sdist --real …     real-shaped archives vs. the seed's approach (--real --help)
+       pnpm bench sdist [--count 30] [--baseline-count 10] [--concurrency 1,2]
                         [--doc docs/benchmarks.md] [--no-doc] [--keep]
 
   --count           sdists in the generated corpus (10 styles, 3 of them with static metadata)
@@ -152,6 +153,10 @@ interface Row {
 }
 
 export async function run(argv: string[]): Promise<number> {
+  if (argv.includes('--real')) {
+    const real = await import('./sdist-real');
+    return real.run(argv.filter((a) => a !== '--real'));
+  }
   const { values } = parseArgs({
     args: argv,
     options: {

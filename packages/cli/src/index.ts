@@ -21,4 +21,5 @@ export {
   Scheduler,
   type SchedulerOptions,
 } from './scheduler';
+export { deleteStorePaths } from './sdist-extractor';
 export { parseSince, type Since } from './since';

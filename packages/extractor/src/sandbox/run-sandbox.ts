@@ -96,6 +96,8 @@ export interface SandboxRun {
   sdistStorePath: string;
   /** The derivation's output; holds result.json. Empty when nothing was built (no requested Python is here). */
   outPath: string;
+  /** The derivation (nix-instantiate's .drv). */
+  drvPath: string;
   durationMs: number;
   /** Where the time went. */
   phases: SandboxPhases;
@@ -401,6 +403,7 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
     results: { ...parsed.data, ...unavailable },
     sdistStorePath,
     outPath,
+    drvPath: instantiated.drvPath,
     durationMs: performance.now() - started,
     phases,
     cgroup: report,

@@ -1,0 +1,429 @@
+// pnpm bench sdist --real: sdist extraction on real-shaped archives (issue 11 §1, §6), in one run:
+// (A) the seed's approach, re-created here and only here: one derivation per sdist, built with
+//     nix-build, running the seven interpreters 2.7, 3.6–3.11 in parallel (each unpacks its own
+//     copy, then runs the patched setup() — nix/extractor/extract.py, the same one pypi-graph runs,
+//     so that the results can be compared), two builds at a time, every sdist through it;
+// (B) pypi-graph: static metadata first (readSdistStaticMetadata), else runSandbox with all nine
+//     interpreters, SDIST_CONCURRENCY from the machine (defaultSdistConcurrency), each output
+//     removed from the store afterwards as SANDBOX_GC=on (the default) does;
+// the CPU floor: the interpreters' own CPU time in (B) (driver.py's getrusage of its children) ÷ cores.
+// The corpus is generated here (scripts/bench/sdist-corpus.py gen-real), salted per run.
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import { deleteStorePaths } from '@pypi-graph/cli';
+import { defaultSdistConcurrency } from '@pypi-graph/config';
+import {
+  PYTHON_KEYS,
+  type PythonKey,
+  readSdistStaticMetadata,
+  runSandbox,
+  type SandboxPhases,
+  type SandboxResult,
+} from '@pypi-graph/extractor';
+import {
+  fixed,
+  gitRevision,
+  loadAverage,
+  machineFacts,
+  markdownTable,
+  progress,
+  REPO_ROOT,
+  textTable,
+  writeDocSection,
+} from './common';
+
+const HEADING = 'Sdist extraction on real-shaped archives';
+const HELPER = path.join(REPO_ROOT, 'scripts', 'bench', 'sdist-corpus.py');
+const NIX_DIR = path.join(REPO_ROOT, 'nix');
+const execFileP = promisify(execFile);
+const SEED_KEYS: PythonKey[] = ['27', '36', '37', '38', '39', '310', '311'];
+
+const USAGE = `usage: pnpm bench sdist --real [--count 20] [--concurrency N] [--doc docs/benchmarks.md] [--no-doc] [--keep]
+
+  --count        sdists in the generated real-shaped corpus (a cycle of 20: 11 static, 9 setup.py,
+                 a few kB to ~20 MB, up to ~7000 files)
+  --concurrency  pypi-graph's SDIST_CONCURRENCY (default: the machine's default, defaultSdistConcurrency)`;
+
+// The seed's derivation: written here, not in the product.
+const SEED_NIX = `
+{ sdist, filename, repoNix, builderScript, keys, shippedDrvs ? null }:
+let
+  set = import (/. + repoNix + "/interpreters-host.nix") { inherit shippedDrvs; };
+  extractor = builtins.path {
+    path = /. + repoNix + "/extractor";
+    name = "seed-extractor";
+    filter = p: t: baseNameOf p == "extract.py";
+  };
+  script = builtins.path { path = /. + builderScript; name = "seed-builder.py"; };
+in
+derivation {
+  name = "seed-setup-py";
+  system = builtins.currentSystem;
+  builder = set.driver;
+  args = [ "-I" "-S" "-B" script "seed-build" ];
+  src = builtins.storePath sdist;
+  inherit filename;
+  driverPython = set.driver;
+  extractPy = "\${extractor}/extract.py";
+  pythons = builtins.toJSON (builtins.listToAttrs (map (k: { name = k; value = set.pythons.\${k}; }) keys));
+  preferLocalBuild = true;
+  allowSubstitutes = false;
+}
+`;
+
+interface Entry {
+  filename: string;
+  style: string;
+  static: boolean;
+  files: number;
+  bytes: number;
+  file: string;
+  sha256: string;
+}
+
+type Results = Partial<Record<PythonKey, SandboxResult>>;
+
+function stable(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stable(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** A result without the traceback tail (it names the directory the script ran in). */
+function outcome(r: SandboxResult | null | undefined): string {
+  if (!r) return 'missing';
+  if ('ok' in r) return stable(r.ok);
+  return stable({ code: r.error.code, log: r.error.log });
+}
+
+async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+}
+
+const now = () => performance.now();
+
+interface SeedRun {
+  results: Results;
+  ms: number;
+  addMs: number;
+  buildMs: number;
+}
+
+async function sandboxPaths(): Promise<string> {
+  const { stdout } = await execFileP('nix-instantiate', [
+    '--eval',
+    '--strict',
+    '--json',
+    '-E',
+    `import ${path.join(NIX_DIR, 'sandbox-paths.nix')} { interpreters = "host"; }`,
+  ]);
+  return (JSON.parse(stdout) as string[]).join(' ');
+}
+
+/**
+ * The shipped setuptools .drv files as `--arg shippedDrvs` (what run-sandbox.ts passes too), so
+ * that the seed's evaluation does not hash the setuptools sources every time either.
+ */
+async function shippedDrvs(): Promise<string> {
+  const { stdout } = await execFileP('nix-instantiate', [
+    '-A',
+    'shippedList',
+    path.join(NIX_DIR, 'interpreters-host.nix'),
+  ]);
+  const drvs = stdout.trim().split('\n');
+  const keys = [...PYTHON_KEYS].sort();
+  return `{ ${keys.map((k, i) => `${JSON.stringify(k)} = ${JSON.stringify(drvs[i])};`).join(' ')} }`;
+}
+
+async function seedRun(e: Entry, seedNix: string, paths: string, shipped: string): Promise<SeedRun> {
+  const t0 = now();
+  const added = (await execFileP('nix-store', ['--add-fixed', 'sha256', e.file])).stdout.trim();
+  const t1 = now();
+  const { stdout } = await execFileP(
+    'nix-build',
+    [
+      seedNix,
+      '--no-out-link',
+      '--option',
+      'sandbox',
+      'true',
+      '--option',
+      'sandbox-fallback',
+      'false',
+      '--option',
+      'substituters',
+      '',
+      '--option',
+      'extra-sandbox-paths',
+      // GNU tar and gzip for the seed's unpacking (it used the native tools, not Python's tarfile)
+      `${paths} /usr/bin/tar /usr/bin/gzip`,
+      '--argstr',
+      'sdist',
+      added,
+      '--argstr',
+      'filename',
+      e.filename,
+      '--argstr',
+      'repoNix',
+      NIX_DIR,
+      '--argstr',
+      'builderScript',
+      HELPER,
+      '--arg',
+      'shippedDrvs',
+      shipped,
+      '--arg',
+      'keys',
+      `[ ${SEED_KEYS.map((k) => `"${k}"`).join(' ')} ]`,
+    ],
+    { maxBuffer: 16 << 20, env: { PATH: process.env.PATH, HOME: process.env.HOME } },
+  );
+  const out = stdout.trim().split('\n').pop()!;
+  const results = JSON.parse(await readFile(path.join(out, 'result.json'), 'utf8')) as Results;
+  const t2 = now();
+  // its output leaves the store too, as pypi-graph's does (SANDBOX_GC=on)
+  await deleteStorePaths(out, added);
+  return { results, ms: now() - t0, addMs: t1 - t0, buildMs: t2 - t1 };
+}
+
+interface OursRun {
+  results?: Results;
+  static: boolean;
+  ms: number;
+  staticMs: number;
+  gcMs: number;
+  phases?: SandboxPhases;
+}
+
+async function oursRun(e: Entry): Promise<OursRun> {
+  const t0 = now();
+  const found = await readSdistStaticMetadata(e.file);
+  const staticMs = now() - t0;
+  if (found.kind === 'static') return { static: true, ms: now() - t0, staticMs, gcMs: 0 };
+  const run = await runSandbox({ sdistPath: e.file, sha256: e.sha256, filename: e.filename });
+  const t1 = now();
+  await deleteStorePaths(run.outPath, run.sdistStorePath, run.drvPath);
+  const gcMs = now() - t1;
+  return { results: run.results, static: false, ms: now() - t0, staticMs, gcMs, phases: run.phases };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      count: { type: 'string', default: '20' },
+      concurrency: { type: 'string' },
+      doc: { type: 'string', default: 'docs/benchmarks.md' },
+      'no-doc': { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const count = Number(values.count);
+  const facts = machineFacts();
+  const cores = facts.cpus;
+  const concurrency = values.concurrency ? Number(values.concurrency) : defaultSdistConcurrency();
+  const loadBefore = loadAverage();
+  const started = new Date();
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'bench-sdist-real-'));
+  const salt = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+  progress(`real-shaped corpus: ${count} sdists, salt ${salt}, in ${tmp}`);
+  const { stdout } = await execFileP('python3', [HELPER, 'gen-real', tmp, String(count), salt], {
+    maxBuffer: 64 << 20,
+  });
+  const corpus: Entry[] = await Promise.all(
+    (JSON.parse(stdout) as Array<Omit<Entry, 'file' | 'sha256'>>).map(async (e) => {
+      const file = path.join(tmp, e.filename);
+      const sha256 = createHash('sha256')
+        .update(await readFile(file))
+        .digest('hex');
+      return { ...e, file, sha256 };
+    }),
+  );
+  const seedNix = path.join(tmp, 'seed.nix');
+  await writeFile(seedNix, SEED_NIX);
+  const paths = await sandboxPaths();
+  const shipped = await shippedDrvs();
+  // Warm both paths' one-time costs (the shipped setuptools, the sandbox probe) on a throwaway sdist
+  // that is not in the corpus, so that neither row pays them.
+  progress('warming: the probe and the shipped setuptools');
+  const { stdout: warmOut } = await execFileP('python3', [HELPER, 'gen', path.join(tmp, 'warm'), '1', salt]);
+  const warm = (JSON.parse(warmOut) as Entry[])[0]!;
+  warm.file = path.join(tmp, 'warm', warm.filename);
+  warm.sha256 = createHash('sha256')
+    .update(await readFile(warm.file))
+    .digest('hex');
+  await oursRun(warm);
+  await seedRun(warm, seedNix, paths, shipped);
+
+  // (A) the seed's approach, then (B) pypi-graph, on the same bytes
+  progress(`(A) seed approach: ${count} sdists, 7 interpreters each, 2 builds at a time`);
+  const seed = new Map<string, SeedRun>();
+  let t0 = now();
+  await pool(corpus, 2, async (e) => {
+    seed.set(e.filename, await seedRun(e, seedNix, paths, shipped));
+  });
+  const seedSeconds = (now() - t0) / 1000;
+  progress(`(B) pypi-graph: ${count} sdists, static first, 9 interpreters, SDIST_CONCURRENCY=${concurrency}`);
+  const ours = new Map<string, OursRun>();
+  t0 = now();
+  await pool(corpus, concurrency, async (e) => {
+    ours.set(e.filename, await oursRun(e));
+  });
+  const oursSeconds = (now() - t0) / 1000;
+
+  // checks: identical results on every sdist pypi-graph ran setup.py for, on the seed's seven Pythons
+  const mismatches: string[] = [];
+  let compared = 0;
+  let cpuMs = 0;
+  let sandboxed = 0;
+  for (const e of corpus) {
+    const o = ours.get(e.filename)!;
+    if (o.static !== e.static) mismatches.push(`${e.filename}: static ${o.static}, expected ${e.static}`);
+    if (o.static) continue;
+    sandboxed++;
+    cpuMs += o.phases?.driver?.interpreterCpuMs ?? Number.NaN;
+    for (const key of SEED_KEYS) {
+      compared++;
+      const a = seed.get(e.filename)!.results[key];
+      const b = o.results?.[key];
+      if (outcome(a) !== outcome(b))
+        mismatches.push(`${e.filename} ${key}: seed ${outcome(a)} vs ${outcome(b)}`);
+    }
+  }
+  const floorSeconds = cpuMs / 1000 / cores;
+  const rate = (secs: number) => (count / secs) * 60;
+  const ratio = rate(oursSeconds) / rate(seedSeconds);
+  const vsFloor = oursSeconds / floorSeconds;
+
+  // per-sdist table
+  const s = (ms: number | undefined) => (ms === undefined || Number.isNaN(ms) ? '–' : fixed(ms / 1000, 2));
+  const phaseHeaders = [
+    'sdist',
+    'files',
+    'MB',
+    'seed: add / build (s)',
+    'ours (s)',
+    'static read',
+    'hash',
+    'add-fixed',
+    'eval (batch)',
+    'realise',
+    'driver.py',
+    'unpack',
+    'views',
+    'interp. wall max',
+    'interp. CPU',
+    'parse',
+    'gc',
+  ];
+  const phaseBody = corpus.map((e) => {
+    const a = seed.get(e.filename)!;
+    const o = ours.get(e.filename)!;
+    const p = o.phases;
+    const d = p?.driver;
+    return [
+      e.filename.replace(/^realshaped-/, '').replace(/\.tar\.gz$/, ''),
+      String(e.files),
+      fixed(e.bytes / 1e6, 2),
+      `${s(a.addMs)} / ${s(a.buildMs)}`,
+      s(o.ms),
+      s(o.staticMs),
+      s(p?.hashMs),
+      s(p?.addFixedMs),
+      p ? `${s(p.evalMs)} (${p.evalBatch})` : '–',
+      s(p?.buildMs),
+      s(d?.totalMs),
+      s(d?.unpackMs),
+      s(d?.viewMs),
+      s(d ? Math.max(...Object.values(d.interpretersMs)) : undefined),
+      s(d?.interpreterCpuMs),
+      s(p?.parseMs),
+      o.static ? '–' : s(o.gcMs),
+    ];
+  });
+  const headers = ['row', 'sdists', 'interpreter runs', 'seconds', 'sdists/min', 'vs seed', '÷ CPU floor'];
+  const staticCount = corpus.filter((e) => ours.get(e.filename)!.static).length;
+  const body = [
+    [
+      '(A) seed approach: a derivation per sdist, 7 interpreters (2.7, 3.6–3.11) in parallel, 2 builds at a time',
+      String(count),
+      String(count * SEED_KEYS.length),
+      fixed(seedSeconds),
+      fixed(rate(seedSeconds), 1),
+      '1.00×',
+      `${fixed(seedSeconds / floorSeconds, 2)}×`,
+    ],
+    [
+      `(B) pypi-graph: static first (${staticCount} static), else 9 interpreters per derivation, SDIST_CONCURRENCY=${concurrency}`,
+      String(count),
+      String(sandboxed * PYTHON_KEYS.length),
+      fixed(oursSeconds),
+      fixed(rate(oursSeconds), 1),
+      `${fixed(ratio, 2)}×`,
+      `${fixed(vsFloor, 2)}×`,
+    ],
+    [
+      `CPU floor: (B)'s interpreters' CPU time (${fixed(cpuMs / 1000, 1)} s) ÷ ${cores} cores`,
+      String(count),
+      String(sandboxed * PYTHON_KEYS.length),
+      fixed(floorSeconds),
+      fixed(rate(floorSeconds), 1),
+      '',
+      '1.00×',
+    ],
+  ];
+  const align: Array<'l' | 'r'> = ['l', 'r', 'r', 'r', 'r', 'r', 'r'];
+  const verdict = [
+    `- ≥ 3× the seed approach's sdists/minute while running nine interpreters: **${ratio >= 3 ? 'met' : 'not met'}** (${fixed(ratio, 2)}×).`,
+    `- Within 1.3× of the CPU floor: **${vsFloor <= 1.3 ? 'met' : 'not met'}** (${fixed(vsFloor, 2)}×; the floor counts only the interpreters' CPU, not unpacking, Nix or the static reads).`,
+    `- Identical results: ${mismatches.length === 0 ? '**yes**' : `**no, ${mismatches.length} differ**`} — (B) vs. (A) on each of the ${sandboxed} sdists that needed setup.py, under the seven Pythons both run (${compared} pairs, whole result objects or error code+log); every static/needs-setup.py classification as built: ${corpus.filter((e) => ours.get(e.filename)!.static !== e.static).length} wrong.`,
+  ];
+  const header = `\`pnpm bench sdist --real --count ${count}${values.concurrency ? ` --concurrency ${concurrency}` : ''}\` — ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${facts.cpus} CPUs (${facts.cpuModel}), ${facts.memoryGb} GiB RAM, ${facts.kernel}, Node ${facts.node}; code at ${gitRevision()}; load average ${loadBefore} before, ${loadAverage()} after (other work on the machine counts).`;
+  const method = `Corpus: ${count} sdists generated for this run (\`scripts/bench/sdist-corpus.py gen-real\`, salted), ${corpus.filter((e) => e.static).length} with trustworthy static metadata (PKG-INFO 2.2, PEP 621) and ${corpus.filter((e) => !e.static).length} that need setup.py: a botocore-like data package (~7,000 JSON files four levels deep, ~19 MB), a library of ~1,700 files whose setup.py runs find_packages over 150 packages, a test-data-heavy one (800 files, ~1.6 MB), setup.py importing its package, reading version and requirement files, and the small kinds of \`pnpm bench sdist\`. Both rows read local files (no download) and end with the output removed from the store (\`deleteStorePaths\`, as SANDBOX_GC=on). (A) is the seed's approach re-created in this bench only: \`nix-build\` of a derivation per sdist whose builder unpacks the sdist once per interpreter, each in a process of its own, and runs the seven interpreters at once with the same \`extract.py\` (the patched setup()), two builds at a time, every sdist through it. (B) is the product's path: \`readSdistStaticMetadata\`, else \`runSandbox\` (nine interpreters, three at a time, one unpacking, overlays, evaluation batched), \`SDIST_CONCURRENCY\`=${concurrency} (${values.concurrency ? 'given' : "the machine's default"}). A throwaway sdist warms both first. The CPU floor is the interpreters' user+sys CPU time as driver.py's getrusage of its children reports it in (B), ÷ ${cores} cores. Per-sdist columns (seconds): the seed's add-fixed and build, then (B)'s phases: static read, sha256, add-fixed, nix-instantiate (and how many sdists it evaluated at once), nix-store --realise (Nix's sandbox setup and output registration + driver.py), driver.py's own time, inside it unpacking and the overlays, the longest interpreter, all interpreters' CPU, result parsing, and the store deletion. Database writes are not part of this bench (\`pnpm bench index\` measures them).`;
+  const out = [
+    textTable(phaseHeaders, phaseBody),
+    '',
+    textTable(headers, body, align),
+    '',
+    verdict.join('\n'),
+    '',
+  ].join('\n');
+  process.stdout.write(`\n${out}\n`);
+  if (mismatches.length) process.stdout.write(`${mismatches.slice(0, 20).join('\n')}\n`);
+  if (!values['no-doc']) {
+    const section = [
+      `## ${HEADING}`,
+      '',
+      header,
+      '',
+      method,
+      '',
+      markdownTable(headers, body, align),
+      '',
+      ...verdict,
+      '',
+      'Per sdist:',
+      '',
+      markdownTable(phaseHeaders, phaseBody),
+    ].join('\n');
+    await writeDocSection(path.resolve(REPO_ROOT, values.doc), HEADING, section);
+  }
+  if (!values.keep) await rm(tmp, { recursive: true, force: true });
+  return mismatches.length === 0 ? 0 : 1;
+}
