@@ -32,6 +32,8 @@ export async function deleteStorePaths(
   sdistStorePath: string,
   drvPath?: string,
 ): Promise<string[]> {
+  // Nothing was built (no requested Python on this machine): nothing to delete.
+  if (!outPath && !sdistStorePath) return [];
   let drv = drvPath;
   if (!drv) {
     try {

@@ -275,8 +275,10 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
       return {
         results: unavailable,
         sdistStorePath: '',
+        drvPath: '',
         outPath: '',
         durationMs: performance.now() - started,
+        phases: { hashMs: 0, addFixedMs: 0, evalMs: 0, evalBatch: 0, buildMs: 0, parseMs: 0 },
       };
     }
   }
