@@ -29,6 +29,14 @@
 , shippedDrvs ? null
   # host mode: the interpreter set (JSON, interpreters-host.nix); null: root's nine pyenv versions
 , hostPythons ? null
+  # Build dependencies (issue 11), per Python key: store paths of wheels the worker resolved
+  # against the crawled index and added with `nix-store --add-fixed sha256` (the sha256 the index
+  # published), e.g. { "311" = [ "/nix/store/<hash>-plugin-1.0-py3-none-any.whl" ]; }.
+  # Fixed-output paths: nothing is fetched inside the sandbox.
+, buildWheels ? { }
+  # A PEP 517 build-backend to call instead of running setup.py ("": none), and its backend-path
+, backend ? ""
+, backendPath ? "[]"
 }:
 let
   set = if interpreters == "host" then import ./interpreters-host.nix { inherit shippedDrvs hostPythons; }
@@ -51,7 +59,11 @@ let
     filter = p: type: builtins.elem (baseNameOf p) [ "driver.py" "extract.py" ];
   };
   toInt = x: if builtins.isString x then builtins.fromJSON x else x;
-  selected = builtins.listToAttrs (map (k: { name = k; value = set.pythons.${k}; }) pythons);
+  # an interpreter without build dependencies is described as before (the same derivation)
+  withWheels = k: spec:
+    if (buildWheels.${k} or [ ]) == [ ] then spec
+    else spec // { wheels = map builtins.storePath buildWheels.${k}; };
+  selected = builtins.listToAttrs (map (k: { name = k; value = withWheels k set.pythons.${k}; }) pythons);
 in
 derivation ({
   name = "setup-py-deps";
@@ -73,4 +85,6 @@ derivation ({
   maxOutputBytes = toString (toInt maxOutputBytes);
   parallelism = toString (toInt parallelism);
   diskMiB = toString (toInt diskMiB);
-} // (set.driverEnv or { }))
+}
+// (set.driverEnv or { })
+// (if backend == "" then { } else { inherit backend backendPath; }))

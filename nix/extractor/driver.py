@@ -17,8 +17,16 @@ from nothing (no PYTHONPATH, no PYTHONHOME), so `-E` is not needed: it would onl
 PYTHONHASHSEED=0, which keeps set and dict order, and so the results, the same on every run.
 
 Environment (derivation attributes): out, src, filename, extractor, pythons (JSON
-{"27": {"python": path, "path": [dir, ...], "prefix": dir}}), wallSeconds, cpuSeconds,
-memoryMiB, maxProcesses, maxOutputBytes, parallelism.
+{"27": {"python": path, "path": [dir, ...], "prefix": dir, "wheels": [wheel, ...]}}), wallSeconds,
+cpuSeconds, memoryMiB, maxProcesses, maxOutputBytes, parallelism, backend, backendPath.
+
+Build dependencies (issue 11): `wheels` are the build requirements of the sdist for that Python,
+resolved by the worker against the crawled index and added to the store by the sha256 the index
+published (fixed-output paths: nothing is fetched here).  Each interpreter unpacks them into its
+own directory (on its own tmpfs, like the sdist), which comes first on its sys.path: a hostile
+build dependency runs exactly where setup.py runs, and sees only what setup.py sees.
+`backend` (a PEP 517 `build-backend`, "" for none): extract.py calls its
+`prepare_metadata_for_build_wheel` instead of running setup.py.
 """
 import ctypes
 import errno
@@ -49,6 +57,8 @@ MEMORY = int(ENV.get("memoryMiB", "1024")) * 1024 * 1024
 PROCESSES = int(ENV.get("maxProcesses", "64"))
 OUTPUT = int(ENV.get("maxOutputBytes", str(1024 * 1024)))
 PARALLELISM = max(1, int(ENV.get("parallelism", "3")))
+BACKEND = ENV.get("backend", "")
+BACKEND_PATH = ENV.get("backendPath", "[]")
 # What one interpreter's directory (the unpacked sdist, its TMPDIR, what it writes) may hold.
 DISK = int(ENV.get("diskMiB", "512")) * 1024 * 1024
 TOP = ENV.get("NIX_BUILD_TOP", "/build")
@@ -111,6 +121,33 @@ def unpack(dest):
             target = os.path.join(root, m.name)
             os.utime(target, (m.mtime, m.mtime))
             os.chmod(target, m.mode)
+    return root
+
+
+def unpack_wheels(wheels, dest):
+    """Unpack the build-dependency wheels into dest (one directory for all, as pip installs them
+    into one site-packages): regular files only, none outside dest.  A wheel's `<name>.data/purelib`
+    and `platlib` go to the top, as an installer puts them; its scripts, headers and data do not."""
+    os.makedirs(dest)
+    root = os.path.realpath(dest)
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as archive:
+            for info in archive.infolist():
+                name = info.filename
+                if name.endswith("/") or stat.S_ISLNK(info.external_attr >> 16):
+                    continue
+                parts = name.split("/")
+                if len(parts) > 2 and parts[0].endswith(".data"):
+                    if parts[1] not in ("purelib", "platlib"):
+                        continue
+                    name = "/".join(parts[2:])
+                target = os.path.realpath(os.path.join(root, name))
+                if not target.startswith(root + os.sep):
+                    continue
+                if not os.path.isdir(os.path.dirname(target)):
+                    os.makedirs(os.path.dirname(target))
+                with archive.open(info) as source, open(target, "wb") as sink:
+                    shutil.copyfileobj(source, sink)
     return root
 
 
@@ -334,6 +371,15 @@ def run_in(key, work):
         if disk_full(work):
             return error("sandbox-disk-full", "the unpacked sdist is larger than %d bytes" % DISK)
         return error("sandbox-failed", "cannot prepare the unpacked sdist: %s" % (exc,))
+    path = list(spec.get("path", []))
+    if spec.get("wheels"):
+        try:
+            path = [unpack_wheels(spec["wheels"], os.path.join(work, "build-deps"))] + path
+        except Exception as exc:
+            if disk_full(work):
+                return error("sandbox-disk-full", "the build dependencies are larger than %d bytes" % DISK)
+            return error("sandbox-failed", "cannot unpack the build dependencies: %s" % (exc,))
+    mode = ["--pep517=" + BACKEND, "--backend-path=" + BACKEND_PATH] if BACKEND else []
     result_path = os.path.join(work, "result.json")
     log_path = os.path.join(work, "output.log")
     env = {
@@ -360,8 +406,8 @@ def run_in(key, work):
     started = time.monotonic()
     with open(log_path, "wb") as log, ACTIVE_LOCK:
         child = subprocess.Popen(
-            [spec["python"], "-s", "-S", "-B", EXTRACT_PY, limits_argument(), setup_dir(root), result_path]
-            + list(spec.get("path", [])),
+            [spec["python"], "-s", "-S", "-B", EXTRACT_PY, limits_argument()] + mode
+            + [setup_dir(root), result_path] + path,
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             env=env, cwd=work, start_new_session=True, close_fds=True,
         )

@@ -10,6 +10,13 @@ sandbox as
 Without setup.py (but with setup.cfg or pyproject.toml) it runs what setuptools' build backend
 runs then, `from setuptools import setup; setup()`.
 
+    python -s -S -B extract.py [--limits=…] --pep517=<backend> --backend-path=<JSON list> <dir> <result> [<directory> ...]
+
+runs the PEP 517 backend instead (issue 11: its build dependencies are among the directories):
+`prepare_metadata_for_build_wheel` (else `build_wheel`, whose METADATA is read) in the sdist's
+directory, and reports the METADATA's Requires-Dist, Requires-Python and Provides-Extra as
+`{"ok": {..., "requires_dist": [...], "provides_extra": [...]}}`.
+
 `--limits`: the rlimits, which it sets on itself before anything else (driver.py).  `-S`: the
 interpreter's own site-packages (whatever is installed on the host) are never on sys.path; the
 directories after the result file (the setuptools we ship for this interpreter) are appended
@@ -217,6 +224,63 @@ def run(setup_dir):
     return {"ok": dict(captured)}
 
 
+def import_backend(spec, setup_dir, backend_path):
+    """PEP 517: `module` or `module:object`; backend-path entries come first on sys.path."""
+    for entry in reversed(backend_path):
+        sys.path.insert(0, os.path.join(setup_dir, entry))
+    module_name, _, attr = spec.partition(":")
+    __import__(module_name.strip())
+    backend = sys.modules[module_name.strip()]
+    for part in attr.strip().split(".") if attr.strip() else []:
+        backend = getattr(backend, part)
+    return backend
+
+
+def metadata_fields(text):
+    """Requires-Dist, Requires-Python and Provides-Extra of a METADATA file."""
+    import email.parser
+    message = email.parser.Parser().parsestr(text)
+    def values(name):
+        return [" ".join(v.split()) for v in (message.get_all(name) or [])]
+    python = values("Requires-Python")
+    return {
+        "install_requires": [], "setup_requires": [], "tests_require": [], "extras_require": {},
+        "python_requires": python[0] if python else None,
+        "requires_dist": values("Requires-Dist"),
+        "provides_extra": values("Provides-Extra"),
+    }
+
+
+def run_pep517(setup_dir, spec, backend_path):
+    os.chdir(setup_dir)
+    sys.argv = [os.path.join(setup_dir, "setup.py")]
+    out_dir = os.path.join(os.path.dirname(setup_dir.rstrip(os.sep)), "pep517-out")
+    if not os.path.isdir(out_dir):
+        os.makedirs(out_dir)
+    try:
+        backend = import_backend(spec, setup_dir, backend_path)
+        hook = getattr(backend, "prepare_metadata_for_build_wheel", None)
+        if hook is not None:
+            name = hook(out_dir, {})
+            with open(os.path.join(out_dir, name, "METADATA"), "rb") as handle:
+                text = handle.read().decode("utf-8", "replace")
+        else:
+            import zipfile
+            name = backend.build_wheel(out_dir, {}, None)
+            with zipfile.ZipFile(os.path.join(out_dir, name)) as wheel:
+                inside = [n for n in wheel.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+                if not inside:
+                    return error("setup-py-error", "the wheel %s has no METADATA" % (name,))
+                text = wheel.read(inside[0]).decode("utf-8", "replace")
+    except SystemExit:
+        exc = sys.exc_info()[1]
+        return error("setup-py-error", "SystemExit: %s" % (exc.code,))
+    except BaseException:
+        exc_type, exc = sys.exc_info()[:2]
+        return error(classify(exc_type, exc), last_line(exc_type, exc), traceback.format_exc())
+    return {"ok": metadata_fields(text)}
+
+
 def isolate(extra):
     """sys.path = the standard library + `extra`; the rest of what `site` does, without its paths.
 
@@ -320,6 +384,11 @@ def main():
     limits = None
     if args and args[0].startswith("--limits="):
         limits = args.pop(0)[len("--limits="):]
+    backend, backend_path = None, []
+    if args and args[0].startswith("--pep517="):
+        backend = args.pop(0)[len("--pep517="):]
+    if args and args[0].startswith("--backend-path="):
+        backend_path = json.loads(args.pop(0)[len("--backend-path="):])
     setup_dir, result_path = os.path.abspath(args[0]), os.path.abspath(args[1])
     if limits is not None:
         try:
@@ -331,7 +400,7 @@ def main():
     guard(result_path)
     isolate([os.path.abspath(p) for p in args[2:]])
     try:
-        payload = run(setup_dir)
+        payload = run_pep517(setup_dir, backend, backend_path) if backend else run(setup_dir)
     except MemoryError:
         payload = error("sandbox-memory", "MemoryError")
     try:

@@ -15,6 +15,7 @@ import {
   pypiBucket,
   recordSandboxCheck,
   recordSnapshot,
+  resolveBuildDependencies,
   sdistBucket,
   setSetting,
   snapshotMeta,
@@ -89,6 +90,9 @@ export async function openApp(config: Config, logger: Logger, options: OpenAppOp
     metrics: processMetrics(),
     recordSandboxCheck: (state, reason) =>
       recordSandboxCheck(database.db, { worker: `${hostname()}:${process.pid}`, state, reason }),
+    // build dependencies of sdists from the index this crawler has stored (issue 11 §2)
+    resolveBuildDependencies: (requirements, pythonFullVersion) =>
+      resolveBuildDependencies(database.db, requirements, pythonFullVersion),
   });
   return {
     config,

@@ -4,20 +4,36 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Config } from '@pypi-graph/config';
 import { CrawlError, type Logger, toCrawlError } from '@pypi-graph/core';
+import type { BuildResolution, BuildWheel } from '@pypi-graph/db';
 import {
+  type BuildWheelFile,
   describeHostPythons,
   type HostPythonSet,
   NO_PYTHONS_HINT,
+  PYTHON_FULL_VERSIONS,
+  PYTHON_KEYS,
+  type PythonKey,
   probeSandbox,
   readSdistStaticMetadata,
   resolveHostPythons,
   runSandbox,
   SandboxGate,
+  type SandboxResult,
   toSdistDepsFields,
   withBuildRequires,
 } from '@pypi-graph/extractor';
 import type { PipelineMetrics, SdistDeps, SdistExtractor } from '@pypi-graph/pipeline';
 import type { PypiClient } from '@pypi-graph/pypi-client';
+import {
+  type BuildResolver,
+  fetchWheels,
+  type KeyResult,
+  missingResult,
+  pep517Deps,
+  provenanceOf,
+  resolveForKeys,
+  wantedAfterRun,
+} from './build-deps';
 
 const exec = promisify(execFile);
 
@@ -68,6 +84,12 @@ export interface SdistExtractorHooks {
   metrics?: PipelineMetrics;
   /** Records each change of the sandbox's state (the database's `sandbox_checks`, for `pnpm status`). */
   recordSandboxCheck?: (state: 'proven' | 'unavailable', reason: string | null) => Promise<void>;
+  /**
+   * Resolves build dependencies against the crawled index (issue 11 §2). Without it no build
+   * dependency is given to the sandbox: a PEP 517 backend other than setuptools is
+   * `no-static-metadata`, and setup.py runs with the shipped setuptools only.
+   */
+  resolveBuildDependencies?: BuildResolver;
 }
 
 /**
@@ -232,47 +254,157 @@ export async function createSdistExtractor(
           await gate.ensure();
           throw new CrawlError('sandbox-unavailable', toCrawlError(err).message, { hint: NO_PYTHONS_HINT });
         }
-        // Throws sandbox-unavailable (nothing runs) until the sandbox is proven.
-        const run = await runSandbox({
-          sdistPath: got.path,
-          sha256: file.sha256,
-          filename: file.filename,
-          interpreters: config.sandboxInterpreters,
-          hostPythons,
-          cgroups: config.sandboxCgroups,
-          gate,
-          signal,
-        });
-        const results: Record<string, { ok: SdistDeps } | { error: { code: string; log: string } }> = {};
-        for (const [key, r] of Object.entries(run.results)) {
-          if (!r) continue;
-          results[key] =
-            'ok' in r
-              ? {
-                  ok: {
-                    install_requires: r.ok.install_requires,
-                    setup_requires: withBuildRequires(found.buildRequires, r.ok.setup_requires),
-                    tests_require: r.ok.tests_require,
-                    extras_require: Object.entries(r.ok.extras_require),
-                    python_requires: r.ok.python_requires,
-                  },
+        const resolver = hooks.resolveBuildDependencies;
+        const results: Record<string, KeyResult> = {};
+        const outPaths: string[] = [];
+        const drvPaths: string[] = [];
+        let sdistStorePath = '';
+        const sandbox = async (
+          pythons: PythonKey[],
+          plans: Map<PythonKey, BuildResolution>,
+          backend?: { name: string; path: string[] },
+        ) => {
+          const wheels = await fetchWheels(
+            client,
+            [...plans.values()].flatMap((p) => p.wheels),
+            dir,
+            signal,
+          );
+          const buildWheels: Partial<Record<PythonKey, BuildWheelFile[]>> = {};
+          for (const key of pythons) {
+            const plan = plans.get(key);
+            if (plan && plan.wheels.length > 0)
+              buildWheels[key] = plan.wheels.map((w) => wheels.get(w.sha256)!);
+          }
+          // Throws sandbox-unavailable (nothing runs) until the sandbox is proven.
+          const run = await runSandbox({
+            sdistPath: got.path,
+            sha256: file.sha256,
+            filename: file.filename,
+            interpreters: config.sandboxInterpreters,
+            hostPythons,
+            cgroups: config.sandboxCgroups,
+            gate,
+            signal,
+            pythons,
+            buildWheels,
+            backend,
+          });
+          outPaths.push(run.outPath);
+          drvPaths.push(run.drvPath);
+          sdistStorePath = run.sdistStorePath;
+          return run.results;
+        };
+
+        if (found.kind === 'needs-pep517') {
+          if (!resolver) {
+            throw new CrawlError('no-static-metadata', found.reason, {
+              hint: 'only building the sdist with its backend would tell (a setup.py beside it is not what pip builds)',
+              details: { notes: found.notes },
+            });
+          }
+          // The backend runs with [build-system] requires from the index, under each Python.
+          const plans = await resolveForKeys(resolver, found.buildRequires, PYTHON_KEYS);
+          const runnable = PYTHON_KEYS.filter((k) => plans.get(k)!.missing.length === 0);
+          for (const key of PYTHON_KEYS) {
+            if (!runnable.includes(key)) results[key] = missingResult(plans.get(key)!, 'pep517');
+          }
+          if (runnable.length > 0) {
+            const ran = await sandbox(runnable, plans, { name: found.backend, path: found.backendPath });
+            for (const key of runnable) {
+              const r = ran[key]!;
+              const provenance = provenanceOf('pep517', found.backend, plans.get(key)!.wheels);
+              results[key] =
+                'ok' in r
+                  ? { ok: pep517Deps(r.ok, found.buildRequires), method: 'pep517', provenance }
+                  : { error: { code: r.error.code, log: r.error.log }, method: 'pep517', provenance };
+            }
+          }
+        } else {
+          // [build-system] requires beyond setuptools first; then, per Python, what the first run
+          // showed it wanted (setup_requires, a module it could not import), once more.
+          const first = resolver
+            ? await resolveForKeys(resolver, found.buildRequires, PYTHON_KEYS)
+            : new Map<PythonKey, BuildResolution>();
+          const runnable = PYTHON_KEYS.filter((k) => (first.get(k)?.missing.length ?? 0) === 0);
+          for (const key of PYTHON_KEYS) {
+            if (!runnable.includes(key)) results[key] = missingResult(first.get(key)!, 'setup.py');
+          }
+          const ran = runnable.length > 0 ? await sandbox(runnable, first) : {};
+          const second = new Map<PythonKey, BuildResolution>();
+          const again = new Map<PythonKey, string>();
+          for (const key of runnable) {
+            const r = ran[key]!;
+            const used = first.get(key)?.wheels ?? [];
+            if (resolver) {
+              const wanted = wantedAfterRun(r, new Set(used.map((w) => w.name)));
+              if (wanted.length > 0) {
+                const plan = await resolver([...found.buildRequires, ...wanted], PYTHON_FULL_VERSIONS[key]);
+                const gained = plan.wheels.length > used.length;
+                if ('ok' in r && gained) {
+                  // setup_requires the index has: run again with them (those it lacks stay out)
+                  second.set(key, { wheels: plan.wheels, missing: [] });
+                } else if ('error' in r && plan.missing.length === 0 && gained) {
+                  second.set(key, plan);
+                } else if ('error' in r) {
+                  again.set(
+                    key,
+                    `${r.error.log}; build dependency not in the crawled index: ${plan.missing.map((m) => `${m.requirement} (${m.reason})`).join('; ')}`,
+                  );
                 }
-              : { error: { code: r.error.code, log: r.error.log } };
+              }
+            }
+            results[key] = sandboxResult(r, used, found.buildRequires, again.get(key));
+          }
+          if (second.size > 0) {
+            const keys = [...second.keys()];
+            const reran = await sandbox(keys, second);
+            for (const key of keys) {
+              results[key] = sandboxResult(reran[key]!, second.get(key)!.wheels, found.buildRequires);
+            }
+          }
         }
         return {
           kind: 'setup.py',
           results,
           bytesTransferred: got.bytes,
-          release: config.sandboxGc
-            ? async () => {
-                const deleted = await deleteStorePaths(run.outPath, run.sdistStorePath, run.drvPath);
-                logger.debug({ file: file.filename, deleted }, 'sandbox output removed from the Nix store');
-              }
-            : undefined,
+          release:
+            config.sandboxGc && outPaths.length > 0
+              ? async () => {
+                  const deleted: string[] = [];
+                  for (const [i, out] of outPaths.entries())
+                    deleted.push(...(await deleteStorePaths(out, sdistStorePath, drvPaths[i])));
+                  logger.debug({ file: file.filename, deleted }, 'sandbox output removed from the Nix store');
+                }
+              : undefined,
         };
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
     },
+  };
+}
+
+/** A setup.py run's result as stored: `setup_requires` completed with `[build-system] requires`. */
+function sandboxResult(
+  r: SandboxResult,
+  used: readonly BuildWheel[],
+  buildRequires: readonly string[],
+  log?: string,
+): KeyResult {
+  const provenance = used.length > 0 ? provenanceOf('setup.py', null, used) : undefined;
+  if ('error' in r) {
+    return { error: { code: r.error.code, log: log ?? r.error.log }, method: 'setup.py', provenance };
+  }
+  return {
+    ok: {
+      install_requires: r.ok.install_requires,
+      setup_requires: withBuildRequires(buildRequires, r.ok.setup_requires),
+      tests_require: r.ok.tests_require,
+      extras_require: Object.entries(r.ok.extras_require),
+      python_requires: r.ok.python_requires,
+    },
+    method: 'setup.py',
+    provenance,
   };
 }

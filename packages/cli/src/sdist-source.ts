@@ -73,7 +73,9 @@ export function sdistResults(project: SdistProjectRows): SdistProjectResults {
           if (allows(fields.python_requires?.[0], key)) results.set(key, { ok: fields });
           continue;
         }
-        const run = release.extractions.find((e) => e.pythonKey === key && e.method === 'setup.py');
+        const run = release.extractions.find(
+          (e) => e.pythonKey === key && (e.method === 'setup.py' || e.method === 'pep517'),
+        );
         if (run?.status === 'ok') results.set(key, { ok: fieldsOf(run) });
         else if (run) results.set(key, { error: run.log || run.failureCode || 'failed' });
         else if (staticFailed)

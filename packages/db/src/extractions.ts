@@ -38,6 +38,25 @@ export interface ExtractionRecord {
    * UTF-8, undecodable bytes of pyproject.toml); added to those made here to store it.
    */
   textRepairs?: number;
+  /** How a sandbox result was computed with build tools (issue 11; docs/formats.md): null for none. */
+  buildProvenance?: BuildProvenance | null;
+}
+
+/** A build dependency a result was computed with: the wheel, by the sha256 the index published. */
+export interface BuildDependencyUsed {
+  name: string;
+  version: string;
+  filename: string;
+  sha256: string;
+}
+
+/** `extractions.build_provenance` (migration 0008). */
+export interface BuildProvenance {
+  /** `pep517` (the backend's prepare_metadata_for_build_wheel) or `setup.py` (the patched setup()). */
+  method: 'pep517' | 'setup.py';
+  /** `[build-system] build-backend`; null for a setup.py run. */
+  backend: string | null;
+  build_dependencies: BuildDependencyUsed[];
 }
 
 export interface SavedExtraction {
@@ -79,6 +98,7 @@ export async function saveExtraction(db: Db, record: ExtractionRecord): Promise<
       failureCode: record.failureCode ?? null,
       log,
       textRepairs,
+      buildProvenance: record.buildProvenance ?? null,
       bytesTransferred: record.bytesTransferred ?? null,
       requests: record.requests ?? null,
       startedAt: record.startedAt,
@@ -257,6 +277,8 @@ export interface FileDependencies {
     textRepairs: number;
     bytesTransferred: number | null;
     requests: number | null;
+    /** See `BuildProvenance`: null when no build dependency was used. */
+    buildProvenance?: BuildProvenance | null;
     requirements: RequirementRow[];
   }>;
 }
@@ -270,7 +292,7 @@ export async function projectDependencies(
   const result = await db.execute(sql`
     SELECT f.filename, f.version, f.packagetype, f.python_version, f.removed,
            e.id AS extraction_id, e.python_key, e.method, e.status, e.failure_code, e.log,
-           e.text_repairs, e.bytes_transferred, e.requests,
+           e.text_repairs, e.bytes_transferred, e.requests, e.build_provenance,
            r.kind, r.extra, r.requirement, r.name AS req_name, r.specifier, r.marker
     FROM files f
     JOIN projects p ON p.id = f.project_id
@@ -309,6 +331,9 @@ export async function projectDependencies(
         textRepairs: Number(r.text_repairs ?? 0),
         bytesTransferred: r.bytes_transferred === null ? null : Number(r.bytes_transferred),
         requests: r.requests === null ? null : Number(r.requests),
+        buildProvenance: (typeof r.build_provenance === 'string'
+          ? JSON.parse(r.build_provenance)
+          : (r.build_provenance ?? null)) as BuildProvenance | null,
         requirements: [],
       };
       byExtraction.set(key, ex);

@@ -1,4 +1,11 @@
 export {
+  type BuildResolution,
+  type BuildWheel,
+  pureTagsFit,
+  resolveBuildDependencies,
+  SANDBOX_PROVIDED,
+} from './build-deps';
+export {
   type BulkChangelog,
   type BulkExtraction,
   type BulkFile,
@@ -22,6 +29,8 @@ export {
 export { type Database, type DatabaseOptions, type Db, openDatabase, type Schema } from './connection';
 export { type ExplainedStatement, explainCalls } from './explain';
 export {
+  type BuildDependencyUsed,
+  type BuildProvenance,
   type ExtractionRecord,
   type FileDependencies,
   fileBySha256,

@@ -119,6 +119,8 @@ export const extractions = pgTable(
     failureCode: text('failure_code'),
     log: text('log'),
     textRepairs: integer('text_repairs').notNull().default(0),
+    /** How a sandbox result was computed with build tools (migration 0008); null for none. */
+    buildProvenance: jsonb('build_provenance'),
     bytesTransferred: bigint('bytes_transferred', { mode: 'number' }),
     requests: integer('requests'),
     startedAt: ts('started_at').notNull().defaultNow(),

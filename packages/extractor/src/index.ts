@@ -1,6 +1,7 @@
 export {
   type BuildCgroupReport,
   type BuildLimits,
+  type BuildWheelFile,
   CGROUPS_OFF_HINT,
   type CgroupPolicy,
   type CgroupSupport,
@@ -19,6 +20,7 @@ export {
   type ProbeCheck,
   type ProbeCheckResult,
   type ProbeOptions,
+  PYTHON_FULL_VERSIONS,
   PYTHON_KEYS,
   type PythonKey,
   type PythonSource,
@@ -58,11 +60,13 @@ export {
   poetryPythonMarker,
   poetryRequiresPython,
 } from './sdist/poetry-constraint';
+export { groupRequiresDist } from './sdist/requirement-text';
 export {
   extractStaticMetadata,
   type ReadSdistStaticOptions,
   readSdistStaticMetadata,
   SDIST_STATIC_METHODS,
+  type SdistNeedsPep517,
   type SdistNeedsSetupPy,
   type SdistStaticMetadata,
   type SdistStaticMethod,

@@ -1,6 +1,6 @@
 import type { Config } from '@pypi-graph/config';
 import type { CrawlError, Logger } from '@pypi-graph/core';
-import type { Db, WheelToRead } from '@pypi-graph/db';
+import type { BuildProvenance, Db, WheelToRead } from '@pypi-graph/db';
 import type { z } from 'zod';
 import type { PypiApi } from './api';
 import type { PipelineMetrics } from './metrics';
@@ -50,7 +50,18 @@ export type SdistOutcome =
     }
   | {
       kind: 'setup.py';
-      results: Record<string, { ok: SdistDeps } | { error: { code: string; log: string } }>;
+      /**
+       * Per Python key. `method`: `setup.py` (default) or `pep517`; `provenance`: the build
+       * backend and the build dependencies (wheels from the crawled index) the result was computed
+       * with (issue 11), absent when none was used.
+       */
+      results: Record<
+        string,
+        ({ ok: SdistDeps } | { error: { code: string; log: string } }) & {
+          method?: 'setup.py' | 'pep517';
+          provenance?: BuildProvenance;
+        }
+      >;
       bytesTransferred: number;
       /** Frees what the run left behind (its Nix store paths); called once the results are stored. */
       release?: () => Promise<void>;

@@ -16,9 +16,10 @@ import { logRepairs } from './text-repairs';
  * then extracts every sdist again. 2: the declared build backend is followed (a setup.py stub
  * beside poetry, flit, hatchling… is not run; setuptools without setup.py runs `setup()`), an
  * optional dependency shared by several extras is in each of them, and `[build-system] requires`
- * is recorded as setup_requires (issue 11).
+ * is recorded as setup_requires (issue 11). 3: build dependencies from the crawled index (a
+ * setup_requires plugin, a PEP 517 backend) are given to the sandbox; results record them (issue 11 §2).
  */
-export const SDIST_EXTRACTOR_VERSION = '2';
+export const SDIST_EXTRACTOR_VERSION = '3';
 
 const SdistPayload = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
@@ -136,7 +137,8 @@ export const sdistQueue: QueueDefinition<SdistPayload> = {
       const saved = await saveExtraction(ctx.db, {
         fileId: file.fileId,
         pythonKey,
-        method: 'setup.py',
+        method: result.method ?? 'setup.py',
+        buildProvenance: result.provenance ?? null,
         extractorVersion: SDIST_EXTRACTOR_VERSION,
         // python-unavailable: that Python is not on this machine; not run here, not a failure of the file
         status: 'ok' in result ? 'ok' : result.error.code === 'python-unavailable' ? 'waiting' : 'failed',
@@ -147,7 +149,7 @@ export const sdistQueue: QueueDefinition<SdistPayload> = {
         startedAt: started,
         requirements: 'ok' in result ? sdistRequirementRows(result.ok) : [],
       });
-      logRepairs(job.log, saved.textRepairs, { method: 'setup.py', pythonKey });
+      logRepairs(job.log, saved.textRepairs, { method: result.method ?? 'setup.py', pythonKey });
     }
     job.log.debug({ method: 'setup.py', pythons: Object.keys(outcome.results).length }, 'setup.py extracted');
     // Stored: the sandbox's output can leave the Nix store (a failure here loses nothing).

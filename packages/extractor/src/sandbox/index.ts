@@ -34,6 +34,7 @@ export {
   resolveHostPythons,
 } from './pythons';
 export {
+  type BuildWheelFile,
   DEFAULT_SANDBOX_LIMITS,
   type DriverTimings,
   type RunSandboxOptions,
@@ -44,6 +45,7 @@ export {
   storeName,
 } from './run-sandbox';
 export {
+  PYTHON_FULL_VERSIONS,
   PYTHON_KEYS,
   type PythonKey,
   parseSandboxResults,

@@ -18,7 +18,14 @@ export interface DerivationRequest {
   pythons: readonly string[];
   /** Integer arguments: the sandbox limits. */
   limits: Record<string, number>;
+  /** Per Python key, store paths of build-dependency wheels (fixed-output, added by the worker). */
+  buildWheels?: Record<string, string[]>;
+  /** A PEP 517 backend to call instead of running setup.py, and its backend-path. */
+  backend?: { name: string; path: string[] };
 }
+
+/** A store path as `nix-store --add-fixed` prints it: nothing in it can end a Nix string. */
+const STORE_PATH_RE = /^\/nix\/store\/[0-9a-z]{32}-[A-Za-z0-9+._?=-]+$/;
 
 export interface InstantiateContext {
   nixDir: string;
@@ -88,6 +95,23 @@ export function instantiateArgs(ctx: InstantiateContext, requests: DerivationReq
     if (ctx.set.shippedDrvs) attrs.push(`shippedDrvs = ${ctx.set.shippedDrvs};`);
     formals.push(`s${i}`, `f${i}`);
     argv.push('--argstr', `s${i}`, r.sdistStorePath, '--argstr', `f${i}`, r.filename);
+    const wheels = Object.entries(r.buildWheels ?? {}).filter(([, paths]) => paths.length > 0);
+    if (wheels.length > 0) {
+      const entries = wheels.map(([key, paths]) => {
+        if (!KEY_RE.test(key)) throw new CrawlError('config-invalid', 'bad Python key');
+        for (const p of paths)
+          if (!STORE_PATH_RE.test(p))
+            throw new CrawlError('sandbox-failed', `not a store path: ${JSON.stringify(p)}`);
+        return `"${key}" = [ ${paths.map((p) => `"${p}"`).join(' ')} ];`;
+      });
+      attrs.push(`buildWheels = { ${entries.join(' ')} };`);
+    }
+    if (r.backend) {
+      // the backend's name and path come from the sdist: values of --argstr, never Nix source
+      formals.push(`b${i}`, `bp${i}`);
+      argv.push('--argstr', `b${i}`, r.backend.name, '--argstr', `bp${i}`, JSON.stringify(r.backend.path));
+      attrs.push(`backend = b${i};`, `backendPath = bp${i};`);
+    }
     return `(import (/. + extractorFile) { ${attrs.join(' ')} })`;
   });
   return ['-E', `{ ${formals.join(', ')} }: [ ${calls.join(' ')} ]`, ...argv];
@@ -167,9 +191,13 @@ export function instantiateExtraction(
   ctx: InstantiateContext,
   request: DerivationRequest,
 ): Promise<Instantiated> {
-  const key = [ctx.nixDir, ctx.interpreters, ctx.binPath, ctx.set.shippedDrvs ?? '', ctx.set.hostPythons ?? ''].join(
-    '\0',
-  );
+  const key = [
+    ctx.nixDir,
+    ctx.interpreters,
+    ctx.binPath,
+    ctx.set.shippedDrvs ?? '',
+    ctx.set.hostPythons ?? '',
+  ].join('\0');
   let batcher = batchers.get(key);
   if (!batcher) {
     batcher = { queue: [], running: false };

@@ -19,7 +19,7 @@ import {
   DEFAULT_BUILD_LIMITS,
   inBuildCgroup,
 } from './cgroup';
-import { type Instantiated, instantiateExtraction } from './instantiate';
+import { type DerivationRequest, type Instantiated, instantiateExtraction } from './instantiate';
 import { defaultBinPath, runNix, tailLines } from './nix';
 import { SANDBOX_HINT, type SandboxGate, sandboxGate } from './probe';
 import { type HostPythonSet, keyVersion, NO_PYTHONS_HINT, resolveHostPythons } from './pythons';
@@ -87,7 +87,24 @@ export interface RunSandboxOptions {
   cgroups?: CgroupPolicy;
   /** The caps of the whole build (its cgroup); DEFAULT_BUILD_LIMITS by default. */
   buildLimits?: Partial<BuildLimits>;
+  /**
+   * Build dependencies per Python key (issue 11): verified wheels on disk, each added to the store
+   * by its sha256 (checked again here) and unpacked onto that interpreter's sys.path in the sandbox.
+   */
+  buildWheels?: Partial<Record<PythonKey, readonly BuildWheelFile[]>>;
+  /** A PEP 517 build-backend to call (`prepare_metadata_for_build_wheel`) instead of setup.py. */
+  backend?: { name: string; path?: readonly string[] };
   signal?: AbortSignal;
+}
+
+/** One build-dependency wheel, downloaded and verified outside the sandbox. */
+export interface BuildWheelFile {
+  /** The file on disk. */
+  path: string;
+  /** Its sha256 as the index published it. */
+  sha256: string;
+  /** Its file name on the index (the store path's name). */
+  filename: string;
 }
 
 export interface SandboxRun {
@@ -181,14 +198,17 @@ export function storeName(filename: string): string {
   return name.replace(/^\./, '_');
 }
 
-/** Adds the sdist to the store under its (store-safe) PyPI file name. */
-async function addToStore(
-  options: RunSandboxOptions & { binPath: string },
-  phases: SandboxPhases,
+/**
+ * Adds one file to the store under its (store-safe) PyPI file name, as a fixed-output path of the
+ * sha256 the index published (checked first): the path `<nix/fetchurl.nix>` would give.
+ */
+export async function addFixedToStore(
+  options: { sdistPath: string; sha256: string; filename: string; binPath: string; signal?: AbortSignal },
+  phases?: SandboxPhases,
 ): Promise<string> {
   let t = performance.now();
   const actual = await sha256File(options.sdistPath);
-  phases.hashMs = performance.now() - t;
+  if (phases) phases.hashMs = performance.now() - t;
   if (actual !== options.sha256.toLowerCase()) {
     throw new CrawlError(
       'download-sha256-mismatch',
@@ -210,7 +230,7 @@ async function addToStore(
       signal: options.signal,
       binPath: options.binPath,
     });
-    phases.addFixedMs = performance.now() - t;
+    if (phases) phases.addFixedMs = performance.now() - t;
     const storePath = res.stdout.trim();
     if (res.status !== 0 || !storePath.startsWith('/nix/store/')) {
       throw new CrawlError('sandbox-failed', `nix-store --add-fixed failed: ${tailLines(res.stderr, 5)}`);
@@ -289,15 +309,46 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
   const phases: SandboxPhases = { hashMs: 0, addFixedMs: 0, evalMs: 0, evalBatch: 0, buildMs: 0, parseMs: 0 };
   const [firstSet, sdistStorePath] = await Promise.all([
     interpreterSet(nixDir, interpreters, options.signal, binPath, hostPythons?.spec),
-    addToStore({ ...options, binPath }, phases),
+    addFixedToStore({ ...options, binPath }, phases),
   ]);
+  const wheelPaths = new Map<string, string>();
+  for (const wheels of Object.values(options.buildWheels ?? {})) {
+    for (const w of wheels ?? []) {
+      if (wheelPaths.has(w.sha256)) continue;
+      wheelPaths.set(
+        w.sha256,
+        await addFixedToStore({
+          sdistPath: w.path,
+          sha256: w.sha256,
+          filename: w.filename,
+          binPath,
+          signal: options.signal,
+        }),
+      );
+    }
+  }
+  // Per Python key, the store paths of its build-dependency wheels (the ones it may run).
+  const buildWheels: Record<string, string[]> = {};
+  for (const [key, wheels] of Object.entries(options.buildWheels ?? {})) {
+    if (pythons.includes(key as PythonKey) && (wheels?.length ?? 0) > 0)
+      buildWheels[key] = (wheels ?? []).map((w) => wheelPaths.get(w.sha256)!);
+  }
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isInteger(value) || value <= 0)
       throw new CrawlError('config-invalid', `sandbox limit ${name}=${value}`);
   }
   const rounds = Math.ceil(pythons.length / Math.max(1, limits.parallelism));
   const buildSeconds = rounds * (limits.wallSeconds + 10) + 60;
-  const request = { sdistStorePath, filename: options.filename, pythons, limits: { ...limits } };
+  const request: DerivationRequest = {
+    sdistStorePath,
+    filename: options.filename,
+    pythons,
+    limits: { ...limits },
+    buildWheels,
+    backend: options.backend
+      ? { name: options.backend.name, path: [...(options.backend.path ?? [])] }
+      : undefined,
+  };
   // Evaluation (nix-instantiate, batched with the sdists evaluated at the same moment), then the
   // build of that one derivation (nix-store --realise) in a cgroup of its own.
   const evaluate = (set: InterpreterSet) =>

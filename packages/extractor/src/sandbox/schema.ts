@@ -6,6 +6,19 @@
 export const PYTHON_KEYS = ['27', '36', '37', '38', '39', '310', '311', '312', '313'] as const;
 export type PythonKey = (typeof PYTHON_KEYS)[number];
 
+/** The interpreter behind each key (nix/interpreters-host.nix): markers and Requires-Python of build dependencies are read for it. */
+export const PYTHON_FULL_VERSIONS: Record<PythonKey, string> = {
+  '27': '2.7.18',
+  '36': '3.6.15',
+  '37': '3.7.16',
+  '38': '3.8.18',
+  '39': '3.9.18',
+  '310': '3.10.13',
+  '311': '3.11.7',
+  '312': '3.12.1',
+  '313': '3.13.0',
+};
+
 /** Failure codes the sandbox records per Python version. */
 export const SANDBOX_RESULT_CODES = [
   'no-setup-py',
@@ -32,6 +45,10 @@ export interface SetupPyDependencies {
   /** Keys `"<extra>"`, `":<marker>"` or `"<extra>:<marker>"` as setuptools normalises them. */
   extras_require: Record<string, string[]>;
   python_requires: string | null;
+  /** PEP 517 runs only: the METADATA's Requires-Dist, verbatim (extras' lines with their marker). */
+  requires_dist?: string[];
+  /** PEP 517 runs only: the METADATA's Provides-Extra. */
+  provides_extra?: string[];
 }
 
 export interface SandboxFailure {
@@ -80,6 +97,12 @@ function parseDependencies(value: unknown, where: string): SetupPyDependencies {
       ]),
     ),
     python_requires: python,
+    ...(value.requires_dist !== undefined
+      ? { requires_dist: stringList(value.requires_dist, `${where}.requires_dist`) }
+      : {}),
+    ...(value.provides_extra !== undefined
+      ? { provides_extra: stringList(value.provides_extra, `${where}.provides_extra`) }
+      : {}),
   };
 }
 

@@ -61,7 +61,26 @@ export interface SdistNeedsSetupPy {
   notes: string[];
 }
 
-export type SdistStaticResult = SdistStaticMetadata | SdistNeedsSetupPy;
+/**
+ * No static metadata, and a PEP 517 backend other than setuptools builds the sdist (hatchling with
+ * hooks, pdm, an in-tree or plugin backend…): only its `prepare_metadata_for_build_wheel` tells,
+ * run in the sandbox with the build requirements resolved from the crawled index (issue 11).
+ * Without such a resolver, the caller records `no-static-metadata` (`reason`).
+ */
+export interface SdistNeedsPep517 {
+  kind: 'needs-pep517';
+  /** `[build-system] build-backend`. */
+  backend: string;
+  /** `[build-system] backend-path` (in-tree backends). */
+  backendPath: string[];
+  /** `[build-system] requires`, verbatim. */
+  buildRequires: string[];
+  /** What `no-static-metadata` would have said. */
+  reason: string;
+  notes: string[];
+}
+
+export type SdistStaticResult = SdistStaticMetadata | SdistNeedsSetupPy | SdistNeedsPep517;
 
 const POETRY_BACKENDS = new Set(['poetry.core.masonry.api', 'poetry.masonry.api']);
 const FLIT_BACKENDS = new Set(['flit_core.buildapi', 'flit.buildapi']);
@@ -131,6 +150,7 @@ function result(
 /** pyproject.toml's `[build-system]`: the backend (null when not declared) and `requires`. */
 interface BuildSystem {
   backend: string | null;
+  backendPath: string[];
   requires: string[];
 }
 
@@ -138,11 +158,13 @@ function buildSystemOf(pyproject: Table | null, notes: string[]): BuildSystem {
   const table = pyproject !== null && isTable(pyproject['build-system']) ? pyproject['build-system'] : {};
   const backend = typeof table['build-backend'] === 'string' ? table['build-backend'] : null;
   const requires = table.requires ?? [];
+  const bp = table['backend-path'];
+  const backendPath = Array.isArray(bp) && bp.every((p) => typeof p === 'string') ? bp : [];
   if (!Array.isArray(requires) || !requires.every((r) => typeof r === 'string')) {
     notes.push('build-system: requires is not a list of strings');
-    return { backend, requires: [] };
+    return { backend, backendPath, requires: [] };
   }
-  return { backend, requires };
+  return { backend, backendPath, requires };
 }
 
 const lossyUtf8 = new TextDecoder('utf-8');
@@ -322,14 +344,14 @@ export function extractStaticMetadata(
       }
     }
     if (backend !== null && NON_SETUPTOOLS_BACKENDS.has(backend)) {
-      throw new CrawlError(
-        'no-static-metadata',
-        `the build backend ${backend} computes the dependencies at build time${stub}`,
-        {
-          hint: 'only building the sdist with its backend would tell (a setup.py beside it is not what pip builds)',
-          details: { notes },
-        },
-      );
+      return {
+        kind: 'needs-pep517',
+        backend,
+        backendPath: build.backendPath,
+        buildRequires: build.requires,
+        reason: `the build backend ${backend} computes the dependencies at build time${stub}`,
+        notes,
+      };
     }
   }
 
@@ -340,6 +362,17 @@ export function extractStaticMetadata(
   if (pyproject !== null && (build.backend === null || SETUPTOOLS_BACKENDS.has(build.backend))) {
     notes.push(`setuptools: no setup.py; ${build.backend ?? 'setuptools (the default)'} runs setup()`);
     return { kind: 'needs-setup-py', hasSetupPy: false, buildRequires: build.requires, notes };
+  }
+  if (pyproject !== null && build.backend !== null) {
+    // Another backend (in-tree, a plugin's): only it can tell.
+    return {
+      kind: 'needs-pep517',
+      backend: build.backend,
+      backendPath: build.backendPath,
+      buildRequires: build.requires,
+      reason: `the build backend ${build.backend} computes the dependencies at build time`,
+      notes,
+    };
   }
   throw new CrawlError(
     'no-static-metadata',
