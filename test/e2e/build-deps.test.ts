@@ -1,0 +1,136 @@
+// Build dependencies from the crawled index (issue 11 §2), through the whole pipeline: the build
+// tools (a setup_requires plugin in pbr's manner, a PEP 517 backend with dynamic dependencies),
+// written for these tests by scripts/make-build-deps-fixtures.py, are served as wheels by the local
+// PyPI server and crawled first; then the sdists that need them are crawled, their build
+// requirements resolved against the database, the wheels downloaded (sha256-verified) and added
+// to the Nix store by that hash, and the sdists run in the real sandbox with them on sys.path.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { crawl } from '@pypi-graph/cli';
+import { projectDependencies } from '@pypi-graph/db';
+import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { crawlEnv } from '../support/crawl-env';
+
+const FIXTURES = path.resolve('test/fixtures/build-deps');
+const PYTHON_KEYS = ['27', '36', '37', '38', '39', '310', '311', '312', '313'];
+
+function hasNix(): boolean {
+  try {
+    execFileSync('nix-build', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function sha256Of(filename: string): Promise<string> {
+  return createHash('sha256')
+    .update(await readFile(path.join(FIXTURES, filename)))
+    .digest('hex');
+}
+
+let server: PypiServer;
+let folder: string;
+
+beforeAll(async () => {
+  folder = await mkdtemp(path.join(tmpdir(), 'build-deps-index-'));
+  for (const f of await readdir(FIXTURES)) {
+    if (f.endsWith('.whl') || f.endsWith('.tar.gz')) await copyFile(path.join(FIXTURES, f), path.join(folder, f));
+  }
+  server = await startPypiServer({ dir: folder });
+});
+afterAll(async () => {
+  await server?.close();
+  await rm(folder, { recursive: true, force: true });
+});
+
+describe('build dependencies from the crawled index', () => {
+  it.skipIf(!hasNix())(
+    'runs a setup_requires plugin and a PEP 517 backend from the index, and records which wheels',
+    async () => {
+      const env = await crawlEnv(server.url, 'postgres', 'embedded', { SDIST_EXTRACTION: 'sandbox' });
+      try {
+        // the build tools first, so that the index has them (and their wheels' metadata)
+        await crawl(env.app, { project: ['reqfile-helper', 'reqfile-plugin', 'dynback'] });
+        const outcome = await crawl(env.app, { project: ['uses-reqfile', 'uses-dynback', 'uses-absent'] });
+        expect(outcome.notFound).toEqual([]);
+
+        const plugin21 = await sha256Of('reqfile_plugin-2.1-py2.py3-none-any.whl');
+        const plugin30 = await sha256Of('reqfile_plugin-3.0-py3-none-any.whl');
+        const helper = await sha256Of('reqfile_helper-1.0-py2.py3-none-any.whl');
+        const backend = await sha256Of('dynback-1.0-py2.py3-none-any.whl');
+
+        // pbr's shape: without the plugin this sdist publishes no dependency at all
+        const [reqfile] = await projectDependencies(env.app.db, 'uses-reqfile');
+        const byKey = new Map(reqfile!.extractions.map((e) => [e.pythonKey, e]));
+        expect([...byKey.keys()].sort()).toEqual([...PYTHON_KEYS].sort());
+        for (const key of PYTHON_KEYS) {
+          const e = byKey.get(key)!;
+          expect([e.method, e.status, e.log], key).toEqual(['setup.py', 'ok', null]);
+          const rows = e.requirements.map((r) => [r.kind, r.requirement]);
+          expect(rows, key).toContainEqual(['install', 'requests>=2']);
+          expect(rows, key).toContainEqual(['setup', 'reqfile-plugin>=2.0']);
+          // the newest plugin each interpreter can run (3.0 says Requires-Python >=3.8), and its own dependency
+          const newest = ['27', '36', '37'].includes(key)
+            ? { version: '2.1', filename: 'reqfile_plugin-2.1-py2.py3-none-any.whl', sha256: plugin21 }
+            : { version: '3.0', filename: 'reqfile_plugin-3.0-py3-none-any.whl', sha256: plugin30 };
+          expect(e.buildProvenance, key).toEqual({
+            method: 'setup.py',
+            backend: null,
+            build_dependencies: [
+              { name: 'reqfile-plugin', ...newest },
+              {
+                name: 'reqfile-helper',
+                version: '1.0',
+                filename: 'reqfile_helper-1.0-py2.py3-none-any.whl',
+                sha256: helper,
+              },
+            ],
+          });
+        }
+
+        // a PEP 517 backend with dynamic dependencies: prepare_metadata_for_build_wheel's METADATA
+        const [dyn] = await projectDependencies(env.app.db, 'uses-dynback');
+        expect(dyn!.extractions.map((e) => [e.pythonKey, e.method, e.status]).sort()).toEqual(
+          PYTHON_KEYS.map((k) => [k, 'pep517', 'ok']).sort(),
+        );
+        for (const e of dyn!.extractions) {
+          const rows = e.requirements.map((r) => [r.kind, r.extra ?? null, r.requirement]);
+          expect(rows, e.pythonKey).toEqual([
+            ['install', null, 'attrs>=20'],
+            ['install', null, 'colorama; sys_platform == "win32"'],
+            ['setup', null, 'dynback>=1.0'],
+            ['extra', 'pretty', 'rich>=10'],
+            ['python', null, '>=2.7'],
+          ]);
+          expect(e.buildProvenance, e.pythonKey).toEqual({
+            method: 'pep517',
+            backend: 'dynback',
+            build_dependencies: [
+              { name: 'dynback', version: '1.0', filename: 'dynback-1.0-py2.py3-none-any.whl', sha256: backend },
+            ],
+          });
+        }
+
+        // what the index does not have is named
+        const [absent] = await projectDependencies(env.app.db, 'uses-absent');
+        expect(absent!.extractions).toHaveLength(PYTHON_KEYS.length);
+        for (const e of absent!.extractions) {
+          expect([e.method, e.status, e.failureCode], e.pythonKey).toEqual([
+            'pep517',
+            'failed',
+            'missing-build-dependency',
+          ]);
+          expect(e.log, e.pythonKey).toMatch(/absent-backend>=1 \(the crawled index has no pure-Python wheel of absent-backend/);
+        }
+      } finally {
+        await env.cleanup();
+      }
+    },
+    600_000,
+  );
+});
