@@ -136,9 +136,10 @@ describe('fixtures', () => {
     ['poetry-shared-1.0.tar.gz', 'poetry'],
     ['flit-old-1.0.tar.gz', 'flit'],
     ['flit-setuppy-1.0.tar.gz', 'flit'],
-    ['hatch-stub-1.0.tar.gz', 'no-static-metadata'],
+    // hatchling computes the dependencies: only its PEP 517 hook tells (issue 11 §2)
+    ['hatch-stub-1.0.tar.gz', 'needs-pep517'],
     ['setuppy-only-1.0.tar.gz', 'needs-setup-py'],
-    ['nothing-1.0.tar.gz', 'no-static-metadata'],
+    ['nothing-1.0.tar.gz', 'needs-pep517'],
     ['links-inside-1.0.tar.gz', 'pkg-info'],
     ['hostile-dotdot.tar.gz', 'archive-path-traversal'],
     ['hostile-symlink-chain.tar.gz', 'archive-link'],
@@ -256,13 +257,26 @@ describe('fixtures', () => {
     const flit = (await outcome('flit-old-1.0.tar.gz')) as SdistStaticMetadata;
     const flitStub = (await outcome('flit-setuppy-1.0.tar.gz')) as SdistStaticMetadata;
     expect(flitStub.installRequires).toEqual(flit.installRequires);
-    // hatchling computes its dependencies: no answer, and never the stub's empty one
-    await expect(readSdistStaticMetadata(path.join(FIXTURES, 'hatch-stub-1.0.tar.gz'))).rejects.toMatchObject(
-      {
-        code: 'no-static-metadata',
-        message: expect.stringMatching(/hatchling\.build .*setup\.py is not run/),
-      },
-    );
+    // hatchling computes its dependencies: its PEP 517 hook, never the stub's empty answer
+    expect(await readSdistStaticMetadata(path.join(FIXTURES, 'hatch-stub-1.0.tar.gz'))).toMatchObject({
+      kind: 'needs-pep517',
+      backend: 'hatchling.build',
+      reason: expect.stringMatching(/hatchling\.build .*setup\.py is not run/),
+    });
+    // an in-tree backend without setup.py: its hook, from its backend-path
+    expect(
+      extractStaticMetadata(
+        scanOf({
+          'pyproject.toml':
+            '[build-system]\nrequires = ["dynback"]\nbuild-backend = "backend"\nbackend-path = ["_custom"]\n',
+        }),
+      ),
+    ).toMatchObject({
+      kind: 'needs-pep517',
+      backend: 'backend',
+      backendPath: ['_custom'],
+      buildRequires: ['dynback'],
+    });
     // an unknown backend may wrap setuptools: its setup.py still runs
     const custom = extractStaticMetadata(
       scanOf(
