@@ -39,7 +39,8 @@ let folder: string;
 beforeAll(async () => {
   folder = await mkdtemp(path.join(tmpdir(), 'build-deps-index-'));
   for (const f of await readdir(FIXTURES)) {
-    if (f.endsWith('.whl') || f.endsWith('.tar.gz')) await copyFile(path.join(FIXTURES, f), path.join(folder, f));
+    if (f.endsWith('.whl') || f.endsWith('.tar.gz'))
+      await copyFile(path.join(FIXTURES, f), path.join(folder, f));
   }
   server = await startPypiServer({ dir: folder });
 });
@@ -111,7 +112,12 @@ describe('build dependencies from the crawled index', () => {
             method: 'pep517',
             backend: 'dynback',
             build_dependencies: [
-              { name: 'dynback', version: '1.0', filename: 'dynback-1.0-py2.py3-none-any.whl', sha256: backend },
+              {
+                name: 'dynback',
+                version: '1.0',
+                filename: 'dynback-1.0-py2.py3-none-any.whl',
+                sha256: backend,
+              },
             ],
           });
         }
@@ -125,7 +131,9 @@ describe('build dependencies from the crawled index', () => {
             'failed',
             'missing-build-dependency',
           ]);
-          expect(e.log, e.pythonKey).toMatch(/absent-backend>=1 \(the crawled index has no pure-Python wheel of absent-backend/);
+          expect(e.log, e.pythonKey).toMatch(
+            /absent-backend>=1 \(the crawled index has no pure-Python wheel of absent-backend/,
+          );
         }
       } finally {
         await env.cleanup();

@@ -58,8 +58,9 @@ describe('sdist dependencies in the crawl', () => {
       try {
         const outcome = await crawl(env.app, { all: true });
         // nothing-1.0 (hatchling, no metadata) and hatch-stub-1.0 (hatchling computes it; the
-        // setup.py stub beside it is not what pip builds)
-        expect(outcome.summary.failures).toEqual([{ code: 'no-static-metadata', count: 2 }]);
+        // setup.py stub beside it is not what pip builds): only hatchling's PEP 517 hook would
+        // tell, and this index has no hatchling (issue 11 §2): under each of the nine Pythons
+        expect(outcome.summary.failures).toEqual([{ code: 'missing-build-dependency', count: 18 }]);
 
         const [pkginfo] = await projectDependencies(env.app.db, 'pkginfo22-static');
         expect(pkginfo?.extractions.map((e) => [e.pythonKey, e.method, e.status])).toEqual([
@@ -84,9 +85,12 @@ describe('sdist dependencies in the crawl', () => {
         }
 
         const [nothing] = await projectDependencies(env.app.db, 'nothing');
-        expect(nothing?.extractions.map((e) => [e.status, e.failureCode])).toEqual([
-          ['failed', 'no-static-metadata'],
-        ]);
+        expect(nothing?.extractions.map((e) => [e.method, e.status, e.failureCode])).toEqual(
+          PYTHON_KEYS.map(() => ['pep517', 'failed', 'missing-build-dependency']),
+        );
+        expect(nothing!.extractions[0]!.log).toMatch(
+          /hatchling \(the crawled index has no pure-Python wheel of hatchling/,
+        );
 
         // No setup.py, setuptools' backend: `setup()` reads setup.cfg under every Python, and
         // [build-system] requires are recorded as what building needs.
@@ -117,9 +121,9 @@ describe('sdist dependencies in the crawl', () => {
           flit!.extractions[0]!.requirements.filter((r) => r.kind === 'setup').map((r) => r.requirement),
         ).toEqual(['flit']);
         const [hatch] = await projectDependencies(env.app.db, 'hatch-stub');
-        expect(hatch?.extractions.map((e) => [e.status, e.failureCode])).toEqual([
-          ['failed', 'no-static-metadata'],
-        ]);
+        expect(hatch?.extractions.map((e) => [e.method, e.status, e.failureCode])).toEqual(
+          PYTHON_KEYS.map(() => ['pep517', 'failed', 'missing-build-dependency']),
+        );
 
         // show --python: the setup.py result of that interpreter, with its method.
         const { show } = await import('@pypi-graph/cli');
