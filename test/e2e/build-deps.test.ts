@@ -9,9 +9,10 @@ import { createHash } from 'node:crypto';
 import { copyFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { crawl } from '@pypi-graph/cli';
+import { crawl, takeSnapshot } from '@pypi-graph/cli';
 import { projectDependencies } from '@pypi-graph/db';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
+import { bucketOf } from '@pypi-graph/pyspec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crawlEnv } from '../support/crawl-env';
 
@@ -135,6 +136,24 @@ describe('build dependencies from the crawled index', () => {
             /absent-backend>=1 \(the crawled index has no pure-Python wheel of absent-backend/,
           );
         }
+
+        // published like setup.py results: per Python key in sdist/, the missing one in sdist-errors/
+        const snap = await takeSnapshot(env.app, path.join(env.dataDir, 'snapshots'));
+        const bucket = async (layout: string, name: string) =>
+          JSON.parse(await readFile(path.join(snap.dir, layout, `${bucketOf(name)}.json`), 'utf8'))[name];
+        expect((await bucket('sdist', 'uses-dynback'))['1.0']['27']).toEqual({
+          install_requires: ['attrs>=20', 'colorama; sys_platform == "win32"'],
+          setup_requires: ['dynback>=1.0'],
+          extras_require: { pretty: ['rich>=10'] },
+          python_requires: ['>=2.7'],
+        });
+        expect((await bucket('sdist', 'uses-reqfile'))['1.0']['27']).toMatchObject({
+          install_requires: expect.arrayContaining(['requests>=2']),
+          setup_requires: ['reqfile-plugin>=2.0'],
+        });
+        expect((await bucket('sdist-errors', 'uses-absent'))['1.0']['27']).toMatch(
+          /^build dependency not in the crawled index: absent-backend>=1 /,
+        );
       } finally {
         await env.cleanup();
       }
