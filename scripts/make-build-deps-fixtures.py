@@ -184,6 +184,14 @@ def main():
         "meta.txt": "name = uses-dynback\nversion = 1.0\nrequires-python = >=2.7\n",
         "deps.txt": "attrs>=20\ncolorama; sys_platform == \"win32\"\nrich>=10; extra == \"pretty\"\n",
     })
+    # imports a build dependency it never declares: the first run fails naming the module, which
+    # the index has (as the project reqfile-helper): the second run has it
+    write_sdist("uses-import", "1.0", {
+        "PKG-INFO": pkg_info("uses-import", "1.0"),
+        "setup.py": "from setuptools import setup\nfrom reqfile_helper import read_requirements\n\n"
+                    "setup(name='uses-import', version='1.0', install_requires=read_requirements('requirements.txt'))\n",
+        "requirements.txt": "idna>=3\n",
+    })
     # its backend is in no index: missing-build-dependency, naming it
     write_sdist("uses-absent", "1.0", {
         "PKG-INFO": pkg_info("uses-absent", "1.0"),

@@ -58,7 +58,9 @@ describe('build dependencies from the crawled index', () => {
       try {
         // the build tools first, so that the index has them (and their wheels' metadata)
         await crawl(env.app, { project: ['reqfile-helper', 'reqfile-plugin', 'dynback'] });
-        const outcome = await crawl(env.app, { project: ['uses-reqfile', 'uses-dynback', 'uses-absent'] });
+        const outcome = await crawl(env.app, {
+          project: ['uses-reqfile', 'uses-dynback', 'uses-absent', 'uses-import'],
+        });
         expect(outcome.notFound).toEqual([]);
 
         const plugin21 = await sha256Of('reqfile_plugin-2.1-py2.py3-none-any.whl');
@@ -121,6 +123,20 @@ describe('build dependencies from the crawled index', () => {
               },
             ],
           });
+        }
+
+        // a module setup.py imports without declaring it: found in the index by its name, run again
+        const [imports] = await projectDependencies(env.app.db, 'uses-import');
+        expect(imports!.extractions).toHaveLength(PYTHON_KEYS.length);
+        for (const e of imports!.extractions) {
+          expect([e.method, e.status, e.requirements.map((r) => r.requirement)], e.pythonKey).toEqual([
+            'setup.py',
+            'ok',
+            ['idna>=3'],
+          ]);
+          expect(e.buildProvenance?.build_dependencies.map((d) => [d.name, d.sha256])).toEqual([
+            ['reqfile-helper', helper],
+          ]);
         }
 
         // what the index does not have is named
