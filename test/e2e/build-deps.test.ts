@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { copyFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { crawl, takeSnapshot } from '@pypi-graph/cli';
+import { crawl, show, takeSnapshot } from '@pypi-graph/cli';
 import { projectDependencies } from '@pypi-graph/db';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
 import { bucketOf } from '@pypi-graph/pyspec';
@@ -124,6 +124,12 @@ describe('build dependencies from the crawled index', () => {
             ],
           });
         }
+
+        // `pnpm pypi-graph show` says what it was built with
+        const shown = await show(env.app, 'uses-dynback==1.0');
+        expect(shown).toContain(
+          `      built with dynback (pep517):\n        dynback-1.0-py2.py3-none-any.whl  sha256:${backend}`,
+        );
 
         // a module setup.py imports without declaring it: found in the index by its name, run again
         const [imports] = await projectDependencies(env.app.db, 'uses-import');

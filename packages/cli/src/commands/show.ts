@@ -76,6 +76,7 @@ export function groupExtractions(extractions: readonly Extraction[]): Array<Extr
             e.status === 'ok' ? '' : (e.log ?? '').split('\n')[0],
             e.textRepairs,
             e.requirements.map((q) => [q.kind, q.extra, q.requirement]),
+            e.buildProvenance ?? null,
           ]);
     const group = groups.get(same);
     if (group) group.keys.push(e.pythonKey);
@@ -147,6 +148,14 @@ export async function show(app: App, target: string, options: { python?: string 
         for (const q of e.requirements) {
           const label = q.kind === 'install' ? '' : `${q.kind}${q.extra ? ` [${q.extra}]` : ''}: `;
           out.push(`        ${label}${q.requirement}`);
+        }
+        // issue 11 §2: the backend and the wheels of the crawled index the result was computed with
+        const built = e.buildProvenance;
+        if (built) {
+          out.push(`      built with${built.backend ? ` ${built.backend}` : ''} (${built.method}):`);
+          for (const d of built.build_dependencies) {
+            out.push(`        ${d.filename}  sha256:${d.sha256}`);
+          }
         }
       }
     }
