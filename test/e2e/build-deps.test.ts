@@ -6,6 +6,7 @@
 // to the Nix store by that hash, and the sdists run in the real sandbox with them on sys.path.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -124,6 +125,15 @@ describe('build dependencies from the crawled index', () => {
             ],
           });
         }
+
+        // SANDBOX_GC (on by default) frees the wheels' fixed-output paths with the rest
+        const wheelPath = execFileSync(
+          'nix-store',
+          ['--print-fixed-path', 'sha256', backend, 'dynback-1.0-py2.py3-none-any.whl'],
+          { encoding: 'utf8' },
+        ).trim();
+        expect(wheelPath).toMatch(/^\/nix\/store\/[a-z0-9]{32}-dynback-1\.0-py2\.py3-none-any\.whl$/);
+        expect(existsSync(wheelPath)).toBe(false);
 
         // `pnpm pypi-graph show` says what it was built with
         const shown = await show(env.app, 'uses-dynback==1.0');

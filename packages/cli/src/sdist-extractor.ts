@@ -39,7 +39,8 @@ const exec = promisify(execFile);
 
 /**
  * Deletes one extraction's store paths: its output, the derivation that built it and the sdist
- * source, in that order (each must be dead: `nix-store --delete` never removes a path that a GC
+ * source, then `others` (the build-dependency wheels), in that order (each must be dead:
+ * `nix-store --delete` never removes a path that a GC
  * root or another live path still needs, so a concurrent extraction of the same sdist keeps
  * what it uses). The interpreters and the shipped setuptools are not touched.
  */
@@ -47,18 +48,22 @@ export async function deleteStorePaths(
   outPath: string,
   sdistStorePath: string,
   drvPath?: string,
+  others: Iterable<string> = [],
 ): Promise<string[]> {
+  const more = [...others];
   // Nothing was built (no requested Python on this machine): nothing to delete.
-  if (!outPath && !sdistStorePath) return [];
+  if (!outPath && !sdistStorePath && more.length === 0) return [];
   let drv = drvPath;
-  if (!drv) {
+  if (!drv && outPath) {
     try {
       drv = (await exec('nix-store', ['--query', '--deriver', outPath], { timeout: 60_000 })).stdout.trim();
     } catch {
       drv = undefined;
     }
   }
-  const paths = [outPath, drv, sdistStorePath].filter((p): p is string => !!p?.startsWith('/nix/store/'));
+  const paths = [outPath, drv, sdistStorePath, ...more].filter(
+    (p): p is string => !!p?.startsWith('/nix/store/'),
+  );
   // One nix-store for the three: each `--delete` scans every process for runtime roots, which is
   // most of its time on a busy machine (seconds, pnpm bench sdist --real).
   try {
@@ -258,6 +263,7 @@ export async function createSdistExtractor(
         const results: Record<string, KeyResult> = {};
         const outPaths: string[] = [];
         const drvPaths: string[] = [];
+        const wheelStorePaths = new Set<string>();
         let sdistStorePath = '';
         const sandbox = async (
           pythons: PythonKey[],
@@ -293,6 +299,7 @@ export async function createSdistExtractor(
           outPaths.push(run.outPath);
           drvPaths.push(run.drvPath);
           sdistStorePath = run.sdistStorePath;
+          for (const w of run.wheelStorePaths) wheelStorePaths.add(w);
           return run.results;
         };
 
@@ -374,6 +381,9 @@ export async function createSdistExtractor(
                   const deleted: string[] = [];
                   for (const [i, out] of outPaths.entries())
                     deleted.push(...(await deleteStorePaths(out, sdistStorePath, drvPaths[i])));
+                  // the build dependencies last: dead once the outputs are (a path another running
+                  // extraction still uses is alive, and nix-store --delete leaves it)
+                  deleted.push(...(await deleteStorePaths('', '', undefined, wheelStorePaths)));
                   logger.debug({ file: file.filename, deleted }, 'sandbox output removed from the Nix store');
                 }
               : undefined,

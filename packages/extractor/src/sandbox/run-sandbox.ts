@@ -115,6 +115,8 @@ export interface SandboxRun {
   outPath: string;
   /** The derivation (nix-instantiate's .drv). */
   drvPath: string;
+  /** The build-dependency wheels' store paths (`buildWheels`), for the caller to free with the rest. */
+  wheelStorePaths: string[];
   durationMs: number;
   /** Where the time went. */
   phases: SandboxPhases;
@@ -296,6 +298,7 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
         results: unavailable,
         sdistStorePath: '',
         drvPath: '',
+        wheelStorePaths: [],
         outPath: '',
         durationMs: performance.now() - started,
         phases: { hashMs: 0, addFixedMs: 0, evalMs: 0, evalBatch: 0, buildMs: 0, parseMs: 0 },
@@ -457,6 +460,7 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
     sdistStorePath,
     outPath,
     drvPath: instantiated.drvPath,
+    wheelStorePaths: [...wheelPaths.values()],
     durationMs: performance.now() - started,
     phases,
     cgroup: report,
