@@ -29,6 +29,7 @@ import {
   processMetrics,
   QUEUES,
   type QueueName,
+  type ReconcileTarget,
   type Runner,
   type SdistExtractor,
   type WheelMetadataReader,
@@ -137,6 +138,17 @@ export function createRunner(app: App, options: RunnerOptions = {}): Runner {
     });
   }
   return new EmbeddedRunner(base, QUEUES);
+}
+
+/**
+ * Where `reconcile` puts the unfinished work it finds: deferred to the runner's feeders when
+ * there is a window (QUEUE_WINDOW > 0), else enqueued whole.
+ */
+export function reconcileTarget(app: App, runner: Runner): ReconcileTarget {
+  return {
+    enqueue: runner.enqueue,
+    backlog: app.config.queueWindow > 0 ? runner.backlog : undefined,
+  };
 }
 
 /**

@@ -14,7 +14,7 @@ import {
 } from '@pypi-graph/db';
 import { PRIORITY_FRESH, processMetrics, type Runner, reconcile } from '@pypi-graph/pipeline';
 import { Cron } from 'croner';
-import { type App, createRunner, recordIndexUrl, takeSnapshot } from './app';
+import { type App, createRunner, reconcileTarget, recordIndexUrl, takeSnapshot } from './app';
 
 /** Any constant works; it only has to be the same for every pypi-graph process. */
 export const REFRESH_LOCK = 0x70797266; // "pyrf"
@@ -92,7 +92,7 @@ export class Scheduler {
     if (this.app.config.redisUrl) {
       // Kept open while the scheduler runs: its queue depths are in the metrics.
       this.watcher = createRunner(this.app, { work: false });
-      const found = await reconcile(this.app.db, this.watcher.enqueue, this.stages());
+      const found = await reconcile(this.app.db, reconcileTarget(this.app, this.watcher), this.stages());
       log.info(found, 'reconciled: unfinished work enqueued again');
     }
     // Without Redis, jobs live in the refresh's own process: each refresh reconciles first.
@@ -198,7 +198,7 @@ export class Scheduler {
       try {
         await runner.start();
         // Whatever an earlier run left unfinished goes into this refresh too.
-        const resumed = await reconcile(app.db, runner.enqueue, this.stages());
+        const resumed = await reconcile(app.db, reconcileTarget(app, runner), this.stages());
         if (resumed.projects + resumed.wheels + resumed.sdists > 0)
           log.info(resumed, 'unfinished work enqueued again');
         await runner.enqueue('discover', { mode: 'since', since: fromSerial }, { priority: PRIORITY_FRESH });

@@ -73,6 +73,12 @@ export const EnvSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.-]+$/)
     .default('pypi-graph'),
+  /**
+   * Most jobs waiting per queue (project, wheel-metadata, sdist-extract) that a crawl's feeder
+   * keeps in Redis (or in the embedded runner's memory); the rest of the backlog waits in the
+   * database and is enqueued as the window drains. 0 = no window: every job is enqueued at once.
+   */
+  QUEUE_WINDOW: intFrom(2000, 0),
   /** Concurrent project jobs per process. */
   PROJECT_CONCURRENCY: intFrom(16, 1),
   /** Concurrent wheel-metadata jobs per process (network-bound: range reads). */
@@ -155,6 +161,8 @@ export interface Config {
   readonly httpAttempts: number;
   readonly httpMaxResponseBytes: number;
   readonly queuePrefix: string;
+  /** QUEUE_WINDOW: most waiting jobs per queue; 0 = unlimited (the whole backlog at once). */
+  readonly queueWindow: number;
   readonly projectConcurrency: number;
   readonly wheelConcurrency: number;
   readonly sdistConcurrency: number;
@@ -276,6 +284,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     httpAttempts: e.HTTP_ATTEMPTS,
     httpMaxResponseBytes: e.HTTP_MAX_RESPONSE_BYTES,
     queuePrefix: e.QUEUE_PREFIX,
+    queueWindow: e.QUEUE_WINDOW,
     projectConcurrency: e.PROJECT_CONCURRENCY,
     wheelConcurrency: e.WHEEL_CONCURRENCY,
     sdistConcurrency: e.SDIST_CONCURRENCY,

@@ -48,6 +48,7 @@ export {
   abandonRunningRefreshes,
   addPendingProjects,
   clearPendingProject,
+  countFilesWithoutResult,
   countPendingProjects,
   type FailedFile,
   type FailedProject,

@@ -143,6 +143,26 @@ export async function listFilesWithoutResult(
   return [...none, ...other].sort((a, b) => a.id - b.id).slice(0, limit);
 }
 
+/**
+ * How many current files of one package type have no result from this extractor version, and
+ * the smallest such id (undefined when there are none): what `crawl --resume` reports, and where
+ * the feeder's first pass starts. One index-only scan of files_current_type_idx.
+ */
+export async function countFilesWithoutResult(
+  db: Db,
+  packagetype: string,
+  extractorVersion: string,
+): Promise<{ count: number; minId: number | undefined }> {
+  const [row] = rowsOf<{ n: string | number; min_id: string | number | null }>(
+    await db.execute(sql`SELECT count(*) AS n, min(t.id) AS min_id FROM files t
+      WHERE t.packagetype = ${packagetype} AND NOT t.removed
+        AND NOT EXISTS (SELECT 1 FROM extractions e WHERE e.file_id = t.id
+                        AND e.extractor_version = ${extractorVersion} AND e.status <> 'waiting')`),
+  );
+  const minId = row?.min_id === null || row?.min_id === undefined ? undefined : Number(row.min_id);
+  return { count: Number(row?.n ?? 0), minId };
+}
+
 export interface FailedWorkFilter {
   /** Only this failure code. */
   code?: string;

@@ -1,7 +1,9 @@
 import { CrawlError, type Logger, toCrawlError } from '@pypi-graph/core';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { type FedQueue, RedisBacklog } from './backlog';
 import type { AnyQueueDefinition, Enqueue, EnqueueOptions, PipelineContext, QueueName } from './context';
+import { Feeder } from './feeder';
 import { type PipelineMetrics, processMetrics } from './metrics';
 import { backoffMs, emptyStats, type Runner, type RunnerStats, recordsFailure } from './runner';
 
@@ -38,6 +40,10 @@ export class BullmqRunner implements Runner {
   private readonly ctx: PipelineContext;
   private readonly metrics: PipelineMetrics;
   private readonly removeDepthSource: () => void;
+  readonly backlog: RedisBacklog;
+  private readonly feeder: Feeder;
+  /** Workers feed too (every FEED_INTERVAL_MS), so deferred work moves with no crawl watching. */
+  private feedTimer: NodeJS.Timeout | undefined;
 
   constructor(
     base: Omit<PipelineContext, 'enqueue'>,
@@ -48,10 +54,16 @@ export class BullmqRunner implements Runner {
     this.connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null, enableReadyCheck: true });
     this.connection.on('error', (err) => this.logger.warn({ err: err.message }, 'redis connection error'));
     this.metrics = base.metrics ?? processMetrics();
-    this.ctx = { ...base, metrics: this.metrics, enqueue: this.enqueue };
+    this.backlog = new RedisBacklog(this.connection, options.prefix);
+    this.ctx = { ...base, metrics: this.metrics, enqueue: this.enqueue, backlog: this.backlog };
     for (const name of Object.keys(definitions) as QueueName[]) {
       this.queues.set(name, new Queue(name, { connection: this.connection, prefix: options.prefix }));
     }
+    this.feeder = new Feeder(base.db, this.backlog, this.enqueue, {
+      window: base.config.queueWindow,
+      queues: Object.keys(definitions) as QueueName[],
+      logger: this.logger,
+    });
     // Depths across every process sharing this Redis, read when the metrics are scraped.
     this.removeDepthSource = this.metrics.addQueueDepthSource(() => this.counts());
   }
@@ -109,6 +121,30 @@ export class BullmqRunner implements Runner {
       this.workers.push(worker);
     }
     await Promise.all(this.workers.map((w) => w.waitUntilReady()));
+    this.feedTimer = setInterval(() => {
+      this.feed().catch((err: unknown) =>
+        this.logger.warn({ err: (err as Error).message }, 'feeding the queues from the database failed'),
+      );
+    }, FEED_INTERVAL_MS);
+    this.feedTimer.unref();
+  }
+
+  /** Jobs not yet taken (waiting, prioritized, delayed for a retry) in one queue, across processes. */
+  async waiting(queue: FedQueue): Promise<number> {
+    const q = this.queues.get(queue);
+    if (!q) return 0;
+    const c = await q.getJobCounts('waiting', 'prioritized', 'delayed', 'waiting-children');
+    return (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0) + (c['waiting-children'] ?? 0);
+  }
+
+  /** Tops up the queues from the database once; true while deferred work waits there. */
+  feed(): Promise<boolean> {
+    return this.feeder.tick((q) => this.waiting(q));
+  }
+
+  /** Jobs the feeder of this process enqueued from the database, per queue. */
+  get fed(): Readonly<Record<FedQueue, number>> {
+    return this.feeder.fed;
   }
 
   private async process(def: AnyQueueDefinition, job: Job, signal?: AbortSignal): Promise<unknown> {
@@ -186,6 +222,8 @@ export class BullmqRunner implements Runner {
     // Idle twice in a row: a job that just finished may be enqueuing its follow-ups.
     while (quiet < 2) {
       signal?.throwIfAborted();
+      // Deferred work waiting in the database keeps the crawl going (and is fed here).
+      const feeding = await this.feed();
       const counts = await this.counts();
       let busy = 0;
       for (const [name, c] of Object.entries(counts) as Array<[QueueName, Record<string, number>]>) {
@@ -195,7 +233,7 @@ export class BullmqRunner implements Runner {
         busy += s.waiting + s.active;
       }
       onProgress?.(structuredClone(this.stats));
-      quiet = busy === 0 ? quiet + 1 : 0;
+      quiet = busy === 0 && !feeding ? quiet + 1 : 0;
       if (quiet < 2) await sleep(intervalMs, signal);
     }
     return structuredClone(this.stats);
@@ -203,6 +241,9 @@ export class BullmqRunner implements Runner {
 
   async close(): Promise<void> {
     this.removeDepthSource();
+    if (this.feedTimer) clearInterval(this.feedTimer);
+    // A feed in progress finishes its page (and releases its lock) before the connection closes.
+    await this.feeder.settled();
     // Workers first: close() waits for their active jobs to finish.
     await Promise.all(this.workers.map((w) => w.close()));
     await Promise.all([...this.queues.values()].map((q) => q.close()));
@@ -211,6 +252,8 @@ export class BullmqRunner implements Runner {
     );
   }
 }
+
+const FEED_INTERVAL_MS = 500;
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

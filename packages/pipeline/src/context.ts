@@ -3,6 +3,7 @@ import type { CrawlError, Logger } from '@pypi-graph/core';
 import type { BuildProvenance, Db, WheelToRead } from '@pypi-graph/db';
 import type { z } from 'zod';
 import type { PypiApi } from './api';
+import type { Backlog } from './backlog';
 import type { PipelineMetrics } from './metrics';
 
 export const QUEUE_NAMES = ['discover', 'project', 'wheel-metadata', 'sdist-extract', 'snapshot'] as const;
@@ -91,6 +92,11 @@ export interface PipelineContext {
   readonly sdists?: SdistExtractor;
   /** Where job metrics go; the runners fill in `processMetrics()` when it is absent. */
   readonly metrics?: PipelineMetrics;
+  /**
+   * Where big fan-outs go instead of the queue when QUEUE_WINDOW > 0 (the runners fill it in):
+   * the work stays in the database and feeders enqueue it as the window drains.
+   */
+  readonly backlog?: Backlog;
 }
 
 export interface JobInfo {

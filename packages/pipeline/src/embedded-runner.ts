@@ -1,6 +1,8 @@
 import { setMaxListeners } from 'node:events';
 import { CrawlError, type Logger, toCrawlError } from '@pypi-graph/core';
+import { MemoryBacklog } from './backlog';
 import type { AnyQueueDefinition, Enqueue, EnqueueOptions, PipelineContext, QueueName } from './context';
+import { Feeder } from './feeder';
 import { type PipelineMetrics, processMetrics } from './metrics';
 import { backoffMs, emptyStats, type Runner, type RunnerStats, recordsFailure } from './runner';
 
@@ -22,12 +24,15 @@ export class EmbeddedRunner implements Runner {
   private readonly active = new Map<QueueName, number>();
   private readonly known = new Set<string>();
   private readonly controller = new AbortController();
-  private readonly idleWaiters: Array<() => void> = [];
   private seq = 0;
   private readonly stats: RunnerStats = emptyStats();
   private readonly ctx: PipelineContext;
   private readonly metrics: PipelineMetrics;
   private readonly removeDepthSource: () => void;
+  readonly backlog = new MemoryBacklog();
+  private readonly feeder: Feeder;
+  /** Called when a job ends or one is added: the drain loop looks again. */
+  private readonly changeWaiters: Array<() => void> = [];
 
   constructor(
     base: Omit<PipelineContext, 'enqueue'>,
@@ -35,7 +40,12 @@ export class EmbeddedRunner implements Runner {
     private readonly logger: Logger = base.logger,
   ) {
     this.metrics = base.metrics ?? processMetrics();
-    this.ctx = { ...base, metrics: this.metrics, enqueue: this.enqueue };
+    this.ctx = { ...base, metrics: this.metrics, enqueue: this.enqueue, backlog: this.backlog };
+    this.feeder = new Feeder(base.db, this.backlog, this.enqueue, {
+      window: base.config.queueWindow,
+      queues: Object.keys(queues) as QueueName[],
+      logger: this.logger,
+    });
     // Queue depths of this process, as the BullMQ runner reports Redis's.
     this.removeDepthSource = this.metrics.addQueueDepthSource(async () =>
       Object.fromEntries(
@@ -143,11 +153,15 @@ export class EmbeddedRunner implements Runner {
   }
 
   private checkIdle(): void {
-    if (!this.isIdle()) return;
-    for (const resolve of this.idleWaiters.splice(0)) resolve();
+    for (const wake of this.changeWaiters.splice(0)) wake();
   }
 
   async start(): Promise<void> {}
+
+  /** Jobs the feeder enqueued from the database, per queue. */
+  get fed() {
+    return this.feeder.fed;
+  }
 
   async drain(
     onProgress?: (stats: RunnerStats) => void,
@@ -156,21 +170,39 @@ export class EmbeddedRunner implements Runner {
   ): Promise<RunnerStats> {
     signal?.throwIfAborted();
     const timer = onProgress ? setInterval(() => onProgress(this.snapshotStats()), intervalMs) : undefined;
-    let onAbort: (() => void) | undefined;
     try {
-      await new Promise<void>((resolve, reject) => {
-        this.idleWaiters.push(resolve);
-        onAbort = () => reject(signal?.reason);
-        signal?.addEventListener('abort', onAbort, { once: true });
-        queueMicrotask(() => this.checkIdle());
-      });
+      let quiet = 0;
+      // Idle with nothing deferred, twice in a row: a job that just ended may have deferred work.
+      while (quiet < 2) {
+        signal?.throwIfAborted();
+        const feeding = await this.feeder.tick(async (q) => this.pending.get(q)?.length ?? 0);
+        quiet = !feeding && this.isIdle() ? quiet + 1 : 0;
+        if (quiet < 2) await this.nextChange(feeding ? 50 : intervalMs, signal);
+      }
     } finally {
       if (timer) clearInterval(timer);
-      if (onAbort) signal?.removeEventListener('abort', onAbort);
     }
     const out = this.snapshotStats();
     onProgress?.(out);
     return out;
+  }
+
+  /** Waits until a job ends or is added, or `ms` pass. */
+  private nextChange(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(t);
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        clearTimeout(t);
+        reject(signal?.reason);
+      };
+      const t = setTimeout(done, ms);
+      this.changeWaiters.push(done);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   private snapshotStats(): RunnerStats {

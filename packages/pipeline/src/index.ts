@@ -1,4 +1,13 @@
 export type { JsonFileInfo, ProjectJsonInfo, PypiApi, SimpleFileInfo, SimpleProjectInfo } from './api';
+export {
+  type Backlog,
+  type BacklogStore,
+  deferring,
+  FED_QUEUES,
+  type FedQueue,
+  MemoryBacklog,
+  RedisBacklog,
+} from './backlog';
 export { BullmqRunner, type BullmqRunnerOptions, bullmqJobId } from './bullmq-runner';
 export {
   type AnyQueueDefinition,
@@ -16,6 +25,7 @@ export {
   type WheelMetadataResult,
 } from './context';
 export { EmbeddedRunner } from './embedded-runner';
+export { Feeder, type FeederOptions } from './feeder';
 export { type MergeResult, mergeProject } from './merge';
 export {
   createMetrics,
@@ -42,6 +52,7 @@ export {
 export {
   type ReconcileOptions,
   type ReconcileResult,
+  type ReconcileTarget,
   type RecrawlResult,
   reconcile,
   recrawlFailed,

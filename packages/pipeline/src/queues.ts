@@ -12,6 +12,7 @@ import {
 import { pep503Name } from '@pypi-graph/pyspec';
 import { eq } from 'drizzle-orm';
 import { z } from 'zod';
+import { deferring } from './backlog';
 import type { AnyQueueDefinition, PipelineContext, QueueDefinition, QueueName } from './context';
 import { mergeProject } from './merge';
 import { enqueueSdists, sdistQueue } from './sdist-queue';
@@ -75,8 +76,16 @@ async function discoverSince(
       ctx.db,
       [...latest.values()].map(({ name, serial }) => ({ name, serial, priority: PRIORITY_FRESH })),
     );
+    const backlog = deferring(ctx);
+    // With a window, the feeders take them from pending_projects as the project queue drains.
+    if (backlog) await backlog.defer('project', 0, PRIORITY_FRESH);
     for (const { name, serial } of latest.values()) {
-      await ctx.enqueue('project', { name, serial, priority: PRIORITY_FRESH }, { priority: PRIORITY_FRESH });
+      if (!backlog)
+        await ctx.enqueue(
+          'project',
+          { name, serial, priority: PRIORITY_FRESH },
+          { priority: PRIORITY_FRESH },
+        );
       projects.add(pep503Name(name));
     }
     const last = page.reduce((m, r) => Math.max(m, r.serial), cursor);
@@ -100,15 +109,20 @@ async function discoverAll(
   const listing = await ctx.api.listPackagesWithSerial(signal);
   const listed = new Set<string>();
   const entries = [...listing];
+  // With a window, every project is recorded in pending_projects and the feeders enqueue them as
+  // the project queue drains: Redis never holds the whole listing.
+  const backlog = deferring(ctx);
   for (let i = 0; i < entries.length; i += 1000) {
     const batch = entries.slice(i, i + 1000);
     await addPendingProjects(
       ctx.db,
       batch.map(([name, projectSerial]) => ({ name, serial: projectSerial, priority: PRIORITY_BACKFILL })),
     );
+    if (backlog) await backlog.defer('project', 0, PRIORITY_BACKFILL);
     for (const [name, projectSerial] of batch) {
       signal.throwIfAborted();
       listed.add(pep503Name(name));
+      if (backlog) continue;
       await ctx.enqueue(
         'project',
         { name, serial: projectSerial, priority: PRIORITY_BACKFILL },
@@ -126,6 +140,10 @@ async function discoverAll(
     if (listed.has(p.norm)) continue;
     gone++;
     await addPendingProjects(ctx.db, [{ name: p.name, serial, priority: PRIORITY_BACKFILL }]);
+    if (backlog) {
+      await backlog.defer('project', 0, PRIORITY_BACKFILL);
+      continue;
+    }
     await ctx.enqueue(
       'project',
       { name: p.name, serial: serial, priority: PRIORITY_BACKFILL },

@@ -1,4 +1,6 @@
 import {
+  countFilesWithoutResult,
+  countPendingProjects,
   type Db,
   type FailedWorkFilter,
   failedFileWork,
@@ -6,6 +8,7 @@ import {
   listFilesWithoutResult,
   listPendingProjects,
 } from '@pypi-graph/db';
+import type { Backlog } from './backlog';
 import type { Enqueue } from './context';
 import { PRIORITY_BACKFILL } from './queues';
 import { SDIST_EXTRACTOR_VERSION } from './sdist-queue';
@@ -16,6 +19,15 @@ export interface ReconcileOptions {
   wheels: boolean;
   /** Sdists are extracted in this deployment (SDIST_EXTRACTION not off). */
   sdists: boolean;
+}
+
+export interface ReconcileTarget {
+  enqueue: Enqueue;
+  /**
+   * With a window (QUEUE_WINDOW > 0): the unfinished work is counted and deferred, and the
+   * runner's feeders enqueue it as the window drains, instead of all of it at once.
+   */
+  backlog?: Backlog;
 }
 
 export interface ReconcileResult {
@@ -36,10 +48,27 @@ const PAGE = 1000;
  */
 export async function reconcile(
   db: Db,
-  enqueue: Enqueue,
+  target: Enqueue | ReconcileTarget,
   options: ReconcileOptions,
 ): Promise<ReconcileResult> {
+  const { enqueue, backlog } =
+    typeof target === 'function' ? { enqueue: target, backlog: undefined } : target;
   const result: ReconcileResult = { projects: 0, wheels: 0, sdists: 0 };
+  if (backlog) {
+    result.projects = await countPendingProjects(db);
+    if (result.projects > 0) await backlog.defer('project');
+    if (options.wheels) {
+      const w = await countFilesWithoutResult(db, 'bdist_wheel', WHEEL_EXTRACTOR_VERSION);
+      result.wheels = w.count;
+      if (w.minId !== undefined) await backlog.defer('wheel-metadata', w.minId, PRIORITY_BACKFILL);
+    }
+    if (options.sdists) {
+      const s = await countFilesWithoutResult(db, 'sdist', SDIST_EXTRACTOR_VERSION);
+      result.sdists = s.count;
+      if (s.minId !== undefined) await backlog.defer('sdist-extract', s.minId, PRIORITY_BACKFILL);
+    }
+    return result;
+  }
   for (let after = ''; ; ) {
     const page = await listPendingProjects(db, after, PAGE);
     for (const p of page) {

@@ -1,4 +1,5 @@
 import { type CrawlError, isEnvironmentFault } from '@pypi-graph/core';
+import type { BacklogStore } from './backlog';
 import type { Enqueue, QueueName } from './context';
 
 export interface QueueStats {
@@ -22,9 +23,14 @@ export function emptyStats(): RunnerStats {
 export interface Runner {
   readonly kind: 'embedded' | 'bullmq';
   readonly enqueue: Enqueue;
+  /** The marks of work deferred to the database (shared through Redis by the BullMQ runner). */
+  readonly backlog: BacklogStore;
   /** Starts processing (BullMQ: local workers, when this process works). */
   start(): Promise<void>;
-  /** Resolves when every queue is empty and nothing runs. */
+  /**
+   * Feeds deferred work from the database as the window drains, and resolves when every queue
+   * is empty, nothing runs, and no work waits in the database for a feeder.
+   */
   drain(
     onProgress?: (stats: RunnerStats) => void,
     intervalMs?: number,

@@ -8,6 +8,7 @@ import {
 } from '@pypi-graph/db';
 import { parseRequirement, pep503Name } from '@pypi-graph/pyspec';
 import { z } from 'zod';
+import { deferring } from './backlog';
 import type { PipelineContext, QueueDefinition, SdistDeps } from './context';
 import { logRepairs } from './text-repairs';
 
@@ -171,6 +172,12 @@ export async function enqueueSdists(
 ): Promise<number> {
   if (!ctx.sdists) return 0;
   const sdists = await sdistsWithoutDependencies(ctx.db, pep503Name(projectName), SDIST_EXTRACTOR_VERSION);
+  const backlog = deferring(ctx);
+  if (backlog) {
+    // In id order: the feeders enqueue them from the first one's id on, as the window drains.
+    if (sdists.length > 0) await backlog.defer('sdist-extract', sdists[0]!.fileId, priority);
+    return sdists.length;
+  }
   for (const s of sdists) {
     await ctx.enqueue('sdist-extract', { sha256: s.sha256, filename: s.filename }, { priority });
   }

@@ -2,6 +2,7 @@ import { type CrawlError, toCrawlError } from '@pypi-graph/core';
 import { fileBySha256, type RequirementRow, saveExtraction, wheelsWithoutMetadata } from '@pypi-graph/db';
 import { parseCoreMetadata, parseRequirement, pep503Name, readDependencyFields } from '@pypi-graph/pyspec';
 import { z } from 'zod';
+import { deferring } from './backlog';
 import type { PipelineContext, QueueDefinition } from './context';
 import { logRepairs } from './text-repairs';
 
@@ -121,6 +122,12 @@ export async function enqueueWheels(
 ): Promise<number> {
   if (!ctx.wheels) return 0;
   const wheels = await wheelsWithoutMetadata(ctx.db, pep503Name(projectName), WHEEL_EXTRACTOR_VERSION);
+  const backlog = deferring(ctx);
+  if (backlog) {
+    // In id order: the feeders enqueue them from the first one's id on, as the window drains.
+    if (wheels.length > 0) await backlog.defer('wheel-metadata', wheels[0]!.fileId, priority);
+    return wheels.length;
+  }
   for (const w of wheels) {
     await ctx.enqueue('wheel-metadata', { sha256: w.sha256, filename: w.filename }, { priority });
   }

@@ -1,7 +1,7 @@
 import { CrawlError, FAILURE_CODES, isEnvironmentFault, isFailureCode } from '@pypi-graph/core';
 import { type CrawlSummary, crawlSummary, getCrawlState, getProject, serialBefore } from '@pypi-graph/db';
 import { type ReconcileResult, type RunnerStats, reconcile } from '@pypi-graph/pipeline';
-import { type App, createRunner, recordIndexUrl } from '../app';
+import { type App, createRunner, reconcileTarget, recordIndexUrl } from '../app';
 import { EXIT, type ExitCode } from '../exit-codes';
 import { requireIndex } from '../index-api';
 import { parseSince } from '../since';
@@ -73,7 +73,7 @@ export async function crawl(app: App, options: CrawlOptions): Promise<CrawlOutco
     progress?.phase(runner.kind === 'bullmq' ? 'starting (BullMQ)' : 'starting');
     await runner.start();
     if (options.resume) {
-      resumed = await reconcile(app.db, runner.enqueue, {
+      resumed = await reconcile(app.db, reconcileTarget(app, runner), {
         wheels: app.wheels !== undefined,
         sdists: app.sdists !== undefined,
       });
