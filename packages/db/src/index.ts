@@ -56,6 +56,7 @@ export {
   type FileWithoutResult,
   failedFileWork,
   failedProjectWork,
+  filesWithoutResultByIds,
   finishRefresh,
   lastRefresh,
   listFilesWithoutResult,

@@ -143,6 +143,29 @@ export async function listFilesWithoutResult(
   return [...none, ...other].sort((a, b) => a.id - b.id).slice(0, limit);
 }
 
+/** Of these file ids, the current files of one package type with no result from this version. */
+export async function filesWithoutResultByIds(
+  db: Db,
+  packagetype: string,
+  extractorVersion: string,
+  ids: readonly number[],
+): Promise<FileWithoutResult[]> {
+  if (ids.length === 0) return [];
+  const list = sql.join(
+    ids.map((id) => sql`${id}`),
+    sql`, `,
+  );
+  return db
+    .select({ id: files.id, sha256: files.sha256, filename: files.filename })
+    .from(files)
+    .where(
+      sql`${files.id} IN (${list}) AND ${files.packagetype} = ${packagetype} AND NOT ${files.removed}
+        AND NOT EXISTS (SELECT 1 FROM extractions e WHERE e.file_id = ${files.id}
+                        AND e.extractor_version = ${extractorVersion} AND e.status <> 'waiting')`,
+    )
+    .orderBy(asc(files.id));
+}
+
 /**
  * How many current files of one package type have no result from this extractor version, and
  * the smallest such id (undefined when there are none): what `crawl --resume` reports, and where

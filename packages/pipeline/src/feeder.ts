@@ -1,5 +1,10 @@
 import type { Logger } from '@pypi-graph/core';
-import { type Db, listFilesWithoutResult, listPendingProjects } from '@pypi-graph/db';
+import {
+  type Db,
+  filesWithoutResultByIds,
+  listFilesWithoutResult,
+  listPendingProjects,
+} from '@pypi-graph/db';
 import { type BacklogStore, FED_QUEUES, type FedQueue } from './backlog';
 import type { Enqueue, QueueName } from './context';
 import { PRIORITY_BACKFILL } from './queues';
@@ -69,26 +74,33 @@ export class Feeder {
   }
 
   private async feed(queue: FedQueue, waiting: WaitingCount): Promise<void> {
-    const pass = await this.store.startPass(queue);
-    if (!pass) return;
     const window = this.options.window;
     // Counted under the lock: no other feeder adds to this queue meanwhile.
     let room = window > 0 ? window - (await waiting(queue)) : Number.POSITIVE_INFINITY;
     // Topped up once half the window is free, not for every job that finishes.
     if (window > 0 && room < Math.ceil(window / 2)) return;
+    if (queue !== 'project') {
+      // Files that committed behind a page already read: fed first, by id.
+      const [packagetype, version] = fileStage(queue);
+      while (room > 0) {
+        const ids = await this.store.takeIds(queue, Math.min(room, PAGE));
+        if (ids.length === 0) break;
+        for (const f of await filesWithoutResultByIds(this.db, packagetype, version, ids)) {
+          if (await this.offer(queue, { sha256: f.sha256, filename: f.filename }, PRIORITY_BACKFILL)) room--;
+        }
+      }
+    }
+    const pass = await this.store.startPass(queue);
+    if (!pass) return;
     let cursor = pass.cursor;
     while (room > 0) {
       const limit = Math.min(room, PAGE);
+      await this.store.beginRead(queue);
       const page = await this.page(queue, cursor, limit, pass.priority);
+      cursor = page.last ?? cursor;
+      await this.store.advance(queue, cursor);
       for (const job of page.jobs) {
-        if (await this.enqueue(queue, job.payload, { priority: job.priority })) {
-          room--;
-          this.fed[queue]++;
-        }
-      }
-      if (page.last !== undefined) {
-        cursor = page.last;
-        await this.store.advance(queue, cursor);
+        if (await this.offer(queue, job.payload, job.priority)) room--;
       }
       if (page.jobs.length < limit) {
         await this.store.finishPass(queue, pass);
@@ -96,6 +108,12 @@ export class Feeder {
         return;
       }
     }
+  }
+
+  private async offer(queue: FedQueue, payload: unknown, priority: number): Promise<boolean> {
+    const added = await this.enqueue(queue, payload, { priority });
+    if (added) this.fed[queue]++;
+    return added;
   }
 
   private async page(
@@ -114,10 +132,7 @@ export class Feeder {
         last: rows.at(-1)?.key,
       };
     }
-    const [packagetype, version] =
-      queue === 'wheel-metadata'
-        ? ['bdist_wheel', WHEEL_EXTRACTOR_VERSION]
-        : ['sdist', SDIST_EXTRACTOR_VERSION];
+    const [packagetype, version] = fileStage(queue);
     const rows = await listFilesWithoutResult(this.db, packagetype, version, Number(cursor), limit);
     return {
       jobs: rows.map((f) => ({
@@ -127,4 +142,11 @@ export class Feeder {
       last: rows.length > 0 ? String(rows.at(-1)!.id) : undefined,
     };
   }
+}
+
+/** The package type and extractor version a file queue's backlog is read for. */
+function fileStage(queue: 'wheel-metadata' | 'sdist-extract'): [string, string] {
+  return queue === 'wheel-metadata'
+    ? ['bdist_wheel', WHEEL_EXTRACTOR_VERSION]
+    : ['sdist', SDIST_EXTRACTOR_VERSION];
 }

@@ -78,7 +78,7 @@ async function discoverSince(
     );
     const backlog = deferring(ctx);
     // With a window, the feeders take them from pending_projects as the project queue drains.
-    if (backlog) await backlog.defer('project', 0, PRIORITY_FRESH);
+    if (backlog) await backlog.defer('project', PRIORITY_FRESH);
     for (const { name, serial } of latest.values()) {
       if (!backlog)
         await ctx.enqueue(
@@ -118,7 +118,7 @@ async function discoverAll(
       ctx.db,
       batch.map(([name, projectSerial]) => ({ name, serial: projectSerial, priority: PRIORITY_BACKFILL })),
     );
-    if (backlog) await backlog.defer('project', 0, PRIORITY_BACKFILL);
+    if (backlog) await backlog.defer('project', PRIORITY_BACKFILL);
     for (const [name, projectSerial] of batch) {
       signal.throwIfAborted();
       listed.add(pep503Name(name));
@@ -141,7 +141,7 @@ async function discoverAll(
     gone++;
     await addPendingProjects(ctx.db, [{ name: p.name, serial, priority: PRIORITY_BACKFILL }]);
     if (backlog) {
-      await backlog.defer('project', 0, PRIORITY_BACKFILL);
+      await backlog.defer('project', PRIORITY_BACKFILL);
       continue;
     }
     await ctx.enqueue(

@@ -60,12 +60,12 @@ export async function reconcile(
     if (options.wheels) {
       const w = await countFilesWithoutResult(db, 'bdist_wheel', WHEEL_EXTRACTOR_VERSION);
       result.wheels = w.count;
-      if (w.minId !== undefined) await backlog.defer('wheel-metadata', w.minId, PRIORITY_BACKFILL);
+      if (w.minId !== undefined) await backlog.deferFrom('wheel-metadata', w.minId, PRIORITY_BACKFILL);
     }
     if (options.sdists) {
       const s = await countFilesWithoutResult(db, 'sdist', SDIST_EXTRACTOR_VERSION);
       result.sdists = s.count;
-      if (s.minId !== undefined) await backlog.defer('sdist-extract', s.minId, PRIORITY_BACKFILL);
+      if (s.minId !== undefined) await backlog.deferFrom('sdist-extract', s.minId, PRIORITY_BACKFILL);
     }
     return result;
   }

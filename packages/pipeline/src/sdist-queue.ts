@@ -174,8 +174,13 @@ export async function enqueueSdists(
   const sdists = await sdistsWithoutDependencies(ctx.db, pep503Name(projectName), SDIST_EXTRACTOR_VERSION);
   const backlog = deferring(ctx);
   if (backlog) {
-    // In id order: the feeders enqueue them from the first one's id on, as the window drains.
-    if (sdists.length > 0) await backlog.defer('sdist-extract', sdists[0]!.fileId, priority);
+    // The feeders enqueue them as the window drains.
+    if (sdists.length > 0)
+      await backlog.defer(
+        'sdist-extract',
+        priority,
+        sdists.map((s) => s.fileId),
+      );
     return sdists.length;
   }
   for (const s of sdists) {

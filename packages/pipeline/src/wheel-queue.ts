@@ -124,8 +124,13 @@ export async function enqueueWheels(
   const wheels = await wheelsWithoutMetadata(ctx.db, pep503Name(projectName), WHEEL_EXTRACTOR_VERSION);
   const backlog = deferring(ctx);
   if (backlog) {
-    // In id order: the feeders enqueue them from the first one's id on, as the window drains.
-    if (wheels.length > 0) await backlog.defer('wheel-metadata', wheels[0]!.fileId, priority);
+    // The feeders enqueue them as the window drains.
+    if (wheels.length > 0)
+      await backlog.defer(
+        'wheel-metadata',
+        priority,
+        wheels.map((w) => w.fileId),
+      );
     return wheels.length;
   }
   for (const w of wheels) {
