@@ -26,6 +26,11 @@ const BENCHMARKS: Record<string, Benchmark> = {
       'jobs/s through BullMQ with a no-op processor; the crawl with 1, 2, 4 worker processes (files/s, CPU)',
     load: () => import('./bench/queue'),
   },
+  'redis-window': {
+    summary:
+      "Redis's memory and the crawl's RSS during a backfill at three sizes, with QUEUE_WINDOW and without (baseline)",
+    load: () => import('./bench/redis-window'),
+  },
   'pypi-server': {
     summary:
       "the local PyPI server's PyPI-shaped preset at 1 %, 10 %, 100 %: start time, RSS while a client walks it",

@@ -1,0 +1,343 @@
+// pnpm bench redis-window: Redis's memory during a backfill (`crawl --all --no-work` with one
+// `pnpm worker --queues discover,project`) of the PyPI-shaped synthetic index at three sizes,
+// with the window (QUEUE_WINDOW, default 2000) and without it (QUEUE_WINDOW=0, the baseline:
+// every job enqueued at once), in the same run. Phase 1 (measured): discover and every project
+// job for real (HTTP to the local PyPI server, PostgreSQL), the file queues not worked, as when
+// the wheel and sdist stages lag behind the project stage — the worst case for Redis. Phase 2:
+// no-op workers ack the file jobs quickly so that the crawl ends (its feeder finishes).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import {
+  childEnv,
+  cpuSecondsOf,
+  databaseUrl,
+  fixed,
+  gitRevision,
+  int,
+  machineFacts,
+  markdownTable,
+  progress,
+  REPO_ROOT,
+  startServer,
+  textTable,
+  tsxArgs,
+  withAdmin,
+  writeDocSection,
+} from './common';
+
+const HEADING = 'Redis memory during a backfill: the window (`pnpm bench redis-window`)';
+const CLI = 'packages/cli/src/main.ts';
+const FILE_QUEUES = ['wheel-metadata', 'sdist-extract'] as const;
+
+const USAGE = `usage: pnpm bench redis-window [--scales 0.001,0.003,0.01] [--window 2000] [--postgres URL] [--redis URL]
+                               [--doc docs/benchmarks.md] [--no-doc]
+
+  --scales     sizes of the PyPI-shaped synthetic index (pypi,scale=F; 0.01 ≈ 100,000 files)
+  --window     QUEUE_WINDOW of the windowed rows (the baseline rows use 0: no window)
+  --postgres   administrative PostgreSQL URL: a fresh database per row, dropped afterwards
+  --redis      Redis URL: a fresh key prefix per row, deleted afterwards
+  --doc        where the "## ${HEADING}" section is written
+  --no-doc     print the results only`;
+
+interface Row {
+  scale: number;
+  window: number;
+  projects: number;
+  files: number;
+  /** Seconds of phase 1 (discover and every project job). */
+  phase1S: number;
+  /** Seconds until the crawl ended (phase 2 included). */
+  totalS: number;
+  /** Peak INFO used_memory during the row, minus its value at the start (Redis is shared). */
+  redisPeakDeltaKb: number;
+  /** MEMORY USAGE of this row's own keys when phase 1 ended (the file backlog at its largest). */
+  ownKeysKb: number;
+  /** Jobs waiting in the file queues when phase 1 ended. */
+  fileJobsWaiting: number;
+  /** Peak waiting jobs of the project queue during phase 1. */
+  projectJobsPeak: number;
+  crawlRssKb: number;
+  workerRssKb: number;
+  crawlCpuS: number;
+  workerCpuS: number;
+}
+
+function rssKbOf(pid: number): number {
+  try {
+    const m = /^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function usedMemoryKb(redis: Redis): Promise<number> {
+  const info = await redis.info('memory');
+  const m = /^used_memory:(\d+)/m.exec(info);
+  return m ? Number(m[1]) / 1024 : 0;
+}
+
+async function prefixKeys(redis: Redis, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    keys.push(...batch);
+    cursor = next;
+  } while (cursor !== '0');
+  return keys;
+}
+
+async function ownKeysKb(redis: Redis, prefix: string): Promise<number> {
+  let bytes = 0;
+  for (const key of await prefixKeys(redis, prefix)) bytes += (await redis.memory('USAGE', key)) ?? 0;
+  return bytes / 1024;
+}
+
+interface Proc {
+  child: ChildProcess;
+  pid: number;
+  exited: Promise<number | null>;
+  stderr(): string;
+}
+
+function startCli(args: string[], env: NodeJS.ProcessEnv): Proc {
+  const child = spawn(process.execPath, tsxArgs(CLI, ...args), {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    err = (err + d).slice(-20_000);
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return { child, pid: child.pid!, exited, stderr: () => err };
+}
+
+async function row(
+  scale: number,
+  window: number,
+  pypiUrl: string,
+  adminUrl: string,
+  redisUrl: string,
+): Promise<Row> {
+  const name = `pgbench_rw_${process.pid}_${Date.now()}`;
+  const prefix = `bench-rw-${process.pid}-${Date.now()}`;
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'pypi-graph-bench-rw-'));
+  await withAdmin(adminUrl, (c) => c.query(`CREATE DATABASE ${name}`));
+  const dbUrl = databaseUrl(adminUrl, name);
+  const env = childEnv({
+    DATABASE_URL: dbUrl,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: prefix,
+    QUEUE_WINDOW: String(window),
+    PYPI_URL: pypiUrl,
+    DATA_DIR: dataDir,
+    XMLRPC_RPS: '100',
+    HTTP_RPS_PER_HOST: '0',
+    WHEEL_METADATA: 'on',
+    SDIST_EXTRACTION: 'static',
+    LOG_LEVEL: 'warn',
+  });
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const db = new pg.Client({ connectionString: dbUrl });
+  const projectQueue = new Queue('project', { connection: redis, prefix });
+  const fileQueues = FILE_QUEUES.map((q) => new Queue(q, { connection: redis, prefix }));
+  const ackers: Worker[] = [];
+  const procs: Proc[] = [];
+  try {
+    const migrate = startCli(['migrate'], env);
+    if ((await migrate.exited) !== 0) throw new Error(`migrate failed\n${migrate.stderr()}`);
+    await db.connect();
+    const start = await usedMemoryKb(redis);
+    let peak = start;
+    let crawlRss = 0;
+    let workerRss = 0;
+    let projectPeak = 0;
+    let crawlCpuS = 0;
+    let workerCpuS = 0;
+    const t0 = performance.now();
+    const crawl = startCli(['crawl', '--all', '--no-work'], env);
+    const worker = startCli(['worker', '--queues', 'discover,project'], env);
+    procs.push(crawl, worker);
+    const sampler = setInterval(() => {
+      crawlRss = Math.max(crawlRss, rssKbOf(crawl.pid));
+      workerRss = Math.max(workerRss, rssKbOf(worker.pid));
+      // Read while they run (a process that has exited has no /proc entry).
+      crawlCpuS = Math.max(crawlCpuS, cpuSecondsOf(crawl.pid) || 0);
+      workerCpuS = Math.max(workerCpuS, cpuSecondsOf(worker.pid) || 0);
+      usedMemoryKb(redis).then(
+        (kb) => {
+          peak = Math.max(peak, kb);
+        },
+        () => {},
+      );
+    }, 100);
+    // Phase 1: until discover has run and no project is pending or queued.
+    let phase1S = 0;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 250));
+      const c = await projectQueue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
+      projectPeak = Math.max(projectPeak, (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0));
+      const state = await db.query("SELECT 1 FROM crawl_state WHERE key = 'changelog'");
+      const pending = await db.query('SELECT count(*)::int AS n FROM pending_projects');
+      const busy = (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.active ?? 0) + (c.delayed ?? 0);
+      if (state.rowCount! > 0 && pending.rows[0].n === 0 && busy === 0) {
+        phase1S = (performance.now() - t0) / 1000;
+        break;
+      }
+      for (const p of procs) {
+        if (p.child.exitCode !== null) throw new Error(`a process exited early\n${p.stderr()}`);
+      }
+    }
+    let fileJobsWaiting = 0;
+    for (const q of fileQueues) {
+      const c = await q.getJobCounts('waiting', 'prioritized', 'delayed');
+      fileJobsWaiting += (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0);
+    }
+    const ownKb = await ownKeysKb(redis, prefix);
+    const counts = await db.query(
+      'SELECT (SELECT count(*)::int FROM projects) AS projects, (SELECT count(*)::int FROM files) AS files',
+    );
+    progress(
+      `  scale ${scale}, window ${window}: phase 1 in ${fixed(phase1S)} s, ${fileJobsWaiting} file jobs waiting`,
+    );
+    // Phase 2: the file jobs acked at once (no-op), so that the crawl (its feeder) ends.
+    for (const q of FILE_QUEUES) {
+      ackers.push(
+        new Worker(q, async () => {}, {
+          connection: redis.duplicate(),
+          prefix,
+          concurrency: 200,
+        }),
+      );
+    }
+    const code = await crawl.exited;
+    if (code !== 0) throw new Error(`crawl exited with ${code}\n${crawl.stderr()}`);
+    const totalS = (performance.now() - t0) / 1000;
+    clearInterval(sampler);
+    return {
+      scale,
+      window,
+      projects: counts.rows[0].projects,
+      files: counts.rows[0].files,
+      phase1S,
+      totalS,
+      redisPeakDeltaKb: peak - start,
+      ownKeysKb: ownKb,
+      fileJobsWaiting,
+      projectJobsPeak: projectPeak,
+      crawlRssKb: crawlRss,
+      workerRssKb: workerRss,
+      crawlCpuS,
+      workerCpuS,
+    };
+  } finally {
+    for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGTERM');
+    await Promise.all(procs.map((p) => p.exited));
+    await Promise.all(ackers.map((a) => a.close()));
+    await Promise.all([projectQueue, ...fileQueues].map((q) => q.close()));
+    const keys = await prefixKeys(redis, prefix);
+    for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
+    redis.disconnect();
+    await db.end().catch(() => {});
+    await withAdmin(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+export async function run(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      scales: { type: 'string', default: '0.001,0.003,0.01' },
+      window: { type: 'string', default: '2000' },
+      postgres: {
+        type: 'string',
+        default: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+      },
+      redis: { type: 'string', default: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379' },
+      doc: { type: 'string', default: 'docs/benchmarks.md' },
+      'no-doc': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const scales = values.scales.split(',').map(Number);
+  const window = Number(values.window);
+  if (scales.some((s) => !(s > 0)) || !(window > 0)) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  const machine = machineFacts();
+  const rows: Row[] = [];
+  for (const scale of scales) {
+    progress(`pypi-server --synthetic pypi,scale=${scale}`);
+    const server = await startServer(`pypi,scale=${scale}`);
+    try {
+      // Baseline first, then the window, on the same server.
+      for (const w of [0, window]) rows.push(await row(scale, w, server.url, values.postgres, values.redis));
+    } finally {
+      await server.close();
+    }
+  }
+  const headers = [
+    'index',
+    'projects',
+    'files',
+    'QUEUE_WINDOW',
+    'phase 1 s',
+    'total s',
+    'project jobs waiting, peak',
+    'file jobs waiting after phase 1',
+    "the row's Redis keys after phase 1, MB",
+    'Redis used_memory peak − start, MB',
+    'crawl RSS peak, MB',
+    'worker RSS peak, MB',
+    'crawl CPU s',
+    'worker CPU s',
+  ];
+  const cells = rows.map((r) => [
+    `pypi,scale=${r.scale}`,
+    int(r.projects),
+    int(r.files),
+    r.window === 0 ? '0 (baseline: no window)' : int(r.window),
+    fixed(r.phase1S),
+    fixed(r.totalS),
+    int(r.projectJobsPeak),
+    int(r.fileJobsWaiting),
+    fixed(r.ownKeysKb / 1024),
+    fixed(r.redisPeakDeltaKb / 1024),
+    fixed(r.crawlRssKb / 1024, 0),
+    fixed(r.workerRssKb / 1024, 0),
+    fixed(r.crawlCpuS),
+    fixed(r.workerCpuS),
+  ]);
+  process.stdout.write(`${textTable(headers, cells)}\n`);
+  if (values['no-doc']) return 0;
+  const section = [
+    `## ${HEADING}`,
+    '',
+    `Command: \`pnpm bench redis-window --scales ${values.scales} --window ${window}\` (revision ${gitRevision()}).`,
+    `Machine: ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGb} GiB, ${machine.kernel}, Node ${machine.node}; load average at the end ${machine.loadAverage}. Redis and PostgreSQL are shared with other work on the machine.`,
+    '',
+    'Each row: a fresh database and Redis key prefix; `pnpm crawl --all --no-work` (the feeder, watching) and one `pnpm worker --queues discover,project` against `pnpm pypi-server --synthetic pypi,scale=F`. Phase 1 is the backfill\'s enqueue side for real: discover lists the index, every project job fetches its project over HTTP and stores its files in PostgreSQL, and the wheel and sdist queues are not worked (as when those stages lag behind, the worst case for Redis). Phase 2: no-op workers in the benchmark process ack the file jobs at once, so that the crawl ends (with the window, its feeder walks the file backlog once and finishes). The baseline is the same crawl with `QUEUE_WINDOW=0` (every job enqueued at once: the behaviour before the window), measured in the same run on the same server. "The row\'s Redis keys" is the sum of `MEMORY USAGE` over the row\'s own keys when phase 1 ended (exact, whatever else uses the Redis); "used_memory peak − start" samples `INFO memory` every 100 ms (includes other users of the shared Redis). RSS: `VmRSS` of the node processes, sampled every 100 ms. Wheel METADATA and sdist extraction are not measured here (their jobs are acked unprocessed); `pnpm bench queue` and `pnpm bench index` measure them.',
+    '',
+    markdownTable(headers, cells),
+    '',
+  ].join('\n');
+  await writeDocSection(path.resolve(REPO_ROOT, values.doc), HEADING, section);
+  progress(`written to ${values.doc}`);
+  return 0;
+}
