@@ -48,8 +48,10 @@ export interface BacklogStore extends Backlog {
   pending(queue: FedQueue): Promise<boolean>;
   /** Runs `fn` holding the queue's feeding lock; undefined when another feeder holds it. */
   withLock<T>(queue: FedQueue, fn: () => Promise<T>): Promise<T | undefined>;
-  /** Up to `n` file ids deferred by id (they raced a page), taken off the list. */
-  takeIds(queue: FedQueue, n: number): Promise<number[]>;
+  /** Up to `n` file ids deferred by id (they raced a page), first in first out, left on the list. */
+  peekIds(queue: FedQueue, n: number): Promise<number[]>;
+  /** Removes the first `n` ids from the list (once they are enqueued). */
+  dropIds(queue: FedQueue, n: number): Promise<void>;
   /** The running pass, or a new one when deferrals wait; undefined when there is nothing to feed. */
   startPass(queue: FedQueue): Promise<FeedPass | undefined>;
   /**
@@ -129,8 +131,12 @@ export class MemoryBacklog implements BacklogStore {
     }
   }
 
-  async takeIds(queue: FedQueue, n: number): Promise<number[]> {
-    return this.mark(queue).ids.splice(0, n);
+  async peekIds(queue: FedQueue, n: number): Promise<number[]> {
+    return this.mark(queue).ids.slice(0, n);
+  }
+
+  async dropIds(queue: FedQueue, n: number): Promise<void> {
+    this.mark(queue).ids.splice(0, n);
   }
 
   async startPass(queue: FedQueue): Promise<FeedPass | undefined> {
@@ -320,10 +326,14 @@ export class RedisBacklog implements BacklogStore {
     }
   }
 
-  async takeIds(queue: FedQueue, n: number): Promise<number[]> {
+  async peekIds(queue: FedQueue, n: number): Promise<number[]> {
     if (n <= 0) return [];
-    const ids = await this.redis.lpop(this.idsKey(queue), n);
-    return (ids ?? []).map(Number);
+    return (await this.redis.lrange(this.idsKey(queue), 0, n - 1)).map(Number);
+  }
+
+  async dropIds(queue: FedQueue, n: number): Promise<void> {
+    // Under the feeding lock: nobody else removes from the list meanwhile (deferrals only append).
+    if (n > 0) await this.redis.ltrim(this.idsKey(queue), n, -1);
   }
 
   async startPass(queue: FedQueue): Promise<FeedPass | undefined> {

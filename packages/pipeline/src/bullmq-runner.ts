@@ -5,7 +5,14 @@ import { type FedQueue, RedisBacklog } from './backlog';
 import type { AnyQueueDefinition, Enqueue, EnqueueOptions, PipelineContext, QueueName } from './context';
 import { Feeder } from './feeder';
 import { type PipelineMetrics, processMetrics } from './metrics';
-import { backoffMs, emptyStats, type Runner, type RunnerStats, recordsFailure } from './runner';
+import {
+  backoffMs,
+  emptyStats,
+  FEED_FAILURE_LIMIT_MS,
+  type Runner,
+  type RunnerStats,
+  recordsFailure,
+} from './runner';
 
 export interface BullmqRunnerOptions {
   redisUrl: string;
@@ -219,11 +226,21 @@ export class BullmqRunner implements Runner {
     signal?: AbortSignal,
   ): Promise<RunnerStats> {
     let quiet = 0;
+    let feedFailingSince: number | undefined;
     // Idle twice in a row: a job that just finished may be enqueuing its follow-ups.
     while (quiet < 2) {
       signal?.throwIfAborted();
-      // Deferred work waiting in the database keeps the crawl going (and is fed here).
-      const feeding = await this.feed();
+      // Deferred work waiting in the database keeps the crawl going (and is fed here). The
+      // database restarting is waited out, as the workers' jobs wait it out with their retries.
+      let feeding = true;
+      try {
+        feeding = await this.feed();
+        feedFailingSince = undefined;
+      } catch (err) {
+        feedFailingSince ??= Date.now();
+        if (Date.now() - feedFailingSince > FEED_FAILURE_LIMIT_MS) throw err;
+        this.logger.warn({ err: (err as Error).message }, 'feeding the queues from the database failed');
+      }
       const counts = await this.counts();
       let busy = 0;
       for (const [name, c] of Object.entries(counts) as Array<[QueueName, Record<string, number>]>) {

@@ -4,7 +4,14 @@ import { MemoryBacklog } from './backlog';
 import type { AnyQueueDefinition, Enqueue, EnqueueOptions, PipelineContext, QueueName } from './context';
 import { Feeder } from './feeder';
 import { type PipelineMetrics, processMetrics } from './metrics';
-import { backoffMs, emptyStats, type Runner, type RunnerStats, recordsFailure } from './runner';
+import {
+  backoffMs,
+  emptyStats,
+  FEED_FAILURE_LIMIT_MS,
+  type Runner,
+  type RunnerStats,
+  recordsFailure,
+} from './runner';
 
 interface PendingJob {
   queue: QueueName;
@@ -172,10 +179,19 @@ export class EmbeddedRunner implements Runner {
     const timer = onProgress ? setInterval(() => onProgress(this.snapshotStats()), intervalMs) : undefined;
     try {
       let quiet = 0;
+      let feedFailingSince: number | undefined;
       // Idle with nothing deferred, twice in a row: a job that just ended may have deferred work.
       while (quiet < 2) {
         signal?.throwIfAborted();
-        const feeding = await this.feeder.tick(async (q) => this.pending.get(q)?.length ?? 0);
+        let feeding = true;
+        try {
+          feeding = await this.feeder.tick(async (q) => this.pending.get(q)?.length ?? 0);
+          feedFailingSince = undefined;
+        } catch (err) {
+          feedFailingSince ??= Date.now();
+          if (Date.now() - feedFailingSince > FEED_FAILURE_LIMIT_MS) throw err;
+          this.logger.warn({ err: (err as Error).message }, 'feeding the queues from the database failed');
+        }
         quiet = !feeding && this.isIdle() ? quiet + 1 : 0;
         if (quiet < 2) await this.nextChange(feeding ? 50 : intervalMs, signal);
       }

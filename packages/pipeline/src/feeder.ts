@@ -83,11 +83,13 @@ export class Feeder {
       // Files that committed behind a page already read: fed first, by id.
       const [packagetype, version] = fileStage(queue);
       while (room > 0) {
-        const ids = await this.store.takeIds(queue, Math.min(room, PAGE));
+        const ids = await this.store.peekIds(queue, Math.min(room, PAGE));
         if (ids.length === 0) break;
         for (const f of await filesWithoutResultByIds(this.db, packagetype, version, ids)) {
           if (await this.offer(queue, { sha256: f.sha256, filename: f.filename }, PRIORITY_BACKFILL)) room--;
         }
+        // Only once enqueued: a feeder that fails (the database restarting) leaves them listed.
+        await this.store.dropIds(queue, ids.length);
       }
     }
     const pass = await this.store.startPass(queue);

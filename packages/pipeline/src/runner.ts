@@ -15,6 +15,9 @@ export interface RunnerStats {
   failures: Record<string, number>;
 }
 
+/** How long a crawl waits out a feeder that keeps failing (the database down) before it gives up. */
+export const FEED_FAILURE_LIMIT_MS = 120_000;
+
 export function emptyStats(): RunnerStats {
   return { queues: {}, failures: {} };
 }
