@@ -2,8 +2,7 @@
 // waits in PostgreSQL and is fed as the window drains. Real parts throughout: the local PyPI
 // server's synthetic index over HTTP, real PostgreSQL, real Redis, the real crawl command, and a
 // second worker process's runner (in this process) feeding and working beside the crawl.
-import { crawl } from '@pypi-graph/cli';
-import { createRunner } from '@pypi-graph/cli/app';
+import { crawl, createRunner } from '@pypi-graph/cli';
 import { countFilesWithoutResult, countPendingProjects, type Db, schema, storeCounts } from '@pypi-graph/db';
 import { SDIST_EXTRACTOR_VERSION, WHEEL_EXTRACTOR_VERSION } from '@pypi-graph/pipeline';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
