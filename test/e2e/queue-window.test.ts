@@ -147,9 +147,16 @@ describe(`crawl --all with QUEUE_WINDOW=${WINDOW} (${SPEC}, real Redis and Postg
     try {
       const outcome = await crawl(env.app, { all: true });
       const { wheels, sdists } = await expectEveryFileDone(env, outcome);
-      // Each file's job ran once: a file left without a result is not fed again and again.
-      expect(outcome.stats.queues['wheel-metadata']?.completed).toBe(wheels);
-      expect(outcome.stats.queues['sdist-extract']?.completed).toBe(sdists);
+      // A file left without a result is not fed again and again (a first version ran 126 jobs for
+      // 64 sdists). By design a file whose row committed behind a page already read is listed by
+      // id and fed once more at most, which the timing of a run decides: a few of the files, never
+      // a second pass over all of them.
+      expect(outcome.stats.queues['wheel-metadata']?.completed).toBeLessThanOrEqual(
+        wheels + Math.ceil(wheels / 10),
+      );
+      expect(outcome.stats.queues['sdist-extract']?.completed).toBeLessThanOrEqual(
+        sdists + Math.ceil(sdists / 10),
+      );
       expect((await countFilesWithoutResult(env.app.db, 'sdist', SDIST_EXTRACTOR_VERSION)).count).toBe(
         sdists,
       );

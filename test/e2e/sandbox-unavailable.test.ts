@@ -5,7 +5,7 @@
 // --resume` runs them.
 import { execFileSync } from 'node:child_process';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { processMetrics } from '@pypi-graph/pipeline';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
@@ -61,6 +61,8 @@ describe('without Nix on PATH (real processes)', () => {
     const env = {
       PATH: noNix,
       HOME: work,
+      // the interpreters are discovered under PYENV_ROOT (this machine's pyenv), not in the new HOME
+      PYENV_ROOT: path.join(homedir(), '.pyenv'),
       PYPI_URL: server.url,
       DATABASE_URL: database.url,
       DATA_DIR: path.join(work, 'data'),
