@@ -125,29 +125,16 @@ export function sandboxBuildArgs(
   interpreters: string,
   timeoutSeconds: number,
 ): string[] {
+  // The same sandbox options as a build of an instantiated derivation (the probe and the
+  // extraction must be built alike), then the expression's arguments.
   const args = [
     file,
     '--no-out-link',
-    '--option',
-    'sandbox',
-    'true',
-    '--option',
-    'sandbox-fallback',
-    'false',
-    '--option',
-    'extra-sandbox-paths',
-    set.sandboxPaths.join(' '),
-    '--option',
-    'timeout',
-    String(timeoutSeconds),
+    ...sandboxRealiseOptions(interpreters, set, timeoutSeconds),
     '--argstr',
     'interpreters',
     interpreters,
   ];
-  // Host mode builds nothing but this derivation and, once, the shipped setuptools: no binary
-  // cache to ask (and none reachable here).
-  // The nixpkgs mode needs one for its interpreters, so it keeps the configured substituters.
-  if (interpreters === 'host') args.push('--option', 'substituters', '');
   if (set.shippedDrvs) args.push('--arg', 'shippedDrvs', set.shippedDrvs);
   if (interpreters === 'host' && set.hostPythons !== undefined)
     args.push('--argstr', 'hostPythons', set.hostPythons);
@@ -178,6 +165,9 @@ export function sandboxRealiseOptions(
     'timeout',
     String(timeoutSeconds),
   ];
+  // Host mode builds nothing but this derivation and, once, the shipped setuptools: no binary
+  // cache to ask (and none reachable here).
+  // The nixpkgs mode needs one for its interpreters, so it keeps the configured substituters.
   if (interpreters === 'host') args.push('--option', 'substituters', '');
   return args;
 }
