@@ -453,3 +453,16 @@ function readText(file: string): string | undefined {
     return undefined;
   }
 }
+
+/** One XML-RPC call to the index at `url` (`/pypi`); the response's text. Throws on a fault. */
+export async function xmlrpc(url: string, method: string, params = ''): Promise<string> {
+  const res = await fetch(`${url}/pypi`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'text/xml' },
+    body: `<?xml version='1.0'?><methodCall><methodName>${method}</methodName><params>${params}</params></methodCall>`,
+  });
+  const text = await res.text();
+  if (res.status !== 200 || text.includes('<fault>'))
+    throw new Error(`${method}(${params}): ${text.slice(0, 300)}`);
+  return text;
+}

@@ -25,6 +25,7 @@ import {
   startServer,
   textTable,
   writeDocSection,
+  xmlrpc,
 } from './common';
 
 const HEADING = 'PyPI-shaped index server';
@@ -87,17 +88,6 @@ async function memoryOf(pid: number): Promise<Memory> {
   const kb = (field: string) =>
     Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
   return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
-}
-
-async function xmlrpc(url: string, method: string, params = ''): Promise<string> {
-  const res = await fetch(`${url}/pypi`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'text/xml' },
-    body: `<?xml version='1.0'?><methodCall><methodName>${method}</methodName><params>${params}</params></methodCall>`,
-  });
-  const text = await res.text();
-  if (res.status !== 200 || text.includes('<fault>')) throw new Error(`${method}: ${text.slice(0, 300)}`);
-  return text;
 }
 
 const seconds = (t0: number) => (performance.now() - t0) / 1000;

@@ -35,6 +35,7 @@ import {
   tsxArgs,
   withAdmin,
   writeDocSection,
+  xmlrpc,
 } from './common';
 
 const HEADING = 'The refresh of one day (`pnpm bench refresh`)';
@@ -94,18 +95,6 @@ interface Report {
   revision: string;
   seed: number;
   scales: ScaleReport[];
-}
-
-async function xmlrpc(url: string, method: string, params = ''): Promise<string> {
-  const res = await fetch(`${url}/pypi`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'text/xml' },
-    body: `<?xml version='1.0'?><methodCall><methodName>${method}</methodName><params>${params}</params></methodCall>`,
-  });
-  const text = await res.text();
-  if (res.status !== 200 || text.includes('<fault>'))
-    throw new Error(`${method}(${params}): ${text.slice(0, 300)}`);
-  return text;
 }
 
 const unescapeXml = (s: string) =>
