@@ -53,7 +53,7 @@ const USAGE = `usage: pnpm bench zip [--sizes 5k,50k,500k,5m,25m,120m] [--repeat
 
 // For each wheel path: size, entries, and the sha256 of the METADATA zipfile reads (the one
 // top-level `*.dist-info/METADATA`), or why there is none.
-const ORACLE = String.raw`
+const ORACLE = `
 import hashlib, json, sys, zipfile
 out = {}
 for path in sys.argv[1:]:
