@@ -60,12 +60,12 @@ describe('folder index', () => {
       );
       expect(json.projects.map((p) => p.name)).toEqual(['flat', 'New.Name', 'NoInfo_Pkg', 'Weird.Name']);
       const newName = await getJson<{ info: { version: string; requires_python: string } }>(
-        `${server.url}/pypi/new-name/json`,
+        `${server.url}/pypi/New.Name/json`,
       );
       expect(newName.json.info.version).toBe('1.0');
       expect(newName.json.info.requires_python).toBe('>=3.9');
       const weird = await getJson<{ info: { version: string }; urls: Array<{ python_version: string }> }>(
-        `${server.url}/pypi/weird-name/2.0b1/json`,
+        `${server.url}/pypi/Weird.Name/2.0b1/json`,
       );
       expect(weird.json.urls.map((u) => u.python_version)).toEqual(['source']);
       const flat = await getJson<{ files: Array<{ 'core-metadata': unknown }> }>(
@@ -217,7 +217,7 @@ print(json.dumps([p.changelog_last_serial(), p.changelog_since_serial(0), p.list
       const { json } = await getJson<{
         info: { version: string };
         releases: Record<string, Array<{ yanked: boolean; yanked_reason: null }>>;
-      }>(`${server.url}/pypi/foo-bar/json`);
+      }>(`${server.url}/pypi/Foo_Bar/json`);
       expect(Object.keys(json.releases)).toEqual(['0.2']);
       expect(json.releases['0.2']!.map((f) => [f.yanked, f.yanked_reason])).toEqual([
         [true, null],
