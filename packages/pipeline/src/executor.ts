@@ -39,7 +39,9 @@ export class JobExecutor {
 
   /**
    * Runs one attempt. Never throws: a payload that fails validation, a processor's error and an
-   * error of `onFailed` all become an outcome (the last one logged, the job keeping its own).
+   * error of `onFailed` all become an outcome. `onFailed` failing is logged; for a retryable
+   * code (the database restarting) the job is tried again while attempts remain, else it keeps
+   * its own failure.
    *
    * Abort: when the job's signal is aborted by the time its processor fails, the job ends as
    * `aborted` whatever the processor threw (a request cut short shows up as any network code):
@@ -89,19 +91,29 @@ export class JobExecutor {
       log.warn({ code: err.code, attempt, waitMs: delayMs, err: err.message }, 'job failed, retrying');
       return { kind: 'retry', error: err, delayMs };
     }
-    timer.failed(err.code);
-    this.countFailure(stats, err);
-    log.error({ code: err.code, attempt, err: err.message, hint: err.hint }, 'job failed');
     if (recordsFailure(err) && def.onFailed) {
       try {
         await def.onFailed(this.ctx, parsed.data, err);
       } catch (thrown) {
+        const e = toCrawlError(thrown);
+        const fields = { code: err.code, attempt, recordCode: e.code, err: e.message };
+        if (e.retryable && attempt < job.attempts && !job.signal.aborted) {
+          // Not recorded, for a fault that may pass (the database restarting, which may also be
+          // what failed the job): the job is tried again rather than left without a result.
+          const delayMs = backoffMs(attempt, e);
+          timer.retried(err.code);
+          stats.retried++;
+          log.warn({ ...fields, waitMs: delayMs }, 'recording the failure failed, retrying the job');
+          return { kind: 'retry', error: err, delayMs };
+        }
         // The job keeps its own failure; its subject keeps "no result" (a project stays pending),
         // so `crawl --resume` takes it again.
-        const e = toCrawlError(thrown);
-        log.error({ code: err.code, recordCode: e.code, err: e.message }, 'recording the failure failed');
+        log.error(fields, 'recording the failure failed');
       }
     }
+    timer.failed(err.code);
+    this.countFailure(stats, err);
+    log.error({ code: err.code, attempt, err: err.message, hint: err.hint }, 'job failed');
     return { kind: 'failed', error: err };
   }
 

@@ -260,6 +260,31 @@ describe.each(runners)('%s runner', (_kind, open) => {
     expect(logged[0]).toMatchObject({ level: 50, code: 'response-invalid', err: 'database went away' });
   });
 
+  it('tries the job again when its failure could not be recorded for a fault that may pass', async () => {
+    let calls = 0;
+    const recordings: string[] = [];
+    const { runner, logs } = await open({
+      attempts: 3,
+      process: async () => {
+        calls++;
+        throw new CrawlError('response-invalid', 'bad JSON');
+      },
+      onFailed: async (p, err) => {
+        recordings.push(`${p.name} ${err.code}`);
+        // The database restarting: the first recording fails, the next one is stored.
+        if (recordings.length === 1) throw new CrawlError('database-unavailable', 'connection reset');
+      },
+    });
+    await runner.enqueue('project', { name: 'broken', serial: 1 });
+    const stats = await runner.drain(undefined, 50);
+    expect(calls).toBe(2);
+    expect(recordings).toEqual(['broken response-invalid', 'broken response-invalid']);
+    expect(stats.failures).toEqual({ 'response-invalid': 1 });
+    expect(stats.queues.project).toMatchObject({ failed: 1, retried: 1 });
+    expect(logs.filter((l) => l.msg === 'recording the failure failed, retrying the job')).toHaveLength(1);
+    expect(logs.filter((l) => l.msg === 'recording the failure failed')).toHaveLength(0);
+  });
+
   it('on abort: the job ends as aborted, unretried, and nothing is recorded against it', async () => {
     let calls = 0;
     const recorded: string[] = [];
