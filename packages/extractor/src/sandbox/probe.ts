@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CrawlError, toCrawlError } from '@pypi-graph/core';
+import { internalError, sandboxError, toCrawlError } from '@pypi-graph/core';
 import { DEFAULT_NIX_DIR, interpreterSet, sandboxBuildArgs } from './build-options';
 import { type CgroupPolicy, DEFAULT_BUILD_LIMITS, inBuildCgroup } from './cgroup';
 import { defaultBinPath, NIX_INSTALL_HINT, runNix, tailLines } from './nix';
@@ -246,9 +246,9 @@ export class SandboxGate {
     const stale = s.state === 'unavailable' && Date.now() - s.since.getTime() >= this.#recheckMs;
     if (s.state === 'unchecked' || stale) s = await this.check();
     if (s.state === 'unavailable') {
-      throw new CrawlError('sandbox-unavailable', `no sandbox: ${s.reason}`, { hint: s.hint });
+      throw sandboxError('sandbox-unavailable', `no sandbox: ${s.reason}`, { hint: s.hint });
     }
-    if (s.state !== 'proven') throw new CrawlError('internal-error', `sandbox state ${s.state}`);
+    if (s.state !== 'proven') throw internalError(`sandbox state ${s.state}`);
   }
 
   /** Proves the sandbox now (or joins the proof under way). */

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { CrawlError } from '@pypi-graph/core';
+import { configError } from '@pypi-graph/core';
 import { PYTHON_KEYS, type PythonKey } from './schema';
 
 // Which host interpreters the sandbox runs setup.py under (host mode, nix/interpreters-host.nix):
@@ -306,7 +306,7 @@ async function resolve(options: ResolveHostPythonsOptions): Promise<HostPythonSe
           return await describeOne(key, file, 'SANDBOX_PYTHONS');
         } catch (err) {
           // Named by the operator: a mistake to say at once, not a version to skip quietly.
-          throw new CrawlError(
+          throw configError(
             'config-invalid',
             `invalid configuration: SANDBOX_PYTHONS: ${key}=${file}: ${(err as Error).message}`,
             { hint: 'name a CPython of that version (nix/README.md "Interpreters")' },
