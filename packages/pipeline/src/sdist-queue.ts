@@ -1,4 +1,4 @@
-import { CrawlError, toCrawlError } from '@pypi-graph/core';
+import { type CrawlError, sandboxError, toCrawlError } from '@pypi-graph/core';
 import {
   fileBySha256,
   isWaitingForSandbox,
@@ -97,7 +97,7 @@ export const sdistQueue: QueueDefinition<SdistPayload> = {
         (await isWaitingForSandbox(ctx.db, file.fileId, SDIST_EXTRACTOR_VERSION))
       ) {
         // Known to need setup.py, and still no sandbox here: not downloaded again.
-        throw new CrawlError('sandbox-unavailable', `${file.filename} still waits for a sandbox`);
+        throw sandboxError('sandbox-unavailable', `${file.filename} still waits for a sandbox`);
       }
       outcome = await ctx.sdists.extract(file, job.signal);
     } catch (thrown) {
