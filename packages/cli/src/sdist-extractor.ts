@@ -147,7 +147,7 @@ function createGate(
             } catch (err) {
               // SANDBOX_PYTHONS names something that is not a Python of its version: no sandbox
               const e = toCrawlError(err);
-              return { ok: false, durationMs: 0, reason: e.message, hint: e.hint ?? NO_PYTHONS_HINT };
+              return { ok: false, durationMs: 0, reason: e.message, hint: e.hintOr(NO_PYTHONS_HINT) };
             }
             return probeSandbox({
               interpreters: config.sandboxInterpreters,

@@ -459,13 +459,16 @@ export interface CrawlErrorOptions {
 export class CrawlError extends Error {
   override readonly name = 'CrawlError';
   readonly code: FailureCode;
-  readonly hint?: string;
+  /** The hint it was created with, else its code's. */
+  readonly hint: string;
   readonly retryAfterMs?: number;
   readonly details?: Record<string, unknown>;
+  readonly #ownHint?: string;
 
   constructor(code: FailureCode, message: string, options: CrawlErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
+    this.#ownHint = options.hint;
     this.hint = options.hint ?? FAILURE_CODES[code].hint;
     this.retryAfterMs = options.retryAfterMs;
     this.details = options.details;
@@ -474,6 +477,11 @@ export class CrawlError extends Error {
   /** Whether running the same work again may succeed. */
   get retryable(): boolean {
     return FAILURE_CODES[this.code].retry;
+  }
+
+  /** The hint it was created with, else `fallback` (a caller that knows more than the code's hint). */
+  hintOr(fallback: string): string {
+    return this.#ownHint ?? fallback;
   }
 
   /** One line: what the code means. */
