@@ -79,7 +79,8 @@ async function readReport(file: string): Promise<unknown> {
   try {
     const buffer = Buffer.alloc(REPORT_CAP + 1);
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    if (bytesRead > REPORT_CAP) throw new Error(`report larger than ${REPORT_CAP} bytes`);
+    if (bytesRead > REPORT_CAP)
+      throw sandboxError('sandbox-output-invalid', `report larger than ${REPORT_CAP} bytes`);
     return JSON.parse(buffer.subarray(0, bytesRead).toString('utf8'));
   } finally {
     await handle.close();
@@ -89,7 +90,10 @@ async function readReport(file: string): Promise<unknown> {
 function parseChecks(report: unknown, nonce: string): Record<ProbeCheck, ProbeCheckResult> {
   const r = report as { nonce?: unknown; checks?: Record<string, { ok?: unknown; detail?: unknown }> };
   if (typeof r !== 'object' || r === null || r.nonce !== nonce || typeof r.checks !== 'object') {
-    throw new Error('the report is not this probe’s (another nonce, or no checks)');
+    throw sandboxError(
+      'sandbox-output-invalid',
+      'the report is not this probe’s (another nonce, or no checks)',
+    );
   }
   const out = {} as Record<ProbeCheck, ProbeCheckResult>;
   for (const name of PROBE_CHECKS) {
