@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { metadataError } from '@pypi-graph/core';
 import * as tar from 'tar-stream';
 import unbzip2 from 'unbzip2-stream';
 import * as yauzl from 'yauzl';
@@ -106,7 +107,7 @@ async function collect(stream: Readable, max: number): Promise<Buffer> {
   let size = 0;
   for await (const chunk of stream) {
     size += (chunk as Buffer).length;
-    if (size > max) throw new Error('metadata too large');
+    if (size > max) throw metadataError('metadata-too-large', 'metadata too large');
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);

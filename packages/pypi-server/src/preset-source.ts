@@ -1,4 +1,4 @@
-import { configError, type Logger, silentLogger } from '@pypi-graph/core';
+import { configError, invariantError, type Logger, silentLogger } from '@pypi-graph/core';
 import type { ChangelogRow, IndexFile, Project } from './index-model';
 import type { IndexSource, ProjectListing } from './index-source';
 import { WeightedLru } from './lru';
@@ -251,7 +251,7 @@ export class PresetSource implements IndexSource {
       const events = p.eventsOn(day);
       const count = this.journal.unitLastSerial(u) - first + 1;
       if (events.length !== count) {
-        throw new Error(`preset journal out of step for ${p.name.display} on day ${day}`);
+        throw invariantError(`preset journal out of step for ${p.name.display} on day ${day}`);
       }
       for (let k = 0; k < count && n < limit; k++) {
         const e = events[k]!;
