@@ -23,7 +23,7 @@ import { type DerivationRequest, type Instantiated, instantiateExtraction } from
 import { defaultBinPath, runNix, tailLines } from './nix';
 import { SANDBOX_HINT, type SandboxGate, sandboxGate } from './probe';
 import { type HostPythonSet, keyVersion, NO_PYTHONS_HINT, resolveHostPythons } from './pythons';
-import { PYTHON_KEYS, type PythonKey, parseSandboxResults, type SandboxResults } from './schema';
+import { PYTHON_KEYS, type PythonKey, type SandboxResults, sandboxResultsFrom } from './schema';
 
 // Runs one sdist's setup.py under each Python version inside the Nix build sandbox
 // (docs/architecture.md §3, nix/extractor.nix). One derivation per (sdist, extractor, interpreters, limits):
@@ -442,21 +442,18 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
     );
   }
   const parseStarted = performance.now();
-  let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(await readCapped(path.join(outPath, 'result.json')));
+    text = await readCapped(path.join(outPath, 'result.json'));
   } catch (err) {
     if (err instanceof CrawlError) throw err;
     throw sandboxError('sandbox-output-invalid', `cannot read ${outPath}/result.json`, { cause: err });
   }
-  const parsed = parseSandboxResults(raw, pythons);
-  if (!parsed.success) {
-    throw sandboxError('sandbox-output-invalid', `${outPath}/result.json: ${parsed.issue}`);
-  }
+  const results = sandboxResultsFrom(text, pythons, `${outPath}/result.json`);
   phases.driver = await readTimings(path.join(outPath, 'timings.json'));
   phases.parseMs = performance.now() - parseStarted;
   return {
-    results: { ...parsed.data, ...unavailable },
+    results: { ...results, ...unavailable },
     sdistStorePath,
     outPath,
     drvPath: instantiated.drvPath,
