@@ -21,7 +21,6 @@ interface CodeInfo {
 }
 
 const STAGES = {
-  /** Talking to the index and the file hosts: network, HTTP, XML-RPC (packages/pypi-client). */
   http: {
     'network-error': {
       retry: true,
@@ -36,7 +35,7 @@ const STAGES = {
     'http-429': {
       retry: true,
       meaning: 'the server asked us to slow down (429)',
-      hint: 'retried after the wait the server asked for; lower the request rate if it keeps happening',
+      hint: 'retried after the wait the server asked for',
     },
     'http-5xx': {
       retry: true,
@@ -46,7 +45,7 @@ const STAGES = {
     'xmlrpc-rate-limited': {
       retry: true,
       meaning: "PyPI's XML-RPC endpoint refused the call for too many requests",
-      hint: 'retried later; the changelog is read again from the last serial, nothing is lost',
+      hint: 'retried later',
     },
     'body-truncated': {
       retry: true,
@@ -60,8 +59,8 @@ const STAGES = {
     },
     'project-not-found': {
       retry: false,
-      meaning: 'the index has no such project (404)',
-      hint: 'check the name; a project removed from the index is marked removed, not failed',
+      meaning: 'no such project: the index answered 404, or the database has none of that name',
+      hint: 'check the name (for a query of the database: that the project was crawled)',
     },
     'url-host-not-allowed': {
       retry: false,
@@ -112,7 +111,6 @@ const STAGES = {
       hint: 'check PYPI_URL and that the index is up, then run the command again',
     },
   },
-  /** Checking downloaded bytes against what the index advertised. */
   download: {
     'download-sha256-mismatch': {
       retry: true,
@@ -131,7 +129,6 @@ const STAGES = {
       hint: 'nothing to do: recorded, and the dependencies come from the wheel',
     },
   },
-  /** Reading zip and tar archives (packages/archive). */
   archive: {
     'archive-corrupt': {
       retry: false,
@@ -180,7 +177,6 @@ const STAGES = {
       hint: 'a hostile or broken sdist: it is not unpacked',
     },
   },
-  /** Parsing core metadata, file names, versions, specifiers, requirements, markers (packages/pyspec). */
   metadata: {
     'metadata-invalid': {
       retry: false,
@@ -200,17 +196,17 @@ const STAGES = {
     'filename-invalid': {
       retry: false,
       meaning: 'a file name is not a valid wheel or sdist name',
-      hint: 'the file is skipped; its name says nothing pypi-graph can use',
+      hint: 'the name says nothing pypi-graph can use; fix it upstream',
     },
     'version-invalid': {
       retry: false,
       meaning: 'a version is not PEP 440',
-      hint: 'legacy versions are kept as text; this one could not be used where a PEP 440 version is needed',
+      hint: 'the version cannot be compared or ordered; fix it upstream',
     },
     'requirement-invalid': {
       retry: false,
       meaning: 'a requirement is not PEP 508',
-      hint: 'the requirement is recorded as invalid text; fix it upstream',
+      hint: 'the requirement cannot be read; fix it upstream',
     },
     'marker-invalid': {
       retry: false,
@@ -223,7 +219,6 @@ const STAGES = {
       hint: 'the specifier cannot be evaluated; fix it upstream',
     },
   },
-  /** Reading a wheel's METADATA (packages/extractor/src/wheel). */
   wheel: {
     'wheel-multiple-dist-info': {
       retry: false,
@@ -236,7 +231,6 @@ const STAGES = {
       hint: 'the wheel is inconsistent: no dependencies are taken from it',
     },
   },
-  /** Reading an sdist's static metadata (packages/extractor/src/sdist). */
   sdist: {
     'no-static-metadata': {
       retry: false,
@@ -245,7 +239,6 @@ const STAGES = {
       hint: 'there is nothing to read: the sdist declares no dependencies in a form that can be read',
     },
   },
-  /** Running setup.py in the Nix sandbox (packages/extractor/src/sandbox, nix/README.md). */
   sandbox: {
     'no-setup-py': {
       retry: false,
@@ -255,7 +248,7 @@ const STAGES = {
     'setup-py-error': {
       retry: false,
       meaning: 'per Python version: setup.py raised, exited non-zero or never called setup()',
-      hint: 'the log and tail show the traceback; the script does not run in an isolated build',
+      hint: 'the log and tail of the result show the traceback',
     },
     'missing-build-dependency': {
       retry: false,
@@ -326,7 +319,6 @@ const STAGES = {
       hint: 'name the interpreter in SANDBOX_PYTHONS (or install it where discovery looks: nix/README.md "Interpreters"); `pnpm pypi-graph status` lists what was found',
     },
   },
-  /** The database (packages/db). */
   database: {
     'database-unavailable': {
       retry: true,
@@ -340,7 +332,6 @@ const STAGES = {
       hint: 'stop the other process, or point DATABASE_URL at PostgreSQL to run several at once',
     },
   },
-  /** The machine the job runs on: its disk under DATA_DIR. */
   host: {
     'disk-full': {
       retry: true,
@@ -355,7 +346,6 @@ const STAGES = {
       hint: 'the disk under DATA_DIR failed a read or write (see dmesg); fix or replace it, then `pnpm crawl --resume`',
     },
   },
-  /** Configuration and command-line arguments (packages/config, packages/cli). */
   config: {
     'config-invalid': {
       retry: false,
@@ -364,16 +354,15 @@ const STAGES = {
     },
     'since-invalid': {
       retry: false,
-      meaning: 'a --since value is neither a date nor a duration',
-      hint: 'give a date (2024-01-31) or a duration (7d, 12h)',
+      meaning: 'a --since value is not a serial, a date or a time ago',
+      hint: 'use a serial (12345678), today, yesterday, "3 days ago" or an ISO date (2024-05-01)',
     },
   },
-  /** Jobs and queues (packages/pipeline). */
   job: {
     'job-payload-invalid': {
       retry: false,
       meaning: "a queued job's payload does not match its schema",
-      hint: 'a job written by another version of pypi-graph: drain the queue with that version, or drop it',
+      hint: 'the job is not run: pypi-graph writes its jobs itself, so another version (or a hand-made job) wrote it',
     },
     aborted: {
       retry: true,
@@ -381,15 +370,13 @@ const STAGES = {
       hint: 'nothing to do: unfinished work is taken again by `pnpm crawl --resume` or the next refresh',
     },
   },
-  /** Writing a snapshot (packages/snapshot). */
   snapshot: {
     'snapshot-failed': {
       retry: false,
       meaning: 'writing or publishing a snapshot failed',
-      hint: 'the previous snapshot stays published; the message says which step failed',
+      hint: 'the message says which step failed',
     },
   },
-  /** A fault of pypi-graph itself. */
   internal: {
     'internal-error': {
       retry: false,
@@ -399,12 +386,29 @@ const STAGES = {
   },
 } as const satisfies Record<string, Record<string, CodeInfo>>;
 
-/** The stages, in the order docs/failure-codes.md lists them. */
 export type FailureStage = keyof typeof STAGES;
 type StageCodes = { [S in FailureStage]: keyof (typeof STAGES)[S] & string };
 /** The codes of one stage: what its factory accepts. */
 export type StageCode<S extends FailureStage> = StageCodes[S];
 export type FailureCode = StageCodes[FailureStage];
+
+/** What each stage covers, in the order docs/failure-codes.md lists them. */
+export const FAILURE_STAGE_TITLES: Readonly<Record<FailureStage, string>> = {
+  http: 'Talking to the index and the file hosts: network, HTTP, XML-RPC (packages/pypi-client).',
+  download: 'Checking downloaded bytes against what the index advertised.',
+  archive: 'Reading zip and tar archives (packages/archive).',
+  metadata:
+    'Parsing core metadata, file names, versions, specifiers, requirements, markers (packages/pyspec).',
+  wheel: "Reading a wheel's METADATA (packages/extractor/src/wheel).",
+  sdist: "Reading an sdist's static metadata (packages/extractor/src/sdist).",
+  sandbox: 'Running setup.py in the Nix sandbox (packages/extractor/src/sandbox, nix/README.md).',
+  database: 'The database (packages/db).',
+  host: 'The machine the job runs on: its disk under DATA_DIR.',
+  config: 'Configuration and command-line arguments (packages/config, packages/cli).',
+  job: 'Jobs and queues (packages/pipeline).',
+  snapshot: 'Writing a snapshot (packages/snapshot).',
+  internal: 'A fault of pypi-graph itself.',
+};
 
 export interface FailureCodeInfo extends CodeInfo {
   readonly stage: FailureStage;

@@ -8,6 +8,7 @@ export {
   downloadError,
   FAILURE_CODES,
   FAILURE_HINTS,
+  FAILURE_STAGE_TITLES,
   FAILURE_STAGES,
   type FailureCode,
   type FailureCodeInfo,
