@@ -103,7 +103,15 @@ export function parseSandboxResults(
   const parsed = schema.safeParse(value);
   if (parsed.success) return { success: true, data: parsed.data as SandboxResults };
   const issue = parsed.error.issues[0]!;
-  const where = issue.path.map((p) => `[${JSON.stringify(String(p))}]`).join('');
+  const where = issue.path
+    .map((p, i) =>
+      i === 0 || typeof p === 'number'
+        ? `[${String(p)}]`
+        : /^[A-Za-z_]\w*$/.test(String(p))
+          ? `.${String(p)}`
+          : `[${JSON.stringify(String(p))}]`,
+    )
+    .join('');
   return { success: false, issue: `result${where}: ${issue.message}` };
 }
 
