@@ -1,5 +1,5 @@
 import { type FileHandle, open } from 'node:fs/promises';
-import { CrawlError } from '@pypi-graph/core';
+import { archiveError, internalError } from '@pypi-graph/core';
 
 /**
  * Bytes of a file by position: a local file, a buffer, or (in packages/extractor) HTTP range
@@ -29,7 +29,7 @@ export function checkRange(size: number, start: number, endInclusive: number): v
     endInclusive < start ||
     endInclusive >= size
   ) {
-    throw new CrawlError('internal-error', `read ${start}-${endInclusive} outside a file of ${size} bytes`);
+    throw internalError(`read ${start}-${endInclusive} outside a file of ${size} bytes`);
   }
 }
 
@@ -64,7 +64,7 @@ export async function openFileRandomAccess(path: string): Promise<ClosableRandom
       while (done < length) {
         const { bytesRead } = await fh.read(out, done, length - done, start + done);
         if (bytesRead === 0) {
-          throw new CrawlError('archive-corrupt', `${path} ended at ${start + done} bytes, expected ${size}`);
+          throw archiveError('archive-corrupt', `${path} ended at ${start + done} bytes, expected ${size}`);
         }
         done += bytesRead;
       }

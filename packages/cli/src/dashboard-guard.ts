@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
-import { CrawlError } from '@pypi-graph/core';
+import { configError } from '@pypi-graph/core';
 
 // What stands in front of bull-board, which can retry, promote, clean and remove jobs:
 //  - the Host check (DNS rebinding): a page on evil.example whose name the attacker re-points at
@@ -61,7 +61,7 @@ function digest(text: string): Buffer {
 /** Checks the settings at start: credentials beyond loopback, and both or neither of them. */
 export function checkGuardOptions(options: GuardOptions): void {
   if ((options.user === undefined) !== (options.password === undefined)) {
-    throw new CrawlError(
+    throw configError(
       'config-invalid',
       'DASHBOARD_USER and DASHBOARD_PASSWORD go together: one is set, not the other',
       {
@@ -70,7 +70,7 @@ export function checkGuardOptions(options: GuardOptions): void {
     );
   }
   if (options.user === undefined && !isLoopback(options.host)) {
-    throw new CrawlError(
+    throw configError(
       'config-invalid',
       `the dashboard would listen on ${options.host}, beyond this machine, without credentials`,
       {

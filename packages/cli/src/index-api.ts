@@ -1,5 +1,5 @@
 import type { Config } from '@pypi-graph/config';
-import { CrawlError, isCrawlError, type Logger } from '@pypi-graph/core';
+import { type CrawlError, httpError, isCrawlError, type Logger } from '@pypi-graph/core';
 import type { PypiApi } from '@pypi-graph/pipeline';
 import {
   createPypiClient,
@@ -92,7 +92,7 @@ export async function requireIndex(config: Config): Promise<number | undefined> 
   const probe = await probeIndex(config);
   if (probe.reachable) return probe.lastSerial;
   const cause = probe.error.message.replace(/ \(https?:[^)]*\)$/, '');
-  throw new CrawlError('index-unreachable', `the index at ${config.pypiUrl} is not reachable: ${cause}`, {
+  throw httpError('index-unreachable', `the index at ${config.pypiUrl} is not reachable: ${cause}`, {
     cause: probe.error,
     hint:
       probe.error.code === 'http-timeout'

@@ -3,7 +3,7 @@
 // runs, so that a terminal shows what start-up is doing from the first second.
 import path from 'node:path';
 import { type Config, loadConfig } from '@pypi-graph/config';
-import { CrawlError, createLogger, isCrawlError, type Logger } from '@pypi-graph/core';
+import { configError, createLogger, isCrawlError, type Logger } from '@pypi-graph/core';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import type { App } from './app';
 import { EXIT, type ExitCode } from './exit-codes';
@@ -150,7 +150,7 @@ program
       // Refused before a database is opened (or an embedded one created).
       (config) => {
         if (!config.redisUrl) {
-          throw new CrawlError('config-invalid', '`pnpm worker` needs REDIS_URL', {
+          throw configError('config-invalid', '`pnpm worker` needs REDIS_URL', {
             hint: 'set REDIS_URL to the Redis the crawl enqueues into; without Redis, `pnpm crawl` runs the jobs in its own process',
           });
         }

@@ -3,7 +3,7 @@
 // is done. Two refreshes never overlap (a PostgreSQL advisory lock, across processes and
 // machines); a slot missed while no scheduler ran is made up once at start, not once per slot.
 import path from 'node:path';
-import { CrawlError, toCrawlError } from '@pypi-graph/core';
+import { configError, jobError, toCrawlError } from '@pypi-graph/core';
 import {
   abandonRunningRefreshes,
   crawlSummary,
@@ -43,7 +43,7 @@ export function parseSchedule(expression: string): Cron {
   try {
     return new Cron(expression, { timezone: 'UTC', paused: true });
   } catch (err) {
-    throw new CrawlError('config-invalid', `invalid schedule "${expression}": ${(err as Error).message}`, {
+    throw configError('config-invalid', `invalid schedule "${expression}": ${(err as Error).message}`, {
       hint: 'five cron fields in UTC, e.g. "0 */12 * * *" (00:00 and 12:00)',
     });
   }
@@ -185,13 +185,9 @@ export class Scheduler {
     const seconds = () => (Date.now() - started.getTime()) / 1000;
     try {
       if (fromSerial === null) {
-        throw new CrawlError(
-          'since-invalid',
-          'nothing crawled yet, so a refresh has no serial to start from',
-          {
-            hint: 'run `pnpm crawl --all` (or `--since yesterday`) once first',
-          },
-        );
+        throw configError('since-invalid', 'nothing crawled yet, so a refresh has no serial to start from', {
+          hint: 'run `pnpm crawl --all` (or `--since yesterday`) once first',
+        });
       }
       const runner = createRunner(app, { work: this.options.work });
       let stats: Awaited<ReturnType<typeof runner.drain>>;
@@ -254,7 +250,7 @@ export class Scheduler {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    this.abort.abort(new CrawlError('aborted', 'the scheduler is stopping'));
+    this.abort.abort(jobError('aborted', 'the scheduler is stopping'));
     await this.idle();
     if (this.lagTimer) clearInterval(this.lagTimer);
     await this.watcher?.close();

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Config } from '@pypi-graph/config';
-import { CrawlError, type Logger, toCrawlError } from '@pypi-graph/core';
+import { type Logger, sandboxError, sdistError, toCrawlError } from '@pypi-graph/core';
 import type { BuildResolution, BuildWheel } from '@pypi-graph/db';
 import {
   type BuildWheelFile,
@@ -147,7 +147,7 @@ function createGate(
             } catch (err) {
               // SANDBOX_PYTHONS names something that is not a Python of its version: no sandbox
               const e = toCrawlError(err);
-              return { ok: false, durationMs: 0, reason: e.message, hint: e.hint ?? NO_PYTHONS_HINT };
+              return { ok: false, durationMs: 0, reason: e.message, hint: e.hintOr(NO_PYTHONS_HINT) };
             }
             return probeSandbox({
               interpreters: config.sandboxInterpreters,
@@ -257,7 +257,7 @@ export async function createSdistExtractor(
         } catch (err) {
           // the gate's proof fails the same way and says it once (createGate); the file waits
           await gate.ensure();
-          throw new CrawlError('sandbox-unavailable', toCrawlError(err).message, { hint: NO_PYTHONS_HINT });
+          throw sandboxError('sandbox-unavailable', toCrawlError(err).message, { hint: NO_PYTHONS_HINT });
         }
         const resolver = hooks.resolveBuildDependencies;
         const results: Record<string, KeyResult> = {};
@@ -305,7 +305,7 @@ export async function createSdistExtractor(
 
         if (found.kind === 'needs-pep517') {
           if (!resolver) {
-            throw new CrawlError('no-static-metadata', found.reason, {
+            throw sdistError('no-static-metadata', found.reason, {
               hint: 'only building the sdist with its backend would tell (a setup.py beside it is not what pip builds)',
               details: { notes: found.notes },
             });

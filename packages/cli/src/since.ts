@@ -1,4 +1,4 @@
-import { CrawlError } from '@pypi-graph/core';
+import { configError } from '@pypi-graph/core';
 
 export type Since = { kind: 'serial'; serial: number } | { kind: 'time'; time: Date };
 
@@ -27,7 +27,7 @@ export function parseSince(value: string, now = new Date()): Since {
     const time = new Date(iso);
     if (!Number.isNaN(time.getTime())) return { kind: 'time', time };
   }
-  throw new CrawlError('since-invalid', `cannot read --since ${JSON.stringify(value)}`, {
+  throw configError('since-invalid', `cannot read --since ${JSON.stringify(value)}`, {
     hint: 'use a serial (12345678), today, yesterday, "3 days ago" or an ISO date (2024-05-01)',
   });
 }

@@ -1,7 +1,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CrawlError } from '@pypi-graph/core';
+import { type CrawlError, configError } from '@pypi-graph/core';
 import { z } from 'zod';
 
 const csv = z.string().transform((s) =>
@@ -202,7 +202,7 @@ export const VERSION = '0.1.0';
 export const SANDBOX_PYTHON_KEYS = ['27', '36', '37', '38', '39', '310', '311', '312', '313'] as const;
 
 function sandboxPythonsInvalid(message: string): CrawlError {
-  return new CrawlError('config-invalid', `invalid configuration: SANDBOX_PYTHONS: ${message}`, {
+  return configError('config-invalid', `invalid configuration: SANDBOX_PYTHONS: ${message}`, {
     hint: 'SANDBOX_PYTHONS is KEY=PATH, comma separated, each PATH an executable Python of that version: 27=/usr/bin/python2.7,312=/opt/python3.12/bin/python3.12 (nix/README.md "Interpreters")',
   });
 }
@@ -259,7 +259,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const parsed = EnvSchema.safeParse(cleaned);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new CrawlError('config-invalid', `invalid configuration: ${issues}`, {
+    throw configError('config-invalid', `invalid configuration: ${issues}`, {
       hint: 'see "Configuration" in README.md',
     });
   }

@@ -2,7 +2,7 @@
 // 10 million files in the database, which no crawl on one machine produces in the time a
 // benchmark has. Rows arrive fully formed (ids included) and go in with COPY, one stream per
 // table on its own connection, so the producer and PostgreSQL work at the same time.
-import { CrawlError } from '@pypi-graph/core';
+import { internalError } from '@pypi-graph/core';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 
@@ -201,8 +201,7 @@ export async function bulkLoad(
       `SELECT t FROM (VALUES ${TABLE_NAMES.map((t) => `('${t}', EXISTS (SELECT 1 FROM ${t}))`).join(', ')}) v(t, has) WHERE has`,
     );
     if (counts.rows.length > 0) {
-      throw new CrawlError(
-        'internal-error',
+      throw internalError(
         `bulk load needs empty tables; ${counts.rows.map((r) => r.t).join(', ')} already hold rows`,
         { hint: 'load into a new database (createdb, then pnpm migrate)' },
       );

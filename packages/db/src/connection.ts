@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
-import { CrawlError } from '@pypi-graph/core';
+import { configError } from '@pypi-graph/core';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
@@ -44,7 +44,7 @@ export interface DatabaseOptions {
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.databaseUrl) return openPostgres(options.databaseUrl, options.poolSize ?? 10, options.onQuery);
   if (!options.pglitePath) {
-    throw new CrawlError('config-invalid', 'no DATABASE_URL and no embedded database path');
+    throw configError('config-invalid', 'no DATABASE_URL and no embedded database path');
   }
   return openPglite(options.pglitePath);
 }

@@ -1,3 +1,4 @@
+import { invariantError } from '@pypi-graph/core';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from './connection';
 import { NEXT_CHANGE_SEQ } from './projects';
@@ -112,7 +113,7 @@ export async function saveExtraction(db: Db, record: ExtractionRecord): Promise<
         set: values,
       })
       .returning({ id: extractions.id });
-    if (!row) throw new Error('upsert of extraction returned nothing');
+    if (!row) throw invariantError('upsert of extraction returned nothing');
     if (!JOB_FAILURE_METHODS.includes(record.method)) {
       // A result of a real run (ok, or a per-Python failure) supersedes the record that the
       // job for this file had failed for good or was waiting for a sandbox (method

@@ -27,6 +27,7 @@ export {
   serialBefore,
 } from './changelog';
 export { type Database, type DatabaseOptions, type Db, openDatabase, type Schema } from './connection';
+export { databaseFault, isDatabaseUnavailable } from './errors';
 export { type ExplainedStatement, explainCalls } from './explain';
 export {
   type BuildDependencyUsed,

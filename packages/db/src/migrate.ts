@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CrawlError, type Logger, silentLogger } from '@pypi-graph/core';
+import { internalError, type Logger, silentLogger } from '@pypi-graph/core';
 import type { Database } from './connection';
 
 /** The committed SQL migrations, applied in file name order. */
@@ -39,7 +39,7 @@ export async function migrate(database: Database, logger: Logger = silentLogger)
       const known = applied.get(name);
       if (known !== undefined) {
         if (known !== sha) {
-          throw new CrawlError('internal-error', `migration ${name} changed after it was applied`, {
+          throw internalError(`migration ${name} changed after it was applied`, {
             hint: 'add a new migration file instead of editing an applied one',
           });
         }
@@ -52,7 +52,7 @@ export async function migrate(database: Database, logger: Logger = silentLogger)
         );
       } catch (err) {
         await exec('ROLLBACK').catch(() => {});
-        throw new CrawlError('internal-error', `migration ${name} failed: ${(err as Error).message}`, {
+        throw internalError(`migration ${name} failed: ${(err as Error).message}`, {
           cause: err,
         });
       }

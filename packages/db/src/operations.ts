@@ -1,6 +1,7 @@
 // What distributed operation needs from the database (issue 5): the work Redis must never be
 // the only holder of (pending projects, files without results), failed work for re-crawls, and
 // the record of scheduled refreshes.
+import { invariantError } from '@pypi-graph/core';
 import { pep503Name } from '@pypi-graph/pyspec';
 import { and, asc, desc, eq, gt, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Db } from './connection';
@@ -295,7 +296,7 @@ export async function startRefresh(db: Db, slot: Date | null, fromSerial: number
     .insert(refreshes)
     .values({ slot, status: 'running', fromSerial })
     .returning({ id: refreshes.id });
-  if (!row) throw new Error('insert of refresh returned nothing');
+  if (!row) throw invariantError('insert of refresh returned nothing');
   return row.id;
 }
 

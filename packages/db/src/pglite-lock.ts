@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { CrawlError, currentOwner, ownerState, ProcessOwner } from '@pypi-graph/core';
+import { type CrawlError, currentOwner, databaseError, ownerState, ProcessOwner } from '@pypi-graph/core';
 
 // One process at a time may open a PGlite directory: PGlite is PostgreSQL compiled to WASM in
 // the opening process, with no server in between, and two of them writing the same files corrupt
@@ -32,7 +32,7 @@ async function readLock(path: string): Promise<Read> {
 }
 
 function lockedError(dir: string, path: string, owner: ProcessOwner, elsewhere: boolean): CrawlError {
-  return new CrawlError(
+  return databaseError(
     'database-locked',
     elsewhere
       ? `the embedded database ${dir} was opened by pid ${owner.pid} on host ${owner.host}, which this machine cannot ask`
@@ -89,7 +89,7 @@ export async function lockPglite(dir: string): Promise<PgliteLock> {
       }
       await unlink(aside).catch(() => {});
     }
-    throw new CrawlError('database-locked', `could not take the lock of the embedded database ${dir}`, {
+    throw databaseError('database-locked', `could not take the lock of the embedded database ${dir}`, {
       hint: 'several processes are opening it at once; start one',
       details: { dir, lock: path },
     });

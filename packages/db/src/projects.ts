@@ -1,3 +1,4 @@
+import { invariantError } from '@pypi-graph/core';
 import { bucketOf, machNixName, pep503Name } from '@pypi-graph/pyspec';
 import { and, eq, notInArray, sql } from 'drizzle-orm';
 import type { Db } from './connection';
@@ -86,7 +87,7 @@ export async function saveProject(db: Db, indexRecord: ProjectRecord, now = new 
         set: { crawledAt: now },
       })
       .returning({ id: projects.id, lastSerial: projects.lastSerial, removed: projects.removed });
-    if (!project) throw new Error('upsert of project returned nothing');
+    if (!project) throw invariantError('upsert of project returned nothing');
     // Lock the row: two jobs for one project serialize here.
     const [locked] = await tx
       .select({ lastSerial: projects.lastSerial })

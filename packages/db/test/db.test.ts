@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { isDatabaseUnavailable, toCrawlError } from '@pypi-graph/core';
+import { toCrawlError } from '@pypi-graph/core';
 import { is, sql } from 'drizzle-orm';
 import { getTableConfig, PgTable } from 'drizzle-orm/pg-core';
 import pg from 'pg';
@@ -19,6 +19,7 @@ import {
   failedFileWork,
   failuresByCode,
   getProject,
+  isDatabaseUnavailable,
   isWaitingForSandbox,
   listFilesWithoutResult,
   listPendingProjects,

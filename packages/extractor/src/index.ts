@@ -45,6 +45,7 @@ export {
   type SandboxVerdict,
   type SetupPyDependencies,
   sandboxGate,
+  sandboxResultsFrom,
   storeName,
 } from './sandbox';
 export {

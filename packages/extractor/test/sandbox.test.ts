@@ -5,7 +5,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { CrawlError } from '@pypi-graph/core';
+import { CrawlError, isEnvironmentFault } from '@pypi-graph/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   PYTHON_KEYS,
@@ -15,6 +15,7 @@ import {
   runSandbox,
   type SandboxResult,
   type SandboxResults,
+  sandboxResultsFrom,
   storeName,
 } from '../src';
 import { makeSdist as makeSdistIn, REPO } from './make-sdist';
@@ -444,6 +445,90 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
     expect(performance.now() - started).toBeLessThan(10_000);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     expect(processesOf('endless-loop-1.0')).toEqual([]);
+  });
+
+  it("turns a malformed result.json (driver.py's real output, broken) into a typed failure of the sdist", async () => {
+    const { results, outPath } = await run('plain');
+    const file = path.join(outPath, 'result.json');
+    const text = await readFile(file, 'utf8');
+    const keys = Object.keys(JSON.parse(text)) as PythonKey[];
+    expect(keys.length).toBeGreaterThan(0);
+    // The real output goes through the real parse function to what runSandbox returned.
+    expect(sandboxResultsFrom(text, keys, file)).toEqual(
+      Object.fromEntries(Object.entries(results).filter(([k]) => keys.includes(k as PythonKey))),
+    );
+    type Raw = Record<string, { ok?: Record<string, unknown>; error?: Record<string, unknown> }>;
+    const real = JSON.parse(text) as Raw;
+    const first = keys.find((k) => real[k]?.ok !== undefined)!;
+    expect(first).toBeDefined();
+    const broken = (change: (r: Raw, ok: Record<string, unknown>) => void): string => {
+      const copy = structuredClone(real);
+      change(copy, copy[first]!.ok!);
+      return JSON.stringify(copy);
+    };
+    const malformed: Array<[string, string, RegExp]> = [
+      ['cut off', text.slice(0, Math.floor(text.length / 2)), /cannot read .*result\.json/],
+      ['not an object', JSON.stringify([real]), /result\.json: result: /],
+      [
+        'a number in a list',
+        broken((_, ok) => {
+          ok.install_requires = ['a', 1];
+        }),
+        /install_requires/,
+      ],
+      [
+        'no extras_require',
+        broken((_, ok) => {
+          delete ok.extras_require;
+        }),
+        /extras_require/,
+      ],
+      [
+        'both ok and error',
+        broken((r) => {
+          r[first]!.error = { code: 'setup-py-error', log: '' };
+        }),
+        new RegExp(first),
+      ],
+      [
+        'a code not of the sandbox',
+        broken((r) => {
+          r[first] = { error: { code: 'rm-rf', log: '' } };
+        }),
+        /code|rm-rf/,
+      ],
+      [
+        'a Python not asked for',
+        broken((r) => {
+          r['26'] = r[first]!;
+        }),
+        /26/,
+      ],
+      ['a key __proto__', text.replace(/^\{/, '{"__proto__": {},'), /__proto__/],
+      [
+        'a Python missing',
+        broken((r) => {
+          delete r[first];
+        }),
+        new RegExp(first),
+      ],
+    ];
+    for (const [what, bad, mentions] of malformed) {
+      let caught: unknown;
+      try {
+        sandboxResultsFrom(bad, keys, file);
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught, what).toBeInstanceOf(CrawlError);
+      const err = caught as CrawlError;
+      expect(err.code, what).toBe('sandbox-output-invalid');
+      expect(err.message, what).toContain(file);
+      expect(err.message, what).toMatch(mentions);
+      // Final and the file's own: the sdist queue records it against the file instead of retrying.
+      expect(err.retryable, what).toBe(false);
+      expect(isEnvironmentFault(err.code), what).toBe(false);
+    }
   });
 
   it('refuses an sdist whose sha256 does not match', async () => {

@@ -1,4 +1,4 @@
-import { CrawlError, type Logger } from '@pypi-graph/core';
+import { type CrawlError, internalError, jobError, type Logger, toCrawlError } from '@pypi-graph/core';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { type FedQueue, RedisBacklog } from './backlog';
@@ -75,7 +75,7 @@ export class BullmqRunner implements Runner {
     const def = this.definition(queue);
     const parsed = def.payload.safeParse(payload);
     if (!parsed.success) {
-      throw new CrawlError('job-payload-invalid', `invalid ${queue} payload: ${parsed.error.message}`);
+      throw jobError('job-payload-invalid', `invalid ${queue} payload: ${parsed.error.message}`);
     }
     const id = bullmqJobId(def.jobId(parsed.data));
     const q = this.queues.get(queue)!;
@@ -100,7 +100,7 @@ export class BullmqRunner implements Runner {
 
   private definition(queue: QueueName): AnyQueueDefinition {
     const def = this.definitions[queue];
-    if (!def) throw new CrawlError('internal-error', `no processor for queue ${queue}`);
+    if (!def) throw internalError(`no processor for queue ${queue}`);
     return def;
   }
 

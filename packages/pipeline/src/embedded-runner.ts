@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { CrawlError, type Logger } from '@pypi-graph/core';
+import { CrawlError, internalError, jobError, type Logger, toCrawlError } from '@pypi-graph/core';
 import { MemoryBacklog } from './backlog';
 import type { AnyQueueDefinition, Enqueue, EnqueueOptions, PipelineContext, QueueName } from './context';
 import { JobExecutor, queueStats } from './executor';
@@ -65,7 +65,7 @@ export class EmbeddedRunner implements Runner {
     const def = this.definition(queue);
     const parsed = def.payload.safeParse(payload);
     if (!parsed.success) {
-      throw new CrawlError('job-payload-invalid', `invalid ${queue} payload: ${parsed.error.message}`);
+      throw jobError('job-payload-invalid', `invalid ${queue} payload: ${parsed.error.message}`);
     }
     const id = def.jobId(parsed.data);
     if (this.known.has(id)) return false;
@@ -80,7 +80,7 @@ export class EmbeddedRunner implements Runner {
 
   private definition(queue: QueueName): AnyQueueDefinition {
     const def = this.queues[queue];
-    if (!def) throw new CrawlError('internal-error', `no processor for queue ${queue}`);
+    if (!def) throw internalError(`no processor for queue ${queue}`);
     return def;
   }
 
@@ -209,7 +209,7 @@ export class EmbeddedRunner implements Runner {
 
   async close(): Promise<void> {
     this.removeDepthSource();
-    this.controller.abort(new CrawlError('aborted', 'runner closed'));
+    this.controller.abort(jobError('aborted', 'runner closed'));
     for (const list of this.pending.values()) list.length = 0;
   }
 }

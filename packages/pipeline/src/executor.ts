@@ -2,7 +2,7 @@
 // processor, classify the outcome (completed, retry after a delay, final failure), record a final
 // failure (`onFailed`) and count it. The runners (embedded-runner.ts, bullmq-runner.ts) only carry
 // jobs: how one is taken, delayed for its retry, acknowledged (docs/architecture.md §5).
-import { CrawlError, type Logger, toCrawlError } from '@pypi-graph/core';
+import { type CrawlError, jobError, type Logger, toCrawlError } from '@pypi-graph/core';
 import type { AnyQueueDefinition, PipelineContext, QueueName } from './context';
 import type { PipelineMetrics } from './metrics';
 import { backoffMs, type QueueStats, type RunnerStats, recordsFailure } from './runner';
@@ -54,10 +54,7 @@ export class JobExecutor {
     const parsed = def.payload.safeParse(job.payload);
     if (!parsed.success) {
       // No payload to record a failure against: counted and logged, never retried.
-      const err = new CrawlError(
-        'job-payload-invalid',
-        `invalid ${def.name} payload: ${parsed.error.message}`,
-      );
+      const err = jobError('job-payload-invalid', `invalid ${def.name} payload: ${parsed.error.message}`);
       timer.failed(err.code);
       this.countFailure(stats, err);
       this.logger
@@ -82,7 +79,7 @@ export class JobExecutor {
       err = toCrawlError(thrown);
     }
     if (job.signal.aborted && err.code !== 'aborted') {
-      err = new CrawlError('aborted', `aborted: ${err.message}`, { cause: err });
+      err = jobError('aborted', `aborted: ${err.message}`, { cause: err });
     }
     if (err.retryable && attempt < job.attempts && !job.signal.aborted) {
       const delayMs = backoffMs(attempt, err);

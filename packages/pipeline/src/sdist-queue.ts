@@ -1,4 +1,4 @@
-import { CrawlError, toCrawlError } from '@pypi-graph/core';
+import { type CrawlError, invariantError, sandboxError, toCrawlError } from '@pypi-graph/core';
 import {
   fileBySha256,
   isWaitingForSandbox,
@@ -87,7 +87,7 @@ export const sdistQueue: QueueDefinition<SdistPayload> = {
   async process(ctx, payload, job) {
     const file = await fileBySha256(ctx.db, payload.sha256, payload.filename);
     if (!file) return { status: 'gone' };
-    if (!ctx.sdists) throw new Error('no sdist extractor configured');
+    if (!ctx.sdists) throw invariantError('no sdist extractor configured');
     const started = new Date();
     let outcome: Awaited<ReturnType<NonNullable<PipelineContext['sdists']>['extract']>>;
     const t0 = performance.now();
@@ -97,7 +97,7 @@ export const sdistQueue: QueueDefinition<SdistPayload> = {
         (await isWaitingForSandbox(ctx.db, file.fileId, SDIST_EXTRACTOR_VERSION))
       ) {
         // Known to need setup.py, and still no sandbox here: not downloaded again.
-        throw new CrawlError('sandbox-unavailable', `${file.filename} still waits for a sandbox`);
+        throw sandboxError('sandbox-unavailable', `${file.filename} still waits for a sandbox`);
       }
       outcome = await ctx.sdists.extract(file, job.signal);
     } catch (thrown) {

@@ -1,4 +1,4 @@
-import { type CrawlError, toCrawlError } from '@pypi-graph/core';
+import { type CrawlError, invariantError, toCrawlError } from '@pypi-graph/core';
 import { fileBySha256, type RequirementRow, saveExtraction, wheelsWithoutMetadata } from '@pypi-graph/db';
 import { parseCoreMetadata, parseRequirement, pep503Name, readDependencyFields } from '@pypi-graph/pyspec';
 import { z } from 'zod';
@@ -71,7 +71,7 @@ export const wheelQueue: QueueDefinition<WheelPayload> = {
   async process(ctx, payload, job) {
     const file = await fileBySha256(ctx.db, payload.sha256, payload.filename);
     if (!file) return { status: 'gone' };
-    if (!ctx.wheels) throw new Error('no wheel reader configured');
+    if (!ctx.wheels) throw invariantError('no wheel reader configured');
     const started = new Date();
     let result: Awaited<ReturnType<NonNullable<PipelineContext['wheels']>['read']>>;
     let rows: ReturnType<typeof wheelRequirementRows>;

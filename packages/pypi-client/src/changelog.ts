@@ -1,4 +1,4 @@
-import { CrawlError } from '@pypi-graph/core';
+import { type CrawlError, httpError } from '@pypi-graph/core';
 import type { HttpClient } from './http';
 import { invalidResponse } from './http-errors';
 import { XMLRPC_KEY } from './rate-limiter';
@@ -24,13 +24,13 @@ export function faultError(faultCode: number, faultString: string, method: strin
   const details = { method, faultCode, faultString };
   if (faultCode === RATE_LIMIT_FAULT && /TooManyRequests/i.test(faultString)) {
     const seconds = /reset in (\d+(?:\.\d+)?) seconds?/i.exec(faultString)?.[1];
-    return new CrawlError('xmlrpc-rate-limited', `XML-RPC ${method}: ${faultString}`, {
+    return httpError('xmlrpc-rate-limited', `XML-RPC ${method}: ${faultString}`, {
       retryAfterMs: seconds === undefined ? undefined : Math.ceil(Number(seconds) * 1000),
       hint: 'lower XMLRPC_RPS; PyPI allows about one XML-RPC request per second',
       details,
     });
   }
-  return new CrawlError('xmlrpc-fault', `XML-RPC ${method} fault ${faultCode}: ${faultString}`, { details });
+  return httpError('xmlrpc-fault', `XML-RPC ${method} fault ${faultCode}: ${faultString}`, { details });
 }
 
 /** Calls XML-RPC methods on the index's `/pypi` endpoint. */

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { CrawlError } from '@pypi-graph/core';
+import { type CrawlError, httpError, jobError } from '@pypi-graph/core';
 
 /** Sleeps `ms` milliseconds; an abort ends the wait at once with code `aborted`. */
 export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -17,7 +17,7 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 }
 
 export function abortedError(cause: unknown): CrawlError {
-  return new CrawlError('aborted', 'the operation was aborted', { cause });
+  return jobError('aborted', 'the operation was aborted', { cause });
 }
 
 // https://www.rfc-editor.org/rfc/rfc9110#field.retry-after
@@ -86,12 +86,12 @@ export function resolveHttpUrl(url: string, base?: string | URL): URL | undefine
 export function checkAllowedUrl(url: string | URL, allowedHosts: ReadonlySet<string>, base?: string): URL {
   const parsed = typeof url === 'string' ? resolveHttpUrl(url, base) : url;
   if (parsed === undefined) {
-    throw new CrawlError('url-host-not-allowed', `not an http(s) URL: ${String(url)}`, {
+    throw httpError('url-host-not-allowed', `not an http(s) URL: ${String(url)}`, {
       details: { url: String(url) },
     });
   }
   if (!allowedHosts.has(parsed.host.toLowerCase())) {
-    throw new CrawlError('url-host-not-allowed', `host ${parsed.host} is not an allowed files host`, {
+    throw httpError('url-host-not-allowed', `host ${parsed.host} is not an allowed files host`, {
       hint: 'add the host to PYPI_FILES_HOSTS if it is trustworthy',
       details: { url: parsed.href, host: parsed.host },
     });

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { CrawlError } from '@pypi-graph/core';
+import { downloadError, httpError, internalError } from '@pypi-graph/core';
 import type { HttpClient } from './http';
 import { invalidResponse, tooLargeError } from './http-errors';
 import type {
@@ -34,15 +34,12 @@ export class FilesApi {
     const target = this.#http.allowedUrl(url);
     const expected = options.sha256.toLowerCase();
     if (!/^[0-9a-f]{64}$/.test(expected)) {
-      throw new CrawlError(
-        'internal-error',
-        `download: expected sha256 is not a hex digest: ${options.sha256}`,
-      );
+      throw internalError(`download: expected sha256 is not a hex digest: ${options.sha256}`);
     }
     const cap = options.size ?? options.maxBytes ?? DEFAULT_DOWNLOAD_MAX_BYTES;
     const details = { url: target.href, expectedSha256: expected, expectedSize: options.size };
     const sizeMismatch = (actual: number | string) =>
-      new CrawlError(
+      downloadError(
         'download-size-mismatch',
         `${target.href}: expected ${options.size} bytes, got ${actual}`,
         {
@@ -83,7 +80,7 @@ export class FilesApi {
           if (options.size !== undefined && bytes !== options.size) throw sizeMismatch(bytes);
           const actual = hash.digest('hex');
           if (actual !== expected) {
-            throw new CrawlError(
+            throw downloadError(
               'download-sha256-mismatch',
               `${res.url.href}: sha256 ${actual}, expected ${expected}`,
               {
@@ -126,7 +123,7 @@ export class FilesApi {
       start < 0 ||
       endInclusive < start
     ) {
-      throw new CrawlError('internal-error', `fetchRange: bad range ${start}-${endInclusive}`);
+      throw internalError(`fetchRange: bad range ${start}-${endInclusive}`);
     }
     const cap = this.#http.config.httpMaxResponseBytes;
     const length = endInclusive - start + 1;
@@ -154,7 +151,7 @@ export class FilesApi {
           if (data.length > want)
             throw invalidResponse(res.url.href, '206 body longer than its Content-Range');
           if (data.length < want) {
-            throw new CrawlError('body-truncated', `206 body has ${data.length} of ${want} bytes`, {
+            throw httpError('body-truncated', `206 body has ${data.length} of ${want} bytes`, {
               details: { url: res.url.href },
             });
           }
@@ -170,7 +167,7 @@ export class FilesApi {
         const need = endInclusive + 1;
         if (need > Math.min(cap, options.maxBytesIfRangeIgnored ?? cap)) {
           res.destroy();
-          throw new CrawlError('range-not-supported', `${res.url.href} ignores Range requests`, {
+          throw httpError('range-not-supported', `${res.url.href} ignores Range requests`, {
             hint: 'download the whole file instead',
             details: { url: res.url.href, start, endInclusive },
           });
@@ -182,7 +179,7 @@ export class FilesApi {
         const prefix = await readAtMost(res.chunks(), need);
         res.destroy();
         if (prefix.length <= start) {
-          throw new CrawlError('http-4xx', `${res.url.href}: range starts beyond the end of the file`, {
+          throw httpError('http-4xx', `${res.url.href}: range starts beyond the end of the file`, {
             details: { url: res.url.href, size: prefix.length, start },
           });
         }
@@ -223,10 +220,7 @@ export class FilesApi {
     const target = this.#http.allowedUrl(url);
     const expected = options.sha256?.toLowerCase();
     if (expected !== undefined && !/^[0-9a-f]{64}$/.test(expected)) {
-      throw new CrawlError(
-        'internal-error',
-        `fetchSmallFile: expected sha256 is not a hex digest: ${expected}`,
-      );
+      throw internalError(`fetchSmallFile: expected sha256 is not a hex digest: ${expected}`);
     }
     return this.#http.request(
       { url: target, signal: options.signal, meter: options.meter, kind: 'metadata' },
@@ -234,7 +228,7 @@ export class FilesApi {
         const data = await res.buffer(options.maxBytes);
         const actual = createHash('sha256').update(data).digest('hex');
         if (expected !== undefined && actual !== expected) {
-          throw new CrawlError(
+          throw downloadError(
             'download-sha256-mismatch',
             `${res.url.href}: sha256 ${actual}, expected ${expected}`,
             {

@@ -1,4 +1,11 @@
-import { CrawlError, type FailureCode, isCrawlError } from '@pypi-graph/core';
+import {
+  type CrawlError,
+  crawlError,
+  type FailureCode,
+  httpError,
+  internalError,
+  isCrawlError,
+} from '@pypi-graph/core';
 import { abortedError, parseRetryAfter } from './common';
 
 // The one place where HTTP outcomes become failure codes: 429 and 5xx are mapped to a typed
@@ -25,9 +32,9 @@ export function errorForStatus(
 ): CrawlError {
   const details = { url, status };
   const override = overrides[status];
-  if (override !== undefined) return new CrawlError(override, `HTTP ${status} from ${url}`, { details });
+  if (override !== undefined) return crawlError(override, `HTTP ${status} from ${url}`, { details });
   if (status === 429) {
-    return new CrawlError('http-429', `HTTP 429 Too Many Requests from ${url}`, {
+    return httpError('http-429', `HTTP 429 Too Many Requests from ${url}`, {
       retryAfterMs: parseRetryAfter(headers['retry-after']),
       hint: 'lower HTTP_RPS_PER_HOST or XMLRPC_RPS',
       details,
@@ -35,17 +42,17 @@ export function errorForStatus(
   }
   if (status >= 500) {
     // https://www.rfc-editor.org/rfc/rfc9110#status.503: 503 may carry Retry-After too.
-    return new CrawlError('http-5xx', `HTTP ${status} from ${url}`, {
+    return httpError('http-5xx', `HTTP ${status} from ${url}`, {
       retryAfterMs: status === 503 ? parseRetryAfter(headers['retry-after']) : undefined,
       details,
     });
   }
   if (status >= 300 && status < 400) {
-    return new CrawlError('response-invalid', `unexpected redirect (HTTP ${status}) from ${url}`, {
+    return httpError('response-invalid', `unexpected redirect (HTTP ${status}) from ${url}`, {
       details,
     });
   }
-  return new CrawlError('http-4xx', `HTTP ${status} from ${url}`, { details });
+  return httpError('http-4xx', `HTTP ${status} from ${url}`, { details });
 }
 
 /** Where in the exchange a transport failure happened; decides body-truncated vs network-error. */
@@ -81,7 +88,7 @@ export function dnsError(
   cachedUntil?: Date,
 ): CrawlError {
   const why = cause instanceof Error ? cause.message : String(cause);
-  return new CrawlError(
+  return httpError(
     'dns-error',
     cachedUntil
       ? `${host} did not resolve a moment ago (${why}); not asked again before ${cachedUntil.toISOString()} (${url})`
@@ -105,14 +112,14 @@ export function errorForFailure(err: unknown, ctx: FailureContext): CrawlError {
     return dnsError(ctx.url, new URL(ctx.url).hostname, err, ctx.dnsFailureTtlMs ?? DNS_FAILURE_TTL_MS);
   }
   if (typeof code === 'string' && TLS_CODE.test(code)) {
-    return new CrawlError('tls-error', `TLS: ${(err as Error).message} (${ctx.url})`, {
+    return httpError('tls-error', `TLS: ${(err as Error).message} (${ctx.url})`, {
       cause: err,
       hint: "the server's certificate does not verify (expired, another name, an unknown CA); for a mirror behind a private CA, give its certificate to the client (NODE_EXTRA_CA_CERTS)",
       details,
     });
   }
   if (typeof code === 'string' && TIMEOUT_CODES.has(code)) {
-    return new CrawlError('http-timeout', `timed out (${ctx.phase}) on ${ctx.url}`, {
+    return httpError('http-timeout', `timed out (${ctx.phase}) on ${ctx.url}`, {
       cause: err,
       hint: 'raise HTTP_TIMEOUT_MS if the index is slow',
       details,
@@ -126,20 +133,16 @@ export function errorForFailure(err: unknown, ctx: FailureContext): CrawlError {
     (typeof code === 'string' && (code.startsWith('UND_ERR') || /^E[A-Z]+$/.test(code))) ||
     (err instanceof Error && err.name === 'SocketError')
   ) {
-    return new CrawlError('network-error', `${(err as Error).message} (${ctx.url})`, { cause: err, details });
+    return httpError('network-error', `${(err as Error).message} (${ctx.url})`, { cause: err, details });
   }
-  return new CrawlError(
-    'internal-error',
-    `${err instanceof Error ? err.message : String(err)} (${ctx.url})`,
-    {
-      cause: err,
-      details,
-    },
-  );
+  return internalError(`${err instanceof Error ? err.message : String(err)} (${ctx.url})`, {
+    cause: err,
+    details,
+  });
 }
 
 export function truncatedError(ctx: FailureContext, cause?: unknown): CrawlError {
-  return new CrawlError(
+  return httpError(
     'body-truncated',
     `body ended after ${ctx.receivedBytes ?? 0} of ${ctx.expectedBytes ?? '?'} bytes (${ctx.url})`,
     { cause, details: { url: ctx.url, received: ctx.receivedBytes, expected: ctx.expectedBytes } },
@@ -147,19 +150,19 @@ export function truncatedError(ctx: FailureContext, cause?: unknown): CrawlError
 }
 
 export function tooLargeError(url: string, limit: number, size?: number): CrawlError {
-  return new CrawlError('response-too-large', `response from ${url} exceeds ${limit} bytes`, {
+  return httpError('response-too-large', `response from ${url} exceeds ${limit} bytes`, {
     hint: 'raise HTTP_MAX_RESPONSE_BYTES if the answer is legitimate',
     details: { url, limit, size },
   });
 }
 
 export function invalidResponse(url: string, message: string, cause?: unknown): CrawlError {
-  return new CrawlError('response-invalid', `${message} (${url})`, { cause, details: { url } });
+  return httpError('response-invalid', `${message} (${url})`, { cause, details: { url } });
 }
 
 /** The error for a request that did not complete within HTTP_DEADLINE_MS (a server dripping bytes). */
 export function deadlineError(url: string, deadlineMs: number, receivedBytes?: number): CrawlError {
-  return new CrawlError('http-timeout', `no complete answer within ${deadlineMs} ms (${url})`, {
+  return httpError('http-timeout', `no complete answer within ${deadlineMs} ms (${url})`, {
     hint: 'raise HTTP_DEADLINE_MS if large files come over a slow link',
     details: { url, deadlineMs, receivedBytes, phase: 'deadline' },
   });
@@ -167,7 +170,7 @@ export function deadlineError(url: string, deadlineMs: number, receivedBytes?: n
 
 /** A redirect from https to plain http: never followed (the rest would travel unencrypted). */
 export function insecureRedirectError(from: string, to: string): CrawlError {
-  return new CrawlError('insecure-redirect', `${from} redirects to ${to}: from https to plain http`, {
+  return httpError('insecure-redirect', `${from} redirects to ${to}: from https to plain http`, {
     hint: 'the index or a files host downgrades to http; give pypi-graph an https URL that stays https',
     details: { url: from, location: to },
   });

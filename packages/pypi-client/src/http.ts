@@ -3,7 +3,7 @@ import { rootCertificates } from 'node:tls';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import type { Config } from '@pypi-graph/config';
-import { type CrawlError, type FailureCode, type Logger, toCrawlError } from '@pypi-graph/core';
+import { type CrawlError, type FailureCode, httpError, type Logger, toCrawlError } from '@pypi-graph/core';
 import { Agent, type Dispatcher } from 'undici';
 import {
   abortedError,
@@ -253,7 +253,7 @@ class Deadline {
     if (this.#timer !== undefined || this.#controller.signal.aborted) return;
     this.#timer = setTimeout(() => {
       this.expired = true;
-      this.#controller.abort(new Error(`deadline of ${this.#ms} ms`));
+      this.#controller.abort(httpError('http-timeout', `deadline of ${this.#ms} ms`));
     }, this.#ms);
     this.#timer.unref();
   }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CrawlError } from '@pypi-graph/core';
+import { httpError, internalError } from '@pypi-graph/core';
 import type { Redis } from 'ioredis';
 import { sleep, throwIfAborted } from './common';
 import { intervalMs, type RateLimiter, type RateOf } from './rate-limiter';
@@ -70,11 +70,11 @@ export class RedisRateLimiter implements RateLimiter {
       }
     } catch (err) {
       // Redis unreachable: retryable, like any other network failure.
-      throw new CrawlError('network-error', `rate limiter: ${(err as Error).message}`, { cause: err });
+      throw httpError('network-error', `rate limiter: ${(err as Error).message}`, { cause: err });
     }
     const wait = Number(reply);
     if (!Number.isFinite(wait) || wait < 0) {
-      throw new CrawlError('internal-error', `rate limiter: unexpected reply ${String(reply)}`);
+      throw internalError(`rate limiter: unexpected reply ${String(reply)}`);
     }
     return wait;
   }

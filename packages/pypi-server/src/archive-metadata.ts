@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { bufferRandomAccess, openZip } from '@pypi-graph/archive';
+import { metadataError } from '@pypi-graph/core';
 import * as tar from 'tar-stream';
 import unbzip2 from 'unbzip2-stream';
 
@@ -101,7 +102,7 @@ async function collect(stream: Readable, max: number): Promise<Buffer> {
   let size = 0;
   for await (const chunk of stream) {
     size += (chunk as Buffer).length;
-    if (size > max) throw new Error('metadata too large');
+    if (size > max) throw metadataError('metadata-too-large', 'metadata too large');
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);

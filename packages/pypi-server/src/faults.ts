@@ -1,4 +1,4 @@
-import { CrawlError } from '@pypi-graph/core';
+import { configError } from '@pypi-graph/core';
 import { z } from 'zod';
 
 // Fault injection: rules matched against each request, first match wins. A rule with
@@ -44,7 +44,7 @@ export const FaultRules = z.union([z.array(FaultRule), z.strictObject({ rules: z
 export function parseFaultRules(json: unknown, source = 'fault rules'): FaultRule[] {
   const result = FaultRules.safeParse(json);
   if (!result.success) {
-    throw new CrawlError('config-invalid', `${source} are invalid: ${z.prettifyError(result.error)}`, {
+    throw configError('config-invalid', `${source} are invalid: ${z.prettifyError(result.error)}`, {
       hint: 'See packages/pypi-server/readme.md for the fault rule format.',
     });
   }

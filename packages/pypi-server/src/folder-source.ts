@@ -1,6 +1,6 @@
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { CrawlError, type Logger, silentLogger } from '@pypi-graph/core';
+import { configError, type Logger, silentLogger } from '@pypi-graph/core';
 import {
   type CoreMetadata,
   packageTypeOf,
@@ -41,7 +41,7 @@ interface Scanned {
 export async function scanFolder(dir: string, log: Logger = silentLogger): Promise<FolderIndexInput> {
   const info = await stat(dir).catch(() => undefined);
   if (!info?.isDirectory()) {
-    throw new CrawlError('config-invalid', `--dir ${dir} is not a directory`);
+    throw configError('config-invalid', `--dir ${dir} is not a directory`);
   }
   let manifest: ParsedManifest = { files: new Map(), releases: new Map(), projects: new Map() };
   const manifestPath = join(dir, MANIFEST_NAME);
@@ -51,7 +51,7 @@ export async function scanFolder(dir: string, log: Logger = silentLogger): Promi
     try {
       json = JSON.parse(manifestText);
     } catch (err) {
-      throw new CrawlError('config-invalid', `${manifestPath} is not JSON: ${(err as Error).message}`);
+      throw configError('config-invalid', `${manifestPath} is not JSON: ${(err as Error).message}`);
     }
     manifest = parseManifest(json, manifestPath);
   }

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { CrawlError, createLogger } from '@pypi-graph/core';
+import { type CrawlError, configError, createLogger } from '@pypi-graph/core';
 import { parseFaultRules } from './faults';
 import { startPypiServer } from './server';
 
@@ -38,13 +38,13 @@ async function main(): Promise<void> {
   const log = createLogger({ level: values['log-level'] });
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new CrawlError('config-invalid', `--port ${values.port}`);
+    throw configError('config-invalid', `--port ${values.port}`);
   const rate = values['xmlrpc-rate'] === undefined ? undefined : Number(values['xmlrpc-rate']);
   if (rate !== undefined && !(rate >= 0))
-    throw new CrawlError('config-invalid', `--xmlrpc-rate ${values['xmlrpc-rate']}`);
+    throw configError('config-invalid', `--xmlrpc-rate ${values['xmlrpc-rate']}`);
   const day = values.day === undefined ? undefined : Number(values.day);
   if (day !== undefined && !(Number.isInteger(day) && day >= 0))
-    throw new CrawlError('config-invalid', `--day ${values.day} is not a whole number of days`);
+    throw configError('config-invalid', `--day ${values.day} is not a whole number of days`);
   const faults = values.faults
     ? parseFaultRules(JSON.parse(await readFile(values.faults, 'utf8')), values.faults)
     : undefined;

@@ -1,4 +1,4 @@
-import { CrawlError } from '@pypi-graph/core';
+import { configError } from '@pypi-graph/core';
 import { pep503Name } from '@pypi-graph/pyspec';
 import { z } from 'zod';
 import type { ProjectDirective, ReleaseDirective } from './index-model';
@@ -58,7 +58,7 @@ const micros = (s: string | undefined) => (s === undefined ? undefined : parseIs
 export function parseManifest(json: unknown, source = MANIFEST_NAME): ParsedManifest {
   const result = Manifest.safeParse(json);
   if (!result.success) {
-    throw new CrawlError(
+    throw configError(
       'config-invalid',
       `${source} is not a valid manifest: ${z.prettifyError(result.error)}`,
       {

@@ -1,3 +1,4 @@
+import { invariantError } from '@pypi-graph/core';
 import { Permutation24, PURPOSE, Stream } from './preset-random';
 
 // Project names of the PyPI-shaped preset: a bijection between project indexes and names, so
@@ -46,7 +47,7 @@ function modInverse(a: number, m: number): number {
     [r0, r1] = [r1, r0 - q * r1];
     [t0, t1] = [t1, t0 - q * t1];
   }
-  if (r0 !== 1) throw new Error(`${a} has no inverse modulo ${m}`);
+  if (r0 !== 1) throw invariantError(`${a} has no inverse modulo ${m}`);
   return ((t0 % m) + m) % m;
 }
 

@@ -1,3 +1,4 @@
+import { invariantError } from '@pypi-graph/core';
 import { type CoreMetadata, parseCoreMetadata } from '@pypi-graph/pyspec';
 import { type ArchiveEntry, gzipStored, tarArchive, wheelArchive, zipArchive } from './archive-writers';
 import {
@@ -510,9 +511,9 @@ export function viewProject(
     const d = Math.floor(e.time / DAY_S);
     if (d !== currentDay) {
       if (serial !== unitEnd)
-        throw new Error(`preset journal out of step for ${project.name}, day ${currentDay}`);
+        throw invariantError(`preset journal out of step for ${project.name}, day ${currentDay}`);
       const u = journal.unitOf(p.plan.index, d);
-      if (u < 0) throw new Error(`preset journal has no events of ${project.name} on day ${d}`);
+      if (u < 0) throw invariantError(`preset journal has no events of ${project.name} on day ${d}`);
       currentDay = d;
       serial = journal.unitFirstSerial(u) - 1;
       unitEnd = journal.unitLastSerial(u);
@@ -575,7 +576,7 @@ export function viewProject(
     project.lastSerial = serial;
   }
   if (serial !== unitEnd)
-    throw new Error(`preset journal out of step for ${project.name}, day ${currentDay}`);
+    throw invariantError(`preset journal out of step for ${project.name}, day ${currentDay}`);
   return { project, files };
 }
 

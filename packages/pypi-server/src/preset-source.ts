@@ -1,4 +1,4 @@
-import { CrawlError, type Logger, silentLogger } from '@pypi-graph/core';
+import { configError, invariantError, type Logger, silentLogger } from '@pypi-graph/core';
 import type { ChangelogRow, IndexFile, Project } from './index-model';
 import type { IndexSource, ProjectListing } from './index-source';
 import { WeightedLru } from './lru';
@@ -46,8 +46,7 @@ export function isPresetSpec(spec: string): boolean {
 /** Parses `pypi[,scale=F][,seed=S][,payload-bytes=B]`. */
 export function parsePresetSpec(spec: string): PresetOptions {
   const [head, ...parts] = spec.split(',').map((s) => s.trim());
-  if (head !== 'pypi')
-    throw new CrawlError('config-invalid', `--synthetic: "${spec}" is not pypi[,key=value…]`);
+  if (head !== 'pypi') throw configError('config-invalid', `--synthetic: "${spec}" is not pypi[,key=value…]`);
   const out: PresetOptions = { scale: 1, seed: 1, payloadBytes: 0 };
   for (const part of parts.filter(Boolean)) {
     const [key, value] = part.split('=', 2).map((s) => s.trim());
@@ -55,7 +54,7 @@ export function parsePresetSpec(spec: string): PresetOptions {
     if (key === 'scale' && value !== undefined && /^\d*\.?\d+(e-?\d+)?$/i.test(value)) {
       out.scale = Number(value);
       if (!(out.scale > 0 && out.scale <= MAX_SCALE)) {
-        throw new CrawlError('config-invalid', `--synthetic: scale=${value} is not in (0, ${MAX_SCALE}]`, {
+        throw configError('config-invalid', `--synthetic: scale=${value} is not in (0, ${MAX_SCALE}]`, {
           hint,
         });
       }
@@ -63,7 +62,7 @@ export function parsePresetSpec(spec: string): PresetOptions {
       if (key === 'seed') out.seed = Number(value);
       else out.payloadBytes = Number(value);
     } else {
-      throw new CrawlError(
+      throw configError(
         'config-invalid',
         `--synthetic: "${part}" is not scale=F, seed=S or payload-bytes=B`,
         {
@@ -73,7 +72,7 @@ export function parsePresetSpec(spec: string): PresetOptions {
     }
   }
   if (out.payloadBytes > 64 * 1024 * 1024) {
-    throw new CrawlError('config-invalid', `--synthetic: payload-bytes=${out.payloadBytes} is over 64 MiB`);
+    throw configError('config-invalid', `--synthetic: payload-bytes=${out.payloadBytes} is over 64 MiB`);
   }
   return out;
 }
@@ -126,7 +125,7 @@ export class PresetSource implements IndexSource {
 
   constructor(options: PresetOptions, day = 0, log: Logger = silentLogger) {
     if (!Number.isInteger(day) || day < 0 || day > MAX_DAY) {
-      throw new CrawlError('config-invalid', `--day ${day} is not an integer in [0, ${MAX_DAY}]`);
+      throw configError('config-invalid', `--day ${day} is not an integer in [0, ${MAX_DAY}]`);
     }
     this.options = options;
     this.log = log;
@@ -138,7 +137,7 @@ export class PresetSource implements IndexSource {
     this.cutoff = BASE_DAY + day;
     const started = Date.now();
     this.journal = PresetJournal.build(this.model, this.cutoff + HORIZON_DAYS);
-    if (this.journal.projects > MAX_PROJECTS) throw new CrawlError('config-invalid', 'scale too large');
+    if (this.journal.projects > MAX_PROJECTS) throw configError('config-invalid', 'scale too large');
     this.created = projectsCreatedBefore(this.model, this.cutoff);
     this.serials = new Uint32Array(this.journal.projects);
     this.journal.lastSerials(this.cutoff, this.serials);
@@ -185,7 +184,7 @@ export class PresetSource implements IndexSource {
   /** Serves `days` more days of changes: new projects, releases, late uploads, yanks, removals. */
   advance(days = 1): DayChange {
     if (!Number.isInteger(days) || days < 1 || this.day + days > MAX_DAY) {
-      throw new CrawlError(
+      throw configError(
         'config-invalid',
         `cannot advance by ${days} day(s) from day ${this.day} (max ${MAX_DAY})`,
       );
@@ -252,7 +251,7 @@ export class PresetSource implements IndexSource {
       const events = p.eventsOn(day);
       const count = this.journal.unitLastSerial(u) - first + 1;
       if (events.length !== count) {
-        throw new Error(`preset journal out of step for ${p.name.display} on day ${day}`);
+        throw invariantError(`preset journal out of step for ${p.name.display} on day ${day}`);
       }
       for (let k = 0; k < count && n < limit; k++) {
         const e = events[k]!;

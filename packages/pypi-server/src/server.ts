@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CrawlError, type Logger, silentLogger } from '@pypi-graph/core';
+import { configError, httpError, type Logger, silentLogger } from '@pypi-graph/core';
 import { pythonJsonDumps } from '@pypi-graph/pyspec';
 import { z } from 'zod';
 import { MIME_HTML, MIME_SIMPLE_JSON, selectSimpleFormat } from './content-negotiation';
@@ -146,7 +146,7 @@ const redirect = (location: string): Reply => ({
 export async function startPypiServer(options: PypiServerOptions): Promise<PypiServer> {
   const log = options.log ?? silentLogger;
   if (!options.dir && !options.synthetic) {
-    throw new CrawlError('config-invalid', 'pypi-server needs --dir and/or --synthetic');
+    throw configError('config-invalid', 'pypi-server needs --dir and/or --synthetic');
   }
   const started = Date.now();
   let eager: PypiIndex | undefined;
@@ -161,11 +161,11 @@ export async function startPypiServer(options: PypiServerOptions): Promise<PypiS
         ? options.synthetic
         : undefined;
   if (options.day !== undefined && !presetOptions) {
-    throw new CrawlError('config-invalid', '--day needs the PyPI-shaped preset (--synthetic pypi[,scale=F])');
+    throw configError('config-invalid', '--day needs the PyPI-shaped preset (--synthetic pypi[,scale=F])');
   }
   if (presetOptions) {
     if (options.dir) {
-      throw new CrawlError('config-invalid', '--synthetic pypi cannot be combined with --dir', {
+      throw configError('config-invalid', '--synthetic pypi cannot be combined with --dir', {
         hint: 'the preset has a journal of its own; serve a folder from a second server',
       });
     }
@@ -215,7 +215,7 @@ export async function startPypiServer(options: PypiServerOptions): Promise<PypiS
     await new Promise<void>((resolve, reject) => {
       requestLog!.once('open', () => resolve());
       requestLog!.once('error', (err) =>
-        reject(new CrawlError('config-invalid', `--request-log ${options.requestLogFile}: ${err.message}`)),
+        reject(configError('config-invalid', `--request-log ${options.requestLogFile}: ${err.message}`)),
       );
     });
   }
@@ -641,7 +641,7 @@ export async function startPypiServer(options: PypiServerOptions): Promise<PypiS
     },
     get index(): PypiIndex {
       if (!eager) {
-        throw new CrawlError('config-invalid', 'the PyPI-shaped preset holds no index in memory', {
+        throw configError('config-invalid', 'the PyPI-shaped preset holds no index in memory', {
           hint: 'read it over HTTP (server.url), or its size with server.preset()',
         });
       }
@@ -649,7 +649,7 @@ export async function startPypiServer(options: PypiServerOptions): Promise<PypiS
     },
     preset: () => preset?.status(),
     advanceDay: (days = 1) => {
-      if (!preset) throw new CrawlError('config-invalid', NOT_PRESET);
+      if (!preset) throw configError('config-invalid', NOT_PRESET);
       return preset.advance(days);
     },
     setFaults: (rules) => faults.set(parseFaultRules(rules)),
@@ -695,7 +695,7 @@ async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > max) throw new CrawlError('response-too-large', `request body over ${max} bytes`);
+    if (size > max) throw httpError('response-too-large', `request body over ${max} bytes`);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CrawlError } from '@pypi-graph/core';
+import { configError } from '@pypi-graph/core';
 import { type CoreMetadata, parseCoreMetadata } from '@pypi-graph/pyspec';
 import { type ArchiveEntry, gzipStored, tarArchive, wheelArchive, zipArchive } from './archive-writers';
 import type { FileContent, FileStat, ReleaseDirective, UploadSpec } from './index-model';
@@ -31,18 +31,18 @@ export function parseSyntheticSpec(spec: string): SyntheticOptions {
   for (const part of spec.split(',').filter(Boolean)) {
     const [key, value] = part.split('=', 2).map((s) => s.trim());
     if (!key || value === undefined || !/^\d+$/.test(value)) {
-      throw new CrawlError('config-invalid', `--synthetic: "${part}" is not key=<integer>`);
+      throw configError('config-invalid', `--synthetic: "${part}" is not key=<integer>`);
     }
     values.set(key, Number(value));
   }
   const known = new Set(['projects', 'files-per-project', 'seed', 'payload-bytes']);
   for (const key of values.keys()) {
-    if (!known.has(key)) throw new CrawlError('config-invalid', `--synthetic: unknown key "${key}"`);
+    if (!known.has(key)) throw configError('config-invalid', `--synthetic: unknown key "${key}"`);
   }
   const projects = values.get('projects');
   const filesPerProject = values.get('files-per-project');
   if (!projects || !filesPerProject) {
-    throw new CrawlError('config-invalid', '--synthetic needs projects=N and files-per-project=M (both > 0)');
+    throw configError('config-invalid', '--synthetic needs projects=N and files-per-project=M (both > 0)');
   }
   return {
     projects,

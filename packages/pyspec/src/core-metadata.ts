@@ -1,4 +1,4 @@
-import { CrawlError } from '@pypi-graph/core';
+import { metadataError } from '@pypi-graph/core';
 import { pyStrip } from './python-str';
 
 // https://packaging.python.org/en/latest/specifications/core-metadata/ (Metadata-Version 1.0 … 2.4)
@@ -104,7 +104,7 @@ export function parseCoreMetadata(
 ): CoreMetadata {
   const size = typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : input.byteLength;
   if (size > maxBytes) {
-    throw new CrawlError('metadata-too-large', `metadata is ${size} bytes, over the cap of ${maxBytes}`);
+    throw metadataError('metadata-too-large', `metadata is ${size} bytes, over the cap of ${maxBytes}`);
   }
   const decoded = typeof input === 'string' ? { text: input, notUtf8Lines: 0 } : decode(input);
   let text = decoded.text;
@@ -156,7 +156,7 @@ export function parseCoreMetadata(
     body = fromLine < last ? `${lines[fromLine]}\n${lines.slice(i).join('\n')}` : lines[fromLine]!;
   }
   if (headers.length === 0) {
-    throw new CrawlError(
+    throw metadataError(
       'metadata-invalid',
       `no metadata headers (starts ${JSON.stringify(text.slice(0, 80))})`,
     );
@@ -210,7 +210,7 @@ export function readDependencyFields(meta: CoreMetadata): DependencyFields {
   const name = one(meta, 'Name');
   const version = one(meta, 'Version');
   if (name === null || version === null) {
-    throw new CrawlError('metadata-invalid', `metadata without ${name === null ? 'Name' : 'Version'}`);
+    throw metadataError('metadata-invalid', `metadata without ${name === null ? 'Name' : 'Version'}`);
   }
   return {
     metadataVersion: one(meta, 'Metadata-Version'),

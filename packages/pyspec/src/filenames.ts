@@ -1,4 +1,4 @@
-import { CrawlError } from '@pypi-graph/core';
+import { metadataError } from '@pypi-graph/core';
 import { pep503Name } from './names';
 
 export type PackageType = 'sdist' | 'bdist_wheel' | 'bdist_egg' | 'bdist_wininst' | 'bdist_msi' | 'other';
@@ -18,14 +18,11 @@ export interface WheelName {
 /** Parses `{name}-{version}(-{build})?-{python}-{abi}-{platform}.whl`. */
 export function parseWheelFilename(filename: string): WheelName {
   if (!filename.endsWith('.whl')) {
-    throw new CrawlError('filename-invalid', `not a wheel file name: ${filename}`);
+    throw metadataError('filename-invalid', `not a wheel file name: ${filename}`);
   }
   const parts = filename.slice(0, -4).split('-');
   if (parts.length !== 5 && parts.length !== 6) {
-    throw new CrawlError(
-      'filename-invalid',
-      `a wheel file name has 5 or 6 dash-separated parts: ${filename}`,
-    );
+    throw metadataError('filename-invalid', `a wheel file name has 5 or 6 dash-separated parts: ${filename}`);
   }
   const [name, version] = parts as [string, string];
   const build = parts.length === 6 ? parts[2] : undefined;
@@ -38,7 +35,7 @@ export function parseWheelFilename(filename: string): WheelName {
     !platformTag ||
     (build !== undefined && !/^\d/.test(build))
   ) {
-    throw new CrawlError('filename-invalid', `malformed wheel file name: ${filename}`);
+    throw metadataError('filename-invalid', `malformed wheel file name: ${filename}`);
   }
   return { name, version, build, pythonTag, abiTag, platformTag };
 }
@@ -74,7 +71,7 @@ export interface SdistName {
 // https://packaging.python.org/en/latest/specifications/source-distribution-format/#source-distribution-file-name
 export function parseSdistFilename(filename: string, projectName?: string): SdistName {
   const suffix = sdistSuffix(filename);
-  if (!suffix) throw new CrawlError('filename-invalid', `not an sdist file name: ${filename}`);
+  if (!suffix) throw metadataError('filename-invalid', `not an sdist file name: ${filename}`);
   const stem = filename.slice(0, filename.length - suffix.length);
   if (projectName !== undefined) {
     const want = pep503Name(projectName);
@@ -102,7 +99,7 @@ export function parseSdistFilename(filename: string, projectName?: string): Sdis
     }
   }
   const m = /^(.+?)-(\d.*)$/s.exec(stem);
-  if (!m) throw new CrawlError('filename-invalid', `cannot find the version in sdist file name: ${filename}`);
+  if (!m) throw metadataError('filename-invalid', `cannot find the version in sdist file name: ${filename}`);
   return { name: m[1]!, version: m[2]!, suffix };
 }
 

@@ -1,4 +1,4 @@
-import { CrawlError } from '@pypi-graph/core';
+import { type CrawlError, metadataError } from '@pypi-graph/core';
 import { normalizeExtra } from './names';
 import { specifierMatchesForMarker } from './pep440';
 import { decodePythonStringLiteral } from './python-str';
@@ -167,7 +167,7 @@ export function parseMarker(text: string): MarkerNode {
     return normalizeExtraValues(expr);
   } catch (err) {
     if (err instanceof ParserSyntaxError) {
-      throw new CrawlError(
+      throw metadataError(
         'marker-invalid',
         `invalid marker ${JSON.stringify(text.slice(0, 200))}: ${err.message}`,
       );
@@ -214,7 +214,7 @@ type EnvValue = string | ReadonlySet<string>;
 
 function undefinedComparison(lhs: string, op: string, rhs: EnvValue): CrawlError {
   const r = typeof rhs === 'string' ? rhs : `{${[...rhs].join(', ')}}`;
-  return new CrawlError(
+  return metadataError(
     'marker-invalid',
     `undefined comparison ${JSON.stringify(lhs)} ${op} ${JSON.stringify(r)}`,
   );
@@ -247,7 +247,7 @@ function evalOp(lhs: string, op: MarkerOperator, rhs: EnvValue, key: string): bo
 function lookup(env: ReadonlyMap<string, EnvValue>, key: string): EnvValue {
   const value = env.get(key);
   if (value === undefined)
-    throw new CrawlError('marker-invalid', `marker uses ${JSON.stringify(key)}, which the environment lacks`);
+    throw metadataError('marker-invalid', `marker uses ${JSON.stringify(key)}, which the environment lacks`);
   return value;
 }
 
@@ -266,10 +266,7 @@ function evaluateComparison(c: MarkerComparison, env: ReadonlyMap<string, EnvVal
     rhs = lookup(env, key);
   }
   if (typeof lhs !== 'string') {
-    throw new CrawlError(
-      'marker-invalid',
-      `${JSON.stringify(key)} is a set and must be on the right of "in"`,
-    );
+    throw metadataError('marker-invalid', `${JSON.stringify(key)} is a set and must be on the right of "in"`);
   }
   if (SET_KEYS.has(key)) {
     lhs = normalizeExtra(lhs);

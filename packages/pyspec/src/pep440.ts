@@ -1,4 +1,4 @@
-import { CrawlError } from '@pypi-graph/core';
+import { type CrawlError, metadataError } from '@pypi-graph/core';
 import { compareCodePoints, PY_WS, pyStrip } from './python-str';
 
 // https://peps.python.org/pep-0440/ — behaviour follows packaging 26 (`packaging.version`,
@@ -67,7 +67,7 @@ export function tryParseVersion(input: string): Version | null {
 export function parseVersion(input: string): Version {
   const v = tryParseVersion(input);
   if (!v)
-    throw new CrawlError('version-invalid', `not a PEP 440 version: ${JSON.stringify(input.slice(0, 200))}`);
+    throw metadataError('version-invalid', `not a PEP 440 version: ${JSON.stringify(input.slice(0, 200))}`);
   return v;
 }
 
@@ -199,10 +199,7 @@ export const SPECIFIER_PATTERN =
 const SPECIFIER_RE = new RegExp(`^${W}${SPECIFIER_PATTERN}${W}$`, 'i');
 
 function specifierInvalid(text: string): CrawlError {
-  return new CrawlError(
-    'specifier-invalid',
-    `not a version specifier: ${JSON.stringify(text.slice(0, 200))}`,
-  );
+  return metadataError('specifier-invalid', `not a version specifier: ${JSON.stringify(text.slice(0, 200))}`);
 }
 
 /** `Specifier(text)`: one clause such as `>=1.0`; throws `specifier-invalid`. */

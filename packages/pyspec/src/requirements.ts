@@ -1,4 +1,4 @@
-import { CrawlError } from '@pypi-graph/core';
+import { CrawlError, metadataError } from '@pypi-graph/core';
 import {
   type MarkerNode,
   type MarkerTerm,
@@ -139,7 +139,7 @@ export function parseRequirement(text: string): Requirement {
     };
   } catch (err) {
     if (err instanceof ParserSyntaxError || (err instanceof CrawlError && err.code === 'specifier-invalid')) {
-      throw new CrawlError(
+      throw metadataError(
         'requirement-invalid',
         `invalid requirement ${JSON.stringify(text.slice(0, 200))}: ${err.message}`,
       );

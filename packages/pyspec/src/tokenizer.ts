@@ -1,3 +1,4 @@
+import { invariantError } from '@pypi-graph/core';
 import { SPECIFIER_PATTERN } from './pep440';
 
 // A port of packaging 26's `_tokenizer.py`: context-sensitive tokens, each a regex tried at the
@@ -79,7 +80,7 @@ export class Tokenizer {
 
   /** Whether the next token is `name`; unless `peek`, the token must then be read. */
   check(name: TokenName, peek = false): boolean {
-    if (this.nextToken) throw new Error(`cannot check for ${name}, already have ${this.nextToken.name}`);
+    if (this.nextToken) throw invariantError(`cannot check for ${name}, already have ${this.nextToken.name}`);
     const text = this.match(name);
     if (text === null) return false;
     if (!peek) this.nextToken = { name, text, position: this.position };
@@ -93,7 +94,7 @@ export class Tokenizer {
 
   read(): Token {
     const token = this.nextToken;
-    if (!token) throw new Error('no token to read');
+    if (!token) throw invariantError('no token to read');
     this.position += token.text.length;
     this.nextToken = null;
     return token;

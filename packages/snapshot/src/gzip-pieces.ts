@@ -11,10 +11,12 @@
  * compresses what changed. The bytes stay a function of the tree alone: piece boundaries depend
  * only on the content (see publish.ts), and zlib with the same level gives the same output.
  */
+
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { constants, crc32, deflateRaw, deflateRawSync } from 'node:zlib';
+import { invariantError, snapshotError } from '@pypi-graph/core';
 import { crc32Combine } from './crc32';
 import { GZIP_HEADER, GZIP_LEVEL } from './tarball';
 
@@ -130,7 +132,7 @@ async function readExactly(handle: FileHandle, length: number, position: number)
   const buf = Buffer.allocUnsafe(length);
   for (let off = 0; off < length; ) {
     const { bytesRead } = await handle.read(buf, off, length - off, position + off);
-    if (bytesRead === 0) throw new Error(`short read at ${position + off}`);
+    if (bytesRead === 0) throw snapshotError('snapshot-failed', `short read at ${position + off}`);
     off += bytesRead;
   }
   return buf;
@@ -157,7 +159,7 @@ export class GzipAssembler {
   /** Appends a piece; returns it as the next snapshot will find it (in this tarball). */
   async piece(p: Piece): Promise<Piece> {
     const source = p.file === 'spool' ? this.sources.spool : this.sources.previous;
-    if (!source) throw new Error('a reused piece without the previous tarball');
+    if (!source) throw invariantError('a reused piece without the previous tarball');
     const bytes = await readExactly(source, p.compLength, p.compOffset);
     return this.compressed(bytes, p);
   }

@@ -7,7 +7,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { CrawlError } from '@pypi-graph/core';
+import { snapshotError } from '@pypi-graph/core';
 import { readTree, type TreeNode } from './tree';
 
 const PAD = Buffer.alloc(8);
@@ -57,7 +57,7 @@ async function narNode(hash: Hash, node: TreeNode): Promise<void> {
       hash.update(buf);
     }
     if (seen !== node.size) {
-      throw new CrawlError('snapshot-failed', `file changed while hashing: ${node.absPath}`);
+      throw snapshotError('snapshot-failed', `file changed while hashing: ${node.absPath}`);
     }
     if (node.size % 8 !== 0) hash.update(PAD.subarray(0, 8 - (node.size % 8)));
   }

@@ -8,7 +8,15 @@ import { createReadStream } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, readFile, readlink, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CrawlError, type Logger, silentLogger, toCrawlError } from '@pypi-graph/core';
+import {
+  CrawlError,
+  configError,
+  jobError,
+  type Logger,
+  silentLogger,
+  snapshotError,
+  toCrawlError,
+} from '@pypi-graph/core';
 import {
   ALL_BUCKETS,
   compareCodePoints,
@@ -386,7 +394,7 @@ async function sha256File(path: string): Promise<string | undefined> {
 function checkMeta(meta: SnapshotMeta): void {
   for (const [field, value] of Object.entries(meta)) {
     if (!Number.isSafeInteger(value) || (value as number) < 0) {
-      throw new CrawlError(
+      throw snapshotError(
         'snapshot-failed',
         `snapshot meta ${field} must be a non-negative integer, got ${value}`,
       );
@@ -409,7 +417,7 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
   const { outDir, source, signal } = options;
   const log = (options.logger ?? silentLogger).child({ outDir });
   if (options.keep !== undefined && (!Number.isInteger(options.keep) || options.keep < 1)) {
-    throw new CrawlError('config-invalid', `keep must be a positive integer, got ${options.keep}`);
+    throw configError('config-invalid', `keep must be a positive integer, got ${options.keep}`);
   }
   try {
     signal?.throwIfAborted();
@@ -435,7 +443,7 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
     }
   } catch (err) {
     if (signal?.aborted && !(err instanceof CrawlError && err.code !== 'aborted')) {
-      throw new CrawlError('aborted', 'snapshot aborted; the previous snapshot is unchanged', { cause: err });
+      throw jobError('aborted', 'snapshot aborted; the previous snapshot is unchanged', { cause: err });
     }
     throw toCrawlError(err, 'snapshot-failed');
   }
@@ -598,7 +606,7 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
       const existing = await readIfExists(join(dir, 'manifest.json'));
       if (existing === undefined && !(await stat(dir).catch(() => undefined))) return false;
       if (existing === manifestText) return true;
-      throw new CrawlError('snapshot-failed', `${dir} exists but holds another snapshot`, {
+      throw snapshotError('snapshot-failed', `${dir} exists but holds another snapshot`, {
         hint: 'the directory was changed by hand or half-deleted; remove it and publish again',
       });
     };
@@ -759,7 +767,7 @@ async function writePiecedTarGz(
       }
       const length = list.reduce((n, p) => n + p.length, 0);
       if (length !== node.size) {
-        throw new CrawlError(
+        throw snapshotError(
           'snapshot-failed',
           `the pieces of ${rel} hold ${length} bytes, the file ${node.size}`,
         );

@@ -2,7 +2,7 @@
  * The `pypi/XX.json` URL/sha256 index, nix-pypi-fetcher-2 layout (docs/formats.md §A2), built the way
  * the original crawler's `save_pkg_meta` did (DavHau/nix-pypi-fetcher-2 `updater/crawl_urls.py`).
  */
-import { CrawlError } from '@pypi-graph/core';
+import { snapshotError } from '@pypi-graph/core';
 import {
   bucketOf,
   compareCodePoints,
@@ -63,7 +63,7 @@ const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
 /** crawl_urls.py `hash_hex_to_base64`: standard base64 with padding (44 characters). */
 function sha256Base64(file: PypiFile, project: string): string {
   if (!SHA256_HEX.test(file.sha256Hex)) {
-    throw new CrawlError('snapshot-failed', `file ${file.filename} of ${project} has no valid sha256`, {
+    throw snapshotError('snapshot-failed', `file ${file.filename} of ${project} has no valid sha256`, {
       details: { project, filename: file.filename, sha256: file.sha256Hex },
     });
   }
@@ -95,7 +95,7 @@ function releaseEntry(release: PypiRelease, project: string): { entry: PyObject;
     try {
       quoted = pythonQuote(sdist.filename, '/ ');
     } catch (cause) {
-      throw new CrawlError('snapshot-failed', `sdist name of ${project} is not valid Unicode`, { cause });
+      throw snapshotError('snapshot-failed', `sdist name of ${project} is not valid Unicode`, { cause });
     }
     entry.set('sdist', [sha256Base64(sdist, project), quoted]);
   }
@@ -154,7 +154,7 @@ export async function pypiEntries(
     const key = machNixName(project.name);
     // A key in the wrong bucket is silently invisible to mach-nix (docs/formats.md §0).
     if (bucket !== undefined && bucketOf(key) !== bucket) {
-      throw new CrawlError('snapshot-failed', `project ${project.name} does not belong in bucket ${bucket}`, {
+      throw snapshotError('snapshot-failed', `project ${project.name} does not belong in bucket ${bucket}`, {
         details: { project: project.name, key, bucket, expected: bucketOf(key) },
       });
     }

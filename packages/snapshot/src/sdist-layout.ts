@@ -18,7 +18,7 @@
  *   first kept one, so references never chain and point to the shortest, then string-smallest
  *   equal key — forwards for versions (`"0.0.5": "0.10"`), backwards for pyvers.
  */
-import { CrawlError } from '@pypi-graph/core';
+import { snapshotError } from '@pypi-graph/core';
 import {
   bucketOf,
   compareCodePoints,
@@ -84,7 +84,7 @@ const FIELD_ORDER = [
 ] as const;
 
 function fail(message: string, details: Record<string, unknown>): never {
-  throw new CrawlError('snapshot-failed', message, { details });
+  throw snapshotError('snapshot-failed', message, { details });
 }
 
 function isStrings(value: unknown): value is readonly string[] {

@@ -10,7 +10,7 @@ import { createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { constants, crc32, createDeflateRaw } from 'node:zlib';
-import { CrawlError } from '@pypi-graph/core';
+import { snapshotError } from '@pypi-graph/core';
 import type { TreeNode } from './tree';
 
 const BLOCK = 512;
@@ -41,7 +41,7 @@ function octal(header: Buffer, offset: number, width: number, value: number): vo
  */
 export function splitUstarPath(path: string): { prefix: string; name: string } {
   if (!/^[\x20-\x7e]+$/.test(path)) {
-    throw new CrawlError('snapshot-failed', `tar path is not printable ASCII: ${JSON.stringify(path)}`);
+    throw snapshotError('snapshot-failed', `tar path is not printable ASCII: ${JSON.stringify(path)}`);
   }
   if (path.length <= 100) return { prefix: '', name: path };
   // A directory's trailing slash belongs to the name part.
@@ -50,7 +50,7 @@ export function splitUstarPath(path: string): { prefix: string; name: string } {
     const name = path.slice(i + 1);
     if (prefix.length <= 155 && name.length <= 100) return { prefix, name };
   }
-  throw new CrawlError('snapshot-failed', `path too long for a ustar header: ${path}`, {
+  throw snapshotError('snapshot-failed', `path too long for a ustar header: ${path}`, {
     hint: 'ustar holds a 155-byte prefix and a 100-byte name; shorten the path',
   });
 }
@@ -64,7 +64,7 @@ export function ustarHeader(
   mtime: number,
 ) {
   const { prefix, name } = splitUstarPath(path);
-  if (size > MAX_SIZE) throw new CrawlError('snapshot-failed', `file too large for a ustar header: ${path}`);
+  if (size > MAX_SIZE) throw snapshotError('snapshot-failed', `file too large for a ustar header: ${path}`);
   const h = Buffer.alloc(BLOCK);
   h.write(name, 0, 100, 'ascii');
   octal(h, 100, 8, mode);
@@ -117,7 +117,7 @@ export async function* tarChunks(
         const buf = Buffer.allocUnsafe(Math.min(left, 1 << 20));
         const { bytesRead } = await handle.read(buf, 0, buf.length, node.size - left);
         if (bytesRead === 0)
-          throw new CrawlError('snapshot-failed', `file shrank while archiving: ${node.absPath}`);
+          throw snapshotError('snapshot-failed', `file shrank while archiving: ${node.absPath}`);
         left -= bytesRead;
         yield buf.subarray(0, bytesRead);
       }

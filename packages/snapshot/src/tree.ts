@@ -1,6 +1,6 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CrawlError } from '@pypi-graph/core';
+import { snapshotError } from '@pypi-graph/core';
 
 /** One node of a published tree, as both the tarball and the NAR see it. */
 export type TreeNode =
@@ -33,7 +33,7 @@ export async function readTree(dir: string, name = ''): Promise<TreeNode & { typ
         executable: (stat.mode & 0o100) !== 0,
       });
     } else {
-      throw new CrawlError('snapshot-failed', `only files and directories can be published: ${absPath}`);
+      throw snapshotError('snapshot-failed', `only files and directories can be published: ${absPath}`);
     }
   }
   return { type: 'directory', name, absPath: dir, children };

@@ -13,7 +13,7 @@
  * An entry equal to an earlier one of the same `name/python_version` group (any version) is
  * replaced by a reference to the first one, so references point backwards and never chain.
  */
-import { CrawlError } from '@pypi-graph/core';
+import { snapshotError } from '@pypi-graph/core';
 import {
   bucketOf,
   compareCodePoints,
@@ -61,7 +61,7 @@ type Fields = Map<string, PyValue>;
 
 function checkStrings(value: unknown, field: string, wheel: WheelFile, project: string): readonly string[] {
   if (!Array.isArray(value) || !value.every((s) => typeof s === 'string')) {
-    throw new CrawlError(
+    throw snapshotError(
       'snapshot-failed',
       `${field} of ${wheel.filename} (${project}) is not a list of strings`,
       {
@@ -88,7 +88,7 @@ function wheelEntry(wheel: WheelFile, project: string): { fields: Fields; identi
   const requiresPython = wheel.requiresPython ?? null;
   // docs/formats.md §D: a list here crashes mach-nix (`.strip(',')`), so only a string passes.
   if (requiresPython !== null && typeof requiresPython !== 'string') {
-    throw new CrawlError(
+    throw snapshotError(
       'snapshot-failed',
       `requiresPython of ${wheel.filename} (${project}) is not a string`,
       {
@@ -196,7 +196,7 @@ export async function wheelEntries(
     const key = machNixName(project.name);
     // A key in the wrong bucket is silently invisible to mach-nix (docs/formats.md §0).
     if (bucket !== undefined && bucketOf(key) !== bucket) {
-      throw new CrawlError('snapshot-failed', `project ${project.name} does not belong in bucket ${bucket}`, {
+      throw snapshotError('snapshot-failed', `project ${project.name} does not belong in bucket ${bucket}`, {
         details: { project: project.name, key, bucket, expected: bucketOf(key) },
       });
     }

@@ -1,4 +1,4 @@
-import { CrawlError } from '@pypi-graph/core';
+import { archiveError } from '@pypi-graph/core';
 
 /** `/x`, `\\x` and `C:x` are absolute somewhere. */
 function isAbsolute(name: string): boolean {
@@ -19,9 +19,9 @@ function climbsByBackslash(name: string): boolean {
  * between backslashes), and `archive-corrupt` for a NUL or an empty name.
  */
 export function normalizeEntryName(raw: string): string {
-  if (raw.includes('\0')) throw new CrawlError('archive-corrupt', 'entry name with a NUL byte');
+  if (raw.includes('\0')) throw archiveError('archive-corrupt', 'entry name with a NUL byte');
   if (isAbsolute(raw)) {
-    throw new CrawlError(
+    throw archiveError(
       'archive-path-traversal',
       `absolute or Windows path in the archive: ${JSON.stringify(raw)}`,
       {
@@ -31,7 +31,7 @@ export function normalizeEntryName(raw: string): string {
   }
   const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.includes('..') || climbsByBackslash(raw)) {
-    throw new CrawlError(
+    throw archiveError(
       'archive-path-traversal',
       `entry name climbs out of the archive: ${JSON.stringify(raw)}`,
       {
@@ -50,7 +50,7 @@ export function normalizeEntryName(raw: string): string {
  */
 export function checkLinkTarget(name: string, target: string, kind: 'symlink' | 'hardlink'): void {
   const fail = () =>
-    new CrawlError(
+    archiveError(
       'archive-link',
       `${kind} ${JSON.stringify(name)} points out of the tree: ${JSON.stringify(target)}`,
       {
@@ -110,7 +110,7 @@ export function checkLinksResolveInside(
 ): void {
   let hops = 0;
   const fail = (name: string, target: string, why: string) =>
-    new CrawlError('archive-link', `link ${JSON.stringify(name)} → ${JSON.stringify(target)} ${why}`, {
+    archiveError('archive-link', `link ${JSON.stringify(name)} → ${JSON.stringify(target)} ${why}`, {
       details: { name, target },
     });
   // Walks `target` from directory `base`; returns the resolved components (never above the top).

@@ -3,7 +3,14 @@ import { open } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import { CrawlError, isCrawlError, localFault } from '@pypi-graph/core';
+import {
+  archiveError,
+  type CrawlError,
+  crawlError,
+  isCrawlError,
+  jobError,
+  localFault,
+} from '@pypi-graph/core';
 import tar from 'tar-stream';
 import unbzip2 from 'unbzip2-stream';
 import { openFileRandomAccess } from '../random-access';
@@ -43,7 +50,7 @@ async function checkMagic(path: string, format: SdistFormat): Promise<void> {
     const head = Buffer.alloc(magic.length);
     const { bytesRead } = await fh.read(head, 0, magic.length, 0);
     if (bytesRead < magic.length || !head.equals(magic)) {
-      throw new CrawlError('archive-corrupt', `file does not start like a ${format} archive`);
+      throw archiveError('archive-corrupt', `file does not start like a ${format} archive`);
     }
   } finally {
     await fh.close();
@@ -59,10 +66,10 @@ async function checkMagic(path: string, format: SdistFormat): Promise<void> {
 export async function scanSdist(path: string, options: ScanSdistOptions): Promise<SdistScan> {
   const limits: SdistLimits = { ...DEFAULT_SDIST_LIMITS, ...options.limits };
   const format = options.format ?? sdistFormatOf(path);
-  if (format === null) throw new CrawlError('archive-unsupported', `not an sdist file name: ${path}`);
+  if (format === null) throw archiveError('archive-unsupported', `not an sdist file name: ${path}`);
   if (format === 'tar.xz') {
     // No pure-JS xz decoder is in the workspace (see packages/archive/readme.md).
-    throw new CrawlError('archive-unsupported', '.tar.xz sdists are not read yet', {
+    throw archiveError('archive-unsupported', '.tar.xz sdists are not read yet', {
       hint: 'the setup.py sandbox can still unpack them with Python',
     });
   }
@@ -97,13 +104,13 @@ interface Collector {
 
 function countEntry(c: Collector, limits: SdistLimits): void {
   if (++c.count > limits.maxEntries) {
-    throw new CrawlError('archive-too-many-entries', `more than ${limits.maxEntries} entries`);
+    throw archiveError('archive-too-many-entries', `more than ${limits.maxEntries} entries`);
   }
 }
 
 function checkNameLength(raw: string, limits: SdistLimits): void {
   if (Buffer.byteLength(raw) > limits.maxNameBytes) {
-    throw new CrawlError('archive-unsupported', `entry name longer than ${limits.maxNameBytes} bytes`);
+    throw archiveError('archive-unsupported', `entry name longer than ${limits.maxNameBytes} bytes`);
   }
 }
 
@@ -125,7 +132,7 @@ async function scanTarSdist(
   const compressed = new Meter(() => {});
   const uncompressed = new Meter((total) => {
     if (total > limits.maxTotalBytes) {
-      fail(new CrawlError('archive-too-large', `more than ${limits.maxTotalBytes} bytes uncompressed`));
+      fail(archiveError('archive-too-large', `more than ${limits.maxTotalBytes} bytes uncompressed`));
     }
     if (
       format !== 'tar' &&
@@ -133,7 +140,7 @@ async function scanTarSdist(
       total > compressed.bytes * limits.maxCompressionRatio
     ) {
       fail(
-        new CrawlError('archive-bomb', `expands more than ${limits.maxCompressionRatio}:1`, {
+        archiveError('archive-bomb', `expands more than ${limits.maxCompressionRatio}:1`, {
           details: { compressed: compressed.bytes, uncompressed: total },
         }),
       );
@@ -156,7 +163,7 @@ async function scanTarSdist(
     failure ??= isCrawlError(err)
       ? err
       : (localFault(err) ??
-        new CrawlError('archive-corrupt', `cannot read ${format}: ${String(err)}`, { cause: err }));
+        archiveError('archive-corrupt', `cannot read ${format}: ${String(err)}`, { cause: err }));
     extract.destroy(failure);
   });
 
@@ -169,28 +176,24 @@ async function scanTarSdist(
       const name = normalizeEntryName(h.name);
       const size = h.size ?? 0;
       if (size > limits.maxEntryBytes) {
-        fail(new CrawlError('archive-too-large', `entry ${JSON.stringify(name)} has ${size} bytes`));
+        fail(archiveError('archive-too-large', `entry ${JSON.stringify(name)} has ${size} bytes`));
       }
       c.roots.add(name);
       switch (h.type) {
         case 'file':
         case 'contiguous-file': {
-          if (name === '') fail(new CrawlError('archive-corrupt', 'a file entry without a name'));
+          if (name === '') fail(archiveError('archive-corrupt', 'a file entry without a name'));
           c.files.add(name);
           c.roots.addFileAtTop(name);
           if (options.want(name)) {
             if (c.entries.has(name)) {
-              fail(new CrawlError('archive-duplicate-entry', `two entries named ${JSON.stringify(name)}`));
+              fail(archiveError('archive-duplicate-entry', `two entries named ${JSON.stringify(name)}`));
             }
             if (size > limits.maxWantedBytes) {
               fail(
-                new CrawlError(
-                  options.wantedTooLargeCode ?? 'archive-too-large',
-                  `${name} has ${size} bytes`,
-                  {
-                    details: { name, size, max: limits.maxWantedBytes },
-                  },
-                ),
+                crawlError(options.wantedTooLargeCode ?? 'archive-too-large', `${name} has ${size} bytes`, {
+                  details: { name, size, max: limits.maxWantedBytes },
+                }),
               );
             }
             const chunks: Buffer[] = [];
@@ -220,14 +223,14 @@ async function scanTarSdist(
         case 'block-device':
         case 'fifo':
           fail(
-            new CrawlError('archive-device', `${h.type} ${JSON.stringify(name)} in the archive`, {
+            archiveError('archive-device', `${h.type} ${JSON.stringify(name)} in the archive`, {
               details: { name, type: h.type },
             }),
           );
           break;
         default:
           fail(
-            new CrawlError(
+            archiveError(
               'archive-unsupported',
               `entry ${JSON.stringify(name)} of tar type ${String(h.type)}`,
             ),
@@ -243,11 +246,11 @@ async function scanTarSdist(
     failure ??= isCrawlError(err)
       ? err
       : (localFault(err) ??
-        new CrawlError('archive-corrupt', `cannot read ${format}: ${String(err)}`, { cause: err }));
+        archiveError('archive-corrupt', `cannot read ${format}: ${String(err)}`, { cause: err }));
     source.destroy();
     extract.destroy();
     await piping;
-    if (options.signal?.aborted) throw new CrawlError('aborted', 'sdist scan aborted', { cause: err });
+    if (options.signal?.aborted) throw jobError('aborted', 'sdist scan aborted', { cause: err });
     throw failure;
   }
   return { format, entries: c.entries, root: c.roots.root, count: c.count, files: c.files, symlinks };
@@ -282,13 +285,13 @@ async function scanZipSdist(
       const name = normalizeEntryName(entry.name);
       total += entry.uncompressedSize;
       if (entry.uncompressedSize > limits.maxEntryBytes) {
-        throw new CrawlError(
+        throw archiveError(
           'archive-too-large',
           `entry ${JSON.stringify(name)} has ${entry.uncompressedSize} bytes`,
         );
       }
       if (total > limits.maxTotalBytes) {
-        throw new CrawlError('archive-too-large', `more than ${limits.maxTotalBytes} bytes uncompressed`);
+        throw archiveError('archive-too-large', `more than ${limits.maxTotalBytes} bytes uncompressed`);
       }
       c.roots.add(name);
       if (entry.isDirectory || name === '') continue;
@@ -312,7 +315,7 @@ async function scanZipSdist(
       const name = normalizeEntryName(entry.name);
       if (entry.isDirectory || name === '' || !options.want(name)) continue;
       if (c.entries.has(name)) {
-        throw new CrawlError('archive-duplicate-entry', `two entries named ${JSON.stringify(name)}`);
+        throw archiveError('archive-duplicate-entry', `two entries named ${JSON.stringify(name)}`);
       }
       c.entries.set(
         name,

@@ -1,4 +1,4 @@
-import { CrawlError, type FailureCode } from '@pypi-graph/core';
+import { type CrawlError, crawlError, type FailureCode } from '@pypi-graph/core';
 
 // The byte layout of ZIP archives, from PKWARE's APPNOTE.TXT (6.3.10), sections 4.3 and 4.5:
 // https://pkware.cachefly.net/webdocs/casestudies/APPNOTE.TXT
@@ -37,7 +37,7 @@ export function zipError(
   details?: Record<string, unknown>,
   cause?: unknown,
 ): CrawlError {
-  return new CrawlError(code, message, { details, cause });
+  return crawlError(code, message, { details, cause });
 }
 
 export const corrupt = (message: string, details?: Record<string, unknown>, cause?: unknown) =>

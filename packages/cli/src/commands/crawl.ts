@@ -1,4 +1,4 @@
-import { CrawlError, FAILURE_CODES, isEnvironmentFault, isFailureCode } from '@pypi-graph/core';
+import { configError, FAILURE_CODES, isEnvironmentFault, isFailureCode } from '@pypi-graph/core';
 import { type CrawlSummary, crawlSummary, getCrawlState, getProject, serialBefore } from '@pypi-graph/db';
 import { type ReconcileResult, type RunnerStats, reconcile } from '@pypi-graph/pipeline';
 import { type App, createRunner, reconcileTarget, recordIndexUrl } from '../app';
@@ -48,7 +48,7 @@ export async function crawl(app: App, options: CrawlOptions): Promise<CrawlOutco
     options.resume === true,
   ];
   if (modes.filter(Boolean).length > 1) {
-    throw new CrawlError('config-invalid', 'choose one of --since, --all, --project and --resume');
+    throw configError('config-invalid', 'choose one of --since, --all, --project and --resume');
   }
   const progress = options.progress;
   // Mistakes in the command line first, before anything reaches the network.
@@ -56,7 +56,7 @@ export async function crawl(app: App, options: CrawlOptions): Promise<CrawlOutco
   // `pnpm crawl` alone continues from the last serial: there must be one.
   const continueFrom = await getCrawlState(app.db, 'changelog');
   if (!modes.some(Boolean) && continueFrom === undefined) {
-    throw new CrawlError('since-invalid', 'nothing crawled yet, so there is no serial to continue from', {
+    throw configError('since-invalid', 'nothing crawled yet, so there is no serial to continue from', {
       hint: 'start with `pnpm crawl --since yesterday`, `pnpm crawl --all` or `pnpm crawl --project NAME`',
     });
   }

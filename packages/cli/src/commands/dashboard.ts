@@ -4,7 +4,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Config } from '@pypi-graph/config';
-import { CrawlError, type Logger } from '@pypi-graph/core';
+import { configError, type Logger } from '@pypi-graph/core';
 import { QUEUE_NAMES } from '@pypi-graph/pipeline';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -55,7 +55,7 @@ async function queuesInRedis(redis: Redis, prefix: string): Promise<string[]> {
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const { config, logger } = options;
   if (!config.redisUrl) {
-    throw new CrawlError('config-invalid', '`pnpm dashboard` needs REDIS_URL', {
+    throw configError('config-invalid', '`pnpm dashboard` needs REDIS_URL', {
       hint: 'set REDIS_URL to the Redis of the workers (e.g. redis://127.0.0.1:6379); without Redis, jobs run inside `pnpm crawl` and there is no queue to show',
     });
   }

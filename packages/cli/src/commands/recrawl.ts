@@ -1,4 +1,4 @@
-import { CrawlError } from '@pypi-graph/core';
+import { configError } from '@pypi-graph/core';
 import { type CrawlSummary, crawlSummary } from '@pypi-graph/db';
 import { PRIORITY_FRESH, type RecrawlResult, type RunnerStats, recrawlFailed } from '@pypi-graph/pipeline';
 import { type App, createRunner, recordIndexUrl } from '../app';
@@ -30,13 +30,13 @@ export interface RecrawlOutcome {
 /** Re-enqueues failed work (projects, wheels, sdists) matching the filters, and says how many of what. */
 export async function recrawl(app: App, options: RecrawlOptions): Promise<RecrawlOutcome> {
   if (!options.failed) {
-    throw new CrawlError('config-invalid', 'say what to re-crawl', {
+    throw configError('config-invalid', 'say what to re-crawl', {
       hint: '`pnpm recrawl --failed [--code C] [--project P] [--since D] [--dry-run]`',
     });
   }
   const since = options.since === undefined ? undefined : parseSince(options.since);
   if (since?.kind === 'serial') {
-    throw new CrawlError(
+    throw configError(
       'since-invalid',
       '--since takes a time here (when the failure was recorded), not a serial',
     );

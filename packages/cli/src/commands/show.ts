@@ -1,4 +1,4 @@
-import { CrawlError } from '@pypi-graph/core';
+import { configError, httpError } from '@pypi-graph/core';
 import { type FileDependencies, getProject, projectDependencies } from '@pypi-graph/db';
 import { pep503Name } from '@pypi-graph/pyspec';
 import type { App } from '../app';
@@ -14,7 +14,7 @@ export function parseShowTarget(target: string): { name: string; version?: strin
 export function pythonKeyOf(python: string): string {
   const m = /^(\d)\.?(\d{1,2})$/.exec(python.trim());
   if (!m) {
-    throw new CrawlError('config-invalid', `--python ${JSON.stringify(python)}: expected a version like 3.8`);
+    throw configError('config-invalid', `--python ${JSON.stringify(python)}: expected a version like 3.8`);
   }
   return `${m[1]}${m[2]}`;
 }
@@ -94,7 +94,7 @@ export async function show(app: App, target: string, options: { python?: string 
   const { name, version } = parseShowTarget(target);
   const project = await getProject(app.db, name);
   if (!project) {
-    throw new CrawlError('project-not-found', `no project ${JSON.stringify(name)} in the database`, {
+    throw httpError('project-not-found', `no project ${JSON.stringify(name)} in the database`, {
       hint: `crawl it first: \`pnpm crawl --project ${name}\``,
     });
   }
@@ -111,13 +111,9 @@ export async function show(app: App, target: string, options: { python?: string 
   const releases =
     version === undefined ? project.releases : project.releases.filter((r) => r.version === version);
   if (version !== undefined && releases.length === 0) {
-    throw new CrawlError(
-      'project-not-found',
-      `${project.displayName} has no release ${JSON.stringify(version)}`,
-      {
-        hint: `releases: ${project.releases.map((r) => r.version).join(', ')}`,
-      },
-    );
+    throw httpError('project-not-found', `${project.displayName} has no release ${JSON.stringify(version)}`, {
+      hint: `releases: ${project.releases.map((r) => r.version).join(', ')}`,
+    });
   }
   for (const r of releases) {
     out.push(`  ${r.version}${flags(r)}`);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CrawlError } from '@pypi-graph/core';
+import { sandboxError } from '@pypi-graph/core';
 import { defaultBinPath, runNix, tailLines } from './nix';
 
 // What every sandboxed nix-build is given: the interpreter set's sandbox paths and shipped
@@ -44,7 +44,7 @@ async function nixOrThrow(
 ): Promise<string> {
   const res = await runNix('nix-instantiate', args, { timeoutMs: 300_000, signal, binPath });
   if (res.status !== 0) {
-    throw new CrawlError('sandbox-failed', `cannot evaluate ${what}: ${tailLines(res.stderr, 5)}`);
+    throw sandboxError('sandbox-failed', `cannot evaluate ${what}: ${tailLines(res.stderr, 5)}`);
   }
   return res.stdout;
 }
@@ -80,7 +80,7 @@ export function interpreterSet(
         ),
       );
       if (!Array.isArray(parsed) || !parsed.every((p): p is string => typeof p === 'string')) {
-        throw new CrawlError('sandbox-output-invalid', 'sandbox-paths.nix did not give a list of strings');
+        throw sandboxError('sandbox-output-invalid', 'sandbox-paths.nix did not give a list of strings');
       }
       if (interpreters !== 'host') return { sandboxPaths: parsed };
       // Writes the .drv files (a plain --eval would not) and prints them in attribute-name order.
@@ -102,7 +102,7 @@ export function interpreterSet(
       // attribute-name order, as Nix sorts them
       const keys = (host ? Object.keys(JSON.parse(hostPythons) as object) : DEFAULT_KEYS).sort();
       if (drvs.length !== keys.length || !drvs.every((d) => /^\/nix\/store\/[^\s"$\\]+\.drv$/.test(d))) {
-        throw new CrawlError('sandbox-output-invalid', `unexpected shipped setuptools: ${drvs.join(' ')}`);
+        throw sandboxError('sandbox-output-invalid', `unexpected shipped setuptools: ${drvs.join(' ')}`);
       }
       const shippedDrvs = `{ ${keys.map((k, i) => `${JSON.stringify(k)} = ${JSON.stringify(drvs[i])};`).join(' ')} }`;
       return { sandboxPaths: parsed, shippedDrvs, ...(host ? { hostPythons } : {}) };

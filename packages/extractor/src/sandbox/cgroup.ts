@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { access, mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BUILD_MEMORY_MIB } from '@pypi-graph/config';
-import { CrawlError } from '@pypi-graph/core';
+import { sandboxError } from '@pypi-graph/core';
 import type { NixCommandResult } from './nix';
 
 // Per-build limits (issue 10 §2): each sdist's nix-build runs in a cgroup of its own, with a memory
@@ -179,7 +179,7 @@ async function emptyOut(dirs: string[]): Promise<number> {
     }
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  throw new CrawlError('sandbox-failed', `processes of a build survive in ${dirs.join(', ')}`);
+  throw sandboxError('sandbox-failed', `processes of a build survive in ${dirs.join(', ')}`);
 }
 
 let sequence = 0;
@@ -266,7 +266,7 @@ export async function buildCgroup(
   if (policy === 'off') return undefined;
   const support = await detectCgroups();
   if (support.kind === 'none') {
-    throw new CrawlError('sandbox-unavailable', `no cgroups for per-build limits: ${support.reason}`, {
+    throw sandboxError('sandbox-unavailable', `no cgroups for per-build limits: ${support.reason}`, {
       hint: CGROUPS_OFF_HINT,
     });
   }

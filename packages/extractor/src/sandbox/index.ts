@@ -55,4 +55,5 @@ export {
   type SandboxResultCode,
   type SandboxResults,
   type SetupPyDependencies,
+  sandboxResultsFrom,
 } from './schema';

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { CrawlError } from '@pypi-graph/core';
+import { configError, jobError, sandboxError } from '@pypi-graph/core';
 import type { InterpreterSet } from './build-options';
 import { runNix, tailLines } from './nix';
 
@@ -80,7 +80,7 @@ export function instantiateArgs(ctx: InstantiateContext, requests: DerivationReq
     argv.push('--argstr', 'hostPythons', ctx.set.hostPythons!);
   }
   const calls = requests.map((r, i) => {
-    if (!r.pythons.every((k) => KEY_RE.test(k))) throw new CrawlError('config-invalid', 'bad Python key');
+    if (!r.pythons.every((k) => KEY_RE.test(k))) throw configError('config-invalid', 'bad Python key');
     const attrs = [
       host ? 'inherit interpreters hostPythons;' : 'inherit interpreters;',
       `sdist = s${i};`,
@@ -89,7 +89,7 @@ export function instantiateArgs(ctx: InstantiateContext, requests: DerivationReq
     ];
     for (const [name, value] of Object.entries(r.limits)) {
       if (!LIMIT_RE.test(name) || !Number.isSafeInteger(value))
-        throw new CrawlError('config-invalid', `sandbox limit ${name}=${value}`);
+        throw configError('config-invalid', `sandbox limit ${name}=${value}`);
       attrs.push(`${name} = ${value};`);
     }
     if (ctx.set.shippedDrvs) attrs.push(`shippedDrvs = ${ctx.set.shippedDrvs};`);
@@ -98,10 +98,10 @@ export function instantiateArgs(ctx: InstantiateContext, requests: DerivationReq
     const wheels = Object.entries(r.buildWheels ?? {}).filter(([, paths]) => paths.length > 0);
     if (wheels.length > 0) {
       const entries = wheels.map(([key, paths]) => {
-        if (!KEY_RE.test(key)) throw new CrawlError('config-invalid', 'bad Python key');
+        if (!KEY_RE.test(key)) throw configError('config-invalid', 'bad Python key');
         for (const p of paths)
           if (!STORE_PATH_RE.test(p))
-            throw new CrawlError('sandbox-failed', `not a store path: ${JSON.stringify(p)}`);
+            throw sandboxError('sandbox-failed', `not a store path: ${JSON.stringify(p)}`);
         return `"${key}" = [ ${paths.map((p) => `"${p}"`).join(' ')} ];`;
       });
       attrs.push(`buildWheels = { ${entries.join(' ')} };`);
@@ -136,7 +136,7 @@ async function instantiateNow(ctx: InstantiateContext, batch: Pending[]): Promis
     drvs.length !== batch.length ||
     !drvs.every((d) => /^\/nix\/store\/[^\s"$\\]+\.drv$/.test(d))
   ) {
-    throw new CrawlError(
+    throw sandboxError(
       'sandbox-failed',
       `nix-instantiate of ${batch.length} sdist derivation(s) failed: ${tailLines(res.stderr, 5)}`,
       { details: { stderr: tailLines(res.stderr) } },
@@ -153,7 +153,7 @@ async function drain(key: string, ctx: InstantiateContext): Promise<void> {
     while (batcher.queue.length > 0) {
       const batch = batcher.queue.splice(0, MAX_BATCH).filter((p) => {
         if (!p.signal?.aborted) return true;
-        p.reject(new CrawlError('aborted', `evaluation of ${p.request.filename} aborted`));
+        p.reject(jobError('aborted', `evaluation of ${p.request.filename} aborted`));
         return false;
       });
       if (batch.length === 0) continue;

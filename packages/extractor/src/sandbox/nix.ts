@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { CrawlError } from '@pypi-graph/core';
+import { jobError, sandboxError } from '@pypi-graph/core';
 
 // The one place that starts Nix processes. They get a clean environment (PATH and HOME only):
 // nix-build must not see DATABASE_URL & co. (Nix builders never inherit the caller's environment
@@ -58,7 +58,7 @@ export function runNix(
   const cap = options.maxOutputBytes ?? 1024 * 1024;
   return new Promise((resolve, reject) => {
     if (options.signal?.aborted) {
-      reject(new CrawlError('aborted', `${command} aborted before it started`));
+      reject(jobError('aborted', `${command} aborted before it started`));
       return;
     }
     const [file, argv] = options.wrap ? options.wrap(command, args) : [command, args];
@@ -84,7 +84,7 @@ export function runNix(
       // Not installed is not a fault of the sdist: nothing ran, the work waits for a sandbox.
       const missing = err.code === 'ENOENT';
       reject(
-        new CrawlError(
+        sandboxError(
           missing ? 'sandbox-unavailable' : 'sandbox-failed',
           missing
             ? `Nix is not installed here (${command} is not on PATH)`
@@ -97,13 +97,13 @@ export function runNix(
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       if (options.signal?.aborted) {
-        reject(new CrawlError('aborted', `${command} was aborted`));
+        reject(jobError('aborted', `${command} was aborted`));
         return;
       }
       if (options.wrap && status === 127 && /not found/.test(stderr)) {
         // the wrapper's `exec` found no such command: as a failed spawn above
         reject(
-          new CrawlError('sandbox-unavailable', `Nix is not installed here (${command} is not on PATH)`, {
+          sandboxError('sandbox-unavailable', `Nix is not installed here (${command} is not on PATH)`, {
             hint: NIX_INSTALL_HINT,
           }),
         );

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CrawlError, toCrawlError } from '@pypi-graph/core';
+import { internalError, sandboxError, toCrawlError } from '@pypi-graph/core';
 import { DEFAULT_NIX_DIR, interpreterSet, sandboxBuildArgs } from './build-options';
 import { type CgroupPolicy, DEFAULT_BUILD_LIMITS, inBuildCgroup } from './cgroup';
 import { defaultBinPath, NIX_INSTALL_HINT, runNix, tailLines } from './nix';
@@ -79,7 +79,8 @@ async function readReport(file: string): Promise<unknown> {
   try {
     const buffer = Buffer.alloc(REPORT_CAP + 1);
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    if (bytesRead > REPORT_CAP) throw new Error(`report larger than ${REPORT_CAP} bytes`);
+    if (bytesRead > REPORT_CAP)
+      throw sandboxError('sandbox-output-invalid', `report larger than ${REPORT_CAP} bytes`);
     return JSON.parse(buffer.subarray(0, bytesRead).toString('utf8'));
   } finally {
     await handle.close();
@@ -89,7 +90,10 @@ async function readReport(file: string): Promise<unknown> {
 function parseChecks(report: unknown, nonce: string): Record<ProbeCheck, ProbeCheckResult> {
   const r = report as { nonce?: unknown; checks?: Record<string, { ok?: unknown; detail?: unknown }> };
   if (typeof r !== 'object' || r === null || r.nonce !== nonce || typeof r.checks !== 'object') {
-    throw new Error('the report is not this probe’s (another nonce, or no checks)');
+    throw sandboxError(
+      'sandbox-output-invalid',
+      'the report is not this probe’s (another nonce, or no checks)',
+    );
   }
   const out = {} as Record<ProbeCheck, ProbeCheckResult>;
   for (const name of PROBE_CHECKS) {
@@ -246,9 +250,9 @@ export class SandboxGate {
     const stale = s.state === 'unavailable' && Date.now() - s.since.getTime() >= this.#recheckMs;
     if (s.state === 'unchecked' || stale) s = await this.check();
     if (s.state === 'unavailable') {
-      throw new CrawlError('sandbox-unavailable', `no sandbox: ${s.reason}`, { hint: s.hint });
+      throw sandboxError('sandbox-unavailable', `no sandbox: ${s.reason}`, { hint: s.hint });
     }
-    if (s.state !== 'proven') throw new CrawlError('internal-error', `sandbox state ${s.state}`);
+    if (s.state !== 'proven') throw internalError(`sandbox state ${s.state}`);
   }
 
   /** Proves the sandbox now (or joins the proof under way). */

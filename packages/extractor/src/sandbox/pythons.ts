@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { CrawlError } from '@pypi-graph/core';
+import { configError, sandboxError } from '@pypi-graph/core';
 import { PYTHON_KEYS, type PythonKey } from './schema';
 
 // Which host interpreters the sandbox runs setup.py under (host mode, nix/interpreters-host.nix):
@@ -141,13 +141,18 @@ function introspect(python: string): Promise<Introspection> {
       { timeout: 30_000, maxBuffer: 1024 * 1024, env: { PATH: '/usr/bin:/bin' } },
       (err, stdout, stderr) => {
         if (err) {
-          reject(new Error(`it did not run: ${(stderr || err.message).trim().split('\n').pop()}`));
+          reject(
+            sandboxError(
+              'python-unavailable',
+              `it did not run: ${(stderr || err.message).trim().split('\n').pop()}`,
+            ),
+          );
           return;
         }
         try {
           resolve(JSON.parse(stdout) as Introspection);
         } catch {
-          reject(new Error('it did not answer as a Python 2.7 or 3.x does'));
+          reject(sandboxError('python-unavailable', 'it did not answer as a Python 2.7 or 3.x does'));
         }
       },
     );
@@ -160,13 +165,14 @@ async function describeOne(key: PythonKey, executable: string, source: PythonSou
   try {
     python = await realpath(executable);
   } catch {
-    throw new Error('no such file');
+    throw sandboxError('python-unavailable', 'no such file');
   }
   const info = await introspect(python);
   const [major, minor] = keyVersion(key);
-  if (info.implementation !== 'CPython') throw new Error(`it is ${info.implementation}, not CPython`);
+  if (info.implementation !== 'CPython')
+    throw sandboxError('python-unavailable', `it is ${info.implementation}, not CPython`);
   if (!info.version.startsWith(`${major}.${minor}.`)) {
-    throw new Error(`it is Python ${info.version}, not ${major}.${minor}`);
+    throw sandboxError('python-unavailable', `it is Python ${info.version}, not ${major}.${minor}`);
   }
   const binds: string[] = [];
   if (!SYSTEM_PREFIXES.has(info.prefix) && info.exec_prefix === info.prefix) {
@@ -186,16 +192,22 @@ async function describeOne(key: PythonKey, executable: string, source: PythonSou
   }
   for (const b of binds) {
     const bad = UNEXPOSABLE.find((d) => inside(b, d));
-    if (bad) throw new Error(`${b} is under ${bad}, which the sandbox cannot expose from the host`);
+    if (bad)
+      throw sandboxError(
+        'python-unavailable',
+        `${b} is under ${bad}, which the sandbox cannot expose from the host`,
+      );
     // extra-sandbox-paths is a space-separated list of `path[=source][?]`
     if (/[\s=?]/.test(b))
-      throw new Error(
+      throw sandboxError(
+        'python-unavailable',
         `${JSON.stringify(b)} has a space, '=' or '?', which Nix's extra-sandbox-paths cannot carry`,
       );
   }
   const covers = info.sites.filter((s) => binds.some((b) => inside(s, b)));
   if (!info.setuptools && (major < WHEEL_MIN[0] || (major === WHEEL_MIN[0] && minor < WHEEL_MIN[1]))) {
-    throw new Error(
+    throw sandboxError(
+      'python-unavailable',
       `it has no setuptools in its site-packages, and the shipped setuptools 66.1.1 needs Python >= ${WHEEL_MIN.join('.')}`,
     );
   }
@@ -306,7 +318,7 @@ async function resolve(options: ResolveHostPythonsOptions): Promise<HostPythonSe
           return await describeOne(key, file, 'SANDBOX_PYTHONS');
         } catch (err) {
           // Named by the operator: a mistake to say at once, not a version to skip quietly.
-          throw new CrawlError(
+          throw configError(
             'config-invalid',
             `invalid configuration: SANDBOX_PYTHONS: ${key}=${file}: ${(err as Error).message}`,
             { hint: 'name a CPython of that version (nix/README.md "Interpreters")' },

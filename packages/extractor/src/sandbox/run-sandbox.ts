@@ -4,7 +4,7 @@ import { copyFile, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SANDBOX_PARALLELISM } from '@pypi-graph/config';
-import { CrawlError } from '@pypi-graph/core';
+import { CrawlError, configError, downloadError, sandboxError } from '@pypi-graph/core';
 import {
   DEFAULT_NIX_DIR,
   forgetInterpreterSet,
@@ -23,7 +23,7 @@ import { type DerivationRequest, type Instantiated, instantiateExtraction } from
 import { defaultBinPath, runNix, tailLines } from './nix';
 import { SANDBOX_HINT, type SandboxGate, sandboxGate } from './probe';
 import { type HostPythonSet, keyVersion, NO_PYTHONS_HINT, resolveHostPythons } from './pythons';
-import { PYTHON_KEYS, type PythonKey, parseSandboxResults, type SandboxResults } from './schema';
+import { PYTHON_KEYS, type PythonKey, type SandboxResults, sandboxResultsFrom } from './schema';
 
 // Runs one sdist's setup.py under each Python version inside the Nix build sandbox
 // (docs/architecture.md §3, nix/extractor.nix). One derivation per (sdist, extractor, interpreters, limits):
@@ -212,7 +212,7 @@ export async function addFixedToStore(
   const actual = await sha256File(options.sdistPath);
   if (phases) phases.hashMs = performance.now() - t;
   if (actual !== options.sha256.toLowerCase()) {
-    throw new CrawlError(
+    throw downloadError(
       'download-sha256-mismatch',
       `${options.filename}: sha256 ${actual}, expected ${options.sha256}`,
     );
@@ -235,7 +235,7 @@ export async function addFixedToStore(
     if (phases) phases.addFixedMs = performance.now() - t;
     const storePath = res.stdout.trim();
     if (res.status !== 0 || !storePath.startsWith('/nix/store/')) {
-      throw new CrawlError('sandbox-failed', `nix-store --add-fixed failed: ${tailLines(res.stderr, 5)}`);
+      throw sandboxError('sandbox-failed', `nix-store --add-fixed failed: ${tailLines(res.stderr, 5)}`);
     }
     return storePath;
   } finally {
@@ -248,7 +248,7 @@ async function readCapped(file: string): Promise<string> {
   try {
     const { size } = await handle.stat();
     if (size > RESULT_CAP) {
-      throw new CrawlError('sandbox-output-invalid', `result.json is ${size} bytes, more than ${RESULT_CAP}`);
+      throw sandboxError('sandbox-output-invalid', `result.json is ${size} bytes, more than ${RESULT_CAP}`);
     }
     return await handle.readFile({ encoding: 'utf8' });
   } finally {
@@ -269,7 +269,7 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
   const interpreters = options.interpreters ?? 'host';
   let pythons = [...(options.pythons ?? PYTHON_KEYS)];
   if (pythons.length === 0 || !pythons.every((k) => (PYTHON_KEYS as readonly string[]).includes(k))) {
-    throw new CrawlError('config-invalid', `unknown Python keys: ${pythons.join(',')}`);
+    throw configError('config-invalid', `unknown Python keys: ${pythons.join(',')}`);
   }
   const limits = { ...DEFAULT_SANDBOX_LIMITS, ...options.limits };
   const buildLimits = { ...DEFAULT_BUILD_LIMITS, ...options.buildLimits };
@@ -338,7 +338,7 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
   }
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isInteger(value) || value <= 0)
-      throw new CrawlError('config-invalid', `sandbox limit ${name}=${value}`);
+      throw configError('config-invalid', `sandbox limit ${name}=${value}`);
   }
   const rounds = Math.ceil(pythons.length / Math.max(1, limits.parallelism));
   const buildSeconds = rounds * (limits.wallSeconds + 10) + 60;
@@ -393,13 +393,13 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
   const built = res.stdout.trim().split('\n').pop() ?? '';
   const capHit =
     report && report.oomKills > 0
-      ? new CrawlError(
+      ? sandboxError(
           'sandbox-build-memory',
           `${options.filename}: the build went over its memory cap of ${buildLimits.memoryMiB} MiB (${report.oomKills} process(es) killed)`,
           { details: { peakMemoryBytes: report.peakMemoryBytes } },
         )
       : report && report.processLimitHits > 0
-        ? new CrawlError(
+        ? sandboxError(
             'sandbox-build-processes',
             `${options.filename}: the build went over its cap of ${buildLimits.processes} processes (${report.processLimitHits} forks refused)`,
           )
@@ -418,12 +418,12 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
     // what the probe proved no longer holds; it is proven again before the next build.
     const reason = `a build ran outside the sandbox: ${outside[1]}`;
     gate.invalidate(reason);
-    throw new CrawlError('sandbox-unavailable', `${options.filename}: ${reason}; nothing of it ran`, {
+    throw sandboxError('sandbox-unavailable', `${options.filename}: ${reason}; nothing of it ran`, {
       hint: SANDBOX_HINT,
     });
   }
   if (res.timedOut || /timed out after/.test(res.stderr)) {
-    throw new CrawlError(
+    throw sandboxError(
       'sandbox-timeout',
       `nix-build of ${options.filename} took longer than ${buildSeconds}s`,
       {
@@ -433,7 +433,7 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
   }
   const outPath = built;
   if (res.status !== 0 || !outPath.startsWith('/nix/store/')) {
-    throw new CrawlError(
+    throw sandboxError(
       'sandbox-failed',
       `nix-build of ${options.filename} failed: ${tailLines(res.stderr, 5)}`,
       {
@@ -442,21 +442,18 @@ export async function runSandbox(options: RunSandboxOptions): Promise<SandboxRun
     );
   }
   const parseStarted = performance.now();
-  let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(await readCapped(path.join(outPath, 'result.json')));
+    text = await readCapped(path.join(outPath, 'result.json'));
   } catch (err) {
     if (err instanceof CrawlError) throw err;
-    throw new CrawlError('sandbox-output-invalid', `cannot read ${outPath}/result.json`, { cause: err });
+    throw sandboxError('sandbox-output-invalid', `cannot read ${outPath}/result.json`, { cause: err });
   }
-  const parsed = parseSandboxResults(raw, pythons);
-  if (!parsed.success) {
-    throw new CrawlError('sandbox-output-invalid', `${outPath}/result.json: ${parsed.issue}`);
-  }
+  const results = sandboxResultsFrom(text, pythons, `${outPath}/result.json`);
   phases.driver = await readTimings(path.join(outPath, 'timings.json'));
   phases.parseMs = performance.now() - parseStarted;
   return {
-    results: { ...parsed.data, ...unavailable },
+    results: { ...results, ...unavailable },
     sdistStorePath,
     outPath,
     drvPath: instantiated.drvPath,

@@ -1,6 +1,7 @@
-// The schema of the sandbox derivation's `$out/result.json` (written by nix/extractor/driver.py).
-// Hand-written instead of zod because `zod` is not a dependency of @pypi-graph/extractor yet
-// (adding it is one line in package.json); the function has the role of a zod `safeParse`.
+// The schema of the sandbox derivation's `$out/result.json` (written by nix/extractor/driver.py),
+// validated with zod like every other boundary of pypi-graph.
+import { type CrawlError, sandboxError } from '@pypi-graph/core';
+import { z } from 'zod';
 
 /** Python versions the sandbox runs setup.py under: the digits of major+minor (docs/formats.md §B1). */
 export const PYTHON_KEYS = ['27', '36', '37', '38', '39', '310', '311', '312', '313'] as const;
@@ -67,79 +68,74 @@ export type ParseResult<T> = { success: true; data: T } | { success: false; issu
 
 const MAX_STRING = 64 * 1024;
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+const stringList = z.array(z.string().max(MAX_STRING));
 
-function stringList(value: unknown, where: string): string[] {
-  if (!Array.isArray(value)) throw new Error(`${where}: not a list`);
-  return value.map((item, i) => {
-    if (typeof item !== 'string' || item.length > MAX_STRING) throw new Error(`${where}[${i}]: not a string`);
-    return item;
-  });
-}
+const dependenciesSchema = z.object({
+  install_requires: stringList,
+  setup_requires: stringList,
+  tests_require: stringList,
+  extras_require: z.record(z.string(), stringList),
+  python_requires: z.string().nullable(),
+  requires_dist: stringList.optional(),
+  provides_extra: stringList.optional(),
+}) satisfies z.ZodType<SetupPyDependencies>;
 
-function parseDependencies(value: unknown, where: string): SetupPyDependencies {
-  if (!isRecord(value)) throw new Error(`${where}: not an object`);
-  const extras = value.extras_require;
-  if (!isRecord(extras)) throw new Error(`${where}.extras_require: not an object`);
-  const python = value.python_requires;
-  if (python !== null && typeof python !== 'string')
-    throw new Error(`${where}.python_requires: not a string`);
-  return {
-    install_requires: stringList(value.install_requires, `${where}.install_requires`),
-    setup_requires: stringList(value.setup_requires, `${where}.setup_requires`),
-    tests_require: stringList(value.tests_require, `${where}.tests_require`),
-    extras_require: Object.fromEntries(
-      Object.entries(extras).map(([k, v]) => [
-        k,
-        stringList(v, `${where}.extras_require[${JSON.stringify(k)}]`),
-      ]),
-    ),
-    python_requires: python,
-    ...(value.requires_dist !== undefined
-      ? { requires_dist: stringList(value.requires_dist, `${where}.requires_dist`) }
-      : {}),
-    ...(value.provides_extra !== undefined
-      ? { provides_extra: stringList(value.provides_extra, `${where}.provides_extra`) }
-      : {}),
-  };
-}
+const failureSchema = z.object({
+  code: z.enum(SANDBOX_RESULT_CODES),
+  log: z.string(),
+  tail: z.string().default(''),
+}) satisfies z.ZodType<SandboxFailure>;
 
-function parseFailure(value: unknown, where: string): SandboxFailure {
-  if (!isRecord(value)) throw new Error(`${where}: not an object`);
-  const { code, log, tail } = value;
-  if (typeof code !== 'string' || !(SANDBOX_RESULT_CODES as readonly string[]).includes(code)) {
-    throw new Error(`${where}.code: unknown failure code ${JSON.stringify(code)}`);
-  }
-  if (typeof log !== 'string') throw new Error(`${where}.log: not a string`);
-  if (tail !== undefined && typeof tail !== 'string') throw new Error(`${where}.tail: not a string`);
-  return { code: code as SandboxResultCode, log, tail: tail ?? '' };
-}
+/** Exactly one of `ok`, `error` (issues keep the path into either). */
+const resultSchema: z.ZodType<SandboxResult> = z
+  .strictObject({ ok: dependenciesSchema.optional(), error: failureSchema.optional() })
+  .refine((entry) => (entry.ok === undefined) !== (entry.error === undefined), {
+    message: 'expected exactly one of ok, error',
+  })
+  .transform((entry): SandboxResult => (entry.ok ? { ok: entry.ok } : { error: entry.error! }));
 
 /** Validates `result.json`: one entry per requested Python key, each `{ok}` or `{error}`. */
 export function parseSandboxResults(
   value: unknown,
   expected: readonly PythonKey[],
 ): ParseResult<SandboxResults> {
+  const schema = z.strictObject(Object.fromEntries(expected.map((key) => [key, resultSchema])));
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return { success: true, data: parsed.data as SandboxResults };
+  const issue = parsed.error.issues[0]!;
+  const where = issue.path
+    .map((p, i) =>
+      i === 0 || typeof p === 'number'
+        ? `[${String(p)}]`
+        : /^[A-Za-z_]\w*$/.test(String(p))
+          ? `.${String(p)}`
+          : `[${JSON.stringify(String(p))}]`,
+    )
+    .join('');
+  return { success: false, issue: `result${where}: ${issue.message}` };
+}
+
+/**
+ * The results in the text of a `result.json`; a typed `sandbox-output-invalid` failure (recorded
+ * against the sdist, like any result of its own) when it is not JSON or not of the schema.
+ * `where` names the file in the message.
+ */
+export function sandboxResultsFrom(
+  text: string,
+  expected: readonly PythonKey[],
+  where: string,
+): SandboxResults {
+  let raw: unknown;
   try {
-    if (!isRecord(value)) throw new Error('result: not an object');
-    const out: SandboxResults = {};
-    for (const key of Object.keys(value)) {
-      if (!expected.includes(key as PythonKey))
-        throw new Error(`result: unexpected Python key ${JSON.stringify(key)}`);
-    }
-    for (const key of expected) {
-      const entry = value[key];
-      if (!isRecord(entry)) throw new Error(`result[${key}]: missing`);
-      const kinds = Object.keys(entry);
-      if (kinds.length !== 1) throw new Error(`result[${key}]: expected exactly one of ok, error`);
-      if ('ok' in entry) out[key] = { ok: parseDependencies(entry.ok, `result[${key}].ok`) };
-      else if ('error' in entry) out[key] = { error: parseFailure(entry.error, `result[${key}].error`) };
-      else throw new Error(`result[${key}]: expected ok or error`);
-    }
-    return { success: true, data: out };
+    raw = JSON.parse(text);
   } catch (err) {
-    return { success: false, issue: err instanceof Error ? err.message : String(err) };
+    throw sandboxOutputInvalid(`cannot read ${where}`, err);
   }
+  const parsed = parseSandboxResults(raw, expected);
+  if (!parsed.success) throw sandboxOutputInvalid(`${where}: ${parsed.issue}`);
+  return parsed.data;
+}
+
+function sandboxOutputInvalid(message: string, cause?: unknown): CrawlError {
+  return sandboxError('sandbox-output-invalid', message, { cause });
 }

@@ -1,4 +1,4 @@
-import { CrawlError } from '@pypi-graph/core';
+import { type CrawlError, metadataError } from '@pypi-graph/core';
 import { comparePep440, tryParseVersion, type Version } from '@pypi-graph/pyspec';
 
 // Poetry's version constraints (`^1.2`, `~1.2`, `~=1.2`, `>=1,<2 || >=3`) translated to PEP 440 the
@@ -36,7 +36,7 @@ export interface PoetryConstraint {
 const ANY: PoetryConstraint = { any: true, ranges: [], excluded: [] };
 
 function invalid(text: string): CrawlError {
-  return new CrawlError('specifier-invalid', `not a poetry version constraint: ${JSON.stringify(text)}`);
+  return metadataError('specifier-invalid', `not a poetry version constraint: ${JSON.stringify(text)}`);
 }
 
 export function poetryVersion(raw: string): PoetryVersion {

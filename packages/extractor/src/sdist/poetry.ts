@@ -1,4 +1,4 @@
-import { CrawlError } from '@pypi-graph/core';
+import { type CrawlError, metadataError } from '@pypi-graph/core';
 import {
   type MarkerExpression,
   type MarkerTerm,
@@ -48,7 +48,7 @@ type Table = Record<string, unknown>;
 const isTable = (v: unknown): v is Table => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function invalid(message: string): CrawlError {
-  return new CrawlError('metadata-invalid', `pyproject [tool.poetry]: ${message}`);
+  return metadataError('metadata-invalid', `pyproject [tool.poetry]: ${message}`);
 }
 
 function termDnf(t: MarkerTerm): MarkerDnf {

@@ -1,5 +1,5 @@
 import { type ScanSdistOptions, type SdistLimits, type SdistScan, scanSdist } from '@pypi-graph/archive';
-import { CrawlError, isCrawlError } from '@pypi-graph/core';
+import { isCrawlError, metadataError, sdistError } from '@pypi-graph/core';
 import {
   normalizeExtra,
   parseCoreMetadata,
@@ -112,7 +112,7 @@ const isTable = (v: unknown): v is Table => typeof v === 'object' && v !== null 
 function stringList(v: unknown, what: string): string[] {
   if (v === undefined) return [];
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) {
-    throw new CrawlError('metadata-invalid', `${what} is not a list of strings`);
+    throw metadataError('metadata-invalid', `${what} is not a list of strings`);
   }
   return v;
 }
@@ -273,7 +273,7 @@ export function extractStaticMetadata(
       } else {
         const optional = project['optional-dependencies'] ?? {};
         if (!isTable(optional))
-          throw new CrawlError('metadata-invalid', 'project.optional-dependencies is not a table');
+          throw metadataError('metadata-invalid', 'project.optional-dependencies is not a table');
         const { lines, extras } = fromOptional(
           stringList(project.dependencies, 'project.dependencies'),
           optional,
@@ -374,14 +374,10 @@ export function extractStaticMetadata(
       notes,
     };
   }
-  throw new CrawlError(
-    'no-static-metadata',
-    'the sdist has neither static dependency metadata nor a setup.py',
-    {
-      hint: 'a PEP 517 backend computes its dependencies at build time; only building the sdist would tell',
-      details: { notes },
-    },
-  );
+  throw sdistError('no-static-metadata', 'the sdist has neither static dependency metadata nor a setup.py', {
+    hint: 'a PEP 517 backend computes its dependencies at build time; only building the sdist would tell',
+    details: { notes },
+  });
 }
 
 function compareRelease(a: readonly bigint[], b: readonly bigint[]): number {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { RandomAccess } from '@pypi-graph/archive';
-import { CrawlError } from '@pypi-graph/core';
+import { downloadError, internalError } from '@pypi-graph/core';
 import type { PypiClient, TrafficMeter } from '@pypi-graph/pypi-client';
 
 export interface HttpRandomAccessOptions {
@@ -44,7 +44,7 @@ export class HttpRandomAccess implements RandomAccess {
 
   async read(start: number, endInclusive: number): Promise<Buffer> {
     if (start < 0 || endInclusive < start || endInclusive >= this.size) {
-      throw new CrawlError('internal-error', `read ${start}-${endInclusive} outside ${this.size} bytes`);
+      throw internalError(`read ${start}-${endInclusive} outside ${this.size} bytes`);
     }
     for (const [from, to] of this.#gaps(start, endInclusive)) await this.#fetch(from, to);
     return this.#assemble(start, endInclusive);
@@ -70,14 +70,14 @@ export class HttpRandomAccess implements RandomAccess {
     const { signal, meter, maxBytesIfRangeIgnored } = this.#options;
     const res = await this.#client.fetchRange(this.#url, from, to, { signal, meter, maxBytesIfRangeIgnored });
     if (res.totalSize !== null && res.totalSize !== this.size) {
-      throw new CrawlError(
+      throw downloadError(
         'download-size-mismatch',
         `${this.#url}: the server says ${res.totalSize} bytes, the index ${this.size}`,
         { details: { url: this.#url, expectedSize: this.size, actualSize: res.totalSize } },
       );
     }
     if (res.data.length !== to - from + 1) {
-      throw new CrawlError(
+      throw downloadError(
         'download-size-mismatch',
         `${this.#url}: range ${from}-${to} returned ${res.data.length} bytes`,
         { details: { url: this.#url, expectedSize: this.size, from, to, got: res.data.length } },
@@ -87,7 +87,7 @@ export class HttpRandomAccess implements RandomAccess {
     if (expected && from === 0 && to === this.size - 1) {
       const actual = createHash('sha256').update(res.data).digest('hex');
       if (actual !== expected) {
-        throw new CrawlError(
+        throw downloadError(
           'download-sha256-mismatch',
           `${this.#url}: sha256 ${actual}, expected ${expected}`,
           {
@@ -111,7 +111,7 @@ export class HttpRandomAccess implements RandomAccess {
       at = take + 1;
       if (at > end) break;
     }
-    if (at <= end) throw new CrawlError('internal-error', `range cache lacks ${at}-${end}`);
+    if (at <= end) throw internalError(`range cache lacks ${at}-${end}`);
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
 }

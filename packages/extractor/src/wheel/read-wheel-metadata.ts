@@ -1,10 +1,15 @@
 import { rm } from 'node:fs/promises';
 import { openFileRandomAccess, openZip, openZipTail, type ZipLimits } from '@pypi-graph/archive';
 import {
-  CrawlError,
+  crawlError,
+  downloadError,
   type FailureCode,
+  httpError,
+  internalError,
   isCrawlError,
+  jobError,
   type Logger,
+  metadataError,
   silentLogger,
   toCrawlError,
 } from '@pypi-graph/core';
@@ -164,7 +169,7 @@ export async function readWheelMetadata(
     } catch (thrown) {
       const err =
         options.signal?.aborted && !(isCrawlError(thrown) && thrown.code === 'aborted')
-          ? new CrawlError('aborted', 'the operation was aborted', { cause: thrown })
+          ? jobError('aborted', 'the operation was aborted', { cause: thrown })
           : toCrawlError(thrown);
       const last = i === tried.length - 1;
       const next =
@@ -173,7 +178,7 @@ export async function readWheelMetadata(
           ? pep658FallsThrough(err.code)
           : method === 'range' && RANGE_FALLBACK_CODES.has(err.code));
       if (!next) {
-        throw new CrawlError(err.code, `${file.filename}: ${err.message}`, {
+        throw crawlError(err.code, `${file.filename}: ${err.message}`, {
           hint: err.hint,
           retryAfterMs: err.retryAfterMs,
           cause: err,
@@ -191,7 +196,7 @@ export async function readWheelMetadata(
       fallbacks.push({ method, code: err.code, message: err.message });
     }
   }
-  throw new CrawlError('internal-error', `${file.filename}: no method to read METADATA with`, {
+  throw internalError(`${file.filename}: no method to read METADATA with`, {
     details: { methods, hasCoreMetadata: file.hasCoreMetadata },
   });
 }
@@ -240,7 +245,7 @@ async function viaCoreMetadataFile({
   } catch (thrown) {
     const err = toCrawlError(thrown);
     if (err.code === 'download-sha256-mismatch') {
-      throw new CrawlError(
+      throw downloadError(
         'metadata-sha256-mismatch',
         `the .metadata file does not match its sha256: ${err.message}`,
         {
@@ -250,7 +255,7 @@ async function viaCoreMetadataFile({
       );
     }
     if (err.code === 'response-too-large') {
-      throw new CrawlError('metadata-too-large', `the .metadata file is over the cap of ${maxBytes} bytes`, {
+      throw metadataError('metadata-too-large', `the .metadata file is over the cap of ${maxBytes} bytes`, {
         cause: err,
         details: err.details,
       });
@@ -264,8 +269,7 @@ async function viaRangeReads(ctx: MethodContext): Promise<Found> {
   let size = file.size ?? null;
   if (size === null) {
     size = (await client.head(file.url, { signal: options.signal, meter })).size;
-    if (size === null)
-      throw new CrawlError('range-not-supported', 'the wheel has no known size for range reads');
+    if (size === null) throw httpError('range-not-supported', 'the wheel has no known size for range reads');
   }
   const tailBytes = options.tailBytes ?? rangeTailBytes(size);
   const source = new HttpRandomAccess(client, file.url, size, {
@@ -325,7 +329,7 @@ async function viaDownload(ctx: MethodContext): Promise<Found> {
 // text_repairs). It must still look like core metadata.
 function checkMetadata(metadata: Buffer, maxBytes: number): void {
   if (metadata.length > maxBytes) {
-    throw new CrawlError(
+    throw metadataError(
       'metadata-too-large',
       `METADATA is ${metadata.length} bytes, over the cap of ${maxBytes}`,
     );

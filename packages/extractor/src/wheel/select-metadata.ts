@@ -1,5 +1,5 @@
 import type { ZipEntry } from '@pypi-graph/archive';
-import { CrawlError } from '@pypi-graph/core';
+import { archiveError, metadataError, wheelError } from '@pypi-graph/core';
 import { pep503Name, type WheelName } from '@pypi-graph/pyspec';
 
 // https://packaging.python.org/en/latest/specifications/binary-distribution-format/#the-dist-info-directory
@@ -36,7 +36,7 @@ export function selectWheelMetadata(entries: readonly ZipEntry[], wheel: WheelNa
     const dirs = [
       ...new Set(entries.map((e) => e.name.split('/')[0]!).filter((d) => d.endsWith('.dist-info'))),
     ];
-    throw new CrawlError(
+    throw metadataError(
       'metadata-missing',
       dirs.length === 0
         ? 'the wheel has no .dist-info directory'
@@ -45,7 +45,7 @@ export function selectWheelMetadata(entries: readonly ZipEntry[], wheel: WheelNa
     );
   }
   if (byDir.size > 1) {
-    throw new CrawlError(
+    throw wheelError(
       'wheel-multiple-dist-info',
       `the wheel has METADATA in ${byDir.size} .dist-info directories: ${[...byDir.keys()].join(', ')}`,
       { hint: 'pip refuses such wheels too', details: { ...details, distInfoDirs: [...byDir.keys()] } },
@@ -53,14 +53,14 @@ export function selectWheelMetadata(entries: readonly ZipEntry[], wheel: WheelNa
   }
   const [distInfo, found] = [...byDir][0]!;
   if (found.length > 1) {
-    throw new CrawlError(
+    throw archiveError(
       'archive-duplicate-entry',
       `${distInfo}/METADATA appears ${found.length} times in the archive`,
       { hint: 'zip readers disagree on which copy counts', details: { ...details, copies: found.length } },
     );
   }
   if (!distInfoMatches(distInfo.slice(0, -'.dist-info'.length), wheel)) {
-    throw new CrawlError(
+    throw wheelError(
       'wheel-dist-info-mismatch',
       `${distInfo} does not belong to ${wheel.name} ${wheel.version}`,
       { details: { ...details, distInfo } },
