@@ -21,7 +21,8 @@ import {
   snapshotMeta,
   wheelBucket,
 } from '@pypi-graph/db';
-import { readWheelMetadata } from '@pypi-graph/extractor';
+import { createSdistExtractor, readWheelMetadata } from '@pypi-graph/extractor';
+import type { SdistExtractor } from '@pypi-graph/model';
 import {
   BullmqRunner,
   EmbeddedRunner,
@@ -31,12 +32,10 @@ import {
   type QueueName,
   type ReconcileTarget,
   type Runner,
-  type SdistExtractor,
   type WheelMetadataReader,
 } from '@pypi-graph/pipeline';
 import { type PublishResult, publishSnapshot, type SnapshotSource } from '@pypi-graph/snapshot';
 import { createIndexApi } from './index-api';
-import { createSdistExtractor } from './sdist-extractor';
 import { sdistResults } from './sdist-source';
 import { type ProcessTempDir, processTempDir } from './temp-dir';
 

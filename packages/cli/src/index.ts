@@ -21,5 +21,4 @@ export {
   Scheduler,
   type SchedulerOptions,
 } from './scheduler';
-export { deleteStorePaths } from './sdist-extractor';
 export { parseSince, type Since } from './since';

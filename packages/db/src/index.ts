@@ -1,6 +1,4 @@
 export {
-  type BuildResolution,
-  type BuildWheel,
   pureTagsFit,
   resolveBuildDependencies,
   SANDBOX_PROVIDED,
@@ -21,7 +19,6 @@ export {
 } from './bulk';
 export {
   advanceCrawlState,
-  type ChangelogRow,
   getCrawlState,
   insertChangelog,
   serialBefore,
@@ -29,8 +26,6 @@ export {
 export { type Database, type DatabaseOptions, type Db, openDatabase, type Schema } from './connection';
 export { type ExplainedStatement, explainCalls } from './explain';
 export {
-  type BuildDependencyUsed,
-  type BuildProvenance,
   type ExtractionRecord,
   type FileDependencies,
   fileBySha256,

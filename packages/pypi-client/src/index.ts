@@ -11,7 +11,7 @@ export {
   XMLRPC_KEY,
 } from './rate-limiter';
 export { RedisRateLimiter, type RedisRateLimiterOptions } from './redis-rate-limiter';
-export type { ChangelogRow, ProjectJsonFile, SimpleFile, SimpleIndexEntry } from './schema';
+export type { ProjectJsonFile, SimpleFile, SimpleIndexEntry } from './schema';
 export type {
   CallOptions,
   DownloadOptions,
