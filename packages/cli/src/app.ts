@@ -1,8 +1,5 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Config } from '@pypi-graph/config';
 import type { Logger } from '@pypi-graph/core';
 import {
@@ -16,7 +13,9 @@ import {
   recordSandboxCheck,
   recordSnapshot,
   resolveBuildDependencies,
+  SDIST_RESULTS_VERSION,
   sdistBucket,
+  sdistResults,
   setSetting,
   snapshotMeta,
   wheelBucket,
@@ -36,7 +35,6 @@ import {
 } from '@pypi-graph/pipeline';
 import { type PublishResult, publishSnapshot, type SnapshotSource } from '@pypi-graph/snapshot';
 import { createIndexApi } from './index-api';
-import { sdistResults } from './sdist-source';
 import { type ProcessTempDir, processTempDir } from './temp-dir';
 
 export interface App {
@@ -182,18 +180,11 @@ function reportingSource(source: SnapshotSource, phase: (text: string) => void):
   };
 }
 
-/**
- * What turns stored rows into a snapshot's projects on this side (sdistResults): entries are
- * reused only from snapshots rendered by the same code.
- */
-const SOURCE_VERSION = createHash('sha256')
-  .update(readFileSync(fileURLToPath(new URL('./sdist-source.ts', import.meta.url))))
-  .digest('hex');
-
 /** The snapshot source over the database: one bucket at a time. */
 export function databaseSnapshotSource(db: Db): SnapshotSource {
   return {
-    version: SOURCE_VERSION,
+    // entries are reused only from snapshots whose rows were turned into projects by the same rule
+    version: SDIST_RESULTS_VERSION,
     meta: () => snapshotMeta(db),
     bucketTokens: (bucket: string) => bucketTokens(db, bucket),
     async *pypiProjects(bucket: string, keys?: readonly string[]) {

@@ -73,6 +73,7 @@ export {
   saveProject,
 } from './projects';
 export * as schema from './schema';
+export { SDIST_RESULTS_VERSION, sdistResults } from './sdist-results';
 export { getSetting, type SettingKey, setSetting } from './settings';
 export {
   bucketTokens,

@@ -56,7 +56,7 @@ export type SdistResult = { ok: PublishedSdistDeps } | { error: string };
 export interface SdistRelease {
   /** The raw release key as PyPI has it (the layout strips it, docs/formats.md §0). */
   version: string;
-  /** Python key (`27` … `313`) → result. */
+  /** Python key (`27` … `313`) → result; the layout refuses any other key. */
   results: ReadonlyMap<string, SdistResult>;
 }
 
