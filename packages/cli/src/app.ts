@@ -34,7 +34,7 @@ import {
   type WheelMetadataReader,
 } from '@pypi-graph/pipeline';
 import { type PublishResult, publishSnapshot, type SnapshotSource } from '@pypi-graph/snapshot';
-import { createIndexApi } from './index-api';
+import { connectIndex } from './index-connection';
 import { type ProcessTempDir, processTempDir } from './temp-dir';
 
 export interface App {
@@ -70,7 +70,7 @@ export async function openApp(config: Config, logger: Logger, options: OpenAppOp
     throw err;
   }
   // Bytes fetched from the index count in this process's metrics (`pypi_graph_pypi_bytes_total`).
-  const index = createIndexApi(config, logger, { onBytes: processMetrics().recordPypiBytes });
+  const index = connectIndex(config, logger, { onBytes: processMetrics().recordPypiBytes });
   let temp: ProcessTempDir;
   try {
     temp = await processTempDir(path.join(config.dataDir, 'tmp'), logger);
