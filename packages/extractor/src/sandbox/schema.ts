@@ -2,7 +2,7 @@
 // Hand-written instead of zod because `zod` is not a dependency of @pypi-graph/extractor yet
 // (adding it is one line in package.json); the function has the role of a zod `safeParse`.
 
-import { PYTHON_KEYS, type PythonKey, type SdistDeps } from '@pypi-graph/model';
+import type { PythonKey, SdistDeps } from '@pypi-graph/model';
 
 /** The interpreter behind each key (nix/interpreters-host.nix): markers and Requires-Python of build dependencies are read for it. */
 export const PYTHON_FULL_VERSIONS: Record<PythonKey, string> = {
