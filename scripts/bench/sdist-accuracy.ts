@@ -18,13 +18,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import {
-  PYTHON_KEYS,
-  type PythonKey,
   readSdistStaticMetadata,
   runSandbox,
   type SetupPyDependencies,
-  toSdistDepsFields,
+  staticSdistDeps,
 } from '@pypi-graph/extractor';
+import { PYTHON_KEYS, type PythonKey } from '@pypi-graph/model';
 import {
   evaluateMarker,
   formatSpecifierSet,
@@ -417,8 +416,8 @@ export async function run(argv: string[]): Promise<number> {
       if (stat.kind === 'static') {
         method = `static: ${stat.method}`;
         ours = normalizeOurs(stat.installRequires, stat.providesExtra, stat.pythonRequires);
-        const fields = toSdistDepsFields(stat);
-        published = { base: fields.install_requires ?? [], byExtra: fields.extras_require ?? {} };
+        const fields = staticSdistDeps(stat);
+        published = { base: fields.install_requires, byExtra: Object.fromEntries(fields.extras_require) };
       } else {
         method = 'sandbox: setup.py (311)';
         progress(`${fixture}: running setup.py in the sandbox`);

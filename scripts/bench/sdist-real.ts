@@ -14,16 +14,15 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { deleteStorePaths } from '@pypi-graph/cli';
 import { defaultSdistConcurrency } from '@pypi-graph/config';
 import {
-  PYTHON_KEYS,
-  type PythonKey,
+  deleteStorePaths,
   readSdistStaticMetadata,
   runSandbox,
   type SandboxPhases,
   type SandboxResult,
 } from '@pypi-graph/extractor';
+import { PYTHON_KEYS, type PythonKey } from '@pypi-graph/model';
 import {
   fixed,
   gitRevision,

@@ -19,13 +19,12 @@ import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import {
   DEFAULT_SANDBOX_LIMITS,
-  PYTHON_KEYS,
-  type PythonKey,
   readSdistStaticMetadata,
   runSandbox,
   type SandboxPhases,
   type SandboxResult,
 } from '@pypi-graph/extractor';
+import { PYTHON_KEYS, type PythonKey } from '@pypi-graph/model';
 import {
   fixed,
   gitRevision,

@@ -13,13 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { loadConfig } from '@pypi-graph/config';
-import {
-  rangeTailBytes,
-  readWheelMetadata,
-  type WheelFileRef,
-  type WheelMetadataMethod,
-  type WheelMetadataResult,
-} from '@pypi-graph/extractor';
+import { rangeTailBytes, readWheelMetadata, type WheelFileRef } from '@pypi-graph/extractor';
+import type { WheelMetadataMethod, WheelMetadataResult } from '@pypi-graph/model';
 import { createPypiClient, type PypiClient } from '@pypi-graph/pypi-client';
 import { startPypiServer } from '@pypi-graph/pypi-server';
 import {

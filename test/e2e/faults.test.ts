@@ -2,7 +2,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { crawl, createIndexApi } from '@pypi-graph/cli';
+import { connectIndex, crawl } from '@pypi-graph/cli';
 import { silentLogger } from '@pypi-graph/core';
 import { getProject, storeCounts } from '@pypi-graph/db';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
@@ -89,7 +89,7 @@ describe('downloads', () => {
   it('rejects bytes that do not match the sha256 and leaves nothing behind', async () => {
     const env = await crawlEnv(server.url, 'pglite', 'embedded');
     const dir = await mkdtemp(path.join(tmpdir(), 'dl-'));
-    const index = createIndexApi(env.config, silentLogger);
+    const index = connectIndex(env.config, silentLogger);
     try {
       await crawl(env.app, { project: ['Foo_Bar'] });
       const file = (await getProject(env.app.db, 'foo-bar'))!.releases[0]!.files[0]!;

@@ -1,8 +1,5 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Config } from '@pypi-graph/config';
 import type { Logger } from '@pypi-graph/core';
 import {
@@ -16,12 +13,15 @@ import {
   recordSandboxCheck,
   recordSnapshot,
   resolveBuildDependencies,
+  SDIST_RESULTS_VERSION,
   sdistBucket,
+  sdistResults,
   setSetting,
   snapshotMeta,
   wheelBucket,
 } from '@pypi-graph/db';
-import { readWheelMetadata } from '@pypi-graph/extractor';
+import { createSdistExtractor, readWheelMetadata } from '@pypi-graph/extractor';
+import type { SdistExtractor } from '@pypi-graph/model';
 import {
   BullmqRunner,
   EmbeddedRunner,
@@ -31,13 +31,10 @@ import {
   type QueueName,
   type ReconcileTarget,
   type Runner,
-  type SdistExtractor,
   type WheelMetadataReader,
 } from '@pypi-graph/pipeline';
 import { type PublishResult, publishSnapshot, type SnapshotSource } from '@pypi-graph/snapshot';
-import { createIndexApi } from './index-api';
-import { createSdistExtractor } from './sdist-extractor';
-import { sdistResults } from './sdist-source';
+import { connectIndex } from './index-connection';
 import { type ProcessTempDir, processTempDir } from './temp-dir';
 
 export interface App {
@@ -73,7 +70,7 @@ export async function openApp(config: Config, logger: Logger, options: OpenAppOp
     throw err;
   }
   // Bytes fetched from the index count in this process's metrics (`pypi_graph_pypi_bytes_total`).
-  const index = createIndexApi(config, logger, { onBytes: processMetrics().recordPypiBytes });
+  const index = connectIndex(config, logger, { onBytes: processMetrics().recordPypiBytes });
   let temp: ProcessTempDir;
   try {
     temp = await processTempDir(path.join(config.dataDir, 'tmp'), logger);
@@ -183,18 +180,11 @@ function reportingSource(source: SnapshotSource, phase: (text: string) => void):
   };
 }
 
-/**
- * What turns stored rows into a snapshot's projects on this side (sdistResults): entries are
- * reused only from snapshots rendered by the same code.
- */
-const SOURCE_VERSION = createHash('sha256')
-  .update(readFileSync(fileURLToPath(new URL('./sdist-source.ts', import.meta.url))))
-  .digest('hex');
-
 /** The snapshot source over the database: one bucket at a time. */
 export function databaseSnapshotSource(db: Db): SnapshotSource {
   return {
-    version: SOURCE_VERSION,
+    // entries are reused only from snapshots whose rows were turned into projects by the same rule
+    version: SDIST_RESULTS_VERSION,
     meta: () => snapshotMeta(db),
     bucketTokens: (bucket: string) => bucketTokens(db, bucket),
     async *pypiProjects(bucket: string, keys?: readonly string[]) {

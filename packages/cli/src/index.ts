@@ -10,7 +10,7 @@ export { type Dashboard, type DashboardOptions, startDashboard } from './command
 export { formatRecrawl, type RecrawlOptions, type RecrawlOutcome, recrawl } from './commands/recrawl';
 export { show } from './commands/show';
 export { status } from './commands/status';
-export { createIndexApi, type IndexApi, pipelineApi } from './index-api';
+export { connectIndex, type IndexConnection, pipelineApi } from './index-connection';
 export { type MetricsServer, type MetricsSource, startMetricsServer } from './metrics-server';
 export {
   formatRefresh,
@@ -21,5 +21,4 @@ export {
   Scheduler,
   type SchedulerOptions,
 } from './scheduler';
-export { deleteStorePaths } from './sdist-extractor';
 export { parseSince, type Since } from './since';

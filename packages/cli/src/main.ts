@@ -208,7 +208,7 @@ program
         snapshotDir: opts.out ?? config.snapshotDir,
       });
       if (opts.once) {
-        const { requireIndex } = await import('./index-api');
+        const { requireIndex } = await import('@pypi-graph/pypi-client');
         term.phase(`reaching the index at ${config.pypiUrl}`);
         await requireIndex(config);
         term.phase('refreshing');

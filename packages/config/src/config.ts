@@ -2,6 +2,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type CrawlError, configError } from '@pypi-graph/core';
+import { PYTHON_KEYS } from '@pypi-graph/model';
 import { z } from 'zod';
 
 const csv = z.string().transform((s) =>
@@ -198,9 +199,6 @@ export interface Config {
 
 export const VERSION = '0.1.0';
 
-/** The Python versions the sandbox knows (major+minor digits); the same list as the extractor's PYTHON_KEYS. */
-export const SANDBOX_PYTHON_KEYS = ['27', '36', '37', '38', '39', '310', '311', '312', '313'] as const;
-
 function sandboxPythonsInvalid(message: string): CrawlError {
   return configError('config-invalid', `invalid configuration: SANDBOX_PYTHONS: ${message}`, {
     hint: 'SANDBOX_PYTHONS is KEY=PATH, comma separated, each PATH an executable Python of that version: 27=/usr/bin/python2.7,312=/opt/python3.12/bin/python3.12 (nix/README.md "Interpreters")',
@@ -227,9 +225,9 @@ export function parseSandboxPythons(text: string, cwd = process.cwd()): Record<s
     }
     const key = entry.slice(0, eq).trim().replace(/^py/, '').replace('.', '');
     const file = path.resolve(cwd, entry.slice(eq + 1).trim());
-    if (!(SANDBOX_PYTHON_KEYS as readonly string[]).includes(key)) {
+    if (!(PYTHON_KEYS as readonly string[]).includes(key)) {
       throw sandboxPythonsInvalid(
-        `${JSON.stringify(entry)}: unknown Python version ${JSON.stringify(entry.slice(0, eq))} (one of ${SANDBOX_PYTHON_KEYS.join(', ')})`,
+        `${JSON.stringify(entry)}: unknown Python version ${JSON.stringify(entry.slice(0, eq))} (one of ${PYTHON_KEYS.join(', ')})`,
       );
     }
     if (out[key] !== undefined) throw sandboxPythonsInvalid(`Python ${key} is named twice`);

@@ -7,6 +7,5 @@ export {
   loadConfig,
   parseSandboxPythons,
   SANDBOX_PARALLELISM,
-  SANDBOX_PYTHON_KEYS,
   VERSION,
 } from './config';

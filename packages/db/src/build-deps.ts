@@ -1,3 +1,4 @@
+import type { BuildResolution, BuildWheel } from '@pypi-graph/model';
 import {
   compareVersions,
   evaluateMarker,
@@ -19,26 +20,6 @@ import type { Db } from './connection';
 
 /** Requirements the sandbox meets itself: the setuptools shipped to each interpreter (nix/). */
 export const SANDBOX_PROVIDED = new Set(['setuptools', 'wheel', 'pip']);
-
-/** One wheel chosen for a build. */
-export interface BuildWheel {
-  /** PEP 503 name of its project. */
-  name: string;
-  version: string;
-  filename: string;
-  url: string;
-  /** As the index published it: the wheel enters the sandbox by this hash. */
-  sha256: string;
-  size: number | null;
-  fileId: number;
-}
-
-export interface BuildResolution {
-  /** Every wheel the build needs (the requirements and their own dependencies), in resolution order. */
-  wheels: BuildWheel[];
-  /** What the index could not give: the requirement text and why. Empty when resolved. */
-  missing: Array<{ requirement: string; reason: string }>;
-}
 
 interface Candidate {
   fileId: number;

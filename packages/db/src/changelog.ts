@@ -1,15 +1,7 @@
+import type { ChangelogRow } from '@pypi-graph/model';
 import { desc, lt, sql } from 'drizzle-orm';
 import type { Db } from './connection';
 import { changelog, crawlState } from './schema';
-
-export interface ChangelogRow {
-  serial: number;
-  /** Seconds since the epoch, as PyPI's XML-RPC gives it. */
-  timestamp: number;
-  name: string;
-  version: string | null;
-  action: string;
-}
 
 /** Stores changelog rows; rows already stored are left as they are. */
 export async function insertChangelog(db: Db, rows: ChangelogRow[]): Promise<number> {

@@ -1,4 +1,5 @@
 import { invariantError } from '@pypi-graph/core';
+import type { BuildProvenance } from '@pypi-graph/model';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from './connection';
 import { NEXT_CHANGE_SEQ } from './projects';
@@ -41,23 +42,6 @@ export interface ExtractionRecord {
   textRepairs?: number;
   /** How a sandbox result was computed with build tools (issue 11; docs/formats.md): null for none. */
   buildProvenance?: BuildProvenance | null;
-}
-
-/** A build dependency a result was computed with: the wheel, by the sha256 the index published. */
-export interface BuildDependencyUsed {
-  name: string;
-  version: string;
-  filename: string;
-  sha256: string;
-}
-
-/** `extractions.build_provenance` (migration 0008). */
-export interface BuildProvenance {
-  /** `pep517` (the backend's prepare_metadata_for_build_wheel) or `setup.py` (the patched setup()). */
-  method: 'pep517' | 'setup.py';
-  /** `[build-system] build-backend`; null for a setup.py run. */
-  backend: string | null;
-  build_dependencies: BuildDependencyUsed[];
 }
 
 export interface SavedExtraction {

@@ -1,6 +1,4 @@
 export {
-  type BuildResolution,
-  type BuildWheel,
   pureTagsFit,
   resolveBuildDependencies,
   SANDBOX_PROVIDED,
@@ -21,7 +19,6 @@ export {
 } from './bulk';
 export {
   advanceCrawlState,
-  type ChangelogRow,
   getCrawlState,
   insertChangelog,
   serialBefore,
@@ -30,8 +27,6 @@ export { type Database, type DatabaseOptions, type Db, openDatabase, type Schema
 export { databaseFault, isDatabaseUnavailable } from './errors';
 export { type ExplainedStatement, explainCalls } from './explain';
 export {
-  type BuildDependencyUsed,
-  type BuildProvenance,
   type ExtractionRecord,
   type FileDependencies,
   fileBySha256,
@@ -80,6 +75,7 @@ export {
   saveProject,
 } from './projects';
 export * as schema from './schema';
+export { SDIST_RESULTS_VERSION, sdistResults } from './sdist-results';
 export { getSetting, type SettingKey, setSetting } from './settings';
 export {
   bucketTokens,

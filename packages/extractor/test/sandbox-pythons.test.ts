@@ -5,13 +5,12 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import path from 'node:path';
 import { loadConfig } from '@pypi-graph/config';
 import { CrawlError } from '@pypi-graph/core';
+import { PYTHON_KEYS, type PythonKey } from '@pypi-graph/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_NIX_DIR,
   describeHostPythons,
   type HostPythonSet,
-  PYTHON_KEYS,
-  type PythonKey,
   resolveHostPythons,
   runSandbox,
   type SandboxResult,

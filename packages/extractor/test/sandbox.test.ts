@@ -6,10 +6,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CrawlError, isEnvironmentFault } from '@pypi-graph/core';
+import { PYTHON_KEYS, type PythonKey } from '@pypi-graph/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  PYTHON_KEYS,
-  type PythonKey,
   parseSandboxResults,
   type RunSandboxOptions,
   runSandbox,

@@ -3,8 +3,9 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { PythonKey } from '@pypi-graph/model';
 import { describe, expect, it } from 'vitest';
-import { type PythonKey, readSdistStaticMetadata, runSandbox, type SandboxResult } from '../src';
+import { readSdistStaticMetadata, runSandbox, type SandboxResult } from '../src';
 
 // Issue 11 §3: an sdist that setuptools builds without a setup.py (`[build-system]` says
 // setuptools, the metadata is in setup.cfg) goes to the real Nix sandbox, where extract.py runs

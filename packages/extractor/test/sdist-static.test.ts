@@ -20,7 +20,7 @@ import {
   readSdistStaticMetadata,
   type SdistStaticMetadata,
   type SdistStaticResult,
-  toSdistDepsFields,
+  staticSdistDeps,
   withBuildRequires,
 } from '../src';
 
@@ -163,10 +163,15 @@ describe('fixtures', () => {
       setupRequires: [],
       providesExtra: ['socks', 'test'],
     });
-    expect(toSdistDepsFields(r as never)).toEqual({
+    expect(staticSdistDeps(r as never)).toEqual({
       install_requires: ['requests>=2.0', 'tomli; python_version < "3.11"'],
-      extras_require: { socks: ['PySocks!=1.5.7,>=1.5.6'], test: ['pytest>=7; python_version >= "3.9"'] },
-      python_requires: ['>=3.8'],
+      setup_requires: [],
+      extras_require: [
+        ['socks', ['PySocks!=1.5.7,>=1.5.6']],
+        ['test', ['pytest>=7; python_version >= "3.9"']],
+      ],
+      tests_require: [],
+      python_requires: '>=3.8',
     });
   });
 
@@ -193,7 +198,7 @@ describe('fixtures', () => {
       extrasRequire: { test: ['pytest >=2.7.3', 'pytest-cov'], doc: ['sphinx'] },
       pythonRequires: '>=3.6',
     });
-    expect(toSdistDepsFields(r as never).install_requires).toEqual(['docutils', 'requests >=2.0']);
+    expect(staticSdistDeps(r as never).install_requires).toEqual(['docutils', 'requests >=2.0']);
   });
 
   it('poetry: the Requires-Dist poetry-core would write', async () => {
@@ -236,16 +241,17 @@ describe('fixtures', () => {
       ungroupedExtras: [],
       providesExtra: ['all', 'graphdb', 'pil', 'rdf4j'],
     });
-    expect(toSdistDepsFields(r as never)).toEqual({
+    expect(staticSdistDeps(r as never)).toEqual({
       install_requires: ['rdflib (>=7,<8)'],
       setup_requires: ['poetry-core>=1.0.0'],
-      extras_require: {
-        rdf4j: ['httpx (>=0.28.1,<0.29.0)'],
-        graphdb: ['httpx (>=0.28.1,<0.29.0)'],
-        pil: ['pillow (>=10,<11); sys_platform != "win32"'],
-        all: ['pillow (>=10,<11); sys_platform != "win32"', 'pypng'],
-      },
-      python_requires: ['>=3.9,<4.0'],
+      extras_require: [
+        ['rdf4j', ['httpx (>=0.28.1,<0.29.0)']],
+        ['graphdb', ['httpx (>=0.28.1,<0.29.0)']],
+        ['pil', ['pillow (>=10,<11); sys_platform != "win32"']],
+        ['all', ['pillow (>=10,<11); sys_platform != "win32"', 'pypng']],
+      ],
+      tests_require: [],
+      python_requires: '>=3.9,<4.0',
     });
   });
 
@@ -311,7 +317,7 @@ describe('fixtures', () => {
     expect(await setup('flit-old-1.0.tar.gz')).toEqual(['flit']);
     expect(await setup('poetry-demo-1.0.tar.gz')).toEqual(['poetry-core>=1.0.0']);
     expect(await setup('pkginfo22-static-1.0.tar.gz')).toEqual([]); // no pyproject.toml
-    expect(toSdistDepsFields((await outcome('flit-old-1.0.tar.gz')) as SdistStaticMetadata)).toMatchObject({
+    expect(staticSdistDeps((await outcome('flit-old-1.0.tar.gz')) as SdistStaticMetadata)).toMatchObject({
       setup_requires: ['flit'],
     });
     expect(await outcome('pkginfo22-dynamic-1.0.tar.gz')).toMatchObject({ buildRequires: [] });
@@ -405,8 +411,12 @@ describe('fixtures', () => {
       extrasRequire: { 'y-z': ['b', 'c; python_version < "3"'] },
       ungroupedExtras: ['a; extra == "x" or python_version < "3"'],
     });
-    expect(toSdistDepsFields(r as never)).toEqual({
-      extras_require: { 'y-z': ['b', 'c; python_version < "3"'] },
+    expect(staticSdistDeps(r as never)).toEqual({
+      install_requires: [],
+      setup_requires: [],
+      extras_require: [['y-z', ['b', 'c; python_version < "3"']]],
+      tests_require: [],
+      python_requires: null,
     });
     // A Requires-Dist that is no requirement: PKG-INFO is passed over.
     expect(extractStaticMetadata(pkgInfo('Requires-Dist: a (>=1\n'))).toMatchObject({

@@ -8,11 +8,12 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { loadConfig } from '@pypi-graph/config';
 import { CrawlError, type FailureCode } from '@pypi-graph/core';
+import type { WheelMetadataMethod } from '@pypi-graph/model';
 import { createPypiClient, type PypiClient } from '@pypi-graph/pypi-client';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
 import { parseCoreMetadata, readDependencyFields } from '@pypi-graph/pyspec';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { rangeTailBytes, readWheelMetadata, type WheelFileRef, type WheelMetadataMethod } from '../src';
+import { rangeTailBytes, readWheelMetadata, type WheelFileRef } from '../src';
 
 // The three methods against the real local PyPI server (packages/pypi-server), on the committed
 // fixture wheels, the real pip and setuptools wheels, and large or many-entry wheels generated here. What

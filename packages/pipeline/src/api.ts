@@ -1,6 +1,6 @@
 // What the pipeline needs from the index. packages/pypi-client implements it over HTTP;
 // the pipeline never speaks HTTP itself (docs/architecture.md §8: only pypi-client does).
-import type { ChangelogRow } from '@pypi-graph/db';
+import type { ChangelogRow } from '@pypi-graph/model';
 
 export interface SimpleFileInfo {
   filename: string;

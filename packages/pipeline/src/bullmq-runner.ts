@@ -1,4 +1,4 @@
-import { type CrawlError, internalError, jobError, type Logger, toCrawlError } from '@pypi-graph/core';
+import { type CrawlError, internalError, jobError, type Logger } from '@pypi-graph/core';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { type FedQueue, RedisBacklog } from './backlog';

@@ -1,6 +1,7 @@
 import type { Config } from '@pypi-graph/config';
 import type { CrawlError, Logger } from '@pypi-graph/core';
-import type { BuildProvenance, Db, WheelToRead } from '@pypi-graph/db';
+import type { Db, WheelToRead } from '@pypi-graph/db';
+import type { SdistExtractor, WheelMetadataResult } from '@pypi-graph/model';
 import type { z } from 'zod';
 import type { PypiApi } from './api';
 import type { Backlog } from './backlog';
@@ -17,67 +18,8 @@ export interface EnqueueOptions {
 /** Adds a job; a job whose id is already queued or running is not added twice. */
 export type Enqueue = (queue: QueueName, payload: unknown, options?: EnqueueOptions) => Promise<boolean>;
 
-/** What reading one wheel's METADATA gave (packages/extractor implements it). */
-export interface WheelMetadataResult {
-  /** `pep658`, `range` or `download`. */
-  method: string;
-  bytesTransferred: number;
-  requests: number;
-  metadata: Buffer;
-}
-
 export interface WheelMetadataReader {
   read(file: WheelToRead, signal: AbortSignal): Promise<WheelMetadataResult>;
-}
-
-/** Dependency fields of one sdist result, as pypi-deps-db names them (docs/formats.md §B1). */
-export interface SdistDeps {
-  install_requires: string[];
-  setup_requires: string[];
-  tests_require: string[];
-  /** In the order setup() or the static metadata gave them; keys may be `extra:marker`. */
-  extras_require: Array<[string, string[]]>;
-  python_requires: string | null;
-}
-
-export type SdistOutcome =
-  | {
-      kind: 'static';
-      method: string;
-      deps: SdistDeps;
-      bytesTransferred: number;
-      /** Repairs made reading the metadata (PKG-INFO lines not UTF-8, undecodable pyproject.toml bytes). */
-      textRepairs?: number;
-    }
-  | {
-      kind: 'setup.py';
-      /**
-       * Per Python key. `method`: `setup.py` (default) or `pep517`; `provenance`: the build
-       * backend and the build dependencies (wheels from the crawled index) the result was computed
-       * with (issue 11), absent when none was used.
-       */
-      results: Record<
-        string,
-        ({ ok: SdistDeps } | { error: { code: string; log: string } }) & {
-          method?: 'setup.py' | 'pep517';
-          provenance?: BuildProvenance;
-        }
-      >;
-      bytesTransferred: number;
-      /** Frees what the run left behind (its Nix store paths); called once the results are stored. */
-      release?: () => Promise<void>;
-    };
-
-export interface SdistExtractor {
-  /** Throws `sandbox-unavailable` when the file needs setup.py run and there is no proven sandbox. */
-  extract(file: WheelToRead, signal: AbortSignal): Promise<SdistOutcome>;
-  /**
-   * `unavailable` once this process knows it has no sandbox (no Nix, SDIST_EXTRACTION=static, a
-   * failed probe): a file already known to wait for one is then not downloaded again.
-   */
-  sandboxState?(): 'unchecked' | 'proven' | 'unavailable';
-  /** Proves the sandbox now: a worker does it before it takes its first sdist. */
-  prepare?(): Promise<void>;
 }
 
 export interface PipelineContext {

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { CrawlError, internalError, jobError, type Logger, toCrawlError } from '@pypi-graph/core';
+import { internalError, jobError, type Logger } from '@pypi-graph/core';
 import { MemoryBacklog } from './backlog';
 import type { AnyQueueDefinition, Enqueue, EnqueueOptions, PipelineContext, QueueName } from './context';
 import { JobExecutor, queueStats } from './executor';

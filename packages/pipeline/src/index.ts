@@ -18,11 +18,7 @@ export {
   QUEUE_NAMES,
   type QueueDefinition,
   type QueueName,
-  type SdistDeps,
-  type SdistExtractor,
-  type SdistOutcome,
   type WheelMetadataReader,
-  type WheelMetadataResult,
 } from './context';
 export { EmbeddedRunner } from './embedded-runner';
 export { Feeder, type FeederOptions } from './feeder';

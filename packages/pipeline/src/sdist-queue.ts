@@ -6,10 +6,11 @@ import {
   saveExtraction,
   sdistsWithoutDependencies,
 } from '@pypi-graph/db';
+import type { SdistDeps } from '@pypi-graph/model';
 import { parseRequirement, pep503Name } from '@pypi-graph/pyspec';
 import { z } from 'zod';
 import { deferring } from './backlog';
-import type { PipelineContext, QueueDefinition, SdistDeps } from './context';
+import type { PipelineContext, QueueDefinition } from './context';
 import { logRepairs } from './text-repairs';
 
 /**

@@ -1,8 +1,9 @@
 import { type CrawlError, httpError } from '@pypi-graph/core';
+import type { ChangelogRow } from '@pypi-graph/model';
 import type { HttpClient } from './http';
 import { invalidResponse } from './http-errors';
 import { XMLRPC_KEY } from './rate-limiter';
-import { ChangelogRow, parseEach, SerialValue } from './schema';
+import { ChangelogRowSchema, parseEach, SerialValue } from './schema';
 import type { CallOptions, SerialAt, SerialAtOptions } from './types';
 import {
   parseMethodResponse,
@@ -89,7 +90,7 @@ export class XmlRpcClient {
     if (!Array.isArray(value)) {
       throw invalidResponse(this.#endpoint.href, 'changelog_since_serial did not return an array');
     }
-    const { items, dropped, firstError } = parseEach(ChangelogRow, value);
+    const { items, dropped, firstError } = parseEach(ChangelogRowSchema, value);
     if (dropped > 0) {
       this.#http.countDropped(dropped);
       this.#http.logger.warn({ since: serial, dropped, firstError }, 'dropped malformed changelog rows');

@@ -1,12 +1,12 @@
 import type { Config } from '@pypi-graph/config';
 import { type Logger, silentLogger } from '@pypi-graph/core';
+import type { ChangelogRow } from '@pypi-graph/model';
 import { XmlRpcClient } from './changelog';
 import type { RetryPolicy } from './common';
 import { FilesApi } from './files';
 import { HttpClient } from './http';
 import { IndexApi } from './index-api';
 import { MemoryRateLimiter, type RateLimiter, ratesFromConfig } from './rate-limiter';
-import type { ChangelogRow } from './schema';
 import type {
   CallOptions,
   DownloadOptions,

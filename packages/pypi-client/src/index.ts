@@ -1,6 +1,7 @@
 export { createPypiClient, type PypiClient, type PypiClientConfig, type PypiClientOptions } from './client';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './common';
 export { DEFAULT_DOWNLOAD_MAX_BYTES } from './files';
+export { type IndexProbe, PROBE_TIMEOUT_MS, probeIndex, requireIndex } from './probe';
 export {
   hostKey,
   MemoryRateLimiter,
@@ -11,7 +12,7 @@ export {
   XMLRPC_KEY,
 } from './rate-limiter';
 export { RedisRateLimiter, type RedisRateLimiterOptions } from './redis-rate-limiter';
-export type { ChangelogRow, ProjectJsonFile, SimpleFile, SimpleIndexEntry } from './schema';
+export type { ProjectJsonFile, SimpleFile, SimpleIndexEntry } from './schema';
 export type {
   CallOptions,
   DownloadOptions,

@@ -1,7 +1,9 @@
+import type { ChangelogRow } from '@pypi-graph/model';
 import { z } from 'zod';
 
 // Schemas of every payload the index sends us. Each schema validates the wire format and
-// transforms it to the shape the crawler uses; the schema and its output type share a name.
+// transforms it to the shape the crawler uses; the schema and its output type share a name (or,
+// for a noun of packages/model, the schema is `<Noun>Schema` and its output is the model's type).
 // Lists are validated entry by entry by the callers (see `parseEach`), so one bad entry is
 // dropped and counted instead of failing the whole answer.
 
@@ -130,10 +132,17 @@ export type ProjectJsonPage = z.infer<typeof ProjectJsonPage>;
 
 // https://warehouse.pypa.io/api-reference/xml-rpc.html#changelog-since-serial-since-serial
 /** One changelog row, `[name, version, timestamp, action, serial]`; version is nil for project-level events. */
-export const ChangelogRow = z
+export const ChangelogRowSchema = z
   .tuple([z.string().min(1), z.string().nullable(), Serial, z.string(), Serial])
-  .transform(([name, version, timestamp, action, serial]) => ({ name, version, timestamp, action, serial }));
-export type ChangelogRow = z.infer<typeof ChangelogRow>;
+  .transform(
+    ([name, version, timestamp, action, serial]): ChangelogRow => ({
+      name,
+      version,
+      timestamp,
+      action,
+      serial,
+    }),
+  );
 
 /** `changelog_last_serial` and the values of `list_packages_with_serial`. */
 export const SerialValue = Serial;

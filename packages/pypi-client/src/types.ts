@@ -1,5 +1,5 @@
 import type { FailureCode } from '@pypi-graph/core';
-import type { ChangelogRow, ProjectJsonFile, SimpleFile, SimpleIndexEntry } from './schema';
+import type { ProjectJsonFile, SimpleFile, SimpleIndexEntry } from './schema';
 
 /** Counters of the HTTP layer since the client was created, for metrics and benchmarks. */
 export interface HttpStats {

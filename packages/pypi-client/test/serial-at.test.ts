@@ -1,5 +1,6 @@
+import type { ChangelogRow } from '@pypi-graph/model';
 import { describe, expect, it } from 'vitest';
-import { type ChangelogRow, createPypiClient } from '../src';
+import { createPypiClient } from '../src';
 import { findSerialAt } from '../src/changelog';
 import { startServer, testConfig, xmlrpcHandler } from './helpers';
 

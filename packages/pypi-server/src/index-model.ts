@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '@pypi-graph/core';
+import type { ChangelogRow } from '@pypi-graph/model';
 import { type CoreMetadata, type PackageType, pep503Name } from '@pypi-graph/pyspec';
 import { blake2b256Hex } from './blake2b';
 import { canonicalizeVersion, compareVersions, isPrerelease } from './version-order';
@@ -100,14 +101,6 @@ export interface Project {
   readonly releases: Release[];
   lastSerial: number;
   removed: boolean;
-}
-
-export interface ChangelogRow {
-  name: string;
-  version: string | null;
-  timestamp: number;
-  action: string;
-  serial: number;
 }
 
 /** The journal, stored column-wise: a synthetic index has hundreds of thousands of rows. */

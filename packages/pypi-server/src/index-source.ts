@@ -1,4 +1,5 @@
-import type { ChangelogRow, IndexFile, Project, PypiIndex } from './index-model';
+import type { ChangelogRow } from '@pypi-graph/model';
+import type { IndexFile, Project, PypiIndex } from './index-model';
 
 // What the server asks of an index. Two kinds answer: a `PypiIndex` held in memory (a folder,
 // the small synthetic index), and the PyPI-shaped preset, which holds no project at all and

@@ -1,5 +1,5 @@
 export { FAULT_KINDS, FaultRule, parseFaultRules } from './faults';
-export type { ChangelogRow, IndexFile, Project, PypiIndex, Release } from './index-model';
+export type { IndexFile, Project, PypiIndex, Release } from './index-model';
 export { MANIFEST_NAME, Manifest } from './manifest';
 export { type PresetCensus, presetCensus } from './preset-census';
 export {

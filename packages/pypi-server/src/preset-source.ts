@@ -1,5 +1,6 @@
 import { configError, invariantError, type Logger, silentLogger } from '@pypi-graph/core';
-import type { ChangelogRow, IndexFile, Project } from './index-model';
+import type { ChangelogRow } from '@pypi-graph/model';
+import type { IndexFile, Project } from './index-model';
 import type { IndexSource, ProjectListing } from './index-source';
 import { WeightedLru } from './lru';
 import { PresetJournal } from './preset-journal';

@@ -26,14 +26,8 @@ export { type PruneResult, pruneSnapshots } from './retention';
 export {
   buildSdistBucket,
   buildSdistBucketValue,
-  SDIST_PYTHON_KEYS,
   type SdistBucket,
   type SdistLayoutKind,
-  type SdistProject,
-  type SdistPythonKey,
-  type SdistRelease,
-  type SdistRequirements,
-  type SdistResult,
 } from './sdist-layout';
 export { GZIP_HEADER, GZIP_LEVEL, type TarGzResult, type TarOptions, writeTarGz } from './tarball';
 export { readTree, type TreeNode } from './tree';

@@ -3,6 +3,7 @@
  * `manifest.json`, a deterministic tarball with its sha256 and Nix hash, and the `latest`
  * pointers — atomically, so a crash or an abort leaves the previous snapshot as it was.
  */
+
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, readFile, readlink, rename, stat } from 'node:fs/promises';
@@ -17,6 +18,7 @@ import {
   snapshotError,
   toCrawlError,
 } from '@pypi-graph/core';
+import type { SdistProject } from '@pypi-graph/model';
 import {
   ALL_BUCKETS,
   compareCodePoints,
@@ -42,7 +44,7 @@ import {
   writeEntryBlock,
   writePieces,
 } from './reuse';
-import { type SdistProject, sdistEntries } from './sdist-layout';
+import { sdistEntries } from './sdist-layout';
 import { ustarHeader } from './tarball';
 import { readTree, type TreeNode } from './tree';
 import { type WheelProject, wheelEntries } from './wheel-layout';

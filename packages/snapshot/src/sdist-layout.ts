@@ -20,6 +20,13 @@
  */
 import { snapshotError } from '@pypi-graph/core';
 import {
+  type PublishedSdistDeps,
+  PYTHON_KEYS,
+  SDIST_DEPS_FIELDS,
+  type SdistProject,
+  type SdistResult,
+} from '@pypi-graph/model';
+import {
   bucketOf,
   compareCodePoints,
   compareVersions,
@@ -32,37 +39,6 @@ import {
 import { publishedRequirement } from './published-requirement';
 import type { KeyEntry, LayoutCounts } from './pypi-layout';
 
-/** The Python keys written, in interpreter order (docs/formats.md §B1). */
-export const SDIST_PYTHON_KEYS = ['27', '36', '37', '38', '39', '310', '311', '312', '313'] as const;
-export type SdistPythonKey = (typeof SDIST_PYTHON_KEYS)[number];
-
-/** What the patched `setup()` gave for one interpreter, lists already flattened. */
-export interface SdistRequirements {
-  install_requires?: readonly string[];
-  setup_requires?: readonly string[];
-  /** In `setup()` order; a repeated key keeps its first position and its last value (a dict). */
-  extras_require?: ReadonlyArray<readonly [string, readonly string[]]>;
-  tests_require?: readonly string[];
-  python_requires?: readonly string[];
-}
-
-/** One interpreter's outcome: the requirements (`sdist/`) or the formatted error (`sdist-errors/`). */
-export type SdistResult = { ok: SdistRequirements } | { error: string };
-
-export interface SdistRelease {
-  /** The raw release key as PyPI has it (stripped here, docs/formats.md §0). */
-  version: string;
-  /** Python key (`27` … `313`) → result; keys outside {@link SDIST_PYTHON_KEYS} are refused. */
-  results: ReadonlyMap<string, SdistResult>;
-}
-
-/** One project with its crawled sdist releases, in PyPI release order. */
-export interface SdistProject {
-  /** The display name; the key is `machNixName(name)`. */
-  name: string;
-  releases: readonly SdistRelease[];
-}
-
 /** Which of the two layouts to build from the same projects. */
 export type SdistLayoutKind = 'sdist' | 'sdist-errors';
 
@@ -72,16 +48,10 @@ export interface SdistBucket {
   counts: LayoutCounts;
 }
 
-const PY_RANK = new Map<string, number>(SDIST_PYTHON_KEYS.map((k, i) => [k, i]));
+const PY_RANK = new Map<string, number>(PYTHON_KEYS.map((k, i) => [k, i]));
 
 /** `pkg_to_dict`'s field order (the `PKG` dataclass); `extras_require` is the only dict. */
-const FIELD_ORDER = [
-  'install_requires',
-  'setup_requires',
-  'extras_require',
-  'tests_require',
-  'python_requires',
-] as const;
+const FIELD_ORDER = SDIST_DEPS_FIELDS;
 
 function fail(message: string, details: Record<string, unknown>): never {
   throw snapshotError('snapshot-failed', message, { details });
@@ -103,7 +73,7 @@ function compareSortKey(a: string, b: string): number {
 }
 
 /** The `{fields}` of an ok result, as `pkg_to_dict` writes it. */
-function fieldsNode(req: SdistRequirements, where: Record<string, unknown>): Node {
+function fieldsNode(req: PublishedSdistDeps, where: Record<string, unknown>): Node {
   const value = new Map<string, PyValue>();
   const identity: [string, unknown][] = [];
   for (const field of FIELD_ORDER) {

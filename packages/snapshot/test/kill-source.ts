@@ -1,15 +1,9 @@
 // A deterministic in-memory snapshot source over every layout, with tokens, shared by the
 // incremental tests and the process they kill (kill-child.ts).
 import { createHash } from 'node:crypto';
+import type { SdistProject, SdistResult } from '@pypi-graph/model';
 import { bucketOf, machNixName } from '@pypi-graph/pyspec';
-import type {
-  PypiProject,
-  SdistProject,
-  SdistResult,
-  SnapshotMeta,
-  SnapshotSource,
-  WheelProject,
-} from '../src/index';
+import type { PypiProject, SnapshotMeta, SnapshotSource, WheelProject } from '../src/index';
 
 export interface KillProject {
   index: number;

@@ -1,5 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { PublishedSdistDeps, SdistProject, SdistResult } from '@pypi-graph/model';
 import { bucketOf, dumpPython, machNixName, type PyObject } from '@pypi-graph/pyspec';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -7,14 +8,11 @@ import {
   buildSdistBucketValue,
   type PypiProject,
   publishSnapshot,
-  type SdistProject,
-  type SdistRequirements,
-  type SdistResult,
   type SnapshotSource,
 } from '../src/index';
 import { oracleScript, prng, runPython, tempDir } from './helpers';
 
-const ok = (fields: SdistRequirements = {}): SdistResult => ({ ok: fields });
+const ok = (fields: PublishedSdistDeps = {}): SdistResult => ({ ok: fields });
 const err = (error: string): SdistResult => ({ error });
 /** The same result for each Python key. */
 const all = (result: SdistResult, keys = ['27', '36', '37', '38', '39', '310']) =>

@@ -1,9 +1,9 @@
 import { configError, FAILURE_CODES, isEnvironmentFault, isFailureCode } from '@pypi-graph/core';
 import { type CrawlSummary, crawlSummary, getCrawlState, getProject, serialBefore } from '@pypi-graph/db';
 import { type ReconcileResult, type RunnerStats, reconcile } from '@pypi-graph/pipeline';
+import { requireIndex } from '@pypi-graph/pypi-client';
 import { type App, createRunner, reconcileTarget, recordIndexUrl } from '../app';
 import { EXIT, type ExitCode } from '../exit-codes';
-import { requireIndex } from '../index-api';
 import { parseSince } from '../since';
 import type { StatusDisplay } from '../terminal';
 

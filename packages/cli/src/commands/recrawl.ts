@@ -1,8 +1,8 @@
 import { configError } from '@pypi-graph/core';
 import { type CrawlSummary, crawlSummary } from '@pypi-graph/db';
 import { PRIORITY_FRESH, type RecrawlResult, type RunnerStats, recrawlFailed } from '@pypi-graph/pipeline';
+import { requireIndex } from '@pypi-graph/pypi-client';
 import { type App, createRunner, recordIndexUrl } from '../app';
-import { requireIndex } from '../index-api';
 import { parseSince } from '../since';
 import type { StatusDisplay } from '../terminal';
 

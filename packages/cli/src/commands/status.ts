@@ -8,11 +8,11 @@ import {
   sandboxOverview,
   storeCounts,
 } from '@pypi-graph/db';
+import { configuredHostPythons, hostPythonLines } from '@pypi-graph/extractor';
 import { BullmqRunner, SDIST_EXTRACTOR_VERSION } from '@pypi-graph/pipeline';
+import { probeIndex } from '@pypi-graph/pypi-client';
 import type { App } from '../app';
 import { createRunner } from '../app';
-import { probeIndex } from '../index-api';
-import { configuredHostPythons, hostPythonLines } from '../sdist-extractor';
 
 /** How long `status` waits for the index: it only reads the database, the lag is a bonus. */
 const STATUS_INDEX_TIMEOUT_MS = 5_000;

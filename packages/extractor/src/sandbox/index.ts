@@ -1,3 +1,4 @@
+export type { BuildResolver } from './build-deps';
 export { DEFAULT_NIX_DIR } from './build-options';
 export {
   type BuildCgroupReport,
@@ -46,8 +47,6 @@ export {
 } from './run-sandbox';
 export {
   PYTHON_FULL_VERSIONS,
-  PYTHON_KEYS,
-  type PythonKey,
   parseSandboxResults,
   SANDBOX_RESULT_CODES,
   type SandboxFailure,
@@ -57,3 +56,10 @@ export {
   type SetupPyDependencies,
   sandboxResultsFrom,
 } from './schema';
+export {
+  configuredHostPythons,
+  createSdistExtractor,
+  deleteStorePaths,
+  hostPythonLines,
+  type SdistExtractorHooks,
+} from './sdist-extractor';

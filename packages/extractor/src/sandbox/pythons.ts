@@ -3,7 +3,7 @@ import { readdir, realpath, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { configError, sandboxError } from '@pypi-graph/core';
-import { PYTHON_KEYS, type PythonKey } from './schema';
+import { PYTHON_KEYS, type PythonKey } from '@pypi-graph/model';
 
 // Which host interpreters the sandbox runs setup.py under (host mode, nix/interpreters-host.nix):
 // those SANDBOX_PYTHONS names, or, when it is unset, the ones discovered in the usual places.

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SANDBOX_PARALLELISM } from '@pypi-graph/config';
 import { CrawlError, configError, downloadError, sandboxError } from '@pypi-graph/core';
+import { PYTHON_KEYS, type PythonKey } from '@pypi-graph/model';
 import {
   DEFAULT_NIX_DIR,
   forgetInterpreterSet,
@@ -23,7 +24,7 @@ import { type DerivationRequest, type Instantiated, instantiateExtraction } from
 import { defaultBinPath, runNix, tailLines } from './nix';
 import { SANDBOX_HINT, type SandboxGate, sandboxGate } from './probe';
 import { type HostPythonSet, keyVersion, NO_PYTHONS_HINT, resolveHostPythons } from './pythons';
-import { PYTHON_KEYS, type PythonKey, type SandboxResults, sandboxResultsFrom } from './schema';
+import { type SandboxResults, sandboxResultsFrom } from './schema';
 
 // Runs one sdist's setup.py under each Python version inside the Nix build sandbox
 // (docs/architecture.md §3, nix/extractor.nix). One derivation per (sdist, extractor, interpreters, limits):

@@ -1,11 +1,8 @@
 // The schema of the sandbox derivation's `$out/result.json` (written by nix/extractor/driver.py),
 // validated with zod like every other boundary of pypi-graph.
 import { type CrawlError, sandboxError } from '@pypi-graph/core';
+import type { PythonKey, SdistDeps } from '@pypi-graph/model';
 import { z } from 'zod';
-
-/** Python versions the sandbox runs setup.py under: the digits of major+minor (docs/formats.md §B1). */
-export const PYTHON_KEYS = ['27', '36', '37', '38', '39', '310', '311', '312', '313'] as const;
-export type PythonKey = (typeof PYTHON_KEYS)[number];
 
 /** The interpreter behind each key (nix/interpreters-host.nix): markers and Requires-Python of build dependencies are read for it. */
 export const PYTHON_FULL_VERSIONS: Record<PythonKey, string> = {
@@ -38,19 +35,18 @@ export const SANDBOX_RESULT_CODES = [
 ] as const;
 export type SandboxResultCode = (typeof SANDBOX_RESULT_CODES)[number];
 
-/** What the patched setup() saw, after setup.cfg was parsed and markers moved into `extras_require[":marker"]`. */
-export interface SetupPyDependencies {
-  install_requires: string[];
-  setup_requires: string[];
-  tests_require: string[];
-  /** Keys `"<extra>"`, `":<marker>"` or `"<extra>:<marker>"` as setuptools normalises them. */
+/**
+ * What the patched setup() saw, after setup.cfg was parsed and markers moved into
+ * `extras_require[":marker"]`: the model's sdist fields, with `extras_require` the dict of
+ * result.json (keys `"<extra>"`, `":<marker>"` or `"<extra>:<marker>"` as setuptools normalises them).
+ */
+export type SetupPyDependencies = Omit<SdistDeps, 'extras_require'> & {
   extras_require: Record<string, string[]>;
-  python_requires: string | null;
   /** PEP 517 runs only: the METADATA's Requires-Dist, verbatim (extras' lines with their marker). */
   requires_dist?: string[];
   /** PEP 517 runs only: the METADATA's Provides-Extra. */
   provides_extra?: string[];
-}
+};
 
 export interface SandboxFailure {
   code: SandboxResultCode;

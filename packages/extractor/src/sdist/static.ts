@@ -1,5 +1,6 @@
 import { type ScanSdistOptions, type SdistLimits, type SdistScan, scanSdist } from '@pypi-graph/archive';
 import { isCrawlError, metadataError, sdistError } from '@pypi-graph/core';
+import type { SdistDeps } from '@pypi-graph/model';
 import {
   normalizeExtra,
   parseCoreMetadata,
@@ -19,7 +20,7 @@ export type SdistStaticMethod = (typeof SDIST_STATIC_METHODS)[number];
  * Dependencies read without running anything. `installRequires` is the Requires-Dist view: every
  * requirement line, those of extras included with their `extra == "…"` condition (verbatim from
  * PKG-INFO; as the build backend would write them for the other methods). `extrasRequire` groups
- * the extra lines by extra; `setupRequires` is what building needs; `toSdistDepsFields` gives the
+ * the extra lines by extra; `setupRequires` is what building needs; `staticSdistDeps` gives the
  * pypi-deps-db fields (readme.md).
  */
 export interface SdistStaticMetadata {
@@ -416,25 +417,20 @@ export async function readSdistStaticMetadata(
 }
 
 /**
- * The pypi-deps-db sdist fields (docs/formats.md §B1) of a static result, empty ones omitted:
- * `install_requires` = the lines without an extra condition; `setup_requires` = `[build-system]
- * requires`; `extras_require` = the grouping (keys are extra names; markers stay in the lines);
- * ungroupable extra lines are dropped; `python_requires` = `[pythonRequires]`; no `tests_require`
- * (nothing static declares it).
+ * The sdist fields (docs/formats.md §B1) of a static result: `install_requires` = the lines
+ * without an extra condition; `setup_requires` = `[build-system] requires` (what building needs,
+ * a flit or hatchling sdist's only build input); `extras_require` = the grouping (keys are extra
+ * names; markers stay in the lines); ungroupable extra lines are dropped; `python_requires` =
+ * Requires-Python; no `tests_require` (nothing static declares it).
  */
-export function toSdistDepsFields(r: SdistStaticMetadata): {
-  install_requires?: string[];
-  setup_requires?: string[];
-  extras_require?: Record<string, string[]>;
-  python_requires?: string[];
-} {
-  const out: ReturnType<typeof toSdistDepsFields> = {};
-  const base = groupRequiresDist(r.installRequires).base;
-  if (base.length) out.install_requires = base;
-  if (r.setupRequires.length) out.setup_requires = r.setupRequires;
-  if (Object.keys(r.extrasRequire).length) out.extras_require = r.extrasRequire;
-  if (r.pythonRequires) out.python_requires = [r.pythonRequires];
-  return out;
+export function staticSdistDeps(r: SdistStaticMetadata): SdistDeps {
+  return {
+    install_requires: groupRequiresDist(r.installRequires).base,
+    setup_requires: r.setupRequires,
+    extras_require: Object.entries(r.extrasRequire),
+    tests_require: [],
+    python_requires: r.pythonRequires,
+  };
 }
 
 /**

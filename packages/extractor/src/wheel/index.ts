@@ -3,11 +3,7 @@ export {
   type ReadWheelMetadataOptions,
   rangeTailBytes,
   readWheelMetadata,
-  WHEEL_METADATA_METHODS,
   type WheelFileRef,
-  type WheelMetadataFallback,
-  type WheelMetadataMethod,
-  type WheelMetadataResult,
 } from './read-wheel-metadata';
 export {
   distInfoMatches,

@@ -13,6 +13,12 @@ import {
   silentLogger,
   toCrawlError,
 } from '@pypi-graph/core';
+import {
+  WHEEL_METADATA_METHODS,
+  type WheelMetadataFallback,
+  type WheelMetadataMethod,
+  type WheelMetadataResult,
+} from '@pypi-graph/model';
 import type { PypiClient, TrafficMeter } from '@pypi-graph/pypi-client';
 import {
   DEFAULT_METADATA_MAX_BYTES,
@@ -22,15 +28,6 @@ import {
 } from '@pypi-graph/pyspec';
 import { HttpRandomAccess } from './http-random-access';
 import { type MetadataChoice, selectWheelMetadata, selectWheelMetadataFromEnd } from './select-metadata';
-
-/** How a wheel's METADATA was obtained, cheapest first. */
-export type WheelMetadataMethod = 'pep658' | 'range' | 'download';
-
-export const WHEEL_METADATA_METHODS: readonly WheelMetadataMethod[] = Object.freeze([
-  'pep658',
-  'range',
-  'download',
-]);
 
 /** The wheel, as the index describes it (PEP 691 file entry). */
 export interface WheelFileRef {
@@ -63,36 +60,6 @@ export interface ReadWheelMetadataOptions {
   /** Caps of the zip reader. */
   zipLimits?: Partial<ZipLimits>;
   logger?: Logger;
-}
-
-/** A method that failed before another one succeeded. */
-export interface WheelMetadataFallback {
-  method: WheelMetadataMethod;
-  code: FailureCode;
-  message: string;
-}
-
-export interface WheelMetadataResult {
-  method: WheelMetadataMethod;
-  /** Response body bytes received for this call, every method and retry included. */
-  bytesTransferred: number;
-  /** HTTP requests sent for this call, every method, retry and redirect included. */
-  requests: number;
-  /** The METADATA file, byte for byte (checked to parse as core metadata; it may hold lines that are not UTF-8). */
-  metadata: Buffer;
-  /**
-   * The `.dist-info` directory it came from. For `pep658`, where the wheel is not opened, the
-   * one the file name implies (`{name}-{version}.dist-info`).
-   */
-  distInfo: string;
-  /** Methods that failed first (e.g. a `.metadata` file with the wrong sha256). */
-  fallbacks: WheelMetadataFallback[];
-  /**
-   * How much of the central directory decided which entry is METADATA: `whole` (every check of
-   * selectWheelMetadata), or `end` (the range path found it in the directory's last records;
-   * see selectWheelMetadataFromEnd). Absent for `pep658`, where the wheel is not opened.
-   */
-  centralDirectory?: 'whole' | 'end';
 }
 
 const KIB = 1024;

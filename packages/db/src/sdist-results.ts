@@ -1,25 +1,25 @@
-import type { SdistExtractionRows, SdistProjectRows } from '@pypi-graph/db';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type PublishedSdistDeps, PYTHON_KEYS, type SdistProject, type SdistResult } from '@pypi-graph/model';
 import { satisfies } from '@pypi-graph/pyspec';
+import type { SdistExtractionRows, SdistProjectRows } from './snapshot-queries';
 
-/** The interpreters of the `sdist/` layout, in order (docs/formats.md §B1: 27, 36 … 313). */
-export const SDIST_PYTHON_KEYS = ['27', '36', '37', '38', '39', '310', '311', '312', '313'] as const;
+// Which stored result each Python key of an sdist gets in the `sdist/` and `sdist-errors/`
+// layouts (docs/architecture.md §7). It lives beside the query that reads the rows
+// (snapshot-queries.ts `sdistBucket`): it decides between stored extractions by their status,
+// method and Python key, which is the database's vocabulary, not the layouts'.
 
-export interface SdistFields {
-  install_requires?: string[];
-  setup_requires?: string[];
-  extras_require?: Array<[string, string[]]>;
-  tests_require?: string[];
-  python_requires?: string[];
-}
+/**
+ * A fingerprint of this rule (its source text): a snapshot reuses entries of the previous one
+ * only when they were rendered by the same rule (`SnapshotSource.version`).
+ */
+export const SDIST_RESULTS_VERSION = createHash('sha256')
+  .update(readFileSync(fileURLToPath(import.meta.url)))
+  .digest('hex');
 
-export type SdistKeyResult = { ok: SdistFields } | { error: string };
-
-export interface SdistProjectResults {
-  name: string;
-  releases: Array<{ version: string; results: Map<string, SdistKeyResult> }>;
-}
-
-function fieldsOf(e: SdistExtractionRows): SdistFields {
+/** An extraction's requirement rows as the published fields, empty ones left out. */
+function fieldsOf(e: SdistExtractionRows): PublishedSdistDeps {
   const of = (kind: string) => e.requirements.filter((r) => r.kind === kind).map((r) => r.requirement);
   const extras: Array<[string, string[]]> = [];
   for (const r of e.requirements) {
@@ -31,17 +31,17 @@ function fieldsOf(e: SdistExtractionRows): SdistFields {
     }
     if (r.requirement !== '') entry[1].push(r.requirement);
   }
-  const out: SdistFields = {};
   const install = of('install');
   const setup = of('setup');
   const tests = of('test');
   const python = of('python');
-  if (install.length) out.install_requires = install;
-  if (setup.length) out.setup_requires = setup;
-  if (extras.length) out.extras_require = extras;
-  if (tests.length) out.tests_require = tests;
-  if (python.length) out.python_requires = python;
-  return out;
+  return {
+    ...(install.length ? { install_requires: install } : {}),
+    ...(setup.length ? { setup_requires: setup } : {}),
+    ...(extras.length ? { extras_require: extras } : {}),
+    ...(tests.length ? { tests_require: tests } : {}),
+    ...(python.length ? { python_requires: python } : {}),
+  };
 }
 
 /** Whether some interpreter of this key (`38` → 3.8.x) can satisfy a Requires-Python. */
@@ -57,17 +57,17 @@ function allows(requiresPython: string | undefined, key: string): boolean {
 
 /**
  * Per Python key, the best result of a release's sdist: static metadata (trustworthy by
- * definition) for every key its Requires-Python allows, else that key's setup.py run, else
- * the failure (sdist-errors). docs/architecture.md §3: "the snapshot uses the best one per (file, Python version)".
+ * definition) for every key its Requires-Python allows, else that key's setup.py (or PEP 517)
+ * run, else the failure (sdist-errors): the run's, else the static attempt's.
  */
-export function sdistResults(project: SdistProjectRows): SdistProjectResults {
+export function sdistResults(project: SdistProjectRows): SdistProject {
   return {
     name: project.name,
     releases: project.releases.map((release) => {
-      const results = new Map<string, SdistKeyResult>();
+      const results = new Map<string, SdistResult>();
       const staticOk = release.extractions.find((e) => e.pythonKey === 'any' && e.status === 'ok');
       const staticFailed = release.extractions.find((e) => e.pythonKey === 'any' && e.status === 'failed');
-      for (const key of SDIST_PYTHON_KEYS) {
+      for (const key of PYTHON_KEYS) {
         if (staticOk) {
           const fields = fieldsOf(staticOk);
           if (allows(fields.python_requires?.[0], key)) results.set(key, { ok: fields });

@@ -4,36 +4,29 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Config } from '@pypi-graph/config';
 import { type Logger, sandboxError, sdistError, toCrawlError } from '@pypi-graph/core';
-import type { BuildResolution, BuildWheel } from '@pypi-graph/db';
 import {
-  type BuildWheelFile,
-  describeHostPythons,
-  type HostPythonSet,
-  NO_PYTHONS_HINT,
-  PYTHON_FULL_VERSIONS,
+  type BuildResolution,
+  type BuildWheel,
   PYTHON_KEYS,
   type PythonKey,
-  probeSandbox,
-  readSdistStaticMetadata,
-  resolveHostPythons,
-  runSandbox,
-  SandboxGate,
-  type SandboxResult,
-  toSdistDepsFields,
-  withBuildRequires,
-} from '@pypi-graph/extractor';
-import type { PipelineMetrics, SdistDeps, SdistExtractor } from '@pypi-graph/pipeline';
+  type SdistExtractor,
+  type SdistKeyOutcome,
+} from '@pypi-graph/model';
 import type { PypiClient } from '@pypi-graph/pypi-client';
+import { readSdistStaticMetadata, staticSdistDeps, withBuildRequires } from '../sdist/static';
 import {
   type BuildResolver,
   fetchWheels,
-  type KeyResult,
   missingResult,
   pep517Deps,
   provenanceOf,
   resolveForKeys,
   wantedAfterRun,
 } from './build-deps';
+import { probeSandbox, SandboxGate } from './probe';
+import { describeHostPythons, type HostPythonSet, NO_PYTHONS_HINT, resolveHostPythons } from './pythons';
+import { type BuildWheelFile, runSandbox } from './run-sandbox';
+import { PYTHON_FULL_VERSIONS, type SandboxResult } from './schema';
 
 const exec = promisify(execFile);
 
@@ -85,8 +78,8 @@ export async function deleteStorePaths(
 }
 
 export interface SdistExtractorHooks {
-  /** Where the sandbox's checks are counted (pypi_graph_sandbox_*). */
-  metrics?: PipelineMetrics;
+  /** Where the sandbox's checks are counted (pypi_graph_sandbox_*: packages/pipeline's metrics). */
+  metrics?: { recordSandboxCheck(result: 'proven' | 'unavailable'): void };
   /** Records each change of the sandbox's state (the database's `sandbox_checks`, for `pnpm status`). */
   recordSandboxCheck?: (state: 'proven' | 'unavailable', reason: string | null) => Promise<void>;
   /**
@@ -234,19 +227,10 @@ export async function createSdistExtractor(
         });
         const found = await readSdistStaticMetadata(got.path, { signal });
         if (found.kind === 'static') {
-          const fields = toSdistDepsFields(found);
-          const deps: SdistDeps = {
-            install_requires: fields.install_requires ?? [],
-            // [build-system] requires: what building needs (a flit or hatchling sdist's only build input)
-            setup_requires: fields.setup_requires ?? [],
-            tests_require: [],
-            extras_require: Object.entries(found.extrasRequire),
-            python_requires: found.pythonRequires,
-          };
           return {
             kind: 'static',
             method: found.method,
-            deps,
+            deps: staticSdistDeps(found),
             bytesTransferred: got.bytes,
             textRepairs: found.textRepairs,
           };
@@ -260,7 +244,7 @@ export async function createSdistExtractor(
           throw sandboxError('sandbox-unavailable', toCrawlError(err).message, { hint: NO_PYTHONS_HINT });
         }
         const resolver = hooks.resolveBuildDependencies;
-        const results: Record<string, KeyResult> = {};
+        const results: Record<string, SdistKeyOutcome> = {};
         const outPaths: string[] = [];
         const drvPaths: string[] = [];
         const wheelStorePaths = new Set<string>();
@@ -401,7 +385,7 @@ function sandboxResult(
   used: readonly BuildWheel[],
   buildRequires: readonly string[],
   log?: string,
-): KeyResult {
+): SdistKeyOutcome {
   const provenance = used.length > 0 ? provenanceOf('setup.py', null, used) : undefined;
   if ('error' in r) {
     return { error: { code: r.error.code, log: log ?? r.error.log }, method: 'setup.py', provenance };

@@ -1,14 +1,16 @@
-import type { BuildProvenance, BuildResolution, BuildWheel } from '@pypi-graph/db';
-import {
-  type BuildWheelFile,
-  groupRequiresDist,
-  PYTHON_FULL_VERSIONS,
-  type PythonKey,
-  type SandboxResult,
-} from '@pypi-graph/extractor';
-import type { SdistDeps } from '@pypi-graph/pipeline';
+import type {
+  BuildProvenance,
+  BuildResolution,
+  BuildWheel,
+  PythonKey,
+  SdistDeps,
+  SdistKeyOutcome,
+} from '@pypi-graph/model';
 import type { PypiClient } from '@pypi-graph/pypi-client';
 import { pep503Name } from '@pypi-graph/pyspec';
+import { groupRequiresDist } from '../sdist/requirement-text';
+import type { BuildWheelFile } from './run-sandbox';
+import { PYTHON_FULL_VERSIONS, type SandboxResult } from './schema';
 
 // Build dependencies from the crawled index (issue 11 §2), the worker's side: resolve per Python
 // key (packages/db build-deps.ts), download each chosen wheel here, outside the sandbox, verified
@@ -17,11 +19,6 @@ import { pep503Name } from '@pypi-graph/pyspec';
 
 /** Resolves build requirements for one interpreter (`3.11.7`) against the crawled index. */
 export type BuildResolver = (requirements: string[], pythonFullVersion: string) => Promise<BuildResolution>;
-
-export type KeyResult = ({ ok: SdistDeps } | { error: { code: string; log: string } }) & {
-  method?: 'setup.py' | 'pep517';
-  provenance?: BuildProvenance;
-};
 
 /** Each key's resolution of the same requirements. */
 export async function resolveForKeys(
@@ -39,7 +36,7 @@ export function missingResult(
   resolution: BuildResolution,
   method: 'setup.py' | 'pep517',
   before = '',
-): KeyResult {
+): SdistKeyOutcome {
   const what = resolution.missing.map((m) => `${m.requirement} (${m.reason})`).join('; ');
   return {
     error: {
