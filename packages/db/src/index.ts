@@ -26,7 +26,7 @@ export {
   insertChangelog,
   serialBefore,
 } from './changelog';
-export { type Database, type DatabaseOptions, type Db, openDatabase, type Schema } from './connection';
+export { type Database, type DatabaseOptions, type Db, openDatabase } from './connection';
 export { type ExplainedStatement, explainCalls } from './explain';
 export {
   type BuildDependencyUsed,
@@ -68,16 +68,19 @@ export {
 } from './operations';
 export {
   type FileRecord,
+  type FileSummary,
   failedProjects,
   getProject,
+  listFiles,
+  listProjects,
   markProjectRemoved,
   type ProjectRecord,
+  type ProjectSummary,
   type ProjectView,
   recordProjectFailure,
   type SaveResult,
   saveProject,
 } from './projects';
-export * as schema from './schema';
 export { getSetting, type SettingKey, setSetting } from './settings';
 export {
   bucketTokens,

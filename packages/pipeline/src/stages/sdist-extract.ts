@@ -8,9 +8,9 @@ import {
 } from '@pypi-graph/db';
 import { parseRequirement, pep503Name } from '@pypi-graph/pyspec';
 import { z } from 'zod';
-import { deferring } from './backlog';
-import type { PipelineContext, QueueDefinition, SdistDeps } from './context';
-import { logRepairs } from './text-repairs';
+import { deferring } from '../backlog';
+import type { PipelineContext, QueueDefinition, SdistDeps } from '../context';
+import { logRepairs } from '../text-repairs';
 
 /**
  * Bumped when what an sdist job stores changes (extractor script, methods, mapping); `recrawl`
