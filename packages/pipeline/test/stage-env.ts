@@ -138,6 +138,7 @@ export class KeptQueue {
 
 export interface StageEnv {
   database: Database;
+  /** Replaceable: a case may start from an index and a queue of its own, on the same database. */
   index: FakeIndex;
   queue: KeptQueue;
   /** A context over them; `extra` adds a wheel reader, an sdist extractor or a backlog. */
@@ -151,22 +152,22 @@ export interface StageEnv {
 export async function stageEnv(index = new FakeIndex()): Promise<StageEnv> {
   const database = await openDatabase({ pglitePath: 'memory://' });
   await migrate(database);
-  const queue = new KeptQueue();
   const config = loadConfig({});
-  return {
+  const env: StageEnv = {
     database,
     index,
-    queue,
+    queue: new KeptQueue(),
     ctx: (extra = {}) => ({
       config,
       db: database.db,
-      api: index,
+      api: env.index,
       logger: silentLogger,
-      enqueue: queue.enqueue,
+      enqueue: env.queue.enqueue,
       ...extra,
     }),
     close: () => database.close(),
   };
+  return env;
 }
 
 /** What a runner hands a processor about its job. */
