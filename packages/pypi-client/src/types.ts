@@ -82,8 +82,6 @@ export interface SerialAtOptions extends CallOptions {
 export interface SerialAt {
   /** The largest serial whose events all happened before the time (0 if none did). */
   serial: number;
-  /** Every changelog row the search saw, ordered by serial, so callers can store them. */
-  rows: ChangelogRow[];
   /** XML-RPC calls the search made. */
   probes: number;
 }

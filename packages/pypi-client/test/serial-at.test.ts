@@ -90,19 +90,9 @@ describe('changelogSerialAt (binary search)', () => {
     }
   });
 
-  it('returns every row it saw, once, in serial order', async () => {
-    const { since } = sinceOf(rows, 50);
-    const result = await findSerialAt(since, last, rows[1234]!.timestamp);
-    expect(result.rows.length).toBeGreaterThan(50);
-    const serials = result.rows.map((r) => r.serial);
-    expect(serials).toEqual([...new Set(serials)].sort((a, b) => a - b));
-    const bySerial = new Map(rows.map((r) => [r.serial, r]));
-    for (const r of result.rows) expect(r).toEqual(bySerial.get(r.serial));
-  });
-
   it('handles an empty changelog', async () => {
     const { since, calls } = sinceOf([], 10);
-    expect(await findSerialAt(since, 0, 1_700_000_000)).toEqual({ serial: 0, rows: [], probes: 0 });
+    expect(await findSerialAt(since, 0, 1_700_000_000)).toEqual({ serial: 0, probes: 0 });
     expect(calls).toEqual([]);
   });
 
@@ -123,7 +113,6 @@ describe('changelogSerialAt (binary search)', () => {
       const time = rows[777]!.timestamp;
       const at = await client.changelogSerialAt(new Date(time * 1000));
       expect(at.serial).toBe(linear(rows, time));
-      expect(at.rows.length).toBeGreaterThan(0);
       // One changelog_last_serial call plus the probes.
       expect(server.requests).toHaveLength(at.probes + 1);
       const again = await client.changelogSerialAt(time, { lastSerial: last });

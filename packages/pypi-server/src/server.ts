@@ -356,10 +356,11 @@ export async function startPypiServer(options: PypiServerOptions): Promise<PypiS
       if (!project) return jsonNotFound();
       const release = version === undefined ? latestRelease(project) : findRelease(project, version);
       if (!release) return jsonNotFound();
-      // Warehouse redirects to the normalized project name, keeping the rest of the URL.
-      if (requested !== normalized) {
+      // Warehouse redirects any other spelling to the project's own (display) name, keeping the
+      // rest of the URL: `/pypi/django/json` → `/pypi/Django/json` (its json_project view).
+      if (requested !== project.name) {
         const rest = path.slice(`/pypi/${requested}`.length).split('/').map(encodeURIComponent).join('/');
-        return redirect(`${baseUrl}/pypi/${encodeURIComponent(normalized)}${rest}${query}`);
+        return redirect(`${baseUrl}/pypi/${encodeURIComponent(project.name)}${rest}${query}`);
       }
       return {
         status: 200,
