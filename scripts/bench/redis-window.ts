@@ -11,9 +11,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import {
+  countPendingProjects,
+  type Database,
+  getCrawlState,
+  openDatabase,
+  storeCounts,
+} from '@pypi-graph/db';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import {
   childEnv,
   cpuSecondsOf,
@@ -148,7 +154,7 @@ async function row(
     LOG_LEVEL: 'warn',
   });
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const db = new pg.Client({ connectionString: dbUrl });
+  let database: Database | undefined;
   const projectQueue = new Queue('project', { connection: redis, prefix });
   const fileQueues = FILE_QUEUES.map((q) => new Queue(q, { connection: redis, prefix }));
   const ackers: Worker[] = [];
@@ -156,7 +162,8 @@ async function row(
   try {
     const migrate = startCli(['migrate'], env);
     if ((await migrate.exited) !== 0) throw new Error(`migrate failed\n${migrate.stderr()}`);
-    await db.connect();
+    database = await openDatabase({ databaseUrl: dbUrl });
+    const db = database.db;
     const start = await usedMemoryKb(redis);
     let peak = start;
     let crawlRss = 0;
@@ -187,10 +194,10 @@ async function row(
       await new Promise((r) => setTimeout(r, 250));
       const c = await projectQueue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
       projectPeak = Math.max(projectPeak, (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0));
-      const state = await db.query("SELECT 1 FROM crawl_state WHERE key = 'changelog'");
-      const pending = await db.query('SELECT count(*)::int AS n FROM pending_projects');
+      const discovered = (await getCrawlState(db, 'changelog')) !== undefined;
+      const pending = await countPendingProjects(db);
       const busy = (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.active ?? 0) + (c.delayed ?? 0);
-      if (state.rowCount! > 0 && pending.rows[0].n === 0 && busy === 0) {
+      if (discovered && pending === 0 && busy === 0) {
         phase1S = (performance.now() - t0) / 1000;
         break;
       }
@@ -204,9 +211,8 @@ async function row(
       fileJobsWaiting += (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0);
     }
     const ownKb = await ownKeysKb(redis, prefix);
-    const counts = await db.query(
-      'SELECT (SELECT count(*)::int FROM projects) AS projects, (SELECT count(*)::int FROM files) AS files',
-    );
+    // One backfill: nothing is removed yet, so the current projects and files are all of them.
+    const counts = await storeCounts(db);
     progress(
       `  scale ${scale}, window ${window}: phase 1 in ${fixed(phase1S)} s, ${fileJobsWaiting} file jobs waiting`,
     );
@@ -227,8 +233,8 @@ async function row(
     return {
       scale,
       window,
-      projects: counts.rows[0].projects,
-      files: counts.rows[0].files,
+      projects: counts.projects,
+      files: counts.files,
       phase1S,
       totalS,
       redisPeakDeltaKb: peak - start,
@@ -248,7 +254,7 @@ async function row(
     const keys = await prefixKeys(redis, prefix);
     for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
     redis.disconnect();
-    await db.end().catch(() => {});
+    await database?.close().catch(() => {});
     await withAdmin(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
     await rm(dataDir, { recursive: true, force: true });
   }

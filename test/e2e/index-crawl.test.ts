@@ -5,7 +5,7 @@ import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { crawl, takeSnapshot } from '@pypi-graph/cli';
-import { getProject } from '@pypi-graph/db';
+import { getProject, listFiles } from '@pypi-graph/db';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CrawlEnv, crawlEnv, type DbKind, oraclePypi, type RunnerKind } from '../support/crawl-env';
@@ -134,21 +134,7 @@ describe('yanked and removed', () => {
       const removed = Object.entries(manifest.files).filter(([, f]) => f.removed_at);
       expect(yanked.length).toBeGreaterThan(0);
       expect(removed.length).toBeGreaterThan(0);
-      const { schema } = await import('@pypi-graph/db');
-      const { inArray } = await import('drizzle-orm');
-      const rows = await env.app.db
-        .select({
-          filename: schema.files.filename,
-          yanked: schema.files.yanked,
-          removed: schema.files.removed,
-        })
-        .from(schema.files)
-        .where(
-          inArray(
-            schema.files.filename,
-            [...yanked, ...removed].map(([n]) => n),
-          ),
-        );
+      const rows = await listFiles(env.app.db, { filenames: [...yanked, ...removed].map(([n]) => n) });
       for (const [name] of yanked) expect(rows.find((r) => r.filename === name)?.yanked, name).toBe(true);
       for (const [name] of removed)
         expect(

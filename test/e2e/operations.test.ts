@@ -20,14 +20,15 @@ import {
   advanceCrawlState,
   countPendingProjects,
   failuresByCode,
+  getCrawlState,
   getProject,
+  listFiles,
+  listProjects,
   projectDependencies,
   recentRefreshes,
-  schema,
 } from '@pypi-graph/db';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
 import { pep503Name } from '@pypi-graph/pyspec';
-import { eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { crawlEnv, deleteRedisPrefix } from '../support/crawl-env';
 
@@ -135,17 +136,17 @@ describe('pnpm crawl --resume after Redis lost everything', () => {
       try {
         await partial.enqueue('discover', { mode: 'all' });
         await waitFor('the project jobs', async () => {
-          const state = await env.app.db.select().from(schema.crawlState);
-          return state.length > 0 && (await countPendingProjects(env.app.db)) === 0;
+          const state = await getCrawlState(env.app.db, 'changelog');
+          return state !== undefined && (await countPendingProjects(env.app.db)) === 0;
         });
       } finally {
         await partial.close();
       }
       // Redis loses everything.
       await deleteRedisPrefix(env.config.redisUrl!, env.config.queuePrefix);
-      const wheelsStored = (
-        await env.app.db.select().from(schema.files).where(eq(schema.files.packagetype, 'bdist_wheel'))
-      ).filter((f) => !f.removed).length;
+      const wheelsStored = (await listFiles(env.app.db, { packagetype: 'bdist_wheel' })).filter(
+        (f) => !f.removed,
+      ).length;
       expect(wheelsStored).toBeGreaterThan(5);
 
       const outcome = await crawl(env.app, { resume: true });
@@ -166,7 +167,7 @@ describe('pnpm crawl --resume after Redis lost everything', () => {
       await partial.start();
       try {
         await partial.enqueue('discover', { mode: 'all' });
-        await waitFor('discover', async () => (await env.app.db.select().from(schema.crawlState)).length > 0);
+        await waitFor('discover', async () => (await getCrawlState(env.app.db, 'changelog')) !== undefined);
       } finally {
         await partial.close();
       }
@@ -244,7 +245,7 @@ describe('a refresh', () => {
       expect(row?.finishedAt).toBeInstanceOf(Date);
       const counts = row?.counts as { projectsCrawled: number; snapshot: { pypi: { files: number } } };
       // Every project the changelog named since `mid`, crawled before the snapshot was taken.
-      const crawled = await env.app.db.select().from(schema.projects);
+      const crawled = await listProjects(env.app.db);
       const seen = new Set(crawled.filter((p) => p.crawledAt).map((p) => p.name));
       for (const name of changed) {
         if (seen.has(name)) continue;
@@ -253,7 +254,7 @@ describe('a refresh', () => {
       }
       expect([...seen].every((n) => changed.has(n))).toBe(true);
       expect(counts.projectsCrawled).toBe(crawled.filter((p) => p.crawledAt).length);
-      const files = (await env.app.db.select().from(schema.files)).filter((f) => !f.removed);
+      const files = (await listFiles(env.app.db)).filter((f) => !f.removed);
       expect(counts.snapshot.pypi.files).toBe(files.length);
       if (outcome !== 'busy') expect(row?.snapshotId).toBe(outcome.snapshotId);
     } finally {

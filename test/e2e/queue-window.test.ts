@@ -3,11 +3,16 @@
 // server's synthetic index over HTTP, real PostgreSQL, real Redis, the real crawl command, and a
 // second worker process's runner (in this process) feeding and working beside the crawl.
 import { crawl, createRunner } from '@pypi-graph/cli';
-import { countFilesWithoutResult, countPendingProjects, type Db, schema, storeCounts } from '@pypi-graph/db';
+import {
+  countFilesWithoutResult,
+  countPendingProjects,
+  type Db,
+  listFiles,
+  storeCounts,
+} from '@pypi-graph/db';
 import { SDIST_EXTRACTOR_VERSION, WHEEL_EXTRACTOR_VERSION } from '@pypi-graph/pipeline';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
 import { Queue } from 'bullmq';
-import { eq } from 'drizzle-orm';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CrawlEnv, crawlEnv } from '../support/crawl-env';
@@ -20,12 +25,7 @@ const SPEC = 'projects=24,files-per-project=6';
 const FILES = 24 * 6;
 
 async function filesOfType(db: Db, packagetype: string): Promise<number> {
-  return (
-    await db
-      .select({ id: schema.files.id })
-      .from(schema.files)
-      .where(eq(schema.files.packagetype, packagetype))
-  ).length;
+  return (await listFiles(db, { packagetype })).length;
 }
 
 /** Every wheel has a result, every sdist's job ran and left it waiting for a sandbox. */

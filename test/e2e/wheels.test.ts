@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { crawl, takeSnapshot } from '@pypi-graph/cli';
-import { projectDependencies, schema } from '@pypi-graph/db';
+import { listProjects, projectDependencies } from '@pypi-graph/db';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crawlEnv } from '../support/crawl-env';
@@ -32,7 +32,7 @@ describe('wheel dependencies', () => {
     const env = await crawlEnv(server.url, 'postgres', 'embedded');
     try {
       await crawl(env.app, { all: true });
-      const projects = await env.app.db.select({ name: schema.projects.name }).from(schema.projects);
+      const projects = await listProjects(env.app.db);
       const stored = new Map<string, Awaited<ReturnType<typeof projectDependencies>>[number]>();
       for (const p of projects)
         for (const f of await projectDependencies(env.app.db, p.name)) stored.set(f.filename, f);

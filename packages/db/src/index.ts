@@ -23,7 +23,7 @@ export {
   insertChangelog,
   serialBefore,
 } from './changelog';
-export { type Database, type DatabaseOptions, type Db, openDatabase, type Schema } from './connection';
+export { type Database, type DatabaseOptions, type Db, openDatabase } from './connection';
 export { databaseFault, isDatabaseUnavailable } from './errors';
 export { type ExplainedStatement, explainCalls } from './explain';
 export {
@@ -65,16 +65,19 @@ export {
 } from './operations';
 export {
   type FileRecord,
+  type FileSummary,
   failedProjects,
   getProject,
+  listFiles,
+  listProjects,
   markProjectRemoved,
   type ProjectRecord,
+  type ProjectSummary,
   type ProjectView,
   recordProjectFailure,
   type SaveResult,
   saveProject,
 } from './projects';
-export * as schema from './schema';
 export { SDIST_RESULTS_VERSION, sdistResults } from './sdist-results';
 export { getSetting, type SettingKey, setSetting } from './settings';
 export {

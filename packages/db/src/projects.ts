@@ -1,6 +1,6 @@
 import { invariantError } from '@pypi-graph/core';
 import { bucketOf, machNixName, pep503Name } from '@pypi-graph/pyspec';
-import { and, eq, notInArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, notInArray, sql } from 'drizzle-orm';
 import type { Db } from './connection';
 import { files, projects, releases } from './schema';
 import { storable, storableOrNull } from './text';
@@ -354,4 +354,56 @@ export async function failedProjects(db: Db, code?: string): Promise<Array<{ nam
     .from(projects)
     .where(code ? eq(projects.failureCode, code) : sql`${projects.failureCode} IS NOT NULL`);
   return rows.map((r) => ({ name: r.name, code: r.code ?? '' }));
+}
+
+/** One stored project, without its releases and files. */
+export interface ProjectSummary {
+  /** Normalized (PEP 503). */
+  name: string;
+  displayName: string;
+  removed: boolean;
+  /** When a project job last stored it; null for a project known only from a failure. */
+  crawledAt: Date | null;
+}
+
+/** Every stored project; with `removed`, only those the index (no longer) lists. Unordered. */
+export async function listProjects(db: Db, filter: { removed?: boolean } = {}): Promise<ProjectSummary[]> {
+  const q = db
+    .select({
+      name: projects.name,
+      displayName: projects.displayName,
+      removed: projects.removed,
+      crawledAt: projects.crawledAt,
+    })
+    .from(projects);
+  return filter.removed === undefined ? q : q.where(eq(projects.removed, filter.removed));
+}
+
+/** One stored file, as much of it as says what the index lists. */
+export interface FileSummary {
+  filename: string;
+  packagetype: string;
+  yanked: boolean;
+  removed: boolean;
+}
+
+/** Stored files, removed ones included (flagged), of one type and/or with these names. Unordered. */
+export async function listFiles(
+  db: Db,
+  filter: { packagetype?: string; filenames?: readonly string[] } = {},
+): Promise<FileSummary[]> {
+  if (filter.filenames?.length === 0) return [];
+  const conditions = [
+    filter.packagetype === undefined ? undefined : eq(files.packagetype, filter.packagetype),
+    filter.filenames === undefined ? undefined : inArray(files.filename, [...filter.filenames]),
+  ];
+  return db
+    .select({
+      filename: files.filename,
+      packagetype: files.packagetype,
+      yanked: files.yanked,
+      removed: files.removed,
+    })
+    .from(files)
+    .where(and(...conditions));
 }

@@ -21,8 +21,10 @@ import {
   getProject,
   isDatabaseUnavailable,
   isWaitingForSandbox,
+  listFiles,
   listFilesWithoutResult,
   listPendingProjects,
+  listProjects,
   markProjectRemoved,
   migrate,
   openDatabase,
@@ -34,10 +36,10 @@ import {
   sandboxOverview,
   saveExtraction,
   saveProject,
-  schema,
   sdistsWithoutDependencies,
   storeCounts,
 } from '../src/index';
+import * as schema from '../src/schema';
 
 function file(filename: string, version: string, over: Partial<FileRecord> = {}): FileRecord {
   return {
@@ -173,6 +175,74 @@ describe.each(backends)('db on %s', (_kind, open) => {
     const gone = await markProjectRemoved(db, 'keep', 4);
     expect(gone).toEqual({ filesRemoved: 1, known: true });
     expect((await getProject(db, 'keep'))?.removed).toBe(true);
+  });
+
+  it('lists stored projects and files, filtered by removed, type and name', async () => {
+    const db = database.db;
+    await saveProject(db, {
+      displayName: 'List_Kept',
+      serial: 1,
+      versions: ['1', '2'],
+      files: [
+        file('list_kept-1.tar.gz', '1', { yanked: true, yankedReason: 'broken' }),
+        file('list_kept-1-py3-none-any.whl', '1'),
+        file('list_kept-2.tar.gz', '2'),
+      ],
+    });
+    // Version 2 leaves the index: its file is kept, flagged removed.
+    await saveProject(db, {
+      displayName: 'List_Kept',
+      serial: 2,
+      versions: ['1'],
+      files: [
+        file('list_kept-1.tar.gz', '1', { yanked: true, yankedReason: 'broken' }),
+        file('list_kept-1-py3-none-any.whl', '1'),
+      ],
+    });
+    await saveProject(db, { displayName: 'List.Gone', serial: 1, versions: ['1'], files: [] });
+    await markProjectRemoved(db, 'List.Gone', 2);
+    await recordProjectFailure(db, 'List-Failed', 'project-not-found', 'never stored');
+
+    const mine = <T extends { name: string }>(rows: T[]) =>
+      rows.filter((p) => p.name.startsWith('list-')).sort((a, b) => (a.name < b.name ? -1 : 1));
+    const all = mine(await listProjects(db));
+    expect(all.map((p) => [p.name, p.displayName, p.removed, p.crawledAt instanceof Date])).toEqual([
+      ['list-failed', 'List-Failed', false, false],
+      ['list-gone', 'List.Gone', true, true],
+      ['list-kept', 'List_Kept', false, true],
+    ]);
+    expect(mine(await listProjects(db, { removed: false })).map((p) => p.name)).toEqual([
+      'list-failed',
+      'list-kept',
+    ]);
+    expect(mine(await listProjects(db, { removed: true })).map((p) => p.name)).toEqual(['list-gone']);
+
+    const byName = <T extends { filename: string }>(rows: T[]) =>
+      rows
+        .filter((f) => f.filename.startsWith('list_kept-'))
+        .sort((a, b) => (a.filename < b.filename ? -1 : 1));
+    expect(byName(await listFiles(db))).toEqual([
+      { filename: 'list_kept-1-py3-none-any.whl', packagetype: 'bdist_wheel', yanked: false, removed: false },
+      { filename: 'list_kept-1.tar.gz', packagetype: 'sdist', yanked: true, removed: false },
+      { filename: 'list_kept-2.tar.gz', packagetype: 'sdist', yanked: false, removed: true },
+    ]);
+    expect(byName(await listFiles(db, { packagetype: 'sdist' })).map((f) => f.filename)).toEqual([
+      'list_kept-1.tar.gz',
+      'list_kept-2.tar.gz',
+    ]);
+    expect(
+      (
+        await listFiles(db, {
+          filenames: ['list_kept-2.tar.gz', 'list_kept-1-py3-none-any.whl', 'absent.whl'],
+        })
+      )
+        .map((f) => f.filename)
+        .sort(),
+    ).toEqual(['list_kept-1-py3-none-any.whl', 'list_kept-2.tar.gz']);
+    expect(await listFiles(db, { packagetype: 'bdist_wheel', filenames: ['list_kept-2.tar.gz'] })).toEqual(
+      [],
+    );
+    expect(await listFiles(db, { filenames: [] })).toEqual([]);
   });
 
   it('keeps pending projects at their newest serial until a job at least that new finishes', async () => {

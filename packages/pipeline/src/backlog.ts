@@ -3,8 +3,9 @@
 // instead records the work in the database, as it already did, and *defers* it here: a small
 // mark per queue ("work waits in the database from this file id on"). Feeders (packages/pipeline/
 // src/feeder.ts) turn the marks into jobs, a page at a time, while each queue has room.
+
+import type { Config } from '@pypi-graph/config';
 import type { Redis } from 'ioredis';
-import type { PipelineContext } from './context';
 
 /** The queues whose backlog waits in the database: pending_projects, and files without a result. */
 export const FED_QUEUES = ['project', 'wheel-metadata', 'sdist-extract'] as const;
@@ -66,7 +67,7 @@ export interface BacklogStore extends Backlog {
 }
 
 /** The backlog a processor defers to: only when a window is set (QUEUE_WINDOW > 0). */
-export function deferring(ctx: PipelineContext): Backlog | undefined {
+export function deferring(ctx: { readonly config: Config; readonly backlog?: Backlog }): Backlog | undefined {
   return ctx.config.queueWindow > 0 ? ctx.backlog : undefined;
 }
 

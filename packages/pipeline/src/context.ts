@@ -10,6 +10,10 @@ import type { PipelineMetrics } from './metrics';
 export const QUEUE_NAMES = ['discover', 'project', 'wheel-metadata', 'sdist-extract', 'snapshot'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
+/** Priorities of the work a job enqueues (lower runs first): fresh changelog work, and backfill. */
+export const PRIORITY_FRESH = 1;
+export const PRIORITY_BACKFILL = 10;
+
 export interface EnqueueOptions {
   /** Lower runs first (BullMQ's convention). Fresh changelog work uses 1, backfill 10. */
   priority?: number;

@@ -6,10 +6,9 @@ import {
   listPendingProjects,
 } from '@pypi-graph/db';
 import { type BacklogStore, FED_QUEUES, type FedQueue } from './backlog';
-import type { Enqueue, QueueName } from './context';
-import { PRIORITY_BACKFILL } from './queues';
-import { SDIST_EXTRACTOR_VERSION } from './sdist-queue';
-import { WHEEL_EXTRACTOR_VERSION } from './wheel-queue';
+import { type Enqueue, PRIORITY_BACKFILL, type QueueName } from './context';
+import { SDIST_EXTRACTOR_VERSION } from './stages/sdist-extract';
+import { WHEEL_EXTRACTOR_VERSION } from './stages/wheel-metadata';
 
 /** Rows read from the database per page (keyset: after the last key, never from the start). */
 const PAGE = 1000;

@@ -15,6 +15,8 @@ export {
   type EnqueueOptions,
   type JobInfo,
   type PipelineContext,
+  PRIORITY_BACKFILL,
+  PRIORITY_FRESH,
   QUEUE_NAMES,
   type QueueDefinition,
   type QueueName,
@@ -35,16 +37,7 @@ export {
   type QueueDepthSource,
   recordedFailureCode,
 } from './metrics';
-export {
-  type DiscoverPayload,
-  discoverQueue,
-  PRIORITY_BACKFILL,
-  PRIORITY_FRESH,
-  type ProjectJobResult,
-  type ProjectPayload,
-  projectQueue,
-  QUEUES,
-} from './queues';
+export { QUEUES } from './queues';
 export {
   type ReconcileOptions,
   type ReconcileResult,
@@ -54,17 +47,19 @@ export {
   recrawlFailed,
 } from './reconcile';
 export { backoffMs, type QueueStats, type Runner, type RunnerStats } from './runner';
+export { type DiscoverPayload, discoverQueue } from './stages/discover';
+export { type ProjectJobResult, type ProjectPayload, projectQueue } from './stages/project';
 export {
   enqueueSdists,
   SDIST_EXTRACTOR_VERSION,
   type SdistPayload,
   sdistQueue,
   sdistRequirementRows,
-} from './sdist-queue';
+} from './stages/sdist-extract';
 export {
   enqueueWheels,
   WHEEL_EXTRACTOR_VERSION,
   type WheelPayload,
   wheelQueue,
   wheelRequirementRows,
-} from './wheel-queue';
+} from './stages/wheel-metadata';

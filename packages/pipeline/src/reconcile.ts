@@ -9,10 +9,9 @@ import {
   listPendingProjects,
 } from '@pypi-graph/db';
 import type { Backlog } from './backlog';
-import type { Enqueue } from './context';
-import { PRIORITY_BACKFILL } from './queues';
-import { SDIST_EXTRACTOR_VERSION } from './sdist-queue';
-import { WHEEL_EXTRACTOR_VERSION } from './wheel-queue';
+import { type Enqueue, PRIORITY_BACKFILL } from './context';
+import { SDIST_EXTRACTOR_VERSION } from './stages/sdist-extract';
+import { WHEEL_EXTRACTOR_VERSION } from './stages/wheel-metadata';
 
 export interface ReconcileOptions {
   /** Wheel METADATA is read in this deployment (WHEEL_METADATA=on). */

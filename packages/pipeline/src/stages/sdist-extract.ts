@@ -9,9 +9,9 @@ import {
 import type { SdistDeps } from '@pypi-graph/model';
 import { parseRequirement, pep503Name } from '@pypi-graph/pyspec';
 import { z } from 'zod';
-import { deferring } from './backlog';
-import type { PipelineContext, QueueDefinition } from './context';
-import { logRepairs } from './text-repairs';
+import { deferring } from '../backlog';
+import type { PipelineContext, QueueDefinition } from '../context';
+import { logRepairs } from '../text-repairs';
 
 /**
  * Bumped when what an sdist job stores changes (extractor script, methods, mapping); `recrawl`

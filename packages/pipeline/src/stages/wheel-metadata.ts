@@ -2,9 +2,9 @@ import { type CrawlError, invariantError, toCrawlError } from '@pypi-graph/core'
 import { fileBySha256, type RequirementRow, saveExtraction, wheelsWithoutMetadata } from '@pypi-graph/db';
 import { parseCoreMetadata, parseRequirement, pep503Name, readDependencyFields } from '@pypi-graph/pyspec';
 import { z } from 'zod';
-import { deferring } from './backlog';
-import type { PipelineContext, QueueDefinition } from './context';
-import { logRepairs } from './text-repairs';
+import { deferring } from '../backlog';
+import type { PipelineContext, QueueDefinition } from '../context';
+import { logRepairs } from '../text-repairs';
 
 /** Bumped when what a wheel job stores changes; older results are then read again. */
 export const WHEEL_EXTRACTOR_VERSION = '1';
