@@ -14,8 +14,8 @@ import { crawl, show, takeSnapshot } from '@pypi-graph/cli';
 import { projectDependencies } from '@pypi-graph/db';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
 import { bucketOf } from '@pypi-graph/pyspec';
+import { crawlEnv } from '@pypi-graph/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crawlEnv } from '../support/crawl-env';
 
 const FIXTURES = path.resolve('test/fixtures/build-deps');
 const PYTHON_KEYS = ['27', '36', '37', '38', '39', '310', '311', '312', '313'];

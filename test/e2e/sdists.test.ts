@@ -8,9 +8,8 @@ import { crawl, takeSnapshot } from '@pypi-graph/cli';
 import { projectDependencies } from '@pypi-graph/db';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
 import { bucketOf } from '@pypi-graph/pyspec';
+import { checkSnapshotRequirements, crawlEnv } from '@pypi-graph/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crawlEnv } from '../support/crawl-env';
-import { checkSnapshotRequirements } from '../support/mach-nix-requirement';
 
 const SDISTS = path.resolve('test/fixtures/sdists');
 const PYTHON_KEYS = ['27', '36', '37', '38', '39', '310', '311', '312', '313'];
@@ -173,7 +172,7 @@ describe('sdist dependencies in the crawl', () => {
         });
         expect(await bucket('sdist-errors', 'hatch-stub')).toBeDefined();
         // Every requirement string of the snapshot: packaging reads it and prints it unchanged,
-        // and mach-nix's parser reads it (test/support/mach-nix-requirement.ts).
+        // and mach-nix's parser reads it (packages/test-support/src/mach-nix-requirement.ts).
         const { strings, problems } = await checkSnapshotRequirements(snap.dir);
         expect(problems).toEqual([]);
         expect(strings.length).toBeGreaterThan(20);
