@@ -19,6 +19,7 @@ export {
   sourceCommandLines,
 } from './doc-commands';
 export { NO_NAMESPACES_PY, REACHED_PRELOAD } from './files';
+export { type FixtureIndex, serveFixtures } from './fixture-index';
 export {
   checkSnapshotRequirements,
   type MachNixVerdict,
