@@ -17,6 +17,11 @@ const BENCHMARKS: Record<string, Benchmark> = {
     summary: "a wheel's METADATA by PEP 658, range reads and download, 5 KB to 120 MB (requests, bytes)",
     load: () => import('./bench/wheels'),
   },
+  zip: {
+    summary:
+      "packages/archive's zip reader vs. yauzl over the same HTTP range reads (requests, bytes) and hostile archives",
+    load: () => import('./bench/zip'),
+  },
   sdist: {
     summary: 'setup.py sandbox vs. one run per Python, static methods, CPU floor, Nix cache (sdists/min)',
     load: () => import('./bench/sdist'),

@@ -49,13 +49,6 @@ export interface ExplainResult {
   statements: Array<{ sql: string; plan: string; executionMs: number; seqScans: string[] }>;
 }
 
-const SETUP_PY_OUTCOME_CODES = [
-  'python-incompatible',
-  'setup-py-error',
-  'missing-build-dependency',
-  'no-setup-py',
-];
-
 const fileCount = (g: GenProject) => g.releases.reduce((n, r) => n + r.files.length, 0);
 
 export async function explainAll(databaseUrl: string, files: number, seed: number, day: number) {
@@ -146,7 +139,7 @@ export async function explainAll(databaseUrl: string, files: number, seed: numbe
         failedFileWork(
           db,
           { bdist_wheel: WHEEL_EXTRACTOR, sdist: SDIST_EXTRACTOR },
-          { excludeCodes: SETUP_PY_OUTCOME_CODES },
+          { skipSetupPyOutcomes: true },
         ),
     ],
     [
@@ -156,7 +149,7 @@ export async function explainAll(databaseUrl: string, files: number, seed: numbe
         failedFileWork(
           db,
           { bdist_wheel: WHEEL_EXTRACTOR, sdist: SDIST_EXTRACTOR },
-          { code: 'archive-corrupt', excludeCodes: SETUP_PY_OUTCOME_CODES },
+          { code: 'archive-corrupt' },
         ),
     ],
     [
@@ -166,7 +159,7 @@ export async function explainAll(databaseUrl: string, files: number, seed: numbe
         failedFileWork(
           db,
           { bdist_wheel: WHEEL_EXTRACTOR, sdist: SDIST_EXTRACTOR },
-          { project: typical.name, excludeCodes: SETUP_PY_OUTCOME_CODES },
+          { project: typical.name },
         ),
     ],
     [`bucketTokens: bucket ${bucket}`, 'snapshot', (db) => bucketTokens(db, bucket)],

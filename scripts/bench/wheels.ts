@@ -52,7 +52,7 @@ const USAGE = `usage: pnpm bench wheels [--sizes 5k,50k,500k,5m,25m,120m] [--rep
 
 // Writes wheels of the given sizes into argv[1], then prints, for every wheel in the folder, its
 // size, entry count and the sha256 of the METADATA zipfile reads from it (the expected bytes).
-const GENERATE = String.raw`
+export const GENERATE = String.raw`
 import base64, hashlib, json, os, random, sys, zipfile, zlib
 folder, sizes = sys.argv[1], [int(s) for s in sys.argv[2].split(",") if s]
 DATE = (2024, 1, 2, 3, 4, 6)

@@ -108,6 +108,26 @@ describe('workspace package dependencies', () => {
     });
   }
 
+  it('one zip reader: no package declares or imports a zip library (packages/archive reads every zip)', () => {
+    // packages/archive is the product's zip reader (docs/architecture.md §8, "One zip reader");
+    // yauzl is only the baseline of `pnpm bench zip`.
+    const ZIP_LIBRARIES = ['yauzl', 'adm-zip', 'jszip', 'unzipper', 'node-stream-zip', 'extract-zip', 'yazl'];
+    const offenders: string[] = [];
+    for (const name of packages) {
+      const dir = path.join(PACKAGES, name);
+      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
+        dependencies?: Record<string, string>;
+      };
+      for (const dep of Object.keys(pkg.dependencies ?? {}))
+        if (ZIP_LIBRARIES.includes(dep)) offenders.push(`${name}/package.json: ${dep}`);
+      for (const f of sourceFiles(path.join(dir, 'src'))) {
+        for (const lib of importedPackages(readFileSync(f, 'utf8')))
+          if (ZIP_LIBRARIES.includes(lib)) offenders.push(`${path.relative(ROOT, f)}: ${lib}`);
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+
   it("no source or test imports another package's internal file", () => {
     const files = [
       ...sourceFiles(PACKAGES).filter((f) => !f.includes(`${path.sep}node_modules${path.sep}`)),

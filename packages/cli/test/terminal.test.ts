@@ -5,9 +5,9 @@ import { createTerminal, fit, humanLogLine, stageLines } from '../src/terminal';
 
 const stats: RunnerStats = {
   queues: {
-    'sdist-extract': { waiting: 13, active: 1, completed: 2, failed: 1 },
-    discover: { waiting: 0, active: 0, completed: 1, failed: 0 },
-    project: { waiting: 0, active: 3, completed: 7, failed: 0 },
+    'sdist-extract': { waiting: 13, active: 1, completed: 2, failed: 1, retried: 0 },
+    discover: { waiting: 0, active: 0, completed: 1, failed: 0, retried: 0 },
+    project: { waiting: 0, active: 3, completed: 7, failed: 0, retried: 0 },
   },
   failures: {},
 };

@@ -64,6 +64,7 @@ export {
   type PendingProject,
   type RefreshRow,
   recentRefreshes,
+  SETUP_PY_OUTCOME_CODES,
   startRefresh,
 } from './operations';
 export {

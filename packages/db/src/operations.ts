@@ -193,9 +193,32 @@ export interface FailedWorkFilter {
   project?: string;
   /** Only failures recorded at or after this time. */
   since?: Date;
-  /** Leave out per-Python results with these codes, unless `code` asks for one of them. */
-  excludeCodes?: string[];
+  /**
+   * Leave out per-Python results whose code is one of setup.py's own outcomes
+   * (`SETUP_PY_OUTCOME_CODES`), unless `code` asks for one of them: `recrawl --failed`'s default.
+   */
+  skipSetupPyOutcomes?: boolean;
 }
+
+/**
+ * What setup.py did under one Python (a SyntaxError on 2.7, an exception, a missing build
+ * dependency, no setup.py): results the graph records, which running it again reproduces.
+ * `recrawl --failed` leaves them out unless `--code` names one. Migration 0012's partial index
+ * `extractions_refailed_idx` lists the same codes, so that this selection reads only the failures
+ * it keeps (at PyPI's size millions of Python-3-only sdists fail under 2.7): keep both equal (a
+ * db test compares them).
+ */
+export const SETUP_PY_OUTCOME_CODES: readonly string[] = [
+  'python-incompatible',
+  'setup-py-error',
+  'missing-build-dependency',
+  'no-setup-py',
+];
+
+/** The predicate of `extractions_refailed_idx`, spelled as the index spells it (no parameters). */
+const RETRIED_FAILURE = sql.raw(
+  `(e.python_key = 'any' OR e.failure_code <> ALL (ARRAY[${SETUP_PY_OUTCOME_CODES.map((c) => `'${c}'`).join(', ')}]))`,
+);
 
 export interface FailedProject {
   name: string;
@@ -248,9 +271,13 @@ export async function failedFileWork(
         JOIN projects p ON p.id = f.project_id
         WHERE e.status = 'failed' AND e.extractor_version = ${version}
           AND f.packagetype = ${packagetype} AND NOT f.removed
-          AND (${filter.code ?? null}::text IS NULL OR e.failure_code = ${filter.code ?? null})
-          AND (${filter.code ?? null}::text IS NOT NULL OR e.python_key = 'any'
-               OR NOT (e.failure_code = ANY(${`{${(filter.excludeCodes ?? []).join(',')}}`}::text[])))
+          AND ${
+            filter.code !== undefined
+              ? sql`e.failure_code = ${filter.code}`
+              : filter.skipSetupPyOutcomes
+                ? RETRIED_FAILURE
+                : sql`TRUE`
+          }
           AND (${project}::text IS NULL OR p.name = ${project})
           AND (${filter.since ?? null}::timestamptz IS NULL OR e.finished_at >= ${filter.since ?? null})
         GROUP BY f.id, f.sha256, f.filename, f.packagetype

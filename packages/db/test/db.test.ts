@@ -5,6 +5,7 @@ import { isDatabaseUnavailable, toCrawlError } from '@pypi-graph/core';
 import { createTestDatabase, type TestDatabase } from '@pypi-graph/test-support';
 import { is, sql } from 'drizzle-orm';
 import { getTableConfig, PgTable } from 'drizzle-orm/pg-core';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   addPendingProjects,
@@ -28,6 +29,7 @@ import {
   projectDependencies,
   pypiBucket,
   recordProjectFailure,
+  SETUP_PY_OUTCOME_CODES,
   sandboxOverview,
   saveExtraction,
   saveProject,
@@ -217,13 +219,16 @@ describe.each(backends)('db on %s', (_kind, open) => {
     });
     await saveExtraction(db, { ...base, pythonKey: '38', status: 'failed', failureCode: 'sandbox-timeout' });
     await saveExtraction(db, { ...base, pythonKey: '311', status: 'ok' });
-    const exclude = ['python-incompatible'];
     const pick = async (filter: Parameters<typeof failedFileWork>[2]) =>
-      (await failedFileWork(db, { sdist: '1' }, { ...filter, excludeCodes: exclude })).map((x) => [
+      (await failedFileWork(db, { sdist: '1' }, { ...filter, skipSetupPyOutcomes: true })).map((x) => [
         x.filename,
         x.codes,
       ]);
     expect(await pick({ project: 'sdisty' })).toEqual([['sdisty-1.tar.gz', ['sandbox-timeout']]]);
+    // Without the default's filter every failure is there.
+    expect((await failedFileWork(db, { sdist: '1' }, { project: 'sdisty' })).map((x) => x.codes)).toEqual([
+      ['python-incompatible', 'sandbox-timeout'],
+    ]);
     expect(await pick({ project: 'sdisty', code: 'python-incompatible' })).toEqual([
       ['sdisty-1.tar.gz', ['python-incompatible']],
     ]);
@@ -685,6 +690,84 @@ describe('bulkLoad', () => {
         /needs empty tables; projects, releases, files, changelog, extractions, requirements already hold rows/,
       );
     } finally {
+      await database.close();
+      await t.drop();
+    }
+  });
+});
+
+describe("recrawl --failed's default selection (migration 0012)", () => {
+  it('reads only the failures it keeps, from a partial index that lists exactly SETUP_PY_OUTCOME_CODES', async () => {
+    const t = await createTestDatabase();
+    const captured: Array<{ sql: string; params: unknown[] }> = [];
+    const database = await openDatabase({
+      databaseUrl: t.url,
+      onQuery: (text, params) => captured.push({ sql: text, params }),
+    });
+    const client0 = new pg.Client({ connectionString: t.url });
+    await client0.connect();
+    try {
+      await migrate(database);
+      const db = database.db;
+      // The index and the code's list name the same codes: a code added to one alone would make
+      // the planner drop the index (the query's predicate no longer implies it) or keep a stale one.
+      const idx = (
+        await client0.query<{ indexdef: string }>(
+          `SELECT indexdef FROM pg_indexes WHERE indexname = 'extractions_refailed_idx'`,
+        )
+      ).rows[0];
+      const listed = [...(idx?.indexdef ?? '').matchAll(/'([a-z0-9-]+)'::text/g)]
+        .map((m) => m[1])
+        .filter((c) => c !== 'any' && c !== 'failed');
+      expect(listed.sort()).toEqual([...SETUP_PY_OUTCOME_CODES].sort());
+
+      await saveProject(db, {
+        displayName: 'refail',
+        serial: 1,
+        versions: ['1'],
+        files: [file('refail-1.tar.gz', '1')],
+      });
+      const [f] = await db.select().from(schema.files).where(sql`filename = 'refail-1.tar.gz'`);
+      const base = {
+        fileId: f!.id,
+        method: 'setup.py',
+        extractorVersion: '1',
+        startedAt: new Date(),
+        requirements: [],
+      };
+      await saveExtraction(db, {
+        ...base,
+        pythonKey: '27',
+        status: 'failed',
+        failureCode: 'python-incompatible',
+      });
+      await saveExtraction(db, {
+        ...base,
+        pythonKey: '38',
+        status: 'failed',
+        failureCode: 'sandbox-timeout',
+      });
+      captured.length = 0;
+      expect(
+        (await failedFileWork(db, { sdist: '1' }, { skipSetupPyOutcomes: true })).map((x) => x.codes),
+      ).toEqual([['sandbox-timeout']]);
+      const statement = captured.find((c) => /FROM extractions e/.test(c.sql));
+      expect(statement).toBeDefined();
+      // With sequential scans priced out, the plan must be able to use the partial index: it can
+      // only if the query's own clauses imply the index's predicate.
+      const client = new pg.Client({ connectionString: t.url });
+      await client.connect();
+      try {
+        await client.query('SET enable_seqscan = off');
+        const plan = (await client.query(`EXPLAIN ${statement!.sql}`, statement!.params)).rows
+          .map((r) => r['QUERY PLAN'])
+          .join('\n');
+        expect(plan).toContain('extractions_refailed_idx');
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await client0.end();
       await database.close();
       await t.drop();
     }

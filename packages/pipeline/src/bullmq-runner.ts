@@ -1,18 +1,12 @@
-import { CrawlError, type Logger, toCrawlError } from '@pypi-graph/core';
+import { CrawlError, type Logger } from '@pypi-graph/core';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { type FedQueue, RedisBacklog } from './backlog';
 import type { AnyQueueDefinition, Enqueue, EnqueueOptions, PipelineContext, QueueName } from './context';
+import { JobExecutor, queueStats } from './executor';
 import { Feeder } from './feeder';
 import { type PipelineMetrics, processMetrics } from './metrics';
-import {
-  backoffMs,
-  emptyStats,
-  FEED_FAILURE_LIMIT_MS,
-  type Runner,
-  type RunnerStats,
-  recordsFailure,
-} from './runner';
+import { backoffMs, emptyStats, FEED_FAILURE_LIMIT_MS, type Runner, type RunnerStats, sleep } from './runner';
 
 export interface BullmqRunnerOptions {
   redisUrl: string;
@@ -33,8 +27,8 @@ export function bullmqJobId(id: string): string {
 
 /**
  * Runs the processors on BullMQ: any number of processes on any number of machines share
- * one Redis. Payloads are validated when a job is taken; a job that fails with a retryable
- * code goes back with the server's Retry-After or an exponential backoff.
+ * one Redis. Only the transport: what an attempt's outcome is (payload validation, retry or
+ * final failure, `onFailed`, statistics) is the JobExecutor's, as in the embedded runner.
  */
 export class BullmqRunner implements Runner {
   readonly kind = 'bullmq';
@@ -46,6 +40,7 @@ export class BullmqRunner implements Runner {
   private readonly stats: RunnerStats = emptyStats();
   private readonly ctx: PipelineContext;
   private readonly metrics: PipelineMetrics;
+  private readonly executor: JobExecutor;
   private readonly removeDepthSource: () => void;
   readonly backlog: RedisBacklog;
   private readonly feeder: Feeder;
@@ -63,6 +58,7 @@ export class BullmqRunner implements Runner {
     this.metrics = base.metrics ?? processMetrics();
     this.backlog = new RedisBacklog(this.connection, options.prefix);
     this.ctx = { ...base, metrics: this.metrics, enqueue: this.enqueue, backlog: this.backlog };
+    this.executor = new JobExecutor(this.ctx, this.stats, this.metrics, this.logger);
     for (const name of Object.keys(definitions) as QueueName[]) {
       this.queues.set(name, new Queue(name, { connection: this.connection, prefix: options.prefix }));
     }
@@ -98,7 +94,7 @@ export class BullmqRunner implements Runner {
       removeOnComplete: true,
       removeOnFail: { age: 7 * 24 * 3600 },
     });
-    this.stats.queues[queue] ??= { waiting: 0, active: 0, completed: 0, failed: 0 };
+    queueStats(this.stats, queue);
     return true;
   };
 
@@ -121,7 +117,7 @@ export class BullmqRunner implements Runner {
         concurrency: this.options.concurrency ?? def.concurrency(this.ctx.config),
         settings: {
           backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
-            backoffMs(attemptsMade, err instanceof CrawlError ? err : undefined),
+            err instanceof RetryLater ? err.delayMs : backoffMs(attemptsMade),
         },
       });
       worker.on('error', (err) => this.logger.warn({ queue: name, err: err.message }, 'worker error'));
@@ -154,54 +150,27 @@ export class BullmqRunner implements Runner {
     return this.feeder.fed;
   }
 
+  /**
+   * Carries one attempt of a job: the executor decides; a retry goes back to Redis delayed by the
+   * executor's delay (RetryLater, read by the backoff strategy), a final failure is not retried.
+   */
   private async process(def: AnyQueueDefinition, job: Job, signal?: AbortSignal): Promise<unknown> {
-    const stats = this.queueStats(def.name);
-    const timer = this.metrics.startJob(def.name);
-    const parsed = def.payload.safeParse(job.data);
-    if (!parsed.success) {
-      const log = this.logger.child({ queue: def.name, job: job.id });
-      timer.failed('job-payload-invalid');
-      stats.failed++;
-      this.stats.failures['job-payload-invalid'] = (this.stats.failures['job-payload-invalid'] ?? 0) + 1;
-      log.error({ err: parsed.error.message }, 'job payload invalid');
-      throw new UnrecoverableError(`job-payload-invalid: ${parsed.error.message}`);
-    }
-    const log = this.logger.child({ queue: def.name, job: job.id, ...def.describe?.(parsed.data) });
-    const attempt = job.attemptsMade + 1;
-    try {
-      const out = await def.process(this.ctx, parsed.data, {
-        id: job.id ?? '',
-        signal: signal ?? new AbortController().signal,
-        log,
-        attempt,
-      });
-      timer.completed(out);
-      stats.completed++;
-      return out;
-    } catch (thrown) {
-      const err = toCrawlError(thrown);
-      const final = !err.retryable || attempt >= def.attempts;
-      if (!final) {
-        timer.retried(err.code);
-        log.warn({ code: err.code, attempt, err: err.message }, 'job failed, retrying');
-        throw err;
-      }
-      timer.failed(err.code);
-      stats.failed++;
-      this.stats.failures[err.code] = (this.stats.failures[err.code] ?? 0) + 1;
-      log.error({ code: err.code, attempt, err: err.message, hint: err.hint }, 'job failed');
-      if (recordsFailure(err)) await def.onFailed?.(this.ctx, parsed.data, err);
-      throw new UnrecoverableError(`${err.code}: ${err.message}`);
-    }
+    const outcome = await this.executor.execute(def, {
+      id: job.id ?? '',
+      payload: job.data,
+      attempt: job.attemptsMade + 1,
+      // BullMQ retries a job no more than it was added with (none, for a job added without attempts).
+      attempts: Math.min(def.attempts, job.opts.attempts || 1),
+      signal: signal ?? new AbortController().signal,
+    });
+    if (outcome.kind === 'completed') return outcome.value;
+    if (outcome.kind === 'retry') throw new RetryLater(outcome.error, outcome.delayMs);
+    throw new UnrecoverableError(`${outcome.error.code}: ${outcome.error.message}`);
   }
 
-  private queueStats(name: QueueName) {
-    let s = this.stats.queues[name];
-    if (!s) {
-      s = { waiting: 0, active: 0, completed: 0, failed: 0 };
-      this.stats.queues[name] = s;
-    }
-    return s;
+  /** Aborts the jobs this process runs: each ends as `aborted` (see JobExecutor). close() lets them finish. */
+  cancelRunning(reason = 'cancelled'): void {
+    for (const worker of this.workers) worker.cancelAllJobs(reason);
   }
 
   /** Queue depths across every process sharing this Redis. */
@@ -244,7 +213,7 @@ export class BullmqRunner implements Runner {
       const counts = await this.counts();
       let busy = 0;
       for (const [name, c] of Object.entries(counts) as Array<[QueueName, Record<string, number>]>) {
-        const s = this.queueStats(name);
+        const s = queueStats(this.stats, name);
         s.waiting = (c.waiting ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0);
         s.active = c.active ?? 0;
         busy += s.waiting + s.active;
@@ -272,16 +241,12 @@ export class BullmqRunner implements Runner {
 
 const FEED_INTERVAL_MS = 500;
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+/** A failed attempt to be tried again after `delayMs` (the executor's decision). */
+class RetryLater extends Error {
+  constructor(
+    readonly error: CrawlError,
+    readonly delayMs: number,
+  ) {
+    super(`${error.code}: ${error.message}`);
+  }
 }

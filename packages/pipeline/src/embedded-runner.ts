@@ -1,17 +1,11 @@
 import { setMaxListeners } from 'node:events';
-import { CrawlError, type Logger, toCrawlError } from '@pypi-graph/core';
+import { CrawlError, type Logger } from '@pypi-graph/core';
 import { MemoryBacklog } from './backlog';
 import type { AnyQueueDefinition, Enqueue, EnqueueOptions, PipelineContext, QueueName } from './context';
+import { JobExecutor, queueStats } from './executor';
 import { Feeder } from './feeder';
 import { type PipelineMetrics, processMetrics } from './metrics';
-import {
-  backoffMs,
-  emptyStats,
-  FEED_FAILURE_LIMIT_MS,
-  type Runner,
-  type RunnerStats,
-  recordsFailure,
-} from './runner';
+import { emptyStats, FEED_FAILURE_LIMIT_MS, type Runner, type RunnerStats, sleep } from './runner';
 
 interface PendingJob {
   queue: QueueName;
@@ -22,8 +16,10 @@ interface PendingJob {
 }
 
 /**
- * Runs the processors in this process with bounded concurrency per queue (no Redis).
- * Same definitions, payload validation, job ids and retry rules as the BullMQ runner.
+ * Runs the processors in this process with bounded concurrency per queue (no Redis). Only the
+ * transport: jobs wait in memory and retries wait out their delay here; what an attempt's outcome
+ * is (and what follows from it) is the JobExecutor's, as in the BullMQ runner. Closing aborts the
+ * running jobs and drops the others (`crawl --resume` finds them again in the database).
  */
 export class EmbeddedRunner implements Runner {
   readonly kind = 'embedded';
@@ -35,6 +31,7 @@ export class EmbeddedRunner implements Runner {
   private readonly stats: RunnerStats = emptyStats();
   private readonly ctx: PipelineContext;
   private readonly metrics: PipelineMetrics;
+  private readonly executor: JobExecutor;
   private readonly removeDepthSource: () => void;
   readonly backlog = new MemoryBacklog();
   private readonly feeder: Feeder;
@@ -48,6 +45,7 @@ export class EmbeddedRunner implements Runner {
   ) {
     this.metrics = base.metrics ?? processMetrics();
     this.ctx = { ...base, metrics: this.metrics, enqueue: this.enqueue, backlog: this.backlog };
+    this.executor = new JobExecutor(this.ctx, this.stats, this.metrics, this.logger);
     this.feeder = new Feeder(base.db, this.backlog, this.enqueue, {
       window: base.config.queueWindow,
       queues: Object.keys(queues) as QueueName[],
@@ -75,8 +73,7 @@ export class EmbeddedRunner implements Runner {
     const list = this.pending.get(queue) ?? [];
     list.push({ queue, id, payload: parsed.data, priority: options.priority ?? 5, seq: this.seq++ });
     this.pending.set(queue, list);
-    this.stats.queues[queue] ??= { waiting: 0, active: 0, completed: 0, failed: 0 };
-    this.stats.queues[queue].waiting++;
+    queueStats(this.stats, queue).waiting++;
     queueMicrotask(() => this.pump());
     return true;
   };
@@ -107,43 +104,28 @@ export class EmbeddedRunner implements Runner {
     this.checkIdle();
   }
 
+  /** Carries one job through its attempts: the executor decides, this waits out each retry. */
   private async run(def: AnyQueueDefinition, job: PendingJob): Promise<void> {
-    const stats = this.stats.queues[job.queue]!;
+    const stats = queueStats(this.stats, job.queue);
     stats.waiting--;
     stats.active++;
-    const log = this.logger.child({ queue: job.queue, job: job.id, ...def.describe?.(job.payload) });
+    const signal = this.controller.signal;
     try {
       for (let attempt = 1; ; attempt++) {
-        const timer = this.metrics.startJob(job.queue);
-        try {
-          const out = await def.process(this.ctx, job.payload, {
-            id: job.id,
-            signal: this.controller.signal,
-            log,
-            attempt,
-          });
-          timer.completed(out);
-          stats.completed++;
-          return;
-        } catch (thrown) {
-          const err = toCrawlError(thrown);
-          if (err.retryable && attempt < def.attempts && !this.controller.signal.aborted) {
-            timer.retried(err.code);
-            const wait = backoffMs(attempt, err);
-            log.warn({ code: err.code, attempt, waitMs: wait, err: err.message }, 'job failed, retrying');
-            await sleep(wait, this.controller.signal).catch(() => {});
-            continue;
-          }
-          timer.failed(err.code);
-          stats.failed++;
-          this.stats.failures[err.code] = (this.stats.failures[err.code] ?? 0) + 1;
-          log.error({ code: err.code, attempt, err: err.message, hint: err.hint }, 'job failed');
-          if (recordsFailure(err))
-            await def.onFailed?.(this.ctx, job.payload, err).catch((e: unknown) => {
-              log.error({ err: String(e) }, 'recording the failure failed');
-            });
-          return;
-        }
+        const outcome = await this.executor.execute(def, {
+          id: job.id,
+          payload: job.payload,
+          attempt,
+          attempts: def.attempts,
+          signal,
+        });
+        if (outcome.kind !== 'retry') return;
+        // The runner closing drops a job waiting for its retry, as it drops those not yet started.
+        const waited = await sleep(outcome.delayMs, signal).then(
+          () => true,
+          () => false,
+        );
+        if (!waited) return;
       }
     } finally {
       stats.active--;
@@ -230,18 +212,4 @@ export class EmbeddedRunner implements Runner {
     this.controller.abort(new CrawlError('aborted', 'runner closed'));
     for (const list of this.pending.values()) list.length = 0;
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    };
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -99,18 +99,6 @@ export async function reconcile(
   return result;
 }
 
-/**
- * What setup.py did under one Python (a SyntaxError on 2.7, an exception, a missing build
- * dependency, no setup.py): results the graph records, which running it again reproduces.
- * `recrawl --failed` leaves them out unless `--code` names one.
- */
-export const SETUP_PY_OUTCOME_CODES = [
-  'python-incompatible',
-  'setup-py-error',
-  'missing-build-dependency',
-  'no-setup-py',
-];
-
 export interface RecrawlResult {
   projects: number;
   wheels: number;
@@ -144,7 +132,7 @@ export async function recrawlFailed(
   if (options.sdists) versions.sdist = SDIST_EXTRACTOR_VERSION;
   for (const f of await failedFileWork(db, versions, {
     ...options.filter,
-    excludeCodes: SETUP_PY_OUTCOME_CODES,
+    skipSetupPyOutcomes: true,
   })) {
     const wheel = f.packagetype === 'bdist_wheel';
     if (wheel) result.wheels++;

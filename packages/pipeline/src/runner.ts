@@ -6,7 +6,10 @@ export interface QueueStats {
   waiting: number;
   active: number;
   completed: number;
+  /** Jobs that failed for good (counted once each, whatever their attempts). */
   failed: number;
+  /** Attempts that failed and were scheduled again. */
+  retried: number;
 }
 
 export interface RunnerStats {
@@ -60,6 +63,21 @@ export function backoffMs(attempt: number, err?: Pick<CrawlError, 'retryAfterMs'
  */
 export function recordsFailure(err: CrawlError): boolean {
   return err.code !== 'aborted' && !isEnvironmentFault(err.code);
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason once it is aborted. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 export type { QueueName };

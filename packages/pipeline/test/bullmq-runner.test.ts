@@ -1,7 +1,9 @@
 // The BullMQ runner on the test Redis (its own key prefix per test): fresh work before backfill,
-// payloads validated when a job is taken (not only when it is added), retries and final failures.
+// a job written by another producer is validated when it is taken. What an attempt's outcome is
+// (retries, final failures, onFailed, abort, statistics) is tested against both runners in
+// runner-conformance.test.ts.
 import { loadConfig } from '@pypi-graph/config';
-import { CrawlError, silentLogger } from '@pypi-graph/core';
+import { silentLogger } from '@pypi-graph/core';
 import { deleteRedisPrefix, redisUrl, uniqueName } from '@pypi-graph/test-support';
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -18,10 +20,7 @@ const base = {
   logger: silentLogger,
 };
 
-function projectDef(
-  process: AnyQueueDefinition['process'],
-  onFailed?: AnyQueueDefinition['onFailed'],
-): AnyQueueDefinition {
+function projectDef(process: AnyQueueDefinition['process']): AnyQueueDefinition {
   return {
     name: 'project',
     payload: z.object({ name: z.string(), serial: z.number() }),
@@ -29,7 +28,6 @@ function projectDef(
     attempts: 2,
     concurrency: () => 1,
     process,
-    onFailed,
   };
 }
 
@@ -92,29 +90,5 @@ describe('BullmqRunner', () => {
     expect(failed.map((j) => [j.id, j.failedReason.split(':')[0], j.attemptsMade])).toEqual([
       ['project~bad~1', 'job-payload-invalid', 1],
     ]);
-  });
-
-  it('retries a retryable failure, then records the final one once', async () => {
-    const calls = new Map<string, number>();
-    const recorded: string[] = [];
-    const def = projectDef(
-      async (_ctx, p: { name: string }) => {
-        calls.set(p.name, (calls.get(p.name) ?? 0) + 1);
-        if (p.name === 'flaky' && calls.get(p.name) === 1)
-          throw new CrawlError('http-5xx', 'once', { retryAfterMs: 10 });
-        if (p.name === 'down') throw new CrawlError('http-5xx', 'always', { retryAfterMs: 10 });
-        if (p.name === 'bad') throw new CrawlError('response-invalid', 'never');
-      },
-      async (_ctx, p: { name: string }, err) => {
-        recorded.push(`${p.name} ${err.code}`);
-      },
-    );
-    const { runner } = await runnerFor({ project: def }, true);
-    await runner.start();
-    for (const name of ['flaky', 'down', 'bad']) await runner.enqueue('project', { name, serial: 1 });
-    const stats = await runner.drain();
-    expect(Object.fromEntries(calls)).toEqual({ flaky: 2, down: 2, bad: 1 });
-    expect(recorded.sort()).toEqual(['bad response-invalid', 'down http-5xx']);
-    expect(stats.failures).toEqual({ 'http-5xx': 1, 'response-invalid': 1 });
   });
 });

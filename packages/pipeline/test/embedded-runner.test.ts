@@ -1,5 +1,5 @@
 import { loadConfig } from '@pypi-graph/config';
-import { CrawlError, silentLogger } from '@pypi-graph/core';
+import { silentLogger } from '@pypi-graph/core';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { AnyQueueDefinition, PipelineContext } from '../src/context';
@@ -14,7 +14,7 @@ const base = {
   logger: silentLogger,
 };
 
-function projectDef(process: AnyQueueDefinition['process'], onFailed?: AnyQueueDefinition['onFailed']) {
+function projectDef(process: AnyQueueDefinition['process']) {
   return {
     name: 'project',
     payload: z.object({ name: z.string(), serial: z.number() }),
@@ -22,10 +22,11 @@ function projectDef(process: AnyQueueDefinition['process'], onFailed?: AnyQueueD
     attempts: 3,
     concurrency: (c: typeof config) => c.projectConcurrency,
     process,
-    onFailed,
   } satisfies AnyQueueDefinition;
 }
 
+// What an attempt's outcome is (validation, retries, final failures, onFailed, abort, statistics)
+// is tested against both runners in runner-conformance.test.ts; here, what only this one does.
 describe('EmbeddedRunner', () => {
   it('runs each job id once while it is queued, within the concurrency limit', async () => {
     let running = 0;
@@ -45,46 +46,6 @@ describe('EmbeddedRunner', () => {
     expect(seen.sort()).toEqual(['a', 'b', 'c', 'd']);
     expect(peak).toBe(2);
     expect(stats.queues.project?.completed).toBe(4);
-  });
-
-  it('rejects an invalid payload with a typed error', async () => {
-    const runner = new EmbeddedRunner(base, { project: projectDef(async () => {}) });
-    await expect(runner.enqueue('project', { name: 3 })).rejects.toMatchObject({
-      code: 'job-payload-invalid',
-    });
-  });
-
-  it('retries retryable failures, honouring Retry-After, and records permanent ones once', async () => {
-    const attempts = new Map<string, number>();
-    const failed: Array<[string, string]> = [];
-    const runner = new EmbeddedRunner(base, {
-      project: projectDef(
-        async (_ctx, p: { name: string }) => {
-          const n = (attempts.get(p.name) ?? 0) + 1;
-          attempts.set(p.name, n);
-          if (p.name === 'flaky' && n < 3)
-            throw new CrawlError('http-429', 'slow down', { retryAfterMs: 50 });
-          if (p.name === 'broken') throw new CrawlError('response-invalid', 'bad JSON');
-          if (p.name === 'down') throw new CrawlError('http-5xx', 'down', { retryAfterMs: 1 });
-        },
-        async (_ctx, p: { name: string }, err) => {
-          failed.push([p.name, err.code]);
-        },
-      ),
-    });
-    const t0 = Date.now();
-    for (const name of ['flaky', 'broken', 'down']) await runner.enqueue('project', { name, serial: 1 });
-    const stats = await runner.drain();
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(100);
-    expect(attempts.get('flaky')).toBe(3);
-    expect(attempts.get('broken')).toBe(1);
-    expect(attempts.get('down')).toBe(3);
-    expect(failed.sort()).toEqual([
-      ['broken', 'response-invalid'],
-      ['down', 'http-5xx'],
-    ]);
-    expect(stats.failures).toEqual({ 'response-invalid': 1, 'http-5xx': 1 });
-    expect(stats.queues.project).toMatchObject({ completed: 1, failed: 2 });
   });
 
   it('runs lower priority numbers first', async () => {

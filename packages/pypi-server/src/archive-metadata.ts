@@ -1,13 +1,15 @@
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { bufferRandomAccess, openZip } from '@pypi-graph/archive';
 import * as tar from 'tar-stream';
 import unbzip2 from 'unbzip2-stream';
-import * as yauzl from 'yauzl';
 
 // Reads the core metadata file out of an archive the way PyPI learns a file's project and
 // version: a wheel's `<name>-<version>.dist-info/METADATA`, an sdist's top-level
 // `<name>-<version>/PKG-INFO`. The server only trusts local files, but reads them with caps
-// anyway: archives in the fixtures are deliberately broken.
+// anyway: archives in the fixtures are deliberately broken. Zips are read by the crawler's own
+// reader (packages/archive, every check: a CRC or a local header that disagrees fails it), so
+// the server offers a `.metadata` file only for a wheel the crawler could read itself.
 // https://packaging.python.org/en/latest/specifications/binary-distribution-format/
 // https://packaging.python.org/en/latest/specifications/source-distribution-format/
 
@@ -54,18 +56,11 @@ function isSdistPkgInfo(path: string): boolean {
   return /^[^/]+\/PKG-INFO$/.test(path.replace(/^\.\//, ''));
 }
 
+// The first wanted entry within the cap, as the server always picked it.
 async function readZipMember(bytes: Buffer, wanted: (path: string) => boolean): Promise<Buffer | undefined> {
-  const zip = await yauzl.fromBufferPromise(bytes, { lazyEntries: true, validateEntrySizes: true });
-  try {
-    for await (const entry of zip.eachEntry()) {
-      if (!wanted(entry.fileName) || entry.uncompressedSize > MAX_METADATA_BYTES) continue;
-      const stream = await zip.openReadStreamPromise(entry);
-      return await collect(stream, MAX_METADATA_BYTES);
-    }
-    return undefined;
-  } finally {
-    zip.close();
-  }
+  const zip = await openZip(bufferRandomAccess(bytes));
+  const entry = zip.entries.find((e) => wanted(e.name) && e.uncompressedSize <= MAX_METADATA_BYTES);
+  return entry ? await zip.readEntry(entry, { maxBytes: MAX_METADATA_BYTES }) : undefined;
 }
 
 function readTarMember(input: Readable): Promise<Buffer | undefined> {

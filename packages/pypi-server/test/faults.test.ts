@@ -11,7 +11,7 @@ const WHEEL = 'Django_Like-3.2-py3-none-any.whl';
 beforeAll(async () => {
   server = await startPypiServer({ dir: FIXTURES });
   const { json } = await getJson<{ urls: Array<{ filename: string; url: string }> }>(
-    `${server.url}/pypi/django-like/3.2/json`,
+    `${server.url}/pypi/Django-Like/3.2/json`,
   );
   wheelUrl = json.urls.find((u) => u.filename === WHEEL)!.url;
 });
@@ -35,7 +35,7 @@ describe('fault kinds', () => {
     server.setFaults([
       { match: '^/pypi/yanky/json$', kind: '503', method: 'HEAD' },
       { match: '^/pypi/yanky/json$', kind: '503', retryAfter: 3, times: 1 },
-      { match: '^/pypi/foo-bar/json$', kind: '503' },
+      { match: '^/pypi/Foo_Bar/json$', kind: '503' },
     ]);
     const head = await get(`${server.url}/pypi/yanky/json`, {}, 'HEAD');
     expect(head.status).toBe(503);
@@ -44,7 +44,7 @@ describe('fault kinds', () => {
     expect(first.status).toBe(503);
     expect(first.headers.get('retry-after')).toBe('3');
     expect((await get(`${server.url}/pypi/yanky/json`)).status).toBe(200);
-    expect((await get(`${server.url}/pypi/foo-bar/json`)).status).toBe(503);
+    expect((await get(`${server.url}/pypi/Foo_Bar/json`)).status).toBe(503);
   });
 
   it('slow delays and throttles the body, which still arrives whole', async () => {
@@ -87,12 +87,12 @@ describe('fault kinds', () => {
 
   it('malformed-json answers 200 with a body that does not parse', async () => {
     server.setFaults([{ match: '^/pypi/.*/json$', kind: 'malformed-json', times: 1 }]);
-    const res = await get(`${server.url}/pypi/foo-bar/json`);
+    const res = await get(`${server.url}/pypi/Foo_Bar/json`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/json');
     const text = await res.text();
     expect(() => JSON.parse(text)).toThrow();
-    expect((await get(`${server.url}/pypi/foo-bar/json`)).status).toBe(200);
+    expect((await get(`${server.url}/pypi/Foo_Bar/json`)).status).toBe(200);
   });
 
   it('xmlrpc-rate-limit answers the PyPI rate-limit fault', async () => {

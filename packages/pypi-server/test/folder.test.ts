@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { isCrawlError } from '@pypi-graph/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startPypiServer } from '../src/index';
-import { FIXTURES, get, getJson, python, pythonJson } from './helpers';
+import { FIXTURES, get, getJson, python, pythonJson, REPO } from './helpers';
 
 // Index built from a temporary folder: discovery, metadata vs file names, default times,
 // broken archives, the manifest and its validation.
@@ -60,12 +60,12 @@ describe('folder index', () => {
       );
       expect(json.projects.map((p) => p.name)).toEqual(['flat', 'New.Name', 'NoInfo_Pkg', 'Weird.Name']);
       const newName = await getJson<{ info: { version: string; requires_python: string } }>(
-        `${server.url}/pypi/new-name/json`,
+        `${server.url}/pypi/New.Name/json`,
       );
       expect(newName.json.info.version).toBe('1.0');
       expect(newName.json.info.requires_python).toBe('>=3.9');
       const weird = await getJson<{ info: { version: string }; urls: Array<{ python_version: string }> }>(
-        `${server.url}/pypi/weird-name/2.0b1/json`,
+        `${server.url}/pypi/Weird.Name/2.0b1/json`,
       );
       expect(weird.json.urls.map((u) => u.python_version)).toEqual(['source']);
       const flat = await getJson<{ files: Array<{ 'core-metadata': unknown }> }>(
@@ -135,6 +135,53 @@ describe('folder index', () => {
     }
   });
 
+  it("offers a .metadata file only for a wheel the crawler's zip reader reads, the first METADATA's bytes", async () => {
+    // packages/archive reads the zips: a wrong CRC, a lying local header or a bomb gets no .metadata
+    // file (the crawler could not read that METADATA either); the rest get what zipfile reads
+    // from the first METADATA entry.
+    const dir = tempDir();
+    const wheels = join(REPO, 'test/fixtures/wheels');
+    const cases = {
+      wf_stored: true,
+      wf_zip64: true,
+      wf_dupmetadata: true,
+      wf_badcrc: false,
+      wf_lyinglocal: false,
+      wf_bomblie: false,
+      wf_truncated: false,
+    };
+    for (const name of Object.keys(cases)) {
+      copyFileSync(join(wheels, `${name}-1.0-py3-none-any.whl`), join(dir, `${name}-1.0-py3-none-any.whl`));
+    }
+    const firstMetadata = await pythonJson<Record<string, string>>(
+      `
+import json, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    info = [i for i in z.infolist() if i.filename.endswith(".dist-info/METADATA")][0]
+    print(json.dumps({"hex": z.open(info).read().hex()}))
+`,
+      [join(dir, 'wf_dupmetadata-1.0-py3-none-any.whl')],
+    );
+    const server = await startPypiServer({ dir });
+    try {
+      const offered: Record<string, boolean> = {};
+      for (const name of Object.keys(cases)) {
+        const { json } = await getJson<{ files: Array<{ url: string; 'core-metadata': unknown }> }>(
+          `${server.url}/simple/${name.replace('_', '-')}/`,
+          JSON_ACCEPT,
+        );
+        offered[name] = json.files[0]!['core-metadata'] !== false;
+        if (name === 'wf_dupmetadata') {
+          const res = await get(`${json.files[0]!.url}.metadata`);
+          expect(Buffer.from(await res.arrayBuffer()).toString('hex')).toBe(firstMetadata.hex);
+        }
+      }
+      expect(offered).toEqual(cases);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('starts on an empty folder: no projects, and changelog_last_serial is None', async () => {
     const server = await startPypiServer({ dir: tempDir() });
     try {
@@ -170,7 +217,7 @@ print(json.dumps([p.changelog_last_serial(), p.changelog_since_serial(0), p.list
       const { json } = await getJson<{
         info: { version: string };
         releases: Record<string, Array<{ yanked: boolean; yanked_reason: null }>>;
-      }>(`${server.url}/pypi/foo-bar/json`);
+      }>(`${server.url}/pypi/Foo_Bar/json`);
       expect(Object.keys(json.releases)).toEqual(['0.2']);
       expect(json.releases['0.2']!.map((f) => [f.yanked, f.yanked_reason])).toEqual([
         [true, null],

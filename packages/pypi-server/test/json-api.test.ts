@@ -44,7 +44,7 @@ afterAll(() => server.close());
 
 describe('/pypi/<project>/json', () => {
   it('describes the project: info, releases, urls, last_serial, digests computed from the bytes', async () => {
-    const { res, json } = await getJson<ProjectJson>(`${base}/pypi/foo-bar/json`);
+    const { res, json } = await getJson<ProjectJson>(`${base}/pypi/Foo_Bar/json`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/json');
     expect(res.headers.get('x-pypi-last-serial')).toBe(String(json.last_serial));
@@ -92,16 +92,20 @@ print(json.dumps({p.rsplit('/', 1)[1]: hashlib.blake2b(open(p, 'rb').read(), dig
     expect(body).toContain('"summary":"Caf\\u00e9 au lait"');
   });
 
-  it('redirects non-normalized names to the normalized URL (301), keeping the version', async () => {
+  it("redirects any other spelling to the project's own name (301), keeping the version, as warehouse does", async () => {
     for (const [from, to] of [
-      ['/pypi/Foo_Bar/json', '/pypi/foo-bar/json'],
-      ['/pypi/Foo_Bar/0.2/json', '/pypi/foo-bar/0.2/json'],
-      ['/pypi/acme.interface/json', '/pypi/acme-interface/json'],
-      ['/pypi/Django-Like/json/', '/pypi/django-like/json/'],
+      ['/pypi/foo-bar/json', '/pypi/Foo_Bar/json'],
+      ['/pypi/foo_bar/0.2/json', '/pypi/Foo_Bar/0.2/json'],
+      ['/pypi/acme-interface/json', '/pypi/acme.interface/json'],
+      ['/pypi/django-like/json/', '/pypi/Django-Like/json/'],
     ]) {
       const res = await get(`${base}${from}`);
       expect(res.status, from).toBe(301);
       expect(res.headers.get('location'), from).toBe(`${base}${to}`);
+    }
+    // The project's own spelling is served without a redirect.
+    for (const path of ['/pypi/Foo_Bar/json', '/pypi/acme.interface/1.1/json', '/pypi/Django-Like/json/']) {
+      expect((await get(`${base}${path}`)).status, path).toBe(200);
     }
   });
 
@@ -109,7 +113,7 @@ print(json.dumps({p.rsplit('/', 1)[1]: hashlib.blake2b(open(p, 'rb').read(), dig
     for (const path of [
       '/pypi/nope/json',
       '/pypi/gone-project/json',
-      '/pypi/foo-bar/9.9/json',
+      '/pypi/Foo_Bar/9.9/json',
       '/pypi/shrinking/1.1/json',
     ]) {
       const res = await get(`${base}${path}`);
@@ -121,8 +125,8 @@ print(json.dumps({p.rsplit('/', 1)[1]: hashlib.blake2b(open(p, 'rb').read(), dig
   it('picks the latest release like warehouse: not yanked, not a pre-release, highest version', async () => {
     const latest = async (p: string) =>
       (await getJson<ProjectJson>(`${base}/pypi/${p}/json`)).json.info.version;
-    expect(await latest('django-like')).toBe('4.0'); // 4.1rc1 is a pre-release
-    expect(await latest('acme-interface')).toBe('1.1'); // 2.0b1 is a pre-release
+    expect(await latest('Django-Like')).toBe('4.0'); // 4.1rc1 is a pre-release
+    expect(await latest('acme.interface')).toBe('1.1'); // 2.0b1 is a pre-release
     expect(await latest('yanky')).toBe('1.1'); // 1.0 is yanked
     expect(await latest('oldstyle')).toBe('1.0'); // "2004d" is not PEP 440
     expect(await latest('setuptools')).toBe('66.1.1');
@@ -155,11 +159,11 @@ print(json.dumps({p.rsplit('/', 1)[1]: hashlib.blake2b(open(p, 'rb').read(), dig
   });
 
   it('takes info from the release metadata (Requires-Python, Requires-Dist, extras)', async () => {
-    const { json } = await getJson<ProjectJson>(`${base}/pypi/django-like/3.2/json`);
+    const { json } = await getJson<ProjectJson>(`${base}/pypi/Django-Like/3.2/json`);
     expect(json.info.requires_python).toBe('>=3.6');
     expect(json.info.requires_dist).toEqual(['asgiref>=3.3.2', 'pytz', 'sqlparse']);
     expect(json.info.release_url).toBe(`${base}/project/Django-Like/3.2/`);
-    const acme = (await getJson<ProjectJson>(`${base}/pypi/acme-interface/2.0b1/json`)).json;
+    const acme = (await getJson<ProjectJson>(`${base}/pypi/acme.interface/2.0b1/json`)).json;
     expect(acme.info.requires_dist).toEqual([
       'setuptools>=60',
       'sphinx ; extra == "docs"',
@@ -171,7 +175,7 @@ print(json.dumps({p.rsplit('/', 1)[1]: hashlib.blake2b(open(p, 'rb').read(), dig
 
 describe('/pypi/<project>/<version>/json', () => {
   it('describes one release, without `releases`, matching the version canonically', async () => {
-    const { json } = await getJson<ProjectJson>(`${base}/pypi/acme-interface/2.0.0b1/json`);
+    const { json } = await getJson<ProjectJson>(`${base}/pypi/acme.interface/2.0.0b1/json`);
     expect(json.info.version).toBe('2.0b1');
     expect(json.releases).toBeUndefined();
     expect(json.urls.map((u) => u.filename)).toEqual(['acme_interface-2.0b1.tar.gz']);

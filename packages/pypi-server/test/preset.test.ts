@@ -84,7 +84,7 @@ async function servedProjects(url: string, names: string[]): Promise<Map<string,
     while (next < names.length) {
       const name = names[next++]!;
       const n = normalize(name);
-      const j = await get(`${url}/pypi/${n}/json`);
+      const j = await get(`${url}/pypi/${encodeURIComponent(name)}/json`);
       const s = await get(`${url}/simple/${n}/`, JSON_ACCEPT);
       expect(s.status, n).toBe(200);
       const json = j.status === 200 ? ((await j.json()) as JsonPage) : undefined;
@@ -476,7 +476,7 @@ describe('PyPI-shaped preset: determinism and days', () => {
       const read = async (url: string, order: string[]) => {
         const out: Record<string, string> = {};
         for (const n of order) {
-          const body = await (await get(`${url}/pypi/${normalize(n)}/json`)).text();
+          const body = await (await get(`${url}/pypi/${encodeURIComponent(n)}/json`)).text();
           out[`json ${n}`] = body.replaceAll(url, 'BASE');
           out[`simple ${n}`] = (await (await get(`${url}/simple/${normalize(n)}/`)).text()).replaceAll(
             url,
@@ -641,7 +641,7 @@ describe('request log', () => {
     try {
       const { listing } = await journal(server.url);
       for (const name of Object.keys(listing).slice(0, 5)) {
-        await (await get(`${server.url}/pypi/${normalize(name)}/json`)).arrayBuffer();
+        await (await get(`${server.url}/pypi/${encodeURIComponent(name)}/json`)).arrayBuffer();
         await (await get(`${server.url}/simple/${normalize(name)}/`, JSON_ACCEPT)).arrayBuffer();
       }
       await (await get(`${server.url}/simple/nothing-here/`)).arrayBuffer();

@@ -159,7 +159,7 @@ print(json.dumps(out))`,
     try {
       expect(s.index.projects.has('foo-bar')).toBe(true);
       expect(s.index.projects.size).toBe(20);
-      expect((await get(`${s.url}/pypi/foo-bar/json`)).status).toBe(200);
+      expect((await get(`${s.url}/pypi/Foo_Bar/json`)).status).toBe(200);
     } finally {
       await s.close();
     }

@@ -13,10 +13,11 @@ export function jsonApi({ server, path, url, baseUrl }: RequestContext, match: R
   if (!project) return jsonNotFound();
   const release = version === undefined ? latestRelease(project) : findRelease(project, version);
   if (!release) return jsonNotFound();
-  // Warehouse redirects to the normalized project name, keeping the rest of the URL.
-  if (requested !== normalized) {
+  // Warehouse redirects any other spelling to the project's own (display) name, keeping the
+  // rest of the URL: `/pypi/django/json` → `/pypi/Django/json` (its json_project view).
+  if (requested !== project.name) {
     const rest = path.slice(`/pypi/${requested}`.length).split('/').map(encodeURIComponent).join('/');
-    return redirect(`${baseUrl}/pypi/${encodeURIComponent(normalized)}${rest}${url.search}`);
+    return redirect(`${baseUrl}/pypi/${encodeURIComponent(project.name)}${rest}${url.search}`);
   }
   return {
     status: 200,
