@@ -1,11 +1,15 @@
 // Shared parts of the benchmarks: measured child processes, the local PyPI server, machine facts
 // and the docs/benchmarks.md writer. Every measured step runs as its own `node` process under
 // /usr/bin/time, so its peak RSS is that process's alone (no pnpm/tsx wrapper, not this script).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { type ParseArgsConfig, parseArgs, promisify } from 'node:util';
+import type { SandboxResult } from '@pypi-graph/extractor';
+import type { PythonKey } from '@pypi-graph/model';
 import pg from 'pg';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -465,4 +469,109 @@ export async function xmlrpc(url: string, method: string, params = ''): Promise<
   if (res.status !== 200 || text.includes('<fault>'))
     throw new Error(`${method}(${params}): ${text.slice(0, 300)}`);
   return text;
+}
+
+/** What `pnpm bench scale` gives each of its child steps (scale-load.ts, scale-explain.ts, scale-day.ts). */
+export interface ScaleStepArgs {
+  databaseUrl: string;
+  files: number;
+  seed: number;
+  /** The step's own options, as parsed. */
+  values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+}
+
+/**
+ * The entry point of a `pnpm bench scale` step, run as its own process (`node --import tsx FILE
+ * --database-url URL --files N [--seed S] …`): nothing when FILE is imported. Reads those options
+ * plus `options`, runs `step` and prints what it returns as one JSON line; without the database
+ * URL or the file count, prints `usage: USAGE` and exits with 2.
+ */
+export async function scaleStep(
+  meta: ImportMeta,
+  usage: string,
+  options: NonNullable<ParseArgsConfig['options']>,
+  step: (args: ScaleStepArgs) => Promise<unknown>,
+): Promise<void> {
+  if (meta.url !== `file://${process.argv[1]}`) return;
+  const { values } = parseArgs({
+    options: {
+      'database-url': { type: 'string' },
+      files: { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      ...options,
+    },
+  });
+  const databaseUrl = values['database-url'];
+  if (typeof databaseUrl !== 'string' || !values.files) {
+    process.stderr.write(`usage: ${usage}\n`);
+    process.exit(2);
+  }
+  const out = await step({ databaseUrl, files: Number(values.files), seed: Number(values.seed), values });
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+/** Runs `fn` on every item, at most `concurrency` (at least 1) at a time, in the items' order. */
+export async function pool<T>(
+  items: T[],
+  concurrency: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+}
+
+// The sdist benchmarks (sdist.ts, sdist-real.ts): their generated corpus and their results.
+
+/** The corpus generator and the seed's builder (Python, stdlib only). */
+export const SDIST_CORPUS_PY = path.join(REPO_ROOT, 'scripts', 'bench', 'sdist-corpus.py');
+
+/** One sandbox run's results by Python key. */
+export type SandboxResults = Partial<Record<PythonKey, SandboxResult>>;
+
+/**
+ * `sdist-corpus.py gen|gen-real FOLDER COUNT SALT`: the sdists it wrote into FOLDER, each as it
+ * describes it plus its path and sha256.
+ */
+export async function generateSdists<T extends { filename: string }>(
+  mode: 'gen' | 'gen-real',
+  folder: string,
+  count: number,
+  salt: string,
+): Promise<Array<T & { file: string; sha256: string }>> {
+  const { stdout } = await promisify(execFile)(
+    'python3',
+    [SDIST_CORPUS_PY, mode, folder, String(count), salt],
+    {
+      maxBuffer: 64 << 20,
+    },
+  );
+  return Promise.all(
+    (JSON.parse(stdout) as T[]).map(async (e) => {
+      const file = path.join(folder, e.filename);
+      const sha256 = createHash('sha256')
+        .update(await readFile(file))
+        .digest('hex');
+      return { ...e, file, sha256 };
+    }),
+  );
+}
+
+/** JSON with the keys of every object sorted: equal for equal values, whatever their key order. */
+export function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** A result without the traceback tail (it names the directory the script ran in). */
+export function sandboxOutcome(r: SandboxResult | null | undefined): string {
+  if (!r) return 'missing';
+  if ('ok' in r) return stableJson(r.ok);
+  return stableJson({ code: r.error.code, log: r.error.log });
 }

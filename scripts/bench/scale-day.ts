@@ -2,7 +2,6 @@
 // through the same db functions a crawl calls (saveProject, markProjectRemoved, saveExtraction,
 // insertChangelog, advanceCrawlState), so the project change markers move as they would in
 // production. About 15,000 files a day across a few thousand projects at PyPI's size.
-import { parseArgs } from 'node:util';
 import {
   advanceCrawlState,
   type FileRecord,
@@ -13,6 +12,7 @@ import {
   saveExtraction,
   saveProject,
 } from '@pypi-graph/db';
+import { scaleStep } from './common';
 import {
   changedOn,
   dayPlan,
@@ -148,24 +148,9 @@ export async function applyDay(
   return counts;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({
-    options: {
-      'database-url': { type: 'string' },
-      files: { type: 'string' },
-      seed: { type: 'string', default: '1' },
-      day: { type: 'string', default: '1' },
-    },
-  });
-  if (!values['database-url'] || !values.files) {
-    process.stderr.write('usage: scale-day.ts --database-url URL --files N [--seed S] [--day D]\n');
-    process.exit(2);
-  }
-  const out = await applyDay(
-    values['database-url'],
-    Number(values.files),
-    Number(values.seed),
-    Number(values.day),
-  );
-  process.stdout.write(`${JSON.stringify(out)}\n`);
-}
+await scaleStep(
+  import.meta,
+  'scale-day.ts --database-url URL --files N [--seed S] [--day D]',
+  { day: { type: 'string', default: '1' } },
+  (a) => applyDay(a.databaseUrl, a.files, a.seed, Number(a.values.day)),
+);

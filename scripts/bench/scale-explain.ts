@@ -2,7 +2,6 @@
 // functions themselves (packages/db explainCalls): the per-project save and the per-file paths,
 // the reconcile and recrawl selections, the snapshot's bucket reads and `status`. Writes are
 // idempotent (a project's current state saved again). Prints one JSON line.
-import { parseArgs } from 'node:util';
 import {
   bucketTokens,
   countPendingProjects,
@@ -30,6 +29,7 @@ import {
   wheelsWithoutMetadata,
 } from '@pypi-graph/db';
 import { bucketOf, machNixName } from '@pypi-graph/pyspec';
+import { scaleStep } from './common';
 import {
   type GenProject,
   generateProject,
@@ -191,24 +191,9 @@ export async function explainAll(databaseUrl: string, files: number, seed: numbe
   return out;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({
-    options: {
-      'database-url': { type: 'string' },
-      files: { type: 'string' },
-      seed: { type: 'string', default: '1' },
-      day: { type: 'string', default: '0' },
-    },
-  });
-  if (!values['database-url'] || !values.files) {
-    process.stderr.write('usage: scale-explain.ts --database-url URL --files N [--seed S] [--day D]\n');
-    process.exit(2);
-  }
-  const out = await explainAll(
-    values['database-url'],
-    Number(values.files),
-    Number(values.seed),
-    Number(values.day),
-  );
-  process.stdout.write(`${JSON.stringify(out)}\n`);
-}
+await scaleStep(
+  import.meta,
+  'scale-explain.ts --database-url URL --files N [--seed S] [--day D]',
+  { day: { type: 'string', default: '0' } },
+  (a) => explainAll(a.databaseUrl, a.files, a.seed, Number(a.values.day)),
+);

@@ -1,9 +1,9 @@
 // `pnpm bench scale` child: bulk-loads the generated crawl state of N files into an empty,
 // migrated PostgreSQL database through packages/db's bulkLoad, then prints the row counts as
 // one JSON line. Run as its own process so that its CPU time and peak RSS are its own.
-import { parseArgs } from 'node:util';
 import { type BulkWriter, bulkLoad } from '@pypi-graph/db';
 import { bucketOf, machNixName } from '@pypi-graph/pyspec';
+import { scaleStep } from './common';
 import { generateProject, lastSerialOf, PROJECTS_PER_FILE, serialOf, T_NOW } from './scale-data';
 
 const at = (seconds: number) => new Date(seconds * 1000);
@@ -131,24 +131,9 @@ export async function loadState(databaseUrl: string, files: number, seed: number
   return { projects, changelogSerial: maxSerial, rows: result.rows };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({
-    options: {
-      'database-url': { type: 'string' },
-      files: { type: 'string' },
-      seed: { type: 'string', default: '1' },
-      'no-vacuum': { type: 'boolean', default: false },
-    },
-  });
-  if (!values['database-url'] || !values.files) {
-    process.stderr.write('usage: scale-load.ts --database-url URL --files N [--seed S]\n');
-    process.exit(2);
-  }
-  const out = await loadState(
-    values['database-url'],
-    Number(values.files),
-    Number(values.seed),
-    !values['no-vacuum'],
-  );
-  process.stdout.write(`${JSON.stringify(out)}\n`);
-}
+await scaleStep(
+  import.meta,
+  'scale-load.ts --database-url URL --files N [--seed S]',
+  { 'no-vacuum': { type: 'boolean', default: false } },
+  (a) => loadState(a.databaseUrl, a.files, a.seed, !a.values['no-vacuum']),
+);

@@ -9,7 +9,6 @@
 // the CPU floor: the interpreters' own CPU time in (B) (driver.py's getrusage of its children) ÷ cores.
 // The corpus is generated here (scripts/bench/sdist-corpus.py gen-real), salted per run.
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,23 +19,26 @@ import {
   readSdistStaticMetadata,
   runSandbox,
   type SandboxPhases,
-  type SandboxResult,
 } from '@pypi-graph/extractor';
 import { PYTHON_KEYS, type PythonKey } from '@pypi-graph/model';
 import {
   fixed,
+  generateSdists,
   gitRevision,
   loadAverage,
   machineFacts,
   markdownTable,
+  pool,
   progress,
   REPO_ROOT,
+  type SandboxResults,
+  SDIST_CORPUS_PY,
+  sandboxOutcome,
   textTable,
   writeDocSection,
 } from './common';
 
 const HEADING = 'Sdist extraction on real-shaped archives';
-const HELPER = path.join(REPO_ROOT, 'scripts', 'bench', 'sdist-corpus.py');
 const NIX_DIR = path.join(REPO_ROOT, 'nix');
 const execFileP = promisify(execFile);
 const SEED_KEYS: PythonKey[] = ['27', '36', '37', '38', '39', '310', '311'];
@@ -84,36 +86,10 @@ interface Entry {
   sha256: string;
 }
 
-type Results = Partial<Record<PythonKey, SandboxResult>>;
-
-function stable(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stable(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-/** A result without the traceback tail (it names the directory the script ran in). */
-function outcome(r: SandboxResult | null | undefined): string {
-  if (!r) return 'missing';
-  if ('ok' in r) return stable(r.ok);
-  return stable({ code: r.error.code, log: r.error.log });
-}
-
-async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
-}
-
 const now = () => performance.now();
 
 interface SeedRun {
-  results: Results;
+  results: SandboxResults;
   ms: number;
   addMs: number;
   buildMs: number;
@@ -178,7 +154,7 @@ async function seedRun(e: Entry, seedNix: string, paths: string, shipped: string
       NIX_DIR,
       '--argstr',
       'builderScript',
-      HELPER,
+      SDIST_CORPUS_PY,
       '--arg',
       'shippedDrvs',
       shipped,
@@ -189,7 +165,7 @@ async function seedRun(e: Entry, seedNix: string, paths: string, shipped: string
     { maxBuffer: 16 << 20, env: { PATH: process.env.PATH, HOME: process.env.HOME } },
   );
   const out = stdout.trim().split('\n').pop()!;
-  const results = JSON.parse(await readFile(path.join(out, 'result.json'), 'utf8')) as Results;
+  const results = JSON.parse(await readFile(path.join(out, 'result.json'), 'utf8')) as SandboxResults;
   const t2 = now();
   // its output leaves the store too, as pypi-graph's does (SANDBOX_GC=on)
   await deleteStorePaths(out, added);
@@ -197,7 +173,7 @@ async function seedRun(e: Entry, seedNix: string, paths: string, shipped: string
 }
 
 interface OursRun {
-  results?: Results;
+  results?: SandboxResults;
   static: boolean;
   ms: number;
   staticMs: number;
@@ -242,18 +218,7 @@ export async function run(argv: string[]): Promise<number> {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'bench-sdist-real-'));
   const salt = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
   progress(`real-shaped corpus: ${count} sdists, salt ${salt}, in ${tmp}`);
-  const { stdout } = await execFileP('python3', [HELPER, 'gen-real', tmp, String(count), salt], {
-    maxBuffer: 64 << 20,
-  });
-  const corpus: Entry[] = await Promise.all(
-    (JSON.parse(stdout) as Array<Omit<Entry, 'file' | 'sha256'>>).map(async (e) => {
-      const file = path.join(tmp, e.filename);
-      const sha256 = createHash('sha256')
-        .update(await readFile(file))
-        .digest('hex');
-      return { ...e, file, sha256 };
-    }),
-  );
+  const corpus = await generateSdists<Omit<Entry, 'file' | 'sha256'>>('gen-real', tmp, count, salt);
   const seedNix = path.join(tmp, 'seed.nix');
   await writeFile(seedNix, SEED_NIX);
   const paths = await sandboxPaths();
@@ -261,12 +226,9 @@ export async function run(argv: string[]): Promise<number> {
   // Warm both paths' one-time costs (the shipped setuptools, the sandbox probe) on a throwaway sdist
   // that is not in the corpus, so that neither row pays them.
   progress('warming: the probe and the shipped setuptools');
-  const { stdout: warmOut } = await execFileP('python3', [HELPER, 'gen', path.join(tmp, 'warm'), '1', salt]);
-  const warm = (JSON.parse(warmOut) as Entry[])[0]!;
-  warm.file = path.join(tmp, 'warm', warm.filename);
-  warm.sha256 = createHash('sha256')
-    .update(await readFile(warm.file))
-    .digest('hex');
+  const warm = (
+    await generateSdists<Omit<Entry, 'file' | 'sha256'>>('gen', path.join(tmp, 'warm'), 1, salt)
+  )[0]!;
   await oursRun(warm);
   await seedRun(warm, seedNix, paths, shipped);
 
@@ -301,8 +263,8 @@ export async function run(argv: string[]): Promise<number> {
       compared++;
       const a = seed.get(e.filename)!.results[key];
       const b = o.results?.[key];
-      if (outcome(a) !== outcome(b))
-        mismatches.push(`${e.filename} ${key}: seed ${outcome(a)} vs ${outcome(b)}`);
+      if (sandboxOutcome(a) !== sandboxOutcome(b))
+        mismatches.push(`${e.filename} ${key}: seed ${sandboxOutcome(a)} vs ${sandboxOutcome(b)}`);
     }
   }
   const floorSeconds = cpuMs / 1000 / cores;

@@ -12,8 +12,8 @@
 // is 1, (1) and (2) run interleaved sdist by sdist, so that the load other work puts on the machine
 // weighs on both alike.
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
@@ -27,18 +27,23 @@ import {
 import { PYTHON_KEYS, type PythonKey } from '@pypi-graph/model';
 import {
   fixed,
+  generateSdists,
   gitRevision,
   loadAverage,
   machineFacts,
   markdownTable,
+  pool,
   progress,
   REPO_ROOT,
+  type SandboxResults,
+  SDIST_CORPUS_PY,
+  sandboxOutcome,
+  stableJson,
   textTable,
   writeDocSection,
 } from './common';
 
 const HEADING = 'Sdist extraction';
-const HELPER = path.join(REPO_ROOT, 'scripts', 'bench', 'sdist-corpus.py');
 const EXTRACT_PY = path.join(REPO_ROOT, 'nix', 'extractor', 'extract.py');
 const execFileP = promisify(execFile);
 
@@ -62,7 +67,8 @@ interface CorpusEntry {
   sha256: string;
 }
 
-type Results = Partial<Record<PythonKey, SandboxResult>>;
+const generate = (folder: string, count: number, salt: string) =>
+  generateSdists<Omit<CorpusEntry, 'file' | 'sha256'>>('gen', folder, count, salt);
 
 /** Per-sdist phase split of pypi-graph's runs (runSandbox's `phases`), for the phase table. */
 const phaseLog: Array<{ filename: string; phases: SandboxPhases }> = [];
@@ -94,49 +100,6 @@ function phaseRows(): { headers: string[]; body: string[][] } {
     ms(p.parseMs),
   ]);
   return { headers, body };
-}
-
-function stable(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stable(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-/** A result without the traceback tail (it names the directory the script ran in). */
-function outcome(r: SandboxResult | null | undefined): string {
-  if (!r) return 'missing';
-  if ('ok' in r) return stable(r.ok);
-  return stable({ code: r.error.code, log: r.error.log });
-}
-
-async function generate(folder: string, count: number, salt: string): Promise<CorpusEntry[]> {
-  const { stdout } = await execFileP('python3', [HELPER, 'gen', folder, String(count), salt], {
-    maxBuffer: 64 << 20,
-  });
-  const list = JSON.parse(stdout) as Array<Omit<CorpusEntry, 'file' | 'sha256'>>;
-  return Promise.all(
-    list.map(async (e) => {
-      const file = path.join(folder, e.filename);
-      const sha256 = createHash('sha256')
-        .update(await readFile(file))
-        .digest('hex');
-      return { ...e, file, sha256 };
-    }),
-  );
-}
-
-async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
 }
 
 const seconds = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
@@ -195,11 +158,11 @@ export async function run(argv: string[]): Promise<number> {
   // sdist by sdist (the baseline's runs for sdist i, then pypi-graph's run of it), so both meet the
   // same load: other work on the machine comes and goes by the minute.
   const subset = corpusA.slice(0, baselineCount);
-  const baseline = new Map<string, Results>();
-  const full = new Map<string, Results>();
-  const byIndex = new Map<number, Results[]>();
+  const baseline = new Map<string, SandboxResults>();
+  const full = new Map<string, SandboxResults>();
+  const byIndex = new Map<number, SandboxResults[]>();
   const runBaseline = async (e: CorpusEntry) => {
-    const r: Results = {};
+    const r: SandboxResults = {};
     for (const key of PYTHON_KEYS) {
       const out = await runSandbox({
         sdistPath: e.file,
@@ -211,9 +174,9 @@ export async function run(argv: string[]): Promise<number> {
     }
     baseline.set(e.filename, r);
   };
-  const runAll = async (corpus: CorpusEntry[], concurrency: number, into?: Map<string, Results>) => {
+  const runAll = async (corpus: CorpusEntry[], concurrency: number, into?: Map<string, SandboxResults>) => {
     const start = process.hrtime.bigint();
-    const results: Results[] = new Array(corpus.length);
+    const results: SandboxResults[] = new Array(corpus.length);
     await pool(
       corpus.map((e, i) => ({ e, i })),
       concurrency,
@@ -235,7 +198,7 @@ export async function run(argv: string[]): Promise<number> {
     progress(
       `(1)+(2) interleaved: ${subset.length} sdists × ${PYTHON_KEYS.length} separate sandbox runs, and ${count} sdists with 9 interpreters per derivation, SDIST_CONCURRENCY=1`,
     );
-    const results: Results[] = new Array(corpusA.length);
+    const results: SandboxResults[] = new Array(corpusA.length);
     for (const [i, e] of corpusA.entries()) {
       if (i < subset.length) {
         t0 = process.hrtime.bigint();
@@ -290,7 +253,7 @@ export async function run(argv: string[]): Promise<number> {
   progress(`(3) static methods first, sandbox for needs-setup-py, SDIST_CONCURRENCY=${c0}`);
   let staticCount = 0;
   let staticWrong = 0;
-  const staticResults: Results[] = new Array(corpusS.length);
+  const staticResults: SandboxResults[] = new Array(corpusS.length);
   t0 = process.hrtime.bigint();
   await pool(
     corpusS.map((e, i) => ({ e, i })),
@@ -331,7 +294,7 @@ export async function run(argv: string[]): Promise<number> {
   );
   const jobs = path.join(tmp, 'floor.json');
   await writeFile(jobs, JSON.stringify({ sdists: corpusA.map((e) => e.file), pythons: JSON.parse(pyJson) }));
-  const { stdout: floorJson } = await execFileP('python3', [HELPER, 'floor', EXTRACT_PY, jobs], {
+  const { stdout: floorJson } = await execFileP('python3', [SDIST_CORPUS_PY, 'floor', EXTRACT_PY, jobs], {
     maxBuffer: 64 << 20,
   });
   const floor = JSON.parse(floorJson) as Record<
@@ -344,7 +307,7 @@ export async function run(argv: string[]): Promise<number> {
     for (const key of PYTHON_KEYS) {
       const f = floor[e.filename]![key];
       cpu += f.cpu;
-      if (outcome(f.result) !== outcome(full.get(e.filename)?.[key])) floorDiffer++;
+      if (sandboxOutcome(f.result) !== sandboxOutcome(full.get(e.filename)?.[key])) floorDiffer++;
     }
   }
   rows.push({
@@ -371,8 +334,8 @@ export async function run(argv: string[]): Promise<number> {
       compared++;
       const a = baseline.get(e.filename)?.[key];
       const b = full.get(e.filename)?.[key];
-      if (stable(a) !== stable(b))
-        mismatches.push(`${e.filename} ${key}: baseline ${outcome(a)} vs ${outcome(b)}`);
+      if (stableJson(a) !== stableJson(b))
+        mismatches.push(`${e.filename} ${key}: baseline ${sandboxOutcome(a)} vs ${sandboxOutcome(b)}`);
     }
   }
   let crossDiffer = 0;
@@ -380,14 +343,14 @@ export async function run(argv: string[]): Promise<number> {
   for (const [c, results] of byIndex) {
     if (c === c0) continue;
     results.forEach((r, i) => {
-      if (stable(r) !== stable(ref[i])) crossDiffer++;
+      if (stableJson(r) !== stableJson(ref[i])) crossDiffer++;
     });
   }
   staticResults.forEach((r, i) => {
-    if (r && stable(r) !== stable(ref[i])) crossDiffer++;
+    if (r && stableJson(r) !== stableJson(ref[i])) crossDiffer++;
   });
   repeat.results.forEach((r, i) => {
-    if (stable(r) !== stable(ref[i])) crossDiffer++;
+    if (stableJson(r) !== stableJson(ref[i])) crossDiffer++;
   });
   const codes = new Map<string, number>();
   for (const r of ref)

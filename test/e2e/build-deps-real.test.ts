@@ -15,8 +15,8 @@ import path from 'node:path';
 import { crawl } from '@pypi-graph/cli';
 import { projectDependencies } from '@pypi-graph/db';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
+import { crawlEnv } from '@pypi-graph/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crawlEnv } from '../support/crawl-env';
 
 const SIMPLE = '/opt/pypi/simple';
 const ENABLED = process.env.PYPI_GRAPH_REAL_WHEELS === '1' && existsSync(SIMPLE);

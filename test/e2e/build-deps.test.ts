@@ -7,27 +7,16 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { crawl, show, takeSnapshot } from '@pypi-graph/cli';
 import { projectDependencies } from '@pypi-graph/db';
-import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
 import { bucketOf } from '@pypi-graph/pyspec';
+import { crawlEnv, type FixtureIndex, hasNix, serveFixtures } from '@pypi-graph/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crawlEnv } from '../support/crawl-env';
 
 const FIXTURES = path.resolve('test/fixtures/build-deps');
 const PYTHON_KEYS = ['27', '36', '37', '38', '39', '310', '311', '312', '313'];
-
-function hasNix(): boolean {
-  try {
-    execFileSync('nix-build', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function sha256Of(filename: string): Promise<string> {
   return createHash('sha256')
@@ -35,27 +24,24 @@ async function sha256Of(filename: string): Promise<string> {
     .digest('hex');
 }
 
-let server: PypiServer;
-let folder: string;
+let index: FixtureIndex;
 
 beforeAll(async () => {
-  folder = await mkdtemp(path.join(tmpdir(), 'build-deps-index-'));
-  for (const f of await readdir(FIXTURES)) {
-    if (f.endsWith('.whl') || f.endsWith('.tar.gz'))
-      await copyFile(path.join(FIXTURES, f), path.join(folder, f));
-  }
-  server = await startPypiServer({ dir: folder });
+  index = await serveFixtures(
+    FIXTURES,
+    (f) => f.endsWith('.whl') || f.endsWith('.tar.gz'),
+    'build-deps-index-',
+  );
 });
 afterAll(async () => {
-  await server?.close();
-  await rm(folder, { recursive: true, force: true });
+  await index?.close();
 });
 
 describe('build dependencies from the crawled index', () => {
   it.skipIf(!hasNix())(
     'runs a setup_requires plugin and a PEP 517 backend from the index, and records which wheels',
     async () => {
-      const env = await crawlEnv(server.url, 'postgres', 'embedded', { SDIST_EXTRACTION: 'sandbox' });
+      const env = await crawlEnv(index.server.url, 'postgres', 'embedded', { SDIST_EXTRACTION: 'sandbox' });
       try {
         // the build tools first, so that the index has them (and their wheels' metadata)
         await crawl(env.app, { project: ['reqfile-helper', 'reqfile-plugin', 'dynback'] });

@@ -5,10 +5,17 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
+import {
+  createTestDatabase,
+  deleteRedisPrefix,
+  oraclePypi,
+  redisUrl,
+  runCli,
+  startCliWithEnv,
+  type TestDatabase,
+  uniqueName,
+} from '@pypi-graph/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startCli } from '../support/cli-process';
-import { deleteRedisPrefix, oraclePypi } from '../support/crawl-env';
-import { createTestDatabase, redisUrl, type TestDatabase, uniqueName } from '../support/services';
 
 let server: PypiServer;
 let database: TestDatabase;
@@ -16,7 +23,7 @@ let env: Record<string, string>;
 let dataDir: string;
 
 function start(args: string[], extra: Record<string, string> = {}): ChildProcess {
-  return startCli(args, { ...process.env, ...env, ...extra });
+  return startCliWithEnv(args, { ...process.env, ...env, ...extra });
 }
 
 /** Runs a command to its end (killed after `timeoutMs`, which then fails the test with its output). */

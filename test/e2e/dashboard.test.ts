@@ -5,9 +5,8 @@
 import http from 'node:http';
 import { type Dashboard, startDashboard } from '@pypi-graph/cli';
 import { silentLogger } from '@pypi-graph/core';
+import { redisUrl, startCli, uniqueName, watch } from '@pypi-graph/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startCli, watch } from '../support/child-process';
-import { redisUrl, uniqueName } from '../support/services';
 
 interface Answer {
   status: number;

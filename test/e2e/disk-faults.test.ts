@@ -10,9 +10,8 @@ import { crawl, formatSummary } from '@pypi-graph/cli';
 import { CrawlError, toCrawlError } from '@pypi-graph/core';
 import { listFilesWithoutResult, projectDependencies } from '@pypi-graph/db';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
+import { crawlEnv, PY_ARCHIVES } from '@pypi-graph/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PY_ARCHIVES } from '../support/archives';
-import { crawlEnv } from '../support/crawl-env';
 
 const MAKE = `${PY_ARCHIVES}${String.raw`
 # 2 MiB that do not compress: more than the 1 MiB file system can hold.

@@ -8,11 +8,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type FaultRule, type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
+import {
+  hasNix,
+  type OwnPostgres,
+  type OwnRedis,
+  startOwnPostgres,
+  startOwnRedis,
+  uniqueName,
+} from '@pypi-graph/test-support';
 import { Queue } from 'bullmq';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type OwnPostgres, type OwnRedis, startOwnPostgres, startOwnRedis } from '../support/own-services';
-import { hasNix, uniqueName } from '../support/services';
 
 const MAIN = path.resolve('packages/cli/src/main.ts');
 const FIXTURES = path.resolve('test/fixtures/index');

@@ -2,26 +2,29 @@
 // typed as written: `bash -c '<line>'` in the repository, through pnpm, against the local PyPI
 // server (started with `pnpm pypi-server --dir test/fixtures/index`), a test database and a Redis
 // key prefix of its own. Each line must reach pypi-graph (a preload records which entry point and
-// arguments every node process ran: test/support/reached.cjs) and succeed, or be listed below
-// with the reason it cannot run here. The lines are found mechanically
-// (test/support/doc-commands.ts): a line added to a doc, or a hint added to the CLI, is tested
-// without touching this file.
+// arguments every node process ran: packages/test-support/src/reached.cjs) and succeed, or be
+// listed below with the reason it cannot run here. The lines are found mechanically
+// (packages/test-support/src/doc-commands.ts): a line added to a doc, or a hint added to the
+// CLI, is tested without touching this file.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteRedisPrefix } from '../support/crawl-env';
 import {
+  createTestDatabase,
   type DocLine,
+  deleteRedisPrefix,
   documentationCommandLines,
   isCommandLine,
+  REACHED_PRELOAD,
+  redisUrl,
   sourceCommandLines,
-} from '../support/doc-commands';
-import { createTestDatabase, redisUrl, type TestDatabase, uniqueName } from '../support/services';
+  type TestDatabase,
+  uniqueName,
+} from '@pypi-graph/test-support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve('.');
-const PRELOAD = path.join(ROOT, 'test/support/reached.cjs');
 /** Where the CLI's hints and help texts live: every backticked `pnpm …` in their strings. */
 const SOURCE_DIRS = ['packages/cli/src', 'packages/config/src', 'packages/core/src', 'packages/pipeline/src'];
 /** Lines run at once: each is a pnpm + tsx process, on a machine of two cores. */
@@ -351,7 +354,7 @@ beforeAll(async () => {
     XMLRPC_RPS: '100',
     // setup.py in the sandbox is tested by test/e2e/sdists.test.ts; here it would only be slow.
     SDIST_EXTRACTION: 'static',
-    NODE_OPTIONS: `--require ${PRELOAD}`,
+    NODE_OPTIONS: `--require ${REACHED_PRELOAD}`,
   };
   // The local index, started the way the README says.
   serverProcess = spawn('bash', ['-c', 'pnpm pypi-server --dir test/fixtures/index'], {

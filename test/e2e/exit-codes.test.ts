@@ -9,8 +9,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
+import { createTestDatabase, type TestDatabase } from '@pypi-graph/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/services';
 
 const MAIN = path.resolve('packages/cli/src/main.ts');
 let dataDir: string;

@@ -6,8 +6,8 @@ import { connectIndex, crawl } from '@pypi-graph/cli';
 import { silentLogger } from '@pypi-graph/core';
 import { getProject, storeCounts } from '@pypi-graph/db';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
+import { crawlEnv } from '@pypi-graph/test-support';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { crawlEnv } from '../support/crawl-env';
 
 const FIXTURES = path.resolve('test/fixtures/index');
 let server: PypiServer;

@@ -11,10 +11,8 @@ import { crawl, show, takeSnapshot } from '@pypi-graph/cli';
 import { type FileDependencies, projectDependencies } from '@pypi-graph/db';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
 import { bucketOf } from '@pypi-graph/pyspec';
+import { crawlEnv, type DbKind, hasNix, PY_ARCHIVES } from '@pypi-graph/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PY_ARCHIVES } from '../support/archives';
-import { crawlEnv, type DbKind } from '../support/crawl-env';
-import { hasNix } from '../support/services';
 
 const PYTHON_KEYS = ['27', '36', '37', '38', '39', '310', '311', '312', '313'];
 

@@ -7,8 +7,8 @@ import path from 'node:path';
 import { crawl, takeSnapshot } from '@pypi-graph/cli';
 import { getProject, listFiles } from '@pypi-graph/db';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
+import { type CrawlEnv, crawlEnv, type DbKind, oraclePypi, type RunnerKind } from '@pypi-graph/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CrawlEnv, crawlEnv, type DbKind, oraclePypi, type RunnerKind } from '../support/crawl-env';
 
 const FIXTURES = path.resolve('test/fixtures/index');
 // The fixture folder's one broken wheel (test/fixtures/README.md: brokenpkg, a truncated zip)

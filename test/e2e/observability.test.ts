@@ -11,13 +11,21 @@ import { readWheelMetadata } from '@pypi-graph/extractor';
 import { processMetrics, QUEUE_NAMES } from '@pypi-graph/pipeline';
 import { createPypiClient } from '@pypi-graph/pypi-client';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
+import {
+  crawlEnv,
+  createTestDatabase,
+  deleteRedisPrefix,
+  parseExposition,
+  redisUrl,
+  type Sample,
+  sampleValue,
+  startCli as start,
+  uniqueName,
+  watch,
+} from '@pypi-graph/test-support';
 import { Queue } from 'bullmq';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCli as start, watch } from '../support/child-process';
-import { crawlEnv, deleteRedisPrefix } from '../support/crawl-env';
-import { parseExposition, type Sample, sampleValue } from '../support/prometheus';
-import { createTestDatabase, redisUrl, uniqueName } from '../support/services';
 
 let server: PypiServer;
 

@@ -29,8 +29,8 @@ import {
 } from '@pypi-graph/db';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
 import { pep503Name } from '@pypi-graph/pyspec';
+import { crawlEnv, deleteRedisPrefix } from '@pypi-graph/test-support';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { crawlEnv, deleteRedisPrefix } from '../support/crawl-env';
 
 const FIXTURES = path.resolve('test/fixtures/index');
 const MAIN = path.resolve('packages/cli/src/main.ts');

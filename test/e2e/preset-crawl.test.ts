@@ -5,8 +5,8 @@
 import { crawl } from '@pypi-graph/cli';
 import { storeCounts } from '@pypi-graph/db';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
+import { crawlEnv } from '@pypi-graph/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crawlEnv } from '../support/crawl-env';
 
 const SPEC = 'pypi,scale=0.0005';
 

@@ -12,10 +12,10 @@ import {
 } from '@pypi-graph/db';
 import { SDIST_EXTRACTOR_VERSION, WHEEL_EXTRACTOR_VERSION } from '@pypi-graph/pipeline';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
+import { type CrawlEnv, crawlEnv } from '@pypi-graph/test-support';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CrawlEnv, crawlEnv } from '../support/crawl-env';
 
 // 24 projects × 6 files (wheels and sdists), far more than the window of 5. The synthetic sdists
 // need setup.py, and SDIST_EXTRACTION=static runs none: each sdist job ends *waiting for a

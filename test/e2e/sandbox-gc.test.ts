@@ -10,8 +10,8 @@ import path from 'node:path';
 import { crawl } from '@pypi-graph/cli';
 import { projectDependencies } from '@pypi-graph/db';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
+import { crawlEnv } from '@pypi-graph/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crawlEnv } from '../support/crawl-env';
 
 // A project name of this run only, so that no other test's store paths are involved.
 const NAME = `gcprobe${randomBytes(4).toString('hex')}`;

@@ -10,10 +10,8 @@ import path from 'node:path';
 import { processMetrics } from '@pypi-graph/pipeline';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
 import { bucketOf } from '@pypi-graph/pyspec';
+import { crawlEnv, createTestDatabase, runCli, type TestDatabase } from '@pypi-graph/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../support/cli-process';
-import { crawlEnv } from '../support/crawl-env';
-import { createTestDatabase, type TestDatabase } from '../support/services';
 
 const SDISTS = path.resolve('test/fixtures/sdists');
 const STAGE_OFF = /the setup\.py stage is off: /;

@@ -1,60 +1,51 @@
 // Sdist dependencies through the whole pipeline: crawl → sdist-extract job → download (sha256
 // verified) → static metadata or setup.py in the real Nix sandbox → rows in the database.
-import { execFileSync } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { crawl, takeSnapshot } from '@pypi-graph/cli';
 import { projectDependencies } from '@pypi-graph/db';
-import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
 import { bucketOf } from '@pypi-graph/pyspec';
+import {
+  checkSnapshotRequirements,
+  crawlEnv,
+  type FixtureIndex,
+  hasNix,
+  serveFixtures,
+} from '@pypi-graph/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crawlEnv } from '../support/crawl-env';
-import { checkSnapshotRequirements } from '../support/mach-nix-requirement';
 
 const SDISTS = path.resolve('test/fixtures/sdists');
 const PYTHON_KEYS = ['27', '36', '37', '38', '39', '310', '311', '312', '313'];
 
-function hasNix(): boolean {
-  try {
-    execFileSync('nix-build', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-let server: PypiServer;
-let folder: string;
+let index: FixtureIndex;
 
 beforeAll(async () => {
-  folder = await mkdtemp(path.join(tmpdir(), 'sdist-index-'));
-  for (const f of [
-    'pkginfo22-static-1.0.tar.gz',
-    'pep621-static-1.0.tar.gz',
-    'setuppy-only-1.0.tar.gz',
-    'nothing-1.0.tar.gz',
-    // issue 11 §3, §4
-    'setuptools-cfg-1.0.tar.gz',
-    'poetry-shared-1.0.tar.gz',
-    'poetry-setuppy-1.0.tar.gz',
-    'hatch-stub-1.0.tar.gz',
-    'flit-old-1.0.tar.gz',
-  ]) {
-    await copyFile(path.join(SDISTS, f), path.join(folder, f));
-  }
-  server = await startPypiServer({ dir: folder });
+  index = await serveFixtures(
+    SDISTS,
+    [
+      'pkginfo22-static-1.0.tar.gz',
+      'pep621-static-1.0.tar.gz',
+      'setuppy-only-1.0.tar.gz',
+      'nothing-1.0.tar.gz',
+      // issue 11 §3, §4
+      'setuptools-cfg-1.0.tar.gz',
+      'poetry-shared-1.0.tar.gz',
+      'poetry-setuppy-1.0.tar.gz',
+      'hatch-stub-1.0.tar.gz',
+      'flit-old-1.0.tar.gz',
+    ],
+    'sdist-index-',
+  );
 });
 afterAll(async () => {
-  await server?.close();
-  await rm(folder, { recursive: true, force: true });
+  await index?.close();
 });
 
 describe('sdist dependencies in the crawl', () => {
   it.skipIf(!hasNix())(
     'uses static metadata when trustworthy, else setup.py under nine Pythons',
     async () => {
-      const env = await crawlEnv(server.url, 'pglite', 'embedded', { SDIST_EXTRACTION: 'sandbox' });
+      const env = await crawlEnv(index.server.url, 'pglite', 'embedded', { SDIST_EXTRACTION: 'sandbox' });
       try {
         const outcome = await crawl(env.app, { all: true });
         // nothing-1.0 (hatchling, no metadata) and hatch-stub-1.0 (hatchling computes it; the
@@ -173,7 +164,7 @@ describe('sdist dependencies in the crawl', () => {
         });
         expect(await bucket('sdist-errors', 'hatch-stub')).toBeDefined();
         // Every requirement string of the snapshot: packaging reads it and prints it unchanged,
-        // and mach-nix's parser reads it (test/support/mach-nix-requirement.ts).
+        // and mach-nix's parser reads it (packages/test-support/src/mach-nix-requirement.ts).
         const { strings, problems } = await checkSnapshotRequirements(snap.dir);
         expect(problems).toEqual([]);
         expect(strings.length).toBeGreaterThan(20);
@@ -190,7 +181,7 @@ describe('sdist dependencies in the crawl', () => {
     async () => {
       const pythons =
         '27=/root/.pyenv/versions/2.7.18/bin/python2.7,312=/root/.pyenv/versions/3.12.1/bin/python3.12';
-      const env = await crawlEnv(server.url, 'pglite', 'embedded', {
+      const env = await crawlEnv(index.server.url, 'pglite', 'embedded', {
         SDIST_EXTRACTION: 'sandbox',
         SANDBOX_PYTHONS: pythons,
       });

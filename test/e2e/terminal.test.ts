@@ -1,5 +1,5 @@
 // `pnpm demo` as a person sees it: under a real pseudo-terminal (util-linux `script`) 80 columns
-// wide, its output rendered the way a terminal would (test/support/screen.ts). The stages of the
+// wide, its output rendered the way a terminal would (packages/test-support/src/screen.ts). The stages of the
 // crawl (the sdist stage included), the phases of start-up and of the snapshot are shown; every
 // line of the status block fits the width; warnings are printed on lines of their own, readable,
 // never glued onto a progress line, never JSON.
@@ -7,8 +7,8 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { renderScreen } from '@pypi-graph/test-support';
 import { afterAll, describe, expect, it } from 'vitest';
-import { renderScreen } from '../support/screen';
 
 const COLUMNS = 80;
 let dataDir: string | undefined;

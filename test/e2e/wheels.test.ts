@@ -6,9 +6,8 @@ import { promisify } from 'node:util';
 import { crawl, takeSnapshot } from '@pypi-graph/cli';
 import { listProjects, projectDependencies } from '@pypi-graph/db';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
+import { checkSnapshotRequirements, crawlEnv } from '@pypi-graph/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crawlEnv } from '../support/crawl-env';
-import { checkSnapshotRequirements } from '../support/mach-nix-requirement';
 
 const FIXTURES = path.resolve('test/fixtures/index');
 type PyWheel =
@@ -86,7 +85,7 @@ describe('wheel dependencies', () => {
 
       // The snapshot's wheel/ layout carries them, every requirement string in its canonical
       // spelling: packaging reads and prints each unchanged, and mach-nix's parser reads each
-      // (issue 11 §5; test/support/mach-nix-requirement.ts), the Flask-Session line included.
+      // (issue 11 §5; packages/test-support/src/mach-nix-requirement.ts), the Flask-Session line included.
       const snap = await takeSnapshot(env.app, path.join(env.dataDir, 'snapshots'));
       expect(snap.counts.wheel?.files).toBe(checked);
       const { strings, problems } = await checkSnapshotRequirements(snap.dir);

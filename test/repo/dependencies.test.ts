@@ -1,7 +1,8 @@
 // Each workspace package declares exactly what its sources import (issue 13 §6): no dependency
 // that nothing imports, no import of a package it does not declare (which works only by
 // accident of pnpm's hoisting or the workspace root), and no import of another package's
-// internal file (only its entry point, `@pypi-graph/<name>`).
+// internal file (only its entry point, `@pypi-graph/<name>`): a test reaches what the tests share
+// through `@pypi-graph/test-support`, like any other package, and never by a path into it.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
@@ -39,6 +40,30 @@ function importedPackages(source: string): string[] {
     names.add(s.startsWith('@') ? s.split('/').slice(0, 2).join('/') : s.split('/')[0]!);
   }
   return [...names];
+}
+
+/**
+ * Relative imports of `file` that leave its own unit (a workspace package, or the root: test/ and
+ * scripts/), and imports of a package's file by a path under its name: a test or a script
+ * reaches another package only through its entry point, `@pypi-graph/<name>`.
+ */
+function crossingImports(file: string, source: string): string[] {
+  const unitOf = (p: string) => {
+    const rel = path.relative(PACKAGES, p);
+    return rel.startsWith('..') ? '(root)' : rel.split(path.sep)[0];
+  };
+  const own = unitOf(file);
+  const out: string[] = [];
+  for (const m of source.matchAll(
+    /\bfrom\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)|(?:^|[\s;])import\s*['"]([^'"]+)['"]/g,
+  )) {
+    const spec = m[1] ?? m[2] ?? m[3]!;
+    const crosses = spec.startsWith('.')
+      ? unitOf(path.resolve(path.dirname(file), spec)) !== own
+      : /^@pypi-graph\/[^/]+\/.+/.test(spec);
+    if (crosses) out.push(`${path.relative(ROOT, file)}: ${spec}`);
+  }
+  return out;
 }
 
 const packages = readdirSync(PACKAGES).filter((n) =>
@@ -104,26 +129,55 @@ describe('workspace package dependencies', () => {
   });
 
   it("no source or test imports another package's internal file", () => {
-    const offenders: string[] = [];
     const files = [
       ...sourceFiles(PACKAGES).filter((f) => !f.includes(`${path.sep}node_modules${path.sep}`)),
-      ...sourceFiles(path.join(ROOT, 'test')).filter((f) => !f.includes(`${path.sep}fixtures${path.sep}`)),
+      ...sourceFiles(path.join(ROOT, 'test')).filter(
+        // This file's examples below are strings, not imports.
+        (f) => !f.includes(`${path.sep}fixtures${path.sep}`) && f !== import.meta.filename,
+      ),
       ...sourceFiles(path.join(ROOT, 'scripts')),
     ];
-    for (const f of files) {
-      const own = path.relative(PACKAGES, f).split(path.sep)[0];
-      const text = readFileSync(f, 'utf8');
-      for (const m of text.matchAll(/\bfrom\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) {
-        const spec = m[1] ?? m[2]!;
-        if (/^@pypi-graph\/[^/]+\/.+/.test(spec)) offenders.push(`${path.relative(ROOT, f)}: ${spec}`);
-        if (spec.startsWith('.')) {
-          const target = path.relative(PACKAGES, path.resolve(path.dirname(f), spec));
-          const targetPkg = target.startsWith('..') ? undefined : target.split(path.sep)[0];
-          if (targetPkg !== undefined && targetPkg !== own)
-            offenders.push(`${path.relative(ROOT, f)}: ${spec}`);
-        }
-      }
-    }
-    expect(offenders).toEqual([]);
+    expect(files.filter((f) => f.includes(`${path.sep}test-support${path.sep}`)).length).toBeGreaterThan(0);
+    expect(files.flatMap((f) => crossingImports(f, readFileSync(f, 'utf8')))).toEqual([]);
+  });
+
+  it('catches an import that reaches into another package or out of its own', () => {
+    const at = (file: string, line: string) => crossingImports(path.join(ROOT, file), line);
+    // Another package's internals, from a package's test, from test/ or from scripts/.
+    expect(at('packages/db/test/x.test.ts', "import { a } from '../../pipeline/src/queues';")).toHaveLength(
+      1,
+    );
+    expect(
+      at('test/e2e/x.test.ts', "import { a } from '../../packages/test-support/src/services';"),
+    ).toHaveLength(1);
+    expect(at('scripts/bench/x.ts', "export { a } from '../../packages/db/src/schema';")).toHaveLength(1);
+    expect(at('test/e2e/x.test.ts', "const m = await import('../../packages/cli/src/app');")).toHaveLength(1);
+    expect(at('test/e2e/x.test.ts', "import '../../packages/cli/src/app';")).toHaveLength(1);
+    expect(
+      at('test/e2e/x.test.ts', "import { a } from '@pypi-graph/test-support/src/services';"),
+    ).toHaveLength(1);
+    // Out of its own package into the root (a support file of test/ or scripts/).
+    expect(
+      at('packages/db/test/x.test.ts', "import { a } from '../../../test/support/services';"),
+    ).toHaveLength(1);
+    expect(at('packages/db/src/x.ts', "import { a } from '../../../scripts/bench/common';")).toHaveLength(1);
+    // Its own package's files, root files from the root, and any package by its name: allowed.
+    expect(at('packages/db/test/x.test.ts', "import { a } from '../src';")).toEqual([]);
+    expect(at('packages/db/src/a/x.ts', "import { a } from '../schema';")).toEqual([]);
+    expect(at('test/e2e/x.test.ts', "import { a } from '../oracle/x';")).toEqual([]);
+    expect(at('test/e2e/x.test.ts', "import { a } from '@pypi-graph/test-support';")).toEqual([]);
+  });
+
+  it("test-support is imported by tests only, never by a package's src/ or by scripts/", () => {
+    const files = [
+      ...packages
+        .filter((n) => n !== 'test-support')
+        .flatMap((n) => sourceFiles(path.join(PACKAGES, n, 'src'))),
+      ...sourceFiles(path.join(ROOT, 'scripts')),
+    ];
+    const offenders = files.filter((f) =>
+      importedPackages(readFileSync(f, 'utf8')).includes('@pypi-graph/test-support'),
+    );
+    expect(offenders.map((f) => path.relative(ROOT, f))).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
+import { createTestDatabase, type TestDatabase } from '@pypi-graph/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/services';
 import {
   type Database,
   type FileRecord,

@@ -5,9 +5,9 @@ import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CrawlError } from '@pypi-graph/core';
+import { startCli, startTs, watch } from '@pypi-graph/test-support';
 import { sql } from 'drizzle-orm';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { startCli, startTs, watch } from '../../../test/support/child-process';
 import { openDatabase } from '../src/index';
 
 const HOLD = path.join(import.meta.dirname, 'hold-pglite.ts');

@@ -9,13 +9,11 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { NO_NAMESPACES_PY } from '@pypi-graph/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROBE_CHECKS, probeSandbox, runSandbox, SandboxGate, type SandboxVerdict } from '../src';
 
-const REPO = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
-const NO_NAMESPACES = path.join(REPO, 'test/support/no-namespaces.py');
 const PATH = process.env.PATH ?? '/usr/bin:/bin';
 
 function which(command: string): string {
@@ -161,7 +159,7 @@ describe('the sandbox probe (real Nix)', () => {
   });
 
   it('catches a Nix whose sandbox cannot start (no namespaces, as in a locked-down container)', async () => {
-    const w = await wrapper('no-namespaces', `exec /usr/bin/python3 ${NO_NAMESPACES} ${nixBuild} "$@"`);
+    const w = await wrapper('no-namespaces', `exec /usr/bin/python3 ${NO_NAMESPACES_PY} ${nixBuild} "$@"`);
     const verdict = failed(await probeSandbox({ binPath: w.binPath }));
     // sandbox-fallback false: Nix stops instead of building without the sandbox.
     expect(verdict.reason).toMatch(/cloning builder process: Operation not permitted/);

@@ -4,11 +4,10 @@
 // runner-conformance.test.ts.
 import { loadConfig } from '@pypi-graph/config';
 import { silentLogger } from '@pypi-graph/core';
+import { deleteRedisPrefix, redisUrl, uniqueName } from '@pypi-graph/test-support';
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { deleteRedisPrefix } from '../../../test/support/crawl-env';
-import { redisUrl, uniqueName } from '../../../test/support/services';
 import { BullmqRunner } from '../src/bullmq-runner';
 import type { AnyQueueDefinition, PipelineContext } from '../src/context';
 import { createMetrics } from '../src/metrics';

@@ -3,11 +3,15 @@
 import { Writable } from 'node:stream';
 import { loadConfig } from '@pypi-graph/config';
 import { CrawlError, createLogger } from '@pypi-graph/core';
+import {
+  deleteRedisPrefix,
+  parseExposition,
+  redisUrl,
+  sampleValue,
+  uniqueName,
+} from '@pypi-graph/test-support';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { deleteRedisPrefix } from '../../../test/support/crawl-env';
-import { parseExposition, sampleValue } from '../../../test/support/prometheus';
-import { redisUrl, uniqueName } from '../../../test/support/services';
 import { BullmqRunner } from '../src/bullmq-runner';
 import type { AnyQueueDefinition, PipelineContext } from '../src/context';
 import { EmbeddedRunner } from '../src/embedded-runner';

@@ -5,10 +5,9 @@
 import { Writable } from 'node:stream';
 import { loadConfig } from '@pypi-graph/config';
 import { CrawlError, createLogger } from '@pypi-graph/core';
+import { deleteRedisPrefix, redisUrl, uniqueName } from '@pypi-graph/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { deleteRedisPrefix } from '../../../test/support/crawl-env';
-import { redisUrl, uniqueName } from '../../../test/support/services';
 import { BullmqRunner } from '../src/bullmq-runner';
 import type { AnyQueueDefinition, PipelineContext } from '../src/context';
 import { EmbeddedRunner } from '../src/embedded-runner';

@@ -3,8 +3,8 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { startTs, watch } from '@pypi-graph/test-support';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { startTs, watch } from '../../../test/support/child-process';
 import { finishLatestSwitch, publishSnapshot } from '../src/index';
 import { tempDir } from './helpers';
 import { memorySource, projects } from './sources';

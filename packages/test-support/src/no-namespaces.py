@@ -1,7 +1,7 @@
 """Run a command where creating Linux namespaces fails with EPERM, as in a container whose seccomp
 profile forbids it (Docker's default does, for unshare/clone with CLONE_NEW*).
 
-    python3 test/support/no-namespaces.py nix-build ...
+    python3 packages/test-support/src/no-namespaces.py nix-build ...
 
 A real fault caused locally: the filter is installed on this process only (PR_SET_NO_NEW_PRIVS +
 PR_SET_SECCOMP) and inherited by the command, so Nix cannot set up its build sandbox; nothing

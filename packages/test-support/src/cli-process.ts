@@ -1,11 +1,9 @@
 // The CLI as an operator runs it: a real process (`node --import tsx packages/cli/src/main.ts …`).
 import { type ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
+import { CLI_MAIN } from './child-process';
 
-export const CLI_MAIN = path.resolve('packages/cli/src/main.ts');
-
-/** Starts a CLI command with exactly this environment. */
-export function startCli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+/** Starts a CLI command with exactly this environment (`startCli` adds the test's own to it). */
+export function startCliWithEnv(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', CLI_MAIN, ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -19,7 +17,7 @@ export function runCli(
   timeoutMs = 60_000,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = startCli(args, env);
+    const child = startCliWithEnv(args, env);
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => {

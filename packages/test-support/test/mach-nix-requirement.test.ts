@@ -2,7 +2,7 @@
 // case, and the canonical spelling the snapshot publishes passing it where the verbatim text fails.
 import { publishedRequirement } from '@pypi-graph/snapshot';
 import { describe, expect, it } from 'vitest';
-import { machNixAccepts, packagingReads } from './mach-nix-requirement';
+import { machNixAccepts, packagingReads } from '../src';
 
 const ACCEPTED = [
   'requests',

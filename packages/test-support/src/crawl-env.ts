@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { type App, openApp } from '@pypi-graph/cli';
+import type { App } from '@pypi-graph/cli';
 import { type Config, loadConfig } from '@pypi-graph/config';
 import { silentLogger } from '@pypi-graph/core';
 import { Redis } from 'ioredis';
@@ -46,6 +46,9 @@ export async function crawlEnv(
     SDIST_EXTRACTION: 'off',
     ...extra,
   });
+  // Loaded here, not at the top: a test that needs only a database or a Redis prefix from this
+  // package does not load the whole crawler with it.
+  const { openApp } = await import('@pypi-graph/cli');
   const app = await openApp(config, silentLogger);
   return {
     config,
