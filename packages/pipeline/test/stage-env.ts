@@ -8,7 +8,7 @@
 // state a case needs (a file gone, a project gone), and what it stored can be read back.
 import { loadConfig } from '@pypi-graph/config';
 import { CrawlError, silentLogger } from '@pypi-graph/core';
-import { type Database, migrate, openDatabase } from '@pypi-graph/db';
+import { type Database, migrate, openDatabase, projectDependencies, saveProject } from '@pypi-graph/db';
 import type { ChangelogRow } from '@pypi-graph/model';
 import { pep503Name } from '@pypi-graph/pyspec';
 import type { JsonFileInfo, ProjectJsonInfo, PypiApi, SimpleProjectInfo } from '../src/api';
@@ -179,4 +179,44 @@ export function jobInfo(id = 'test-job'): JobInfo {
 /** A sha256 made of one hex digit repeated: readable in a test. */
 export function sha(digit: string): string {
   return digit.repeat(64);
+}
+
+/** Stores a project with one file of this type, as a project job would. */
+export async function storeOneFile(
+  env: StageEnv,
+  project: string,
+  filename: string,
+  digit: string,
+  packagetype: 'sdist' | 'bdist_wheel',
+): Promise<void> {
+  const wheel = packagetype === 'bdist_wheel';
+  await saveProject(env.database.db, {
+    displayName: project,
+    serial: 1,
+    versions: ['1.0'],
+    files: [
+      {
+        filename,
+        version: '1.0',
+        packagetype,
+        pythonVersion: wheel ? 'py3' : 'source',
+        url: `http://files.example/${filename}`,
+        sha256: sha(digit),
+        size: 100,
+        uploadTime: null,
+        requiresPython: null,
+        yanked: false,
+        yankedReason: null,
+        hasCoreMetadata: wheel,
+        coreMetadataSha256: null,
+      },
+    ],
+  });
+}
+
+/** Every stored extraction of a project's files, with the file's name. */
+export async function storedExtractions(env: StageEnv, project: string) {
+  return (await projectDependencies(env.database.db, project)).flatMap((f) =>
+    f.extractions.map((e) => ({ filename: f.filename, ...e })),
+  );
 }

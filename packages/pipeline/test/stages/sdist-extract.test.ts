@@ -5,23 +5,20 @@
 // given code can be put in front of the stage and what the stage stored read back. Each case
 // uses its own project.
 import { CrawlError } from '@pypi-graph/core';
-import {
-  failedFileWork,
-  listFilesWithoutResult,
-  projectDependencies,
-  saveProject,
-  sdistsWithoutDependencies,
-} from '@pypi-graph/db';
+import { failedFileWork, listFilesWithoutResult, sdistsWithoutDependencies } from '@pypi-graph/db';
 import type { SdistExtractor, SdistOutcome } from '@pypi-graph/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SDIST_EXTRACTOR_VERSION, sdistQueue } from '../../src/stages/sdist-extract';
-import { jobInfo, type StageEnv, sha, stageEnv } from '../stage-env';
+import { jobInfo, type StageEnv, sha, stageEnv, storedExtractions, storeOneFile } from '../stage-env';
 
 let env: StageEnv;
 beforeAll(async () => {
   env = await stageEnv();
 });
 afterAll(async () => env?.close());
+const storeSdist = (project: string, filename: string, digit: string) =>
+  storeOneFile(env, project, filename, digit, 'sdist');
+const extractionsOf = (project: string) => storedExtractions(env, project);
 
 /** Answers from memory: an outcome by file name, or the error the file gives. */
 class FakeSdists implements SdistExtractor {
@@ -42,38 +39,6 @@ class FakeSdists implements SdistExtractor {
   sandboxState() {
     return this.sandbox;
   }
-}
-
-/** Stores a project with one sdist, as a project job would. */
-async function storeSdist(project: string, filename: string, digit: string) {
-  await saveProject(env.database.db, {
-    displayName: project,
-    serial: 1,
-    versions: ['1.0'],
-    files: [
-      {
-        filename,
-        version: '1.0',
-        packagetype: 'sdist',
-        pythonVersion: 'source',
-        url: `http://files.example/${filename}`,
-        sha256: sha(digit),
-        size: 100,
-        uploadTime: null,
-        requiresPython: null,
-        yanked: false,
-        yankedReason: null,
-        hasCoreMetadata: false,
-        coreMetadataSha256: null,
-      },
-    ],
-  });
-}
-
-async function extractionsOf(project: string) {
-  return (await projectDependencies(env.database.db, project)).flatMap((f) =>
-    f.extractions.map((e) => ({ filename: f.filename, ...e })),
-  );
 }
 
 async function stillWithoutResult(project: string): Promise<boolean> {

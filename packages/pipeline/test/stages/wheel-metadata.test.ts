@@ -4,18 +4,21 @@
 // answers from memory, so that a result, or a failure of a given code, can be put in front of
 // the stage and what the stage stored read back. Each case uses its own project.
 import { CrawlError } from '@pypi-graph/core';
-import { countFilesWithoutResult, failedFileWork, projectDependencies, saveProject } from '@pypi-graph/db';
+import { countFilesWithoutResult, failedFileWork } from '@pypi-graph/db';
 import type { WheelMetadataResult } from '@pypi-graph/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WheelMetadataReader } from '../../src/context';
 import { WHEEL_EXTRACTOR_VERSION, wheelQueue } from '../../src/stages/wheel-metadata';
-import { jobInfo, type StageEnv, sha, stageEnv } from '../stage-env';
+import { jobInfo, type StageEnv, sha, stageEnv, storedExtractions, storeOneFile } from '../stage-env';
 
 let env: StageEnv;
 beforeAll(async () => {
   env = await stageEnv();
 });
 afterAll(async () => env?.close());
+const storeWheel = (project: string, filename: string, digit: string) =>
+  storeOneFile(env, project, filename, digit, 'bdist_wheel');
+const extractionsOf = (project: string) => storedExtractions(env, project);
 
 /** Reads from memory: a METADATA by file name, or the error the file gives. */
 class FakeWheelHost implements WheelMetadataReader {
@@ -27,38 +30,6 @@ class FakeWheelHost implements WheelMetadataReader {
     if (answer instanceof Error) throw answer;
     return answer;
   }
-}
-
-/** Stores a project with one wheel, as a project job would. */
-async function storeWheel(project: string, filename: string, digit: string) {
-  await saveProject(env.database.db, {
-    displayName: project,
-    serial: 1,
-    versions: ['1.0'],
-    files: [
-      {
-        filename,
-        version: '1.0',
-        packagetype: 'bdist_wheel',
-        pythonVersion: 'py3',
-        url: `http://files.example/${filename}`,
-        sha256: sha(digit),
-        size: 100,
-        uploadTime: null,
-        requiresPython: null,
-        yanked: false,
-        yankedReason: null,
-        hasCoreMetadata: true,
-        coreMetadataSha256: null,
-      },
-    ],
-  });
-}
-
-async function extractionsOf(project: string) {
-  return (await projectDependencies(env.database.db, project)).flatMap((f) =>
-    f.extractions.map((e) => ({ filename: f.filename, ...e })),
-  );
 }
 
 const METADATA = Buffer.from(
