@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -40,6 +41,39 @@ import {
   storeCounts,
 } from '../src/index';
 import * as schema from '../src/schema';
+
+/** A project `name` with one sdist `name-1.tar.gz` and a setup.py run per key: failed with the code, or ok (null). */
+async function sdistWithRuns(
+  db: Database['db'],
+  name: string,
+  runs: Array<[string, string | null]>,
+): Promise<void> {
+  await saveProject(db, {
+    displayName: name,
+    serial: 1,
+    versions: ['1'],
+    files: [file(`${name}-1.tar.gz`, '1', { sha256: createHash('sha256').update(name).digest('hex') })],
+  });
+  const [f] = await db
+    .select()
+    .from(schema.files)
+    .where(sql`filename = ${`${name}-1.tar.gz`}`);
+  const base = {
+    fileId: f!.id,
+    method: 'setup.py',
+    extractorVersion: '1',
+    startedAt: new Date(),
+    requirements: [],
+  };
+  for (const [pythonKey, code] of runs) {
+    await saveExtraction(
+      db,
+      code === null
+        ? { ...base, pythonKey, status: 'ok' }
+        : { ...base, pythonKey, status: 'failed', failureCode: code },
+    );
+  }
+}
 
 function file(filename: string, version: string, over: Partial<FileRecord> = {}): FileRecord {
   return {
@@ -268,28 +302,11 @@ describe.each(backends)('db on %s', (_kind, open) => {
 
   it('selects failed work: per-Python setup.py outcomes only when their code is asked for', async () => {
     const db = database.db;
-    await saveProject(db, {
-      displayName: 'sdisty',
-      serial: 1,
-      versions: ['1'],
-      files: [file('sdisty-1.tar.gz', '1', { sha256: 'c'.repeat(64) })],
-    });
-    const [f] = await db.select().from(schema.files).where(sql`filename = 'sdisty-1.tar.gz'`);
-    const base = {
-      fileId: f!.id,
-      method: 'setup.py',
-      extractorVersion: '1',
-      startedAt: new Date(),
-      requirements: [],
-    };
-    await saveExtraction(db, {
-      ...base,
-      pythonKey: '27',
-      status: 'failed',
-      failureCode: 'python-incompatible',
-    });
-    await saveExtraction(db, { ...base, pythonKey: '38', status: 'failed', failureCode: 'sandbox-timeout' });
-    await saveExtraction(db, { ...base, pythonKey: '311', status: 'ok' });
+    await sdistWithRuns(db, 'sdisty', [
+      ['27', 'python-incompatible'],
+      ['38', 'sandbox-timeout'],
+      ['311', null],
+    ]);
     const pick = async (filter: Parameters<typeof failedFileWork>[2]) =>
       (await failedFileWork(db, { sdist: '1' }, { ...filter, skipSetupPyOutcomes: true })).map((x) => [
         x.filename,
@@ -792,32 +809,10 @@ describe("recrawl --failed's default selection (migration 0012)", () => {
         .filter((c) => c !== 'any' && c !== 'failed');
       expect(listed.sort()).toEqual([...SETUP_PY_OUTCOME_CODES].sort());
 
-      await saveProject(db, {
-        displayName: 'refail',
-        serial: 1,
-        versions: ['1'],
-        files: [file('refail-1.tar.gz', '1')],
-      });
-      const [f] = await db.select().from(schema.files).where(sql`filename = 'refail-1.tar.gz'`);
-      const base = {
-        fileId: f!.id,
-        method: 'setup.py',
-        extractorVersion: '1',
-        startedAt: new Date(),
-        requirements: [],
-      };
-      await saveExtraction(db, {
-        ...base,
-        pythonKey: '27',
-        status: 'failed',
-        failureCode: 'python-incompatible',
-      });
-      await saveExtraction(db, {
-        ...base,
-        pythonKey: '38',
-        status: 'failed',
-        failureCode: 'sandbox-timeout',
-      });
+      await sdistWithRuns(db, 'refail', [
+        ['27', 'python-incompatible'],
+        ['38', 'sandbox-timeout'],
+      ]);
       captured.length = 0;
       expect(
         (await failedFileWork(db, { sdist: '1' }, { skipSetupPyOutcomes: true })).map((x) => x.codes),
