@@ -31,7 +31,10 @@ import {
 } from './common';
 
 const HEADING = 'Wheel metadata';
-const REAL = ['pip-23.2.1', 'setuptools-65.5.0', 'setuptools-66.1.1'].map((s) => `${s}-py3-none-any.whl`);
+/** The real wheels among test/fixtures/wheels (the rest are generated or hostile). */
+export const REAL = ['pip-23.2.1', 'setuptools-65.5.0', 'setuptools-66.1.1'].map(
+  (s) => `${s}-py3-none-any.whl`,
+);
 const METHODS: readonly WheelMetadataMethod[] = ['pep658', 'range', 'download'];
 /** The range target applies to wheels over this many bytes. */
 const ONE_MB = 1_000_000;

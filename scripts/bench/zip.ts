@@ -35,10 +35,9 @@ import {
   textTable,
   writeDocSection,
 } from './common';
-import { GENERATE } from './wheels';
+import { GENERATE, REAL } from './wheels';
 
 const HEADING = 'Zip readers';
-const REAL = ['pip-23.2.1', 'setuptools-65.5.0', 'setuptools-66.1.1'].map((s) => `${s}-py3-none-any.whl`);
 const FIXTURES = path.join(REPO_ROOT, 'test/fixtures/wheels');
 const METADATA_PATH = /^[^/]+\.dist-info\/METADATA$/;
 const MAX_METADATA = 4 << 20;
