@@ -9,9 +9,9 @@ import {
 import type { SdistDeps } from '@pypi-graph/model';
 import { parseRequirement, pep503Name } from '@pypi-graph/pyspec';
 import { z } from 'zod';
-import { deferring } from '../backlog';
 import type { PipelineContext, QueueDefinition } from '../context';
 import { logRepairs } from '../text-repairs';
+import { enqueueFileJobs } from './file-jobs';
 
 /**
  * Bumped when what an sdist job stores changes (extractor script, methods, mapping); `recrawl`
@@ -173,19 +173,5 @@ export async function enqueueSdists(
 ): Promise<number> {
   if (!ctx.sdists) return 0;
   const sdists = await sdistsWithoutDependencies(ctx.db, pep503Name(projectName), SDIST_EXTRACTOR_VERSION);
-  const backlog = deferring(ctx);
-  if (backlog) {
-    // The feeders enqueue them as the window drains.
-    if (sdists.length > 0)
-      await backlog.defer(
-        'sdist-extract',
-        priority,
-        sdists.map((s) => s.fileId),
-      );
-    return sdists.length;
-  }
-  for (const s of sdists) {
-    await ctx.enqueue('sdist-extract', { sha256: s.sha256, filename: s.filename }, { priority });
-  }
-  return sdists.length;
+  return enqueueFileJobs(ctx, 'sdist-extract', sdists, priority);
 }

@@ -2,9 +2,9 @@ import { type CrawlError, invariantError, toCrawlError } from '@pypi-graph/core'
 import { fileBySha256, type RequirementRow, saveExtraction, wheelsWithoutMetadata } from '@pypi-graph/db';
 import { parseCoreMetadata, parseRequirement, pep503Name, readDependencyFields } from '@pypi-graph/pyspec';
 import { z } from 'zod';
-import { deferring } from '../backlog';
 import type { PipelineContext, QueueDefinition } from '../context';
 import { logRepairs } from '../text-repairs';
+import { enqueueFileJobs } from './file-jobs';
 
 /** Bumped when what a wheel job stores changes; older results are then read again. */
 export const WHEEL_EXTRACTOR_VERSION = '1';
@@ -122,19 +122,5 @@ export async function enqueueWheels(
 ): Promise<number> {
   if (!ctx.wheels) return 0;
   const wheels = await wheelsWithoutMetadata(ctx.db, pep503Name(projectName), WHEEL_EXTRACTOR_VERSION);
-  const backlog = deferring(ctx);
-  if (backlog) {
-    // The feeders enqueue them as the window drains.
-    if (wheels.length > 0)
-      await backlog.defer(
-        'wheel-metadata',
-        priority,
-        wheels.map((w) => w.fileId),
-      );
-    return wheels.length;
-  }
-  for (const w of wheels) {
-    await ctx.enqueue('wheel-metadata', { sha256: w.sha256, filename: w.filename }, { priority });
-  }
-  return wheels.length;
+  return enqueueFileJobs(ctx, 'wheel-metadata', wheels, priority);
 }
