@@ -1,7 +1,7 @@
 // Shared parts of the benchmarks: measured child processes, the local PyPI server, machine facts
 // and the docs/benchmarks.md writer. Every measured step runs as its own `node` process under
 // /usr/bin/time, so its peak RSS is that process's alone (no pnpm/tsx wrapper, not this script).
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -146,6 +146,31 @@ export async function measure(options: MeasureOptions): Promise<Measured> {
 /** `node --import tsx <file> …`: TypeScript without a tsx wrapper process between. */
 export function tsxArgs(file: string, ...args: string[]): string[] {
   return ['--import', 'tsx', file, ...args];
+}
+
+/** A pypi-graph command (`pnpm pypi-graph <args>`) run by a bench in its own process. */
+export interface CliProcess {
+  child: ChildProcess;
+  pid: number;
+  /** Its exit code (null when a signal ended it), once it has ended. */
+  exited: Promise<number | null>;
+  /** The last 20,000 characters of its standard error. */
+  stderr(): string;
+}
+
+/** Starts `packages/cli/src/main.ts <args>` in the repository, standard output ignored. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv): CliProcess {
+  const child = spawn(process.execPath, tsxArgs('packages/cli/src/main.ts', ...args), {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    err = (err + d).slice(-20_000);
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return { child, pid: child.pid!, exited, stderr: () => err };
 }
 
 const CLK_TCK = (() => {

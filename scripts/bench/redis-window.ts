@@ -1,11 +1,3 @@
-// pnpm bench redis-window: Redis's memory during a backfill (`crawl --all --no-work` with one
-// `pnpm worker --queues discover,project`) of the PyPI-shaped synthetic index at three sizes,
-// with the window (QUEUE_WINDOW, default 2000) and without it (QUEUE_WINDOW=0, the baseline:
-// every job enqueued at once), in the same run. Phase 1 (measured): discover and every project
-// job for real (HTTP to the local PyPI server, PostgreSQL), the file queues not worked, as when
-// the wheel and sdist stages lag behind the project stage — the worst case for Redis. Phase 2:
-// no-op workers ack the file jobs quickly so that the crawl ends (its feeder finishes).
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -21,6 +13,7 @@ import {
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
+  type CliProcess,
   childEnv,
   cpuSecondsOf,
   databaseUrl,
@@ -31,15 +24,14 @@ import {
   markdownTable,
   progress,
   REPO_ROOT,
+  spawnCli,
   startServer,
   textTable,
-  tsxArgs,
   withAdmin,
   writeDocSection,
 } from './common';
 
 const HEADING = 'Redis memory during a backfill: the window (`pnpm bench redis-window`)';
-const CLI = 'packages/cli/src/main.ts';
 const FILE_QUEUES = ['wheel-metadata', 'sdist-extract'] as const;
 
 const USAGE = `usage: pnpm bench redis-window [--scales 0.001,0.003,0.01] [--window 2000] [--postgres URL] [--redis URL]
@@ -107,27 +99,6 @@ async function ownKeysKb(redis: Redis, prefix: string): Promise<number> {
   return bytes / 1024;
 }
 
-interface Proc {
-  child: ChildProcess;
-  pid: number;
-  exited: Promise<number | null>;
-  stderr(): string;
-}
-
-function startCli(args: string[], env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(process.execPath, tsxArgs(CLI, ...args), {
-    cwd: REPO_ROOT,
-    env,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    err = (err + d).slice(-20_000);
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  return { child, pid: child.pid!, exited, stderr: () => err };
-}
-
 async function row(
   scale: number,
   window: number,
@@ -158,9 +129,9 @@ async function row(
   const projectQueue = new Queue('project', { connection: redis, prefix });
   const fileQueues = FILE_QUEUES.map((q) => new Queue(q, { connection: redis, prefix }));
   const ackers: Worker[] = [];
-  const procs: Proc[] = [];
+  const procs: CliProcess[] = [];
   try {
-    const migrate = startCli(['migrate'], env);
+    const migrate = spawnCli(['migrate'], env);
     if ((await migrate.exited) !== 0) throw new Error(`migrate failed\n${migrate.stderr()}`);
     database = await openDatabase({ databaseUrl: dbUrl });
     const db = database.db;
@@ -172,8 +143,8 @@ async function row(
     let crawlCpuS = 0;
     let workerCpuS = 0;
     const t0 = performance.now();
-    const crawl = startCli(['crawl', '--all', '--no-work'], env);
-    const worker = startCli(['worker', '--queues', 'discover,project'], env);
+    const crawl = spawnCli(['crawl', '--all', '--no-work'], env);
+    const worker = spawnCli(['worker', '--queues', 'discover,project'], env);
     procs.push(crawl, worker);
     const sampler = setInterval(() => {
       crawlRss = Math.max(crawlRss, rssKbOf(crawl.pid));

@@ -1,7 +1,3 @@
-// Part 2: the crawl of the synthetic index by 1, 2, 4… `pnpm worker` processes fed by
-// `crawl --all --no-work`, with the CPU seconds of every process involved; the embedded runner
-// (no Redis, one process) is the baseline.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
@@ -9,6 +5,7 @@ import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
+  type CliProcess,
   childEnv,
   cpuSecondsOf,
   databaseUrl,
@@ -19,7 +16,7 @@ import {
   measure,
   PostgresCpu,
   progress,
-  REPO_ROOT,
+  spawnCli,
   startServer,
   tsxArgs,
   withAdmin,
@@ -49,32 +46,19 @@ export interface CrawlRow {
   run?: number;
 }
 
-interface WorkerProcess {
-  child: ChildProcess;
-  pid: number;
-  stderr(): string;
+interface WorkerProcess extends CliProcess {
   stop(): Promise<void>;
 }
 
 function startWorker(env: NodeJS.ProcessEnv): WorkerProcess {
-  const child = spawn(process.execPath, tsxArgs(CLI, 'worker'), {
-    cwd: REPO_ROOT,
-    env,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    err = (err + d).slice(-20_000);
-  });
-  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  const proc = spawnCli(['worker'], env);
+  const { child } = proc;
   return {
-    child,
-    pid: child.pid!,
-    stderr: () => err,
+    ...proc,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      await exited;
+      await proc.exited;
       clearTimeout(timer);
     },
   };
