@@ -126,6 +126,29 @@ describe('pnpm recrawl --failed', () => {
   }, 180_000);
 });
 
+describe('pnpm snapshot on a terminal', () => {
+  it('shows its progress and still reuses the previous snapshot', async () => {
+    const env = await crawlEnv(server.url, 'pglite', 'embedded');
+    try {
+      await crawl(env.app, { all: true });
+      const out = path.join(env.dataDir, 'snapshots');
+      const first = await takeSnapshot(env.app, out);
+      const phases: string[] = [];
+      const again = await takeSnapshot(env.app, out, { onPhase: (p) => phases.push(p) });
+      expect(phases).toContain('snapshot: writing bucket 00 (1/256)');
+      expect(phases).toContain('snapshot: writing bucket ff (256/256)');
+      expect(phases.at(-1)).toBe('snapshot: manifest, tarball and Nix hash');
+      // Nothing changed: every key comes from the previous snapshot, none is rendered again.
+      expect(again.stats.previous).toBe(first.id);
+      expect(again.stats.keysRendered).toBe(0);
+      expect(again.stats.keysReused).toBeGreaterThan(0);
+      expect(again.tarballSha256).toBe(first.tarballSha256);
+    } finally {
+      await env.cleanup();
+    }
+  }, 120_000);
+});
+
 describe('pnpm crawl --resume after Redis lost everything', () => {
   it('finds the unfinished projects and wheels in PostgreSQL and ends where a clean crawl ends', async () => {
     const env = await crawlEnv(server.url, 'postgres', 'bullmq');

@@ -148,38 +148,6 @@ export function reconcileTarget(app: App, runner: Runner): ReconcileTarget {
   };
 }
 
-/**
- * The source with each bucket read reported: publishSnapshot writes `pypi/`, `wheel/`, `sdist/`
- * and `sdist-errors/` in that order, 256 buckets each, reading `sdistProjects` once per bucket
- * for each of the last two. Only a display: nothing depends on it being exact.
- */
-function reportingSource(source: SnapshotSource, phase: (text: string) => void): SnapshotSource {
-  let sdistReads = 0;
-  const report = (layout: string, bucket: string) =>
-    phase(`snapshot: writing ${layout}/${bucket}.json (${Number.parseInt(bucket, 16) + 1}/256)`);
-  return {
-    meta: () => source.meta(),
-    async *pypiProjects(bucket) {
-      report('pypi', bucket);
-      yield* source.pypiProjects(bucket);
-    },
-    wheelProjects: source.wheelProjects
-      ? async function* (bucket) {
-          report('wheel', bucket);
-          yield* source.wheelProjects!(bucket);
-        }
-      : undefined,
-    sdistProjects: source.sdistProjects
-      ? async function* (bucket) {
-          const last = sdistReads++ >= 256;
-          report(last ? 'sdist-errors' : 'sdist', bucket);
-          yield* source.sdistProjects!(bucket);
-          if (last && bucket === 'ff') phase('snapshot: manifest, tarball and Nix hash');
-        }
-      : undefined,
-  };
-}
-
 /** The snapshot source over the database: one bucket at a time. */
 export function databaseSnapshotSource(db: Db): SnapshotSource {
   return {
@@ -220,7 +188,15 @@ export async function takeSnapshot(
   const source = databaseSnapshotSource(app.db);
   const result = await publishSnapshot({
     outDir,
-    source: onPhase ? reportingSource(source, onPhase) : source,
+    source,
+    onProgress: onPhase
+      ? (p) =>
+          onPhase(
+            p.phase === 'tarball'
+              ? 'snapshot: manifest, tarball and Nix hash'
+              : `snapshot: writing bucket ${p.bucket} (${p.index + 1}/256)`,
+          )
+      : undefined,
     signal: options.signal,
     logger: app.logger,
     full: options.full,

@@ -73,6 +73,7 @@ export class BucketWriter {
     for (let off = 0; off < data.length; off += MAX_PIECE) {
       const part = data.subarray(off, Math.min(data.length, off + MAX_PIECE));
       // Started now, awaited at the end: compression runs while the next entries are rendered.
+      await this.compressor.ready();
       const p = this.compressor.add(part, this.reuse);
       p.catch(() => {});
       this.pieces.push(p);

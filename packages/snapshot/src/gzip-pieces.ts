@@ -12,7 +12,7 @@
  * only on the content (see publish.ts), and zlib with the same level gives the same output.
  */
 
-import { createHash } from 'node:crypto';
+import { createHash, webcrypto } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { constants, crc32, deflateRaw, deflateRawSync } from 'node:zlib';
@@ -45,6 +45,15 @@ export interface Piece {
   file: 'spool' | 'previous';
 }
 
+/**
+ * sha256 hex of `data`, computed on libuv's thread pool (WebCrypto's digest) rather than on the
+ * main thread: every byte of the tree is hashed several times, which at PyPI's size is seconds
+ * the main thread needs for rendering.
+ */
+export async function sha256Off(data: Uint8Array): Promise<string> {
+  return Buffer.from(await webcrypto.subtle.digest('SHA-256', data)).toString('hex');
+}
+
 /** Compressed bytes of a piece, sync-flushed (for pieces compressed on the spot). */
 export function compressSync(data: Buffer): Buffer {
   return deflateRawSync(data, OPTIONS);
@@ -75,10 +84,19 @@ export class PieceCompressor {
    */
   async add(data: Buffer, reuse?: ReadonlyMap<string, Piece>): Promise<Piece> {
     if (this.failure) throw this.failure;
-    const sha256 = createHash('sha256').update(data).digest('hex');
+    // Held from here until reused or compressed: what {@link ready} bounds.
+    this.inFlight += data.length;
+    let sha256: string;
+    try {
+      sha256 = await sha256Off(data);
+    } catch (err) {
+      this.release(data.length);
+      throw err;
+    }
     const known = reuse?.get(sha256);
     if (known && known.length === data.length) {
       this.reusedBytes += data.length;
+      this.release(data.length);
       return { ...known, file: 'previous' };
     }
     const piece: Piece = {
@@ -89,10 +107,6 @@ export class PieceCompressor {
       compOffset: 0,
       file: 'spool',
     };
-    while (this.inFlight > 0 && this.inFlight + data.length > this.maxInFlight) {
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    }
-    this.inFlight += data.length;
     this.compressedBytes += data.length;
     const job = (async () => {
       try {
@@ -105,13 +119,27 @@ export class PieceCompressor {
       } catch (err) {
         this.failure ??= err;
       } finally {
-        this.inFlight -= data.length;
-        this.waiting.shift()?.();
+        this.release(data.length);
       }
     })();
     this.pending.add(job);
     void job.then(() => this.pending.delete(job));
     return piece;
+  }
+
+  /**
+   * Resolves once fewer than `maxInFlight` bytes are held: a writer awaits it before each
+   * {@link add}, so memory stays bounded however fast the tree is written.
+   */
+  async ready(): Promise<void> {
+    while (this.inFlight >= this.maxInFlight) {
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+  }
+
+  private release(bytes: number): void {
+    this.inFlight -= bytes;
+    this.waiting.shift()?.();
   }
 
   /** Waits for every piece given so far. */

@@ -29,7 +29,7 @@ import {
 } from '@pypi-graph/pyspec';
 import { BucketWriter } from './bucket-writer';
 import { makeTempDir, removeStaleTemps, replaceSymlink, syncDir, writeFileAtomic } from './fs-atomic';
-import { GzipAssembler, type Piece, PieceCompressor } from './gzip-pieces';
+import { GzipAssembler, type Piece, PieceCompressor, sha256Off } from './gzip-pieces';
 import { narSha256OfTree, nixBase32, sriSha256 } from './nar';
 import { type KeyEntry, type LayoutCounts, type PypiProject, pypiEntries } from './pypi-layout';
 import { type PruneResult, pruneSnapshots } from './retention';
@@ -77,7 +77,7 @@ export interface SnapshotSource {
   wheelProjects?(bucket: string, keys?: readonly string[]): AsyncIterable<WheelProject>;
   /**
    * `sdist/` and `sdist-errors/` (docs/formats.md §B1, §B3), both from this one method, called once
-   * per bucket: projects whose `machNixName` falls in `bucket` (and is one of `keys`, when given),
+   * per slice of a bucket (both layouts render from one read): projects whose `machNixName` falls in `bucket` (and is one of `keys`, when given),
    * in any order, each with its crawled releases (PyPI release order) and their results per
    * Python key. Projects without a result may be left out.
    */
@@ -97,6 +97,8 @@ export interface SnapshotSource {
   readonly version?: string;
 }
 
+export type PublishProgress = { phase: 'buckets'; bucket: string; index: number } | { phase: 'tarball' };
+
 export interface PublishOptions {
   /** Directory holding every snapshot, the tarballs and the `latest` pointers. */
   outDir: string;
@@ -112,6 +114,10 @@ export interface PublishOptions {
   beforeLatestSwitch?: () => Promise<void>;
   /** Render every entry even when the previous snapshot's could be reused. */
   full?: boolean;
+  /** Keys per slice of a bucket (default {@link SLICE_KEYS}); tests set it small. */
+  sliceKeys?: number;
+  /** Told when a bucket is started (`index` 0–255) and when the tarball is: only a display. */
+  onProgress?: (progress: PublishProgress) => void;
   /**
    * Keep this many snapshots, the new one included, and remove older ones (never the one
    * `latest` points to). Unset: remove nothing.
@@ -277,18 +283,46 @@ async function previousFile(previous: Previous | undefined, layout: string, buck
   if (!block || !previous) return undefined;
   const bytes = await readFile(join(previous.dir, layout, `${bucket}.json`)).catch(() => undefined);
   if (!bytes || bytes.length !== block.size) return undefined;
-  if (createHash('sha256').update(bytes).digest('hex') !== block.sha256) return undefined;
+  if ((await sha256Off(bytes)) !== block.sha256) return undefined;
   return { block, bytes, byKey: new Map(block.entries.map((e) => [e.key, e])) } satisfies PreviousFile;
 }
 
-/** One bucket's input: the tokens, the previous files and the projects of the changed keys. */
-interface BucketInput {
+/** One bucket: its tokens and sorted keys (none without tokens), previous files, changed keys. */
+interface BucketState {
   bucket: string;
   tokens: ReadonlyMap<string, string> | undefined;
+  keys: string[] | undefined;
   previous: Map<string, PreviousFile>;
-  /** Per data kind: the keys read from the source, or `all`. */
+  /** Per data kind: the keys to read from the source, or `all`. */
   changed: Map<DataKind, Set<string> | 'all'>;
+}
+
+/** A run of consecutive keys of one bucket, with the source's projects of those it renders. */
+interface SliceInput {
+  state: BucketState;
+  /** The slice's keys in order; undefined: the whole bucket, whatever keys the source gave. */
+  keys: string[] | undefined;
+  first: boolean;
+  last: boolean;
   projects: ProjectsOf;
+}
+
+/**
+ * Keys per slice: a bucket is read and rendered this many projects at a time. At PyPI's size a
+ * bucket has about 2,900 keys; at 500 the rows in memory stay those of a 100,000-file index's bucket.
+ */
+export const SLICE_KEYS = 500;
+
+/** Iterates `items` with the next item's work started while the caller handles the current one. */
+async function* aheadByOne<T>(items: AsyncIterator<T>): AsyncGenerator<T> {
+  let next = items.next();
+  for (;;) {
+    const item = await next;
+    if (item.done) return;
+    next = items.next();
+    next.catch(() => {});
+    yield item.value;
+  }
 }
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
@@ -311,6 +345,48 @@ async function writeHashed(path: string, chunks: Iterable<string>): Promise<stri
     await handle.close();
   }
   return hash.digest('hex');
+}
+
+/**
+ * fsyncs each bucket file in the background as soon as it is complete, at most `concurrency` at
+ * a time, so that the disk writes the tree while the next buckets are rendered instead of all of
+ * it at the end (4–5 GB at PyPI's size). {@link done} waits for every file given.
+ */
+class BackgroundSync {
+  private readonly waiting: string[] = [];
+  private running = 0;
+  private readonly finished: Promise<void>[] = [];
+  private failure: unknown;
+
+  constructor(private readonly concurrency = 4) {}
+
+  add(path: string): void {
+    this.waiting.push(path);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.running < this.concurrency && this.waiting.length > 0) {
+      const path = this.waiting.shift()!;
+      this.running++;
+      const job = syncFiles([path], 1)
+        .catch((err) => {
+          this.failure ??= err;
+        })
+        .finally(() => {
+          this.running--;
+          this.pump();
+        });
+      this.finished.push(job);
+    }
+  }
+
+  async done(): Promise<void> {
+    while (this.finished.length > 0 || this.waiting.length > 0) {
+      await Promise.all(this.finished.splice(0));
+    }
+    if (this.failure) throw this.failure;
+  }
 }
 
 /**
@@ -418,6 +494,10 @@ function checkMeta(meta: SnapshotMeta): void {
 export async function publishSnapshot(options: PublishOptions): Promise<PublishResult> {
   const { outDir, source, signal } = options;
   const log = (options.logger ?? silentLogger).child({ outDir });
+  const sliceKeys = options.sliceKeys ?? SLICE_KEYS;
+  if (!Number.isInteger(sliceKeys) || sliceKeys < 1) {
+    throw configError('config-invalid', `sliceKeys must be a positive integer, got ${sliceKeys}`);
+  }
   if (options.keep !== undefined && (!Number.isInteger(options.keep) || options.keep < 1)) {
     throw configError('config-invalid', `keep must be a positive integer, got ${options.keep}`);
   }
@@ -472,6 +552,7 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
       bytesReused: 0,
       pruned: [],
     };
+    const syncing = new BackgroundSync();
     const spool = await open(join(tmpDir, 'pieces'), 'w+');
     const compressor = new PieceCompressor(spool);
     const filePieces = new Map<string, Promise<Piece>[]>();
@@ -479,8 +560,8 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
     const entriesOut = await LineWriter.create(join(tmpDir, REUSE_DIR, 'entries'));
     await writeEntriesHeader(entriesOut, fingerprint);
 
-    /** Stage 1 of a bucket: what changed, and the source's projects for it (the database part). */
-    const prepare = async (bucket: string): Promise<BucketInput> => {
+    /** A bucket's state: its keys and tokens, the previous files, what changed per data kind. */
+    const openBucket = async (bucket: string): Promise<BucketState> => {
       const tokens = source.bucketTokens ? await source.bucketTokens(bucket) : undefined;
       const prev = new Map<string, PreviousFile>();
       for (const layout of layouts) {
@@ -488,10 +569,8 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
         if (file) prev.set(layout.dir, file);
       }
       const changed = new Map<DataKind, Set<string> | 'all'>();
-      const projects: ProjectsOf = { pypi: [], wheel: [], sdist: [] };
       for (const kind of ['pypi', 'wheel', 'sdist'] as const) {
-        const fetch = fetcher(source, kind);
-        if (!fetch) continue;
+        if (!fetcher(source, kind)) continue;
         const users = layouts.filter((l) => l.data === kind).map((l) => prev.get(l.dir));
         let keys: Set<string> | 'all' = 'all';
         if (tokens && users.every((u) => u !== undefined)) {
@@ -502,61 +581,103 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
           if (keys.size === tokens.size) keys = 'all';
         }
         changed.set(kind, keys);
-        if (keys === 'all') projects[kind] = (await collect(fetch(bucket))) as never;
-        else if (keys.size > 0) projects[kind] = (await collect(fetch(bucket, [...keys]))) as never;
       }
-      return { bucket, tokens, previous: prev, changed, projects };
+      const keys = tokens ? [...tokens.keys()].sort(compareCodePoints) : undefined;
+      return { bucket, tokens, keys, previous: prev, changed };
     };
 
-    /** Stage 2: render the changed keys, copy the others, write the files and their pieces. */
-    const write = async (input: BucketInput) => {
-      const { bucket, tokens } = input;
+    /**
+     * A bucket's slices in key order, each with the source's projects of the keys it renders
+     * (the database part). With tokens a slice is at most SLICE_KEYS keys, so memory does not
+     * grow with the bucket; without them the bucket is one slice read whole.
+     */
+    async function* slices(): AsyncGenerator<SliceInput> {
+      for (const [index, bucket] of ALL_BUCKETS.entries()) {
+        signal?.throwIfAborted(); // read nothing more once aborted: this runs a slice ahead
+        options.onProgress?.({ phase: 'buckets', bucket, index });
+        const state = await openBucket(bucket);
+        if (state.keys === undefined) {
+          const projects: ProjectsOf = { pypi: [], wheel: [], sdist: [] };
+          for (const kind of state.changed.keys()) {
+            projects[kind] = (await collect(fetcher(source, kind)!(bucket))) as never;
+          }
+          yield { state, keys: undefined, first: true, last: true, projects };
+          continue;
+        }
+        const count = Math.max(1, Math.ceil(state.keys.length / sliceKeys));
+        for (let i = 0; i < count; i++) {
+          if (i > 0) signal?.throwIfAborted();
+          const keys = state.keys.slice(i * sliceKeys, (i + 1) * sliceKeys);
+          const projects: ProjectsOf = { pypi: [], wheel: [], sdist: [] };
+          for (const [kind, changed] of state.changed) {
+            const wanted = changed === 'all' ? keys : keys.filter((k) => changed.has(k));
+            if (wanted.length > 0)
+              projects[kind] = (await collect(fetcher(source, kind)!(bucket, wanted))) as never;
+          }
+          yield { state, keys, first: i === 0, last: i === count - 1, projects };
+        }
+      }
+    }
+
+    /** One bucket's open files, one per layout, filled slice by slice. */
+    let open_: Map<string, { writer: BucketWriter; records: EntryRecord[] }> | undefined;
+
+    /** Render a slice's changed keys, copy the others, append them to the bucket's files. */
+    const write = async (slice: SliceInput) => {
+      const { bucket, tokens } = slice.state;
+      if (slice.first) {
+        open_ = new Map();
+        for (const layout of layouts) {
+          const path = `${layout.dir}/${bucket}.json`;
+          const writer = await BucketWriter.create(join(tree, path), compressor, previous?.pieces?.get(path));
+          open_.set(layout.dir, { writer, records: [] });
+        }
+      }
       for (const layout of layouts) {
-        const rendered = await layout.entries(input.projects[layout.data], bucket);
-        const changed = input.changed.get(layout.data)!;
-        const prev = input.previous.get(layout.dir);
-        const path = `${layout.dir}/${bucket}.json`;
-        const keys = [...new Set([...(tokens?.keys() ?? []), ...rendered.keys()])].sort(compareCodePoints);
-        const writer = await BucketWriter.create(join(tree, path), compressor, previous?.pieces?.get(path));
-        const records: EntryRecord[] = [];
+        const { writer, records } = open_!.get(layout.dir)!;
+        const rendered = await layout.entries(slice.projects[layout.data], bucket);
+        const changed = slice.state.changed.get(layout.data)!;
+        const prev = slice.state.previous.get(layout.dir);
+        const keys = slice.keys ?? [...rendered.keys()].sort(compareCodePoints);
         const total = counts[layout.dir]!;
-        try {
-          for (const key of keys) {
-            const token = tokens?.get(key);
-            const old = changed === 'all' || changed.has(key) ? undefined : prev?.byKey.get(key);
-            let text: Buffer | undefined;
-            let releases = 0;
-            let fileCount = 0;
-            if (old && old.token === token) {
-              stats.keysReused++;
-              if (old.length > 0) text = prev!.bytes.subarray(old.offset, old.offset + old.length);
-              releases = old.releases;
-              fileCount = old.files;
-            } else {
-              stats.keysRendered++;
-              const e = rendered.get(key);
-              if (e) {
-                text = Buffer.from(dumpPythonEntry(key, e.value), 'utf8');
-                releases = e.releases;
-                fileCount = e.files;
-              }
-            }
-            let offset = 0;
-            if (text) {
-              offset = await writer.entry(key, text);
-              total.projects += 1;
-              total.releases += releases;
-              total.files += fileCount;
-            }
-            if (token !== undefined && TOKEN.test(token)) {
-              records.push({ key, token, offset, length: text?.length ?? 0, releases, files: fileCount });
+        for (const key of keys) {
+          const token = tokens?.get(key);
+          const old = changed === 'all' || changed.has(key) ? undefined : prev?.byKey.get(key);
+          let text: Buffer | undefined;
+          let releases = 0;
+          let fileCount = 0;
+          if (old && old.token === token) {
+            stats.keysReused++;
+            if (old.length > 0) text = prev!.bytes.subarray(old.offset, old.offset + old.length);
+            releases = old.releases;
+            fileCount = old.files;
+          } else {
+            stats.keysRendered++;
+            const e = rendered.get(key);
+            if (e) {
+              text = Buffer.from(dumpPythonEntry(key, e.value), 'utf8');
+              releases = e.releases;
+              fileCount = e.files;
             }
           }
-        } catch (err) {
-          await writer.abandon();
-          throw err;
+          let offset = 0;
+          if (text) {
+            offset = await writer.entry(key, text);
+            total.projects += 1;
+            total.releases += releases;
+            total.files += fileCount;
+          }
+          if (token !== undefined && TOKEN.test(token)) {
+            records.push({ key, token, offset, length: text?.length ?? 0, releases, files: fileCount });
+          }
         }
+      }
+      if (!slice.last) return;
+      for (const layout of layouts) {
+        const { writer, records } = open_!.get(layout.dir)!;
+        const path = `${layout.dir}/${bucket}.json`;
         const done = await writer.finish();
+        syncing.add(join(tree, path));
         files.set(path, done.sha256);
         filePieces.set(path, done.pieces);
         if (tokens) {
@@ -569,19 +690,20 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
           });
         }
       }
+      open_ = undefined;
     };
 
-    // The database works on the next bucket while this process renders the current one.
-    let next = prepare(ALL_BUCKETS[0]!);
-    for (let i = 0; i < ALL_BUCKETS.length; i++) {
-      signal?.throwIfAborted();
-      const input = await next;
-      if (i + 1 < ALL_BUCKETS.length) {
-        next = prepare(ALL_BUCKETS[i + 1]!);
-        next.catch(() => {});
+    // The database reads the next slice while this process renders the current one.
+    try {
+      for await (const slice of aheadByOne(slices())) {
+        signal?.throwIfAborted();
+        await write(slice);
       }
-      await write(input);
+    } catch (err) {
+      for (const { writer } of open_?.values() ?? []) await writer.abandon();
+      throw err;
     }
+    options.onProgress?.({ phase: 'tarball' });
     await entriesOut.close();
     for (const layout of layouts) log.info({ layout: layout.dir, ...counts[layout.dir] }, 'layout written');
 
@@ -646,7 +768,8 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
     }
 
     if (!reused) {
-      await syncFiles([...files.keys(), 'manifest.json'].map((path) => join(tree, path)));
+      await syncing.done();
+      await syncFiles(['UNIX_TIMESTAMP', 'manifest.json'].map((path) => join(tree, path)));
       for (const sub of Object.keys(counts)) await syncDir(join(tree, sub));
       await syncDir(tree);
     }

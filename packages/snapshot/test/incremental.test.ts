@@ -30,6 +30,8 @@ class World {
   meta: SnapshotMeta = { serial: 1, unixTimestamp: 1_700_000_000 };
   /** Keys asked for by the last publish, per data kind (undefined: the whole bucket). */
   asked = { pypi: 0, wheel: 0, sdist: 0, whole: 0 };
+  /** The most keys one call of the last publish asked for. */
+  largestAsk = 0;
 
   constructor(n: number) {
     for (let i = 0; i < n; i++) this.projects.set(i, projectAt(i, 0));
@@ -46,6 +48,7 @@ class World {
 
   source(version = 'v1'): SnapshotSource {
     this.asked = { pypi: 0, wheel: 0, sdist: 0, whole: 0 };
+    this.largestAsk = 0;
     return killSource(
       () => [...this.projects.values()],
       () => this.meta,
@@ -53,6 +56,7 @@ class World {
       (kind, keys) => {
         if (keys === undefined) this.asked.whole++;
         else this.asked[kind] += keys.length;
+        this.largestAsk = Math.max(this.largestAsk, keys?.length ?? Number.POSITIVE_INFINITY);
       },
     );
   }
@@ -74,7 +78,7 @@ async function fileHashes(dir: string): Promise<Record<string, string>> {
 async function publish(
   outDir: string,
   source: SnapshotSource,
-  extra: { full?: boolean; keep?: number } = {},
+  extra: { full?: boolean; keep?: number; sliceKeys?: number } = {},
 ) {
   return publishSnapshot({ outDir, source, ...extra });
 }
@@ -92,7 +96,8 @@ describe('incremental snapshots', () => {
     const out = join(tmp.path, 'out');
     const first = await publish(out, world.source());
     expect(first.stats.previous).toBeNull();
-    expect(world.asked.whole).toBe(256 * 3); // pypi, wheel, sdist: every bucket read whole
+    // pypi, wheel, sdist: every key read once, by key (a bucket in slices), none read whole
+    expect(world.asked).toEqual({ pypi: 6000, wheel: 6000, sdist: 6000, whole: 0 });
 
     // A day: 40 projects change, 5 are removed, 10 are new.
     for (let i = 0; i < 40; i++) world.change(i * 97);
@@ -115,6 +120,25 @@ describe('incremental snapshots', () => {
     same(next, full);
     expect(await fileHashes(next.dir)).toEqual(await fileHashes(full.dir));
     expect(await readFile(next.tarball)).toEqual(await readFile(full.tarball));
+  });
+
+  it('read and write a bucket in slices of keys: memory bounded by the slice, bytes as one read', async () => {
+    // ~6 keys a bucket: slices of 2 cut most buckets into three reads per data kind.
+    const world = new World(1500);
+    const sliced = await publish(join(tmp.path, 'sliced'), world.source(), { sliceKeys: 2 });
+    expect(world.largestAsk).toBe(2);
+    const whole = await publish(join(tmp.path, 'whole'), world.source(), { sliceKeys: 10_000 });
+    expect(world.largestAsk).toBeGreaterThan(2);
+    same(sliced, whole);
+    expect(await readFile(sliced.tarball)).toEqual(await readFile(whole.tarball));
+
+    // The next day in slices reuses what did not change and still equals a full snapshot.
+    for (let i = 0; i < 30; i++) world.change(i * 47);
+    world.meta = { serial: 2, unixTimestamp: 1_700_086_400 };
+    const next = await publish(join(tmp.path, 'sliced'), world.source(), { sliceKeys: 2 });
+    expect(world.largestAsk).toBeLessThanOrEqual(2);
+    expect(next.stats.keysRendered).toBe(30 * 4);
+    same(next, await publish(join(tmp.path, 'full'), world.source(), { full: true }));
   });
 
   it('re-render what the previous snapshot cannot vouch for: another code version, a damaged file or tarball', async () => {
