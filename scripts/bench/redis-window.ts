@@ -34,11 +34,14 @@ import {
 const HEADING = 'Redis memory during a backfill: the window (`pnpm bench redis-window`)';
 const FILE_QUEUES = ['wheel-metadata', 'sdist-extract'] as const;
 
-const USAGE = `usage: pnpm bench redis-window [--scales 0.001,0.003,0.01] [--window 2000] [--postgres URL] [--redis URL]
-                               [--doc docs/benchmarks.md] [--no-doc]
+const USAGE = `usage: pnpm bench redis-window [--scales 0.001,0.003,0.01] [--window 2000] [--for SECONDS]
+                               [--postgres URL] [--redis URL] [--doc docs/benchmarks.md] [--no-doc]
 
   --scales     sizes of the PyPI-shaped synthetic index (pypi,scale=F; 0.01 ≈ 100,000 files)
   --window     QUEUE_WINDOW of the windowed rows (the baseline rows use 0: no window)
+  --for        end each row's phase 1 after this many seconds, even if the backfill is not done
+               (for PyPI's size, scale=1: a backfill of 736,000 projects takes hours); the row
+               then stops there, and its counts are what the backfill had reached
   --postgres   administrative PostgreSQL URL: a fresh database per row, dropped afterwards
   --redis      Redis URL: a fresh key prefix per row, deleted afterwards
   --doc        where the "## ${HEADING}" section is written
@@ -49,8 +52,10 @@ interface Row {
   window: number;
   projects: number;
   files: number;
-  /** Seconds of phase 1 (discover and every project job). */
+  /** Seconds of phase 1 (discover and every project job), or until --for cut it short. */
   phase1S: number;
+  /** Phase 1 was cut short by --for. */
+  cut: boolean;
   /** Seconds until the crawl ended (phase 2 included). */
   totalS: number;
   /** Peak INFO used_memory during the row, minus its value at the start (Redis is shared). */
@@ -105,6 +110,7 @@ async function row(
   pypiUrl: string,
   adminUrl: string,
   redisUrl: string,
+  forS: number | undefined,
 ): Promise<Row> {
   const name = `pgbench_rw_${process.pid}_${Date.now()}`;
   const prefix = `bench-rw-${process.pid}-${Date.now()}`;
@@ -129,6 +135,8 @@ async function row(
   const projectQueue = new Queue('project', { connection: redis, prefix });
   const fileQueues = FILE_QUEUES.map((q) => new Queue(q, { connection: redis, prefix }));
   const ackers: Worker[] = [];
+  // BullMQ leaves a connection it was given open: these are closed here (they kept the bench alive).
+  const connections: Redis[] = [];
   const procs: CliProcess[] = [];
   try {
     const migrate = spawnCli(['migrate'], env);
@@ -159,8 +167,9 @@ async function row(
         () => {},
       );
     }, 100);
-    // Phase 1: until discover has run and no project is pending or queued.
+    // Phase 1: until discover has run and no project is pending or queued (or --for is up).
     let phase1S = 0;
+    let cut = false;
     for (;;) {
       await new Promise((r) => setTimeout(r, 250));
       const c = await projectQueue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
@@ -170,6 +179,11 @@ async function row(
       const busy = (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.active ?? 0) + (c.delayed ?? 0);
       if (discovered && pending === 0 && busy === 0) {
         phase1S = (performance.now() - t0) / 1000;
+        break;
+      }
+      if (forS !== undefined && performance.now() - t0 >= forS * 1000) {
+        phase1S = (performance.now() - t0) / 1000;
+        cut = true;
         break;
       }
       for (const p of procs) {
@@ -185,13 +199,36 @@ async function row(
     // One backfill: nothing is removed yet, so the current projects and files are all of them.
     const counts = await storeCounts(db);
     progress(
-      `  scale ${scale}, window ${window}: phase 1 in ${fixed(phase1S)} s, ${fileJobsWaiting} file jobs waiting`,
+      `  scale ${scale}, window ${window}: phase 1 ${cut ? 'cut after' : 'in'} ${fixed(phase1S)} s, ${fileJobsWaiting} file jobs waiting`,
     );
+    if (cut) {
+      // The backfill is not done: the row ends here, at its largest backlog so far.
+      clearInterval(sampler);
+      return {
+        scale,
+        window,
+        projects: counts.projects,
+        files: counts.files,
+        phase1S,
+        cut,
+        totalS: phase1S,
+        redisPeakDeltaKb: peak - start,
+        ownKeysKb: ownKb,
+        fileJobsWaiting,
+        projectJobsPeak: projectPeak,
+        crawlRssKb: crawlRss,
+        workerRssKb: workerRss,
+        crawlCpuS,
+        workerCpuS,
+      };
+    }
     // Phase 2: the file jobs acked at once (no-op), so that the crawl (its feeder) ends.
     for (const q of FILE_QUEUES) {
+      const connection = redis.duplicate();
+      connections.push(connection);
       ackers.push(
         new Worker(q, async () => {}, {
-          connection: redis.duplicate(),
+          connection,
           prefix,
           concurrency: 200,
         }),
@@ -207,6 +244,7 @@ async function row(
       projects: counts.projects,
       files: counts.files,
       phase1S,
+      cut,
       totalS,
       redisPeakDeltaKb: peak - start,
       ownKeysKb: ownKb,
@@ -221,6 +259,7 @@ async function row(
     for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGTERM');
     await Promise.all(procs.map((p) => p.exited));
     await Promise.all(ackers.map((a) => a.close()));
+    for (const c of connections) c.disconnect();
     await Promise.all([projectQueue, ...fileQueues].map((q) => q.close()));
     const keys = await prefixKeys(redis, prefix);
     for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
@@ -237,6 +276,7 @@ export async function run(args: string[]): Promise<number> {
     options: {
       scales: { type: 'string', default: '0.001,0.003,0.01' },
       window: { type: 'string', default: '2000' },
+      for: { type: 'string' },
       postgres: {
         type: 'string',
         default: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
@@ -253,7 +293,8 @@ export async function run(args: string[]): Promise<number> {
   }
   const scales = values.scales.split(',').map(Number);
   const window = Number(values.window);
-  if (scales.some((s) => !(s > 0)) || !(window > 0)) {
+  const forS = values.for === undefined ? undefined : Number(values.for);
+  if (scales.some((s) => !(s > 0)) || !(window > 0) || (forS !== undefined && !(forS > 0))) {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
@@ -264,7 +305,7 @@ export async function run(args: string[]): Promise<number> {
     const server = await startServer(`pypi,scale=${scale}`);
     try {
       // Baseline first, then the window, on the same server.
-      for (const w of [0, window]) rows.push(await row(scale, w, server.url, values.postgres, values.redis));
+      for (const w of [0, window]) rows.push(await row(scale, w, server.url, values.postgres, values.redis, forS));
     } finally {
       await server.close();
     }
@@ -290,8 +331,8 @@ export async function run(args: string[]): Promise<number> {
     int(r.projects),
     int(r.files),
     r.window === 0 ? '0 (baseline: no window)' : int(r.window),
-    fixed(r.phase1S),
-    fixed(r.totalS),
+    r.cut ? `${fixed(r.phase1S)} (cut by --for)` : fixed(r.phase1S),
+    r.cut ? '—' : fixed(r.totalS),
     int(r.projectJobsPeak),
     int(r.fileJobsWaiting),
     fixed(r.ownKeysKb / 1024),
@@ -306,7 +347,7 @@ export async function run(args: string[]): Promise<number> {
   const section = [
     `## ${HEADING}`,
     '',
-    `Command: \`pnpm bench redis-window --scales ${values.scales} --window ${window}\` (revision ${gitRevision()}).`,
+    `Command: \`pnpm bench redis-window --scales ${values.scales} --window ${window}${forS === undefined ? '' : ` --for ${forS}`}\` (revision ${gitRevision()}).`,
     `Machine: ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGb} GiB, ${machine.kernel}, Node ${machine.node}; load average at the end ${machine.loadAverage}. Redis and PostgreSQL are shared with other work on the machine.`,
     '',
     'Each row: a fresh database and Redis key prefix; a crawl (`crawl --all --no-work`: the feeder, watching) and one worker process (`worker --queues discover,project`) against the local PyPI server\'s PyPI-shaped preset (`--synthetic pypi,scale=…`). Phase 1 is the backfill\'s enqueue side for real: discover lists the index, every project job fetches its project over HTTP and stores its files in PostgreSQL, and the wheel and sdist queues are not worked (as when those stages lag behind, the worst case for Redis). Phase 2: no-op workers in the benchmark process ack the file jobs at once, so that the crawl ends (with the window, its feeder walks the file backlog once and finishes). The baseline is the same crawl with `QUEUE_WINDOW=0` (every job enqueued at once: the behaviour before the window), measured in the same run on the same server. "The row\'s Redis keys" is the sum of `MEMORY USAGE` over the row\'s own keys when phase 1 ended (exact, whatever else uses the Redis); "used_memory peak − start" samples `INFO memory` every 100 ms (includes other users of the shared Redis). RSS: `VmRSS` of the node processes, sampled every 100 ms. Wheel METADATA and sdist extraction are not measured here (their jobs are acked unprocessed); `pnpm bench queue` and `pnpm bench index` measure them.',
