@@ -12,7 +12,7 @@
  * only on the content (see publish.ts), and zlib with the same level gives the same output.
  */
 
-import { createHash, webcrypto } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { constants, crc32, deflateRaw, deflateRawSync } from 'node:zlib';
@@ -43,15 +43,6 @@ export interface Piece {
   compOffset: number;
   /** `spool`: this run's piece file; `previous`: the previous snapshot's tarball. */
   file: 'spool' | 'previous';
-}
-
-/**
- * sha256 hex of `data`, computed on libuv's thread pool (WebCrypto's digest) rather than on the
- * main thread: every byte of the tree is hashed several times, which at PyPI's size is seconds
- * the main thread needs for rendering.
- */
-export async function sha256Off(data: Uint8Array): Promise<string> {
-  return Buffer.from(await webcrypto.subtle.digest('SHA-256', data)).toString('hex');
 }
 
 /** Compressed bytes of a piece, sync-flushed (for pieces compressed on the spot). */
@@ -86,13 +77,9 @@ export class PieceCompressor {
     if (this.failure) throw this.failure;
     // Held from here until reused or compressed: what {@link ready} bounds.
     this.inFlight += data.length;
-    let sha256: string;
-    try {
-      sha256 = await sha256Off(data);
-    } catch (err) {
-      this.release(data.length);
-      throw err;
-    }
+    // Hashed here, on the main thread: WebCrypto's digest (thread pool) measured slower at
+    // PyPI's size, its copy of each piece costing more than the hash.
+    const sha256 = createHash('sha256').update(data).digest('hex');
     const known = reuse?.get(sha256);
     if (known && known.length === data.length) {
       this.reusedBytes += data.length;

@@ -29,7 +29,7 @@ import {
 } from '@pypi-graph/pyspec';
 import { BucketWriter } from './bucket-writer';
 import { makeTempDir, removeStaleTemps, replaceSymlink, syncDir, writeFileAtomic } from './fs-atomic';
-import { GzipAssembler, type Piece, PieceCompressor, sha256Off } from './gzip-pieces';
+import { GzipAssembler, type Piece, PieceCompressor } from './gzip-pieces';
 import { narSha256OfTree, nixBase32, sriSha256 } from './nar';
 import { type KeyEntry, type LayoutCounts, type PypiProject, pypiEntries } from './pypi-layout';
 import { type PruneResult, pruneSnapshots } from './retention';
@@ -283,7 +283,7 @@ async function previousFile(previous: Previous | undefined, layout: string, buck
   if (!block || !previous) return undefined;
   const bytes = await readFile(join(previous.dir, layout, `${bucket}.json`)).catch(() => undefined);
   if (!bytes || bytes.length !== block.size) return undefined;
-  if ((await sha256Off(bytes)) !== block.sha256) return undefined;
+  if (createHash('sha256').update(bytes).digest('hex') !== block.sha256) return undefined;
   return { block, bytes, byKey: new Map(block.entries.map((e) => [e.key, e])) } satisfies PreviousFile;
 }
 
@@ -588,8 +588,9 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
 
     /**
      * A bucket's slices in key order, each with the source's projects of the keys it renders
-     * (the database part). With tokens a slice is at most SLICE_KEYS keys, so memory does not
-     * grow with the bucket; without them the bucket is one slice read whole.
+     * (the database part). With tokens a slice renders at most SLICE_KEYS keys (the others it
+     * copies from the previous file, already in memory), so memory does not grow with the
+     * bucket; without them the bucket is one slice read whole.
      */
     async function* slices(): AsyncGenerator<SliceInput> {
       for (const [index, bucket] of ALL_BUCKETS.entries()) {
@@ -604,10 +605,26 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
           yield { state, keys: undefined, first: true, last: true, projects };
           continue;
         }
-        const count = Math.max(1, Math.ceil(state.keys.length / sliceKeys));
+        // Cut where a slice holds sliceKeys keys to render: a full snapshot reads 500 keys at a
+        // time, an incremental one usually reads a bucket's few changed keys in one go.
+        const kinds = [...state.changed.values()];
+        const renders = (k: string) => kinds.some((c) => c === 'all' || c.has(k));
+        const ranges: string[][] = [];
+        let current: string[] = [];
+        let toRender = 0;
+        for (const key of state.keys) {
+          current.push(key);
+          if (renders(key) && ++toRender === sliceKeys) {
+            ranges.push(current);
+            current = [];
+            toRender = 0;
+          }
+        }
+        if (current.length > 0 || ranges.length === 0) ranges.push(current);
+        const count = ranges.length;
         for (let i = 0; i < count; i++) {
           if (i > 0) signal?.throwIfAborted();
-          const keys = state.keys.slice(i * sliceKeys, (i + 1) * sliceKeys);
+          const keys = ranges[i]!;
           const projects: ProjectsOf = { pypi: [], wheel: [], sdist: [] };
           for (const [kind, changed] of state.changed) {
             const wanted = changed === 'all' ? keys : keys.filter((k) => changed.has(k));
