@@ -305,7 +305,8 @@ export async function run(args: string[]): Promise<number> {
     const server = await startServer(`pypi,scale=${scale}`);
     try {
       // Baseline first, then the window, on the same server.
-      for (const w of [0, window]) rows.push(await row(scale, w, server.url, values.postgres, values.redis, forS));
+      for (const w of [0, window])
+        rows.push(await row(scale, w, server.url, values.postgres, values.redis, forS));
     } finally {
       await server.close();
     }
