@@ -77,9 +77,10 @@ export interface SnapshotSource {
   wheelProjects?(bucket: string, keys?: readonly string[]): AsyncIterable<WheelProject>;
   /**
    * `sdist/` and `sdist-errors/` (docs/formats.md §B1, §B3), both from this one method, called once
-   * per slice of a bucket (both layouts render from one read): projects whose `machNixName` falls in `bucket` (and is one of `keys`, when given),
-   * in any order, each with its crawled releases (PyPI release order) and their results per
-   * Python key. Projects without a result may be left out.
+   * per slice of a bucket (both layouts render from one read): projects whose `machNixName` falls
+   * in `bucket` (and is one of `keys`, when given), in any order, each with its crawled releases
+   * (PyPI release order) and their results per Python key. Projects without a result may be left
+   * out.
    */
   sdistProjects?(bucket: string, keys?: readonly string[]): AsyncIterable<SdistProject>;
   /**
@@ -308,8 +309,8 @@ interface SliceInput {
 }
 
 /**
- * Keys per slice: a bucket is read and rendered this many projects at a time. At PyPI's size a
- * bucket has about 2,900 keys; at 500 the rows in memory stay those of a 100,000-file index's bucket.
+ * Keys rendered per slice: a bucket is read and rendered this many keys at a time. At PyPI's
+ * size a bucket has about 2,900 keys; 500 is a whole bucket of a 1.7-million-file index.
  */
 export const SLICE_KEYS = 500;
 
