@@ -201,42 +201,25 @@ async function row(
     progress(
       `  scale ${scale}, window ${window}: phase 1 ${cut ? 'cut after' : 'in'} ${fixed(phase1S)} s, ${fileJobsWaiting} file jobs waiting`,
     );
-    if (cut) {
-      // The backfill is not done: the row ends here, at its largest backlog so far.
-      clearInterval(sampler);
-      return {
-        scale,
-        window,
-        projects: counts.projects,
-        files: counts.files,
-        phase1S,
-        cut,
-        totalS: phase1S,
-        redisPeakDeltaKb: peak - start,
-        ownKeysKb: ownKb,
-        fileJobsWaiting,
-        projectJobsPeak: projectPeak,
-        crawlRssKb: crawlRss,
-        workerRssKb: workerRss,
-        crawlCpuS,
-        workerCpuS,
-      };
+    // Phase 2 (a backfill cut by --for ends at phase 1, at its largest backlog so far): the file
+    // jobs acked at once (no-op), so that the crawl (its feeder) ends.
+    let totalS = phase1S;
+    if (!cut) {
+      for (const q of FILE_QUEUES) {
+        const connection = redis.duplicate();
+        connections.push(connection);
+        ackers.push(
+          new Worker(q, async () => {}, {
+            connection,
+            prefix,
+            concurrency: 200,
+          }),
+        );
+      }
+      const code = await crawl.exited;
+      if (code !== 0) throw new Error(`crawl exited with ${code}\n${crawl.stderr()}`);
+      totalS = (performance.now() - t0) / 1000;
     }
-    // Phase 2: the file jobs acked at once (no-op), so that the crawl (its feeder) ends.
-    for (const q of FILE_QUEUES) {
-      const connection = redis.duplicate();
-      connections.push(connection);
-      ackers.push(
-        new Worker(q, async () => {}, {
-          connection,
-          prefix,
-          concurrency: 200,
-        }),
-      );
-    }
-    const code = await crawl.exited;
-    if (code !== 0) throw new Error(`crawl exited with ${code}\n${crawl.stderr()}`);
-    const totalS = (performance.now() - t0) / 1000;
     clearInterval(sampler);
     return {
       scale,
