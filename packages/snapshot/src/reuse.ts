@@ -76,7 +76,8 @@ export async function writeEntriesHeader(w: LineWriter, fingerprint: string): Pr
 }
 
 export async function writeEntryBlock(w: LineWriter, block: EntryBlock): Promise<void> {
-  // One string per block, one call: an await per line was most of the cost at PyPI's size (about three million lines).
+  // One string per block, one call: an await per line was most of the cost at PyPI's size
+  // (about three million lines).
   const lines = [`B\t${block.layout}\t${block.bucket}\t${block.sha256}\t${block.size}`];
   for (const e of block.entries) {
     lines.push(
@@ -179,8 +180,8 @@ export class EntryReader {
 
   /**
    * The next line. Lines are split a megabyte at a time and handed out synchronously: at
-   * PyPI's size the file has about three million lines (four per key), and a promise per line (readline's
-   * iterator) cost more than the rest of reading it.
+   * PyPI's size the file has about three million lines (four per key), and a promise per line
+   * (readline's iterator) cost more than the rest of reading it.
    */
   private next(): string | undefined | Promise<string | undefined> {
     if (this.at < this.lines.length) return this.lines[this.at++];
