@@ -18,6 +18,7 @@ import {
   listFilesWithoutResult,
   listPendingProjects,
   projectDependencies,
+  projectsNotListed,
   pypiBucket,
   saveExtraction,
   saveProject,
@@ -130,6 +131,15 @@ export async function explainAll(databaseUrl: string, files: number, seed: numbe
       'listFilesWithoutResult: sdists (reconcile, first page)',
       'reconcile',
       (db) => listFilesWithoutResult(db, 'sdist', SDIST_EXTRACTOR, 0, 1000),
+    ],
+    [
+      // discover's listing (crawl --all) recorded whole, then the stored projects it does not name
+      'projectsNotListed (crawl --all: every project listed, then the ones it does not name)',
+      'reconcile',
+      async (db) => {
+        await db.execute('INSERT INTO index_listing (name) SELECT name FROM projects ON CONFLICT DO NOTHING');
+        await projectsNotListed(db, 0, 1000);
+      },
     ],
     ['failedProjectWork (recrawl --failed)', 'recrawl', (db) => failedProjectWork(db, {})],
     [

@@ -39,6 +39,7 @@ import type { ExplainResult } from './scale-explain';
 
 const HEADING = "PyPI's size (`pnpm bench scale`)";
 const CLI = 'packages/cli/src/main.ts';
+const RECONCILE_PROBE = 'scripts/bench/reconcile-probe.ts';
 const ALL_STEPS = ['load', 'sizes', 'explain', 'snapshot', 'day', 'incremental', 'status'];
 
 const USAGE = `usage: pnpm bench scale [--sizes 100000,1000000] [--steps ${ALL_STEPS.join(',')}] [--seed 1]
@@ -50,7 +51,7 @@ const USAGE = `usage: pnpm bench scale [--sizes 100000,1000000] [--steps ${ALL_S
                indexes), explain (EXPLAIN ANALYZE of every hot query), snapshot (full, all layouts;
                baselines: the rows read, cat of the bytes), day (one day of changes through the crawl's
                db functions), incremental (the next snapshot, checked byte-identical to a full one),
-               status (pnpm status and recrawl --failed --dry-run)
+               status (pnpm status, recrawl --failed --dry-run, and reconcile's lookup alone)
   --postgres   administrative PostgreSQL URL (a database is created per size, dropped afterwards)
   --database   use this existing database (one size only; it is kept): steps after a load
   --keep       keep the databases and snapshot directories
@@ -443,8 +444,10 @@ const STEPS: Record<string, Step> = {
     for (const [label, args] of [
       ['`status`', ['status']],
       ['`recrawl --failed --dry-run`', ['recrawl', '--failed', '--dry-run']],
+      ['reconcile (`crawl --resume`\'s lookup, enqueue counted)', [RECONCILE_PROBE]],
     ] as const) {
-      const s = await measured(ctx, label, tsxArgs(CLI, ...args), {
+      const argv = args[0] === RECONCILE_PROBE ? tsxArgs(RECONCILE_PROBE) : tsxArgs(CLI, ...args);
+      const s = await measured(ctx, label, argv, {
         DATABASE_URL: ctx.url,
         PYPI_URL: 'http://127.0.0.1:9',
         WHEEL_METADATA: 'on',

@@ -54,7 +54,7 @@ export function pipelineApi(client: PypiClient): PypiApi {
   return {
     changelogLastSerial: (signal) => client.changelogLastSerial({ signal }),
     changelogSinceSerial: (serial, signal) => client.changelogSinceSerial(serial, { signal }),
-    listPackagesWithSerial: (signal) => client.listPackagesWithSerial({ signal }),
+    eachPackageWithSerial: (onBatch, signal) => client.eachPackageWithSerial(onBatch, { signal }),
     changelogSerialAt: async (time, signal) => (await client.changelogSerialAt(time, { signal })).serial,
     async getSimpleProject(name, signal) {
       const page = await client.getSimpleProject(name, { signal });

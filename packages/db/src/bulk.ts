@@ -5,6 +5,7 @@
 import { internalError } from '@pypi-graph/core';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { RECOUNT_ALL_PROJECTS } from './projects';
 
 export interface BulkProject {
   id: number;
@@ -265,6 +266,12 @@ export async function bulkLoad(
         [options.changelogSerial],
       );
     }
+    // The counts `status` reads (migration 0014), which a crawl keeps as it saves: COPY does not.
+    await admin.query(RECOUNT_ALL_PROJECTS);
+    await admin.query(
+      `INSERT INTO store_totals (key, value) SELECT 'changelog_rows', count(*) FROM changelog
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    );
     if (options.vacuum) {
       await admin.query(`VACUUM (FREEZE, ANALYZE) ${TABLE_NAMES.join(', ')}`);
     }

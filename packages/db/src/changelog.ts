@@ -1,27 +1,31 @@
 import type { ChangelogRow } from '@pypi-graph/model';
 import { desc, lt, sql } from 'drizzle-orm';
 import type { Db } from './connection';
-import { changelog, crawlState } from './schema';
+import { changelog, crawlState, storeTotals } from './schema';
 
 /** Stores changelog rows; rows already stored are left as they are. */
 export async function insertChangelog(db: Db, rows: ChangelogRow[]): Promise<number> {
   let inserted = 0;
   for (let i = 0; i < rows.length; i += 1000) {
     const part = rows.slice(i, i + 1000);
-    const out = await db
-      .insert(changelog)
-      .values(
-        part.map((r) => ({
-          serial: r.serial,
-          time: new Date(r.timestamp * 1000),
-          name: r.name,
-          version: r.version,
-          action: r.action,
-        })),
-      )
-      .onConflictDoNothing()
-      .returning({ serial: changelog.serial });
-    inserted += out.length;
+    // The rows and the count of stored rows (`store_totals`, read by `status`) change together.
+    inserted += await db.transaction(async (tx) => {
+      const out = await tx
+        .insert(changelog)
+        .values(
+          part.map((r) => ({
+            serial: r.serial,
+            time: new Date(r.timestamp * 1000),
+            name: r.name,
+            version: r.version,
+            action: r.action,
+          })),
+        )
+        .onConflictDoNothing()
+        .returning({ serial: changelog.serial });
+      if (out.length > 0) await addToTotal(tx, 'changelog_rows', out.length);
+      return out.length;
+    });
   }
   return inserted;
 }
@@ -59,4 +63,12 @@ export async function advanceCrawlState(db: Db, key: string, serial: number): Pr
       target: crawlState.key,
       set: { serial: sql`GREATEST(${crawlState.serial}, excluded.serial)`, updatedAt: new Date() },
     });
+}
+
+/** Adds `n` to a kept total (`store_totals`), inside the caller's transaction. */
+async function addToTotal(db: Db, key: string, n: number): Promise<void> {
+  await db
+    .insert(storeTotals)
+    .values({ key, value: n })
+    .onConflictDoUpdate({ target: storeTotals.key, set: { value: sql`${storeTotals.value} + ${n}` } });
 }

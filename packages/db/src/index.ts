@@ -42,7 +42,9 @@ export {
 export { MIGRATIONS_DIR, type MigrationResult, migrate } from './migrate';
 export {
   abandonRunningRefreshes,
+  addIndexListing,
   addPendingProjects,
+  clearIndexListing,
   clearPendingProject,
   countFilesWithoutResult,
   countPendingProjects,
@@ -58,6 +60,7 @@ export {
   listFilesWithoutResult,
   listPendingProjects,
   type PendingProject,
+  projectsNotListed,
   type RefreshRow,
   recentRefreshes,
   SETUP_PY_OUTCOME_CODES,
@@ -74,6 +77,7 @@ export {
   type ProjectRecord,
   type ProjectSummary,
   type ProjectView,
+  RECOUNT_ALL_PROJECTS,
   recordProjectFailure,
   type SaveResult,
   saveProject,
@@ -108,4 +112,5 @@ export {
   type StoreCounts,
   sandboxOverview,
   storeCounts,
+  storeCountsByScan,
 } from './stats';

@@ -5,7 +5,7 @@ import { invariantError } from '@pypi-graph/core';
 import { pep503Name } from '@pypi-graph/pyspec';
 import { and, asc, desc, eq, gt, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Db } from './connection';
-import { files, pendingProjects, refreshes } from './schema';
+import { files, indexListing, pendingProjects, projects, refreshes } from './schema';
 import { rowsOf } from './stats';
 
 export interface PendingProject {
@@ -53,6 +53,45 @@ export async function addPendingProjects(db: Db, rows: PendingProject[]): Promis
         },
       });
   }
+}
+
+/** Starts reading a new index listing (`crawl --all`): forgets any earlier one. */
+export async function clearIndexListing(db: Db): Promise<void> {
+  await db.execute(sql`DELETE FROM index_listing`);
+}
+
+/** Names (as the index gives them) of the listing being read; a name seen again is ignored. */
+export async function addIndexListing(db: Db, names: readonly string[]): Promise<void> {
+  const unique = [...new Set(names.map(pep503Name))];
+  for (let i = 0; i < unique.length; i += 1000) {
+    await db
+      .insert(indexListing)
+      .values(unique.slice(i, i + 1000).map((name) => ({ name })))
+      .onConflictDoNothing();
+  }
+}
+
+/**
+ * Stored projects (not removed) that the listing read so far does not name, `limit` at a time
+ * in id order after `afterId`: the projects the index no longer lists.
+ */
+export async function projectsNotListed(
+  db: Db,
+  afterId: number,
+  limit: number,
+): Promise<Array<{ id: number; displayName: string }>> {
+  return db
+    .select({ id: projects.id, displayName: projects.displayName })
+    .from(projects)
+    .where(
+      and(
+        eq(projects.removed, false),
+        gt(projects.id, afterId),
+        sql`NOT EXISTS (SELECT 1 FROM ${indexListing} WHERE ${indexListing.name} = ${projects.name})`,
+      ),
+    )
+    .orderBy(asc(projects.id))
+    .limit(limit);
 }
 
 /** A project job finished (for good): what asked for it up to `serial` is done. */

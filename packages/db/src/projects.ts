@@ -54,6 +54,53 @@ function chunks<T>(items: T[], size = CHUNK): T[][] {
 }
 
 /**
+ * One project's own counts (migration 0014) computed from its releases and files, in the
+ * transaction that changed them: what `status` sums.
+ */
+function recountProject(projectId: number) {
+  return sql`UPDATE projects p
+     SET (files_current, files_removed) =
+           (SELECT count(*) FILTER (WHERE NOT f.removed), count(*) FILTER (WHERE f.removed)
+              FROM files f WHERE f.project_id = p.id),
+         releases_current = (SELECT count(*) FROM releases r WHERE r.project_id = p.id AND NOT r.removed),
+         releases_with_files = (SELECT count(DISTINCT f.release_id) FROM files f
+                                  JOIN releases r ON r.id = f.release_id AND NOT r.removed
+                                 WHERE f.project_id = p.id AND NOT f.removed
+                                   AND f.packagetype IN ('sdist', 'bdist_wheel'))
+   WHERE p.id = ${projectId}`;
+}
+
+/**
+ * Every project's counts from the whole tables, one pass over each (a bulk load: COPY does not
+ * keep them). Migration 0014 runs the same statement over what was stored before it.
+ */
+export const RECOUNT_ALL_PROJECTS = `UPDATE projects p
+   SET releases_current = c.releases_current,
+       releases_with_files = c.releases_with_files,
+       files_current = c.files_current,
+       files_removed = c.files_removed
+  FROM (SELECT p0.id,
+               coalesce(r.n, 0) AS releases_current,
+               coalesce(w.n, 0) AS releases_with_files,
+               coalesce(f.cur, 0) AS files_current,
+               coalesce(f.gone, 0) AS files_removed
+          FROM projects p0
+          LEFT JOIN (SELECT project_id, count(*) AS n FROM releases WHERE NOT removed GROUP BY project_id) r
+            ON r.project_id = p0.id
+          LEFT JOIN (SELECT project_id, count(*) FILTER (WHERE NOT removed) AS cur,
+                            count(*) FILTER (WHERE removed) AS gone
+                       FROM files GROUP BY project_id) f
+            ON f.project_id = p0.id
+          LEFT JOIN (SELECT fw.project_id, count(DISTINCT fw.release_id) AS n
+                       FROM files fw JOIN releases rw ON rw.id = fw.release_id AND NOT rw.removed
+                      WHERE NOT fw.removed AND fw.packagetype IN ('sdist', 'bdist_wheel')
+                      GROUP BY fw.project_id) w
+            ON w.project_id = p0.id) c
+ WHERE c.id = p.id
+   AND (p.releases_current, p.releases_with_files, p.files_current, p.files_removed)
+       IS DISTINCT FROM (c.releases_current, c.releases_with_files, c.files_current, c.files_removed)`;
+
+/**
  * Stores a project's current state in one transaction: upserts the project, its releases and
  * files, and marks as removed whatever the index no longer lists. Idempotent; a state older
  * than the stored one (lower serial) is ignored, so out-of-order jobs cannot go back in time.
@@ -221,6 +268,7 @@ export async function saveProject(db: Db, indexRecord: ProjectRecord, now = new 
         ),
       )
       .returning({ id: files.id });
+    await tx.execute(recountProject(project.id));
     return {
       applied: true,
       filesAdded,
@@ -260,6 +308,7 @@ export async function markProjectRemoved(
       .set({ removed: true, removedAt: now })
       .where(and(eq(files.projectId, project.id), eq(files.removed, false)))
       .returning({ id: files.id });
+    await tx.execute(recountProject(project.id));
     return { filesRemoved: removed.length, known: true };
   });
 }

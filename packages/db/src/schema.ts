@@ -35,6 +35,11 @@ export const projects = pgTable(
     failedAt: ts('failed_at'),
     /** From `project_change_seq`, bumped by every write that can change what a snapshot publishes. */
     changeSeq: bigint('change_seq', { mode: 'number' }).notNull().default(0),
+    /** The project's own counts, kept with every change to it (migration 0014; `status` sums them). */
+    releasesCurrent: integer('releases_current').notNull().default(0),
+    releasesWithFiles: integer('releases_with_files').notNull().default(0),
+    filesCurrent: integer('files_current').notNull().default(0),
+    filesRemoved: integer('files_removed').notNull().default(0),
   },
   (t) => [index('projects_bucket_idx').on(t.bucket, t.machnixName)],
 );
@@ -171,6 +176,11 @@ export const pendingProjects = pgTable('pending_projects', {
   queuedAt: ts('queued_at').notNull().defaultNow(),
 });
 
+/** The names of the index listing being read by `crawl --all` (normalized); see migration 0013. */
+export const indexListing = pgTable('index_listing', {
+  name: text('name').primaryKey(),
+});
+
 export const refreshes = pgTable(
   'refreshes',
   {
@@ -193,6 +203,12 @@ export const sandboxChecks = pgTable('sandbox_checks', {
   state: text('state', { enum: ['proven', 'unavailable'] }).notNull(),
   reason: text('reason'),
   checkedAt: ts('checked_at').notNull().defaultNow(),
+});
+
+/** Totals kept as rows are written (migration 0014): `changelog_rows`. */
+export const storeTotals = pgTable('store_totals', {
+  key: text('key').primaryKey(),
+  value: bigint('value', { mode: 'number' }).notNull(),
 });
 
 export const settings = pgTable('settings', {

@@ -20,18 +20,21 @@ import {
   failedFileWork,
   failuresByCode,
   getProject,
+  insertChangelog,
   isDatabaseUnavailable,
   isWaitingForSandbox,
   listFiles,
   listFilesWithoutResult,
   listPendingProjects,
   listProjects,
+  MIGRATIONS_DIR,
   markProjectRemoved,
   migrate,
   openDatabase,
   type ProjectRecord,
   projectDependencies,
   pypiBucket,
+  RECOUNT_ALL_PROJECTS,
   recordProjectFailure,
   SETUP_PY_OUTCOME_CODES,
   sandboxOverview,
@@ -39,6 +42,7 @@ import {
   saveProject,
   sdistsWithoutDependencies,
   storeCounts,
+  storeCountsByScan,
 } from '../src/index';
 import * as schema from '../src/schema';
 
@@ -139,7 +143,7 @@ describe.each(backends)('db on %s', (_kind, open) => {
 
   it('has every column of the drizzle schema in the SQL migrations, with the same nullability', async () => {
     const tables = (Object.values(schema) as unknown[]).filter((t): t is PgTable => is(t, PgTable));
-    expect(tables.length).toBe(12);
+    expect(tables.length).toBe(14);
     for (const table of tables) {
       const cfg = getTableConfig(table);
       const res = await database.db.execute(
@@ -190,6 +194,99 @@ describe.each(backends)('db on %s', (_kind, open) => {
     expect(bucketRows.map((p) => p.releases.map((r) => [r.version, r.files.map((f) => f.filename)]))).toEqual(
       [[['1.0', ['Foo_Bar.baz-1.0.tar.gz', 'foo_bar.baz-1.0-py3-none-any.whl']]]],
     );
+  });
+
+  it("keeps status's counts with every change, equal to counting the whole tables (migration 0014)", async () => {
+    const db = database.db;
+    const before = await storeCounts(db);
+    expect(before).toEqual(await storeCountsByScan(db));
+    /** What changed since the start of this case, checked against the whole-table count first. */
+    const delta = async () => {
+      const kept = await storeCounts(db);
+      expect(kept).toEqual(await storeCountsByScan(db));
+      return Object.fromEntries(
+        Object.entries(kept).map(([k, v]) => [k, v - before[k as keyof typeof before]]),
+      ) as unknown as typeof before;
+    };
+    const v1: ProjectRecord = {
+      displayName: 'Counted_One',
+      serial: 40,
+      // 3.0 has no file at all, 4.0 only an egg: neither is a release "with files".
+      versions: ['1.0', '2.0', '3.0', '4.0'],
+      files: [
+        file('counted_one-1.0.tar.gz', '1.0'),
+        file('counted_one-1.0-py3-none-any.whl', '1.0'),
+        file('counted_one-2.0-py3-none-any.whl', '2.0', { yanked: true }),
+        file('counted_one-4.0-py2.7.egg', '4.0', { packagetype: 'bdist_egg' }),
+      ],
+    };
+    await saveProject(db, v1);
+    expect(await delta()).toEqual({
+      projects: 1,
+      projectsRemoved: 0,
+      releases: 4,
+      releasesWithFiles: 2,
+      files: 4,
+      filesRemoved: 0,
+      changelogRows: 0,
+    });
+    // 2.0 and its wheel leave the index.
+    await saveProject(db, {
+      ...v1,
+      serial: 41,
+      versions: ['1.0', '3.0', '4.0'],
+      files: [v1.files[0]!, v1.files[1]!, v1.files[3]!],
+    });
+    expect(await delta()).toMatchObject({ releases: 3, releasesWithFiles: 1, files: 3, filesRemoved: 1 });
+    await saveProject(db, {
+      displayName: 'counted.two',
+      serial: 42,
+      versions: ['9'],
+      files: [file('counted.two-9.zip', '9')],
+    });
+    expect(await delta()).toMatchObject({ projects: 2, releases: 4, releasesWithFiles: 2, files: 4 });
+    // The whole project goes; its files count as removed, its releases no longer at all.
+    await markProjectRemoved(db, 'Counted_One', 43);
+    expect(await delta()).toMatchObject({
+      projects: 1,
+      projectsRemoved: 1,
+      releases: 1,
+      releasesWithFiles: 1,
+      files: 1,
+      filesRemoved: 4,
+    });
+    // …and comes back with one file.
+    await saveProject(db, { ...v1, serial: 44, versions: ['1.0'], files: [v1.files[0]!] });
+    expect(await delta()).toMatchObject({
+      projects: 2,
+      projectsRemoved: 0,
+      releases: 2,
+      releasesWithFiles: 2,
+      files: 2,
+      filesRemoved: 3,
+    });
+    // Changelog rows: a row already stored is not counted twice.
+    const row = { name: 'Counted_One', version: '1.0', timestamp: 1_700_000_000, action: 'new release' };
+    await insertChangelog(db, [
+      { ...row, serial: 900_001 },
+      { ...row, serial: 900_002 },
+    ]);
+    await insertChangelog(db, [
+      { ...row, serial: 900_002 },
+      { ...row, serial: 900_003 },
+    ]);
+    expect((await delta()).changelogRows).toBe(3);
+    // Counts lost (as in a database from before migration 0014) come back from the whole tables
+    // by the statement that migration runs (the same text: checked here).
+    const migration = await readFile(path.join(MIGRATIONS_DIR, '0014_store_counts.sql'), 'utf8');
+    const words = (t: string) => t.replace(/\s+/g, ' ').trim();
+    expect(words(migration)).toContain(words(RECOUNT_ALL_PROJECTS));
+    await db.execute(
+      sql`UPDATE projects SET releases_current = 0, releases_with_files = 0, files_current = 7, files_removed = 0`,
+    );
+    expect(await storeCounts(db)).not.toEqual(await storeCountsByScan(db));
+    await db.execute(sql.raw(RECOUNT_ALL_PROJECTS));
+    expect(await storeCounts(db)).toEqual(await storeCountsByScan(db));
   });
 
   it('records failures without losing stored data, and removed projects', async () => {
@@ -764,7 +861,14 @@ describe('bulkLoad', () => {
       });
       const [e] = await database.db.select().from(schema.extractions);
       expect(e!.log).toBe('tab\there\nline\\');
-      expect((await storeCounts(database.db)).files).toBe(1);
+      expect(await storeCounts(database.db)).toMatchObject({
+        projects: 1,
+        releases: 1,
+        releasesWithFiles: 1,
+        files: 1,
+        changelogRows: 1,
+      });
+      expect(await storeCounts(database.db)).toEqual(await storeCountsByScan(database.db));
       // The next id the crawl takes is past the loaded ones.
       await saveProject(database.db, {
         displayName: 'Other',

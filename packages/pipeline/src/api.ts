@@ -42,7 +42,15 @@ export interface ProjectJsonInfo {
 export interface PypiApi {
   changelogLastSerial(signal?: AbortSignal): Promise<number>;
   changelogSinceSerial(serial: number, signal?: AbortSignal): Promise<ChangelogRow[]>;
-  listPackagesWithSerial(signal?: AbortSignal): Promise<Map<string, number>>;
+  /**
+   * Every project with the serial of its last change, handed to `onBatch` a batch at a time as
+   * the answer arrives (never held whole: 737,000 entries at PyPI's size); a batch may come again
+   * when the request is retried. Returns how many entries were delivered.
+   */
+  eachPackageWithSerial(
+    onBatch: (batch: Array<[string, number]>) => Promise<void>,
+    signal?: AbortSignal,
+  ): Promise<number>;
   /** The serial just before `time` (every event after it is at or after `time`). */
   changelogSerialAt(time: Date, signal?: AbortSignal): Promise<number>;
   getSimpleProject(name: string, signal?: AbortSignal): Promise<SimpleProjectInfo>;

@@ -63,8 +63,11 @@ export class FakeIndex implements PypiApi {
     return this.changelog.filter((r) => r.serial > serial).slice(0, this.pageSize);
   }
 
-  async listPackagesWithSerial(): Promise<Map<string, number>> {
-    return new Map([...this.projects.values()].map((p) => [p.displayName, p.serial]));
+  async eachPackageWithSerial(onBatch: (batch: Array<[string, number]>) => Promise<void>): Promise<number> {
+    const all = [...this.projects.values()].map((p): [string, number] => [p.displayName, p.serial]);
+    // Small batches, so that a listing of a few projects still arrives in several.
+    for (let i = 0; i < all.length; i += 2) await onBatch(all.slice(i, i + 2));
+    return all.length;
   }
 
   async changelogSerialAt(time: Date): Promise<number> {

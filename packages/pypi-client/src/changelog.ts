@@ -1,12 +1,14 @@
+import { StringDecoder } from 'node:string_decoder';
 import { type CrawlError, httpError } from '@pypi-graph/core';
 import type { ChangelogRow } from '@pypi-graph/model';
-import type { HttpClient } from './http';
+import type { HttpClient, HttpRequest } from './http';
 import { invalidResponse } from './http-errors';
 import { XMLRPC_KEY } from './rate-limiter';
 import { ChangelogRowSchema, parseEach, SerialValue } from './schema';
 import type { CallOptions, SerialAt, SerialAtOptions } from './types';
 import {
   parseMethodResponse,
+  StructMemberReader,
   serializeMethodCall,
   type XmlRpcResponse,
   XmlRpcSyntaxError,
@@ -44,35 +46,36 @@ export class XmlRpcClient {
     this.#endpoint = endpoint;
   }
 
+  #post(method: string, params: readonly XmlRpcValue[], options: CallOptions): HttpRequest {
+    return {
+      url: this.#endpoint,
+      method: 'POST',
+      headers: { 'content-type': 'text/xml' },
+      body: serializeMethodCall(method, params),
+      limiterKey: XMLRPC_KEY,
+      kind: 'xmlrpc',
+      gzip: true,
+      signal: options.signal,
+    };
+  }
+
   /** One call; faults become CrawlErrors (the rate-limit fault is retried by the HTTP layer). */
   call(method: string, params: readonly XmlRpcValue[], options: CallOptions = {}): Promise<XmlRpcValue> {
     const http = this.#http;
-    return http.request(
-      {
-        url: this.#endpoint,
-        method: 'POST',
-        headers: { 'content-type': 'text/xml' },
-        body: serializeMethodCall(method, params),
-        limiterKey: XMLRPC_KEY,
-        kind: 'xmlrpc',
-        gzip: true,
-        signal: options.signal,
-      },
-      async (res) => {
-        const text = await res.text(http.config.httpMaxResponseBytes);
-        let parsed: XmlRpcResponse;
-        try {
-          parsed = parseMethodResponse(text);
-        } catch (err) {
-          if (err instanceof XmlRpcSyntaxError) {
-            throw invalidResponse(res.url.href, `XML-RPC ${method}: ${err.message}`, err);
-          }
-          throw err;
+    return http.request(this.#post(method, params, options), async (res) => {
+      const text = await res.text(http.config.httpMaxResponseBytes);
+      let parsed: XmlRpcResponse;
+      try {
+        parsed = parseMethodResponse(text);
+      } catch (err) {
+        if (err instanceof XmlRpcSyntaxError) {
+          throw invalidResponse(res.url.href, `XML-RPC ${method}: ${err.message}`, err);
         }
-        if (parsed.kind === 'fault') throw faultError(parsed.faultCode, parsed.faultString, method);
-        return parsed.value;
-      },
-    );
+        throw err;
+      }
+      if (parsed.kind === 'fault') throw faultError(parsed.faultCode, parsed.faultString, method);
+      return parsed.value;
+    });
   }
 
   async changelogLastSerial(options: CallOptions = {}): Promise<number> {
@@ -100,22 +103,70 @@ export class XmlRpcClient {
 
   /** Every project with the serial of its last change; malformed entries are dropped and counted. */
   async listPackagesWithSerial(options: CallOptions = {}): Promise<Map<string, number>> {
-    const value = await this.call('list_packages_with_serial', [], options);
-    if (!(value instanceof Map)) {
-      throw invalidResponse(this.#endpoint.href, 'list_packages_with_serial did not return a struct');
-    }
     const out = new Map<string, number>();
-    let dropped = 0;
-    for (const [name, serial] of value) {
-      if (name !== '' && typeof serial === 'number' && Number.isSafeInteger(serial) && serial >= 0) {
-        out.set(name, serial);
-      } else dropped++;
-    }
-    if (dropped > 0) {
-      this.#http.countDropped(dropped);
-      this.#http.logger.warn({ dropped }, 'dropped malformed list_packages_with_serial entries');
-    }
+    await this.eachPackageWithSerial(async (batch) => {
+      for (const [name, serial] of batch) out.set(name, serial);
+    }, options);
     return out;
+  }
+
+  /**
+   * `list_packages_with_serial` read as it arrives (StructMemberReader): `onBatch` gets the
+   * valid [name, serial] entries `batchSize` at a time, so neither the body (some 50 MB at PyPI's
+   * size) nor the listing is held whole. Malformed entries are dropped and counted. Returns how
+   * many entries were delivered. A retried request delivers its entries again from the start:
+   * `onBatch` must be idempotent.
+   */
+  async eachPackageWithSerial(
+    onBatch: (batch: Array<[string, number]>) => Promise<void>,
+    options: CallOptions & { batchSize?: number } = {},
+  ): Promise<number> {
+    const method = 'list_packages_with_serial';
+    const size = options.batchSize ?? 1000;
+    const http = this.#http;
+    return http.request(this.#post(method, [], options), async (res) => {
+      const reader = new StructMemberReader();
+      const decoder = new StringDecoder('utf8');
+      let batch: Array<[string, number]> = [];
+      let delivered = 0;
+      let dropped = 0;
+      const take = async (members: Iterable<[string, XmlRpcValue]>) => {
+        for (const [name, serial] of members) {
+          if (name !== '' && typeof serial === 'number' && Number.isSafeInteger(serial) && serial >= 0) {
+            batch.push([name, serial]);
+          } else dropped++;
+          if (batch.length < size) continue;
+          await onBatch(batch);
+          delivered += batch.length;
+          batch = [];
+        }
+      };
+      try {
+        for await (const chunk of res.decodedChunks(http.config.httpMaxResponseBytes)) {
+          await take(reader.push(decoder.write(chunk)));
+        }
+        await take(reader.push(decoder.end()));
+        const end = reader.finish();
+        if (end.kind === 'fault') throw faultError(end.faultCode, end.faultString, method);
+        if (end.kind === 'value') {
+          if (!(end.value instanceof Map))
+            throw invalidResponse(res.url.href, `${method} did not return a struct`);
+          await take(end.value);
+        }
+      } catch (err) {
+        if (err instanceof XmlRpcSyntaxError) {
+          throw invalidResponse(res.url.href, `XML-RPC ${method}: ${err.message}`, err);
+        }
+        throw err;
+      }
+      if (batch.length > 0) await onBatch(batch);
+      delivered += batch.length;
+      if (dropped > 0) {
+        this.#http.countDropped(dropped);
+        this.#http.logger.warn({ dropped }, `dropped malformed ${method} entries`);
+      }
+      return delivered;
+    });
   }
 
   async changelogSerialAt(time: Date | number, options: SerialAtOptions = {}): Promise<SerialAt> {

@@ -67,6 +67,14 @@ export interface PypiClient {
   changelogSerialAt(time: Date | number, options?: SerialAtOptions): Promise<SerialAt>;
   /** `list_packages_with_serial`: every project name → its last serial. */
   listPackagesWithSerial(options?: CallOptions): Promise<Map<string, number>>;
+  /**
+   * The same listing read as it arrives, `batchSize` (1000) entries at a time, never held whole;
+   * a retried request delivers from the start again. Returns how many entries were delivered.
+   */
+  eachPackageWithSerial(
+    onBatch: (batch: Array<[string, number]>) => Promise<void>,
+    options?: CallOptions & { batchSize?: number },
+  ): Promise<number>;
   /** PEP 691 JSON project page; `project-not-found` on 404. */
   getSimpleProject(name: string, options?: CallOptions): Promise<SimpleProject>;
   /** `/pypi/<name>/json`; `project-not-found` on 404. */
@@ -111,6 +119,7 @@ export function createPypiClient(config: PypiClientConfig, options: PypiClientOp
     changelogSinceSerial: (serial, o) => xmlrpc.changelogSinceSerial(serial, o),
     changelogSerialAt: (time, o) => xmlrpc.changelogSerialAt(time, o),
     listPackagesWithSerial: (o) => xmlrpc.listPackagesWithSerial(o),
+    eachPackageWithSerial: (onBatch, o) => xmlrpc.eachPackageWithSerial(onBatch, o),
     getSimpleProject: (name, o) => index.getSimpleProject(name, o),
     getProjectJson: (name, o) => index.getProjectJson(name, o),
     getSimpleIndex: (o) => index.getSimpleIndex(o),

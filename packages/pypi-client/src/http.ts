@@ -1,9 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { rootCertificates } from 'node:tls';
 import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
+import { createGunzip, gunzip } from 'node:zlib';
 import type { Config } from '@pypi-graph/config';
-import { type CrawlError, type FailureCode, httpError, type Logger, toCrawlError } from '@pypi-graph/core';
+import { CrawlError, type FailureCode, httpError, type Logger, toCrawlError } from '@pypi-graph/core';
 import { Agent, type Dispatcher } from 'undici';
 import {
   abortedError,
@@ -189,6 +189,59 @@ export class HttpResponse {
       }
       throw invalidResponse(this.url.href, 'corrupt gzip body', err);
     }
+  }
+
+  /**
+   * The body decoded (gzip undone) chunk by chunk, at most `maxBytes` decoded in all: for an
+   * answer read as it arrives (`list_packages_with_serial`), never held whole.
+   */
+  async *decodedChunks(maxBytes: number): AsyncGenerator<Buffer, void, undefined> {
+    const encoding = (this.header('content-encoding') ?? 'identity').trim().toLowerCase();
+    const gzipped = encoding === 'gzip' || encoding === 'x-gzip';
+    if (!gzipped && encoding !== 'identity' && encoding !== '') {
+      throw invalidResponse(this.url.href, `unsupported Content-Encoding ${encoding}`);
+    }
+    let size = 0;
+    const counted = (buf: Buffer): Buffer => {
+      size += buf.length;
+      if (size > maxBytes) throw tooLargeError(this.url.href, maxBytes);
+      return buf;
+    };
+    if (!gzipped) {
+      for await (const chunk of this.chunks()) yield counted(chunk);
+      return;
+    }
+    const gunzipper = createGunzip();
+    let failed: unknown;
+    const feed = (async () => {
+      try {
+        for await (const chunk of this.chunks()) {
+          // The reader stopped (it destroys the gunzipper): leaving the loop closes the connection.
+          if (gunzipper.destroyed) return;
+          if (!gunzipper.write(chunk)) {
+            await new Promise((r) => {
+              gunzipper.once('drain', r);
+              gunzipper.once('close', r);
+            });
+          }
+        }
+        gunzipper.end();
+      } catch (err) {
+        failed = err;
+        gunzipper.destroy();
+      }
+    })();
+    try {
+      for await (const out of gunzipper) yield counted(out as Buffer);
+    } catch (err) {
+      if (failed !== undefined) throw failed;
+      if (err instanceof CrawlError) throw err;
+      throw invalidResponse(this.url.href, 'corrupt gzip body', err);
+    } finally {
+      gunzipper.destroy();
+      await feed;
+    }
+    if (failed !== undefined) throw failed;
   }
 
   /** The body as UTF-8 text, capped like `buffer()`. */

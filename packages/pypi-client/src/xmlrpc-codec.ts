@@ -343,3 +343,98 @@ export function parseMethodResponse(xml: string): XmlRpcResponse {
   if (end.t !== 'eof') throw new XmlRpcSyntaxError(`unexpected ${describe(end)} after </methodResponse>`);
   return result;
 }
+
+/** One `<member>…</member>` element, alone in `xml`: its name and value. */
+function parseMember(xml: string): [string, XmlRpcValue] {
+  const lx = new Lexer(xml);
+  expectOpen(lx, 'member');
+  expectOpen(lx, 'name');
+  const key = readText(lx, 'name');
+  const value = parseValue(lx, 1);
+  expectClose(lx, 'member');
+  skipWs(lx);
+  const end = lx.next();
+  if (end.t !== 'eof') throw new XmlRpcSyntaxError(`unexpected ${describe(end)} in a <member>`);
+  return [key, value];
+}
+
+/** What comes before the first member of a struct answer, and after its last. */
+const STRUCT_HEAD =
+  /^\s*(?:<\?xml[^>]*\?>)?\s*<methodResponse>\s*<params>\s*<param>\s*<value>\s*<struct>\s*$/;
+const STRUCT_TAIL = /^<\/struct>\s*<\/value>\s*<\/param>\s*<\/params>\s*<\/methodResponse>\s*$/;
+/** A head longer than this is not the plain struct answer: the whole body is parsed instead. */
+const MAX_HEAD = 4096;
+/** One member may not be longer than this (a name and a value; PyPI's are under 300 bytes). */
+const MAX_MEMBER = 1024 * 1024;
+
+/**
+ * Reads a `methodResponse` whose value is a struct (`list_packages_with_serial`: 737,000 members,
+ * some 50 MB at PyPI's size) member by member as its text arrives, so that neither the body nor
+ * the struct is ever held whole. Members are parsed one at a time by the same grammar as
+ * `parseMethodResponse`; a value that contains a member of its own (a nested struct) is refused.
+ * Any answer that is not a plain struct (a fault, an empty struct, another type) is collected
+ * whole — it is small — and `finish()` parses it with `parseMethodResponse`.
+ */
+export class StructMemberReader {
+  #text = '';
+  #pos = 0;
+  #state: 'head' | 'members' | 'tail' | 'whole' = 'head';
+
+  /** Feeds decoded text; returns the members completed by it, in order. */
+  push(chunk: string): Array<[string, XmlRpcValue]> {
+    const out: Array<[string, XmlRpcValue]> = [];
+    this.#text = this.#pos === 0 ? this.#text + chunk : this.#text.slice(this.#pos) + chunk;
+    this.#pos = 0;
+    if (this.#state === 'head') {
+      const at = this.#text.indexOf('<member');
+      if (at === -1) {
+        if (this.#text.length > MAX_HEAD) this.#state = 'whole';
+        return out;
+      }
+      if (!STRUCT_HEAD.test(this.#text.slice(0, at))) {
+        this.#state = 'whole';
+        return out;
+      }
+      this.#pos = at;
+      this.#state = 'members';
+    }
+    if (this.#state !== 'members') return out;
+    const text = this.#text;
+    for (;;) {
+      let pos = this.#pos;
+      while (pos < text.length && isBlank(text.charCodeAt(pos))) pos++;
+      this.#pos = pos;
+      if (text.startsWith('<member', pos)) {
+        const close = text.indexOf('</member>', pos);
+        if (close === -1) {
+          if (text.length - pos > MAX_MEMBER)
+            throw new XmlRpcSyntaxError(`a <member> longer than ${MAX_MEMBER} bytes`);
+          return out;
+        }
+        const end = close + '</member>'.length;
+        out.push(parseMember(text.slice(pos, end)));
+        this.#pos = end;
+        continue;
+      }
+      if (text.startsWith('</struct', pos)) {
+        this.#state = 'tail';
+        return out;
+      }
+      // An element cut by the chunk's end waits for the next chunk; anything else is an error.
+      const rest = text.slice(pos);
+      if (rest === '' || '<member'.startsWith(rest) || '</struct'.startsWith(rest)) return out;
+      throw new XmlRpcSyntaxError(`expected <member> or </struct> at ${JSON.stringify(rest.slice(0, 40))}`);
+    }
+  }
+
+  /** At the end of the body: the rest of a struct answer is checked, any other answer parsed whole. */
+  finish(): { kind: 'members' } | XmlRpcResponse {
+    const rest = this.#text.slice(this.#pos);
+    if (this.#state === 'tail') {
+      if (!STRUCT_TAIL.test(rest)) throw new XmlRpcSyntaxError('malformed end of the struct answer');
+      return { kind: 'members' };
+    }
+    if (this.#state === 'members') throw new XmlRpcSyntaxError('the struct answer ends before </struct>');
+    return parseMethodResponse(rest);
+  }
+}

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { parseMethodResponse, serializeMethodCall, XmlRpcSyntaxError } from '../src/xmlrpc-codec';
+import {
+  parseMethodResponse,
+  StructMemberReader,
+  serializeMethodCall,
+  XmlRpcSyntaxError,
+} from '../src/xmlrpc-codec';
 import { xmlFault, xmlResponse } from './helpers';
 
 const wrap = (inner: string) =>
@@ -123,5 +128,61 @@ describe('XML-RPC codec', () => {
     expect(map.size).toBe(n);
     expect(map.get('pkg-99999')).toBe(99_999);
     expect(ms).toBeLessThan(5000);
+  });
+});
+
+describe('StructMemberReader (list_packages_with_serial read as it arrives)', () => {
+  const listing = xmlResponse({ flask: 10, 'Foo_Bar &amp; co': 2 ** 40, 'zope.interface': 0 });
+  const parsed = parseMethodResponse(listing);
+  if (parsed.kind !== 'value') throw new Error('fault');
+
+  /** Feeds `text` in pieces of `step` characters; members in order, then what finish() says. */
+  function read(text: string, step: number) {
+    const reader = new StructMemberReader();
+    const members: Array<[string, unknown]> = [];
+    for (let i = 0; i < text.length; i += step) members.push(...reader.push(text.slice(i, i + step)));
+    return { members, end: reader.finish() };
+  }
+
+  it('gives the members parseMethodResponse gives, wherever the chunks are cut', () => {
+    for (const step of [1, 2, 3, 7, 16, 64, listing.length]) {
+      const { members, end } = read(listing, step);
+      expect(members).toEqual([...(parsed.value as Map<string, unknown>)]);
+      expect(end).toEqual({ kind: 'members' });
+    }
+    expect(read(listing, 1).members[1]).toEqual(['Foo_Bar & co', 2 ** 40]);
+  });
+
+  it('hands members out before the body ends', () => {
+    const reader = new StructMemberReader();
+    const cut = listing.indexOf('<member>', listing.indexOf('</member>'));
+    expect(reader.push(listing.slice(0, cut))).toEqual([['flask', 10]]);
+  });
+
+  it('parses any other answer whole: a fault, an empty struct, another type', () => {
+    expect(read(xmlFault(-32500, 'slow down'), 5).end).toEqual({
+      kind: 'fault',
+      faultCode: -32500,
+      faultString: 'slow down',
+    });
+    for (const empty of [xmlResponse({}), wrap('<struct/>')]) {
+      const { members, end } = read(empty, 4);
+      expect(members).toEqual([]);
+      expect(end).toEqual({ kind: 'value', value: new Map() });
+    }
+    expect(read(xmlResponse([1, 2]), 3).end).toEqual({ kind: 'value', value: [1, 2] });
+  });
+
+  it('refuses a body cut short, text between members, a nested struct and a bad end', () => {
+    const bad = [
+      listing.slice(0, listing.indexOf('</struct>')),
+      listing.replace('</member>\n<member>', '</member>junk<member>'),
+      wrap(
+        '<struct><member><name>a</name><value><struct><member><name>b</name><value><int>1</int></value></member></struct></value></member></struct>',
+      ),
+      listing.replace('</params>', '</param>'),
+      listing.replace('<int>10</int>', '<int>ten</int>'),
+    ];
+    for (const text of bad) expect(() => read(text, 9), text).toThrow(XmlRpcSyntaxError);
   });
 });

@@ -1,3 +1,4 @@
+import { constants, createGzip } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPypiClient, type PypiClient } from '../src';
 import {
@@ -7,6 +8,7 @@ import {
   type TestServer,
   testConfig,
   type XmlRpcMethod,
+  xmlResponse,
   xmlrpcHandler,
 } from './helpers';
 
@@ -147,5 +149,79 @@ describe('XML-RPC client', () => {
     // Three calls at 5/s: two intervals of 200 ms at least.
     expect(performance.now() - t0).toBeGreaterThanOrEqual(390);
     expect(server.requests).toHaveLength(3);
+  });
+});
+
+describe('list_packages_with_serial read as it arrives', () => {
+  /**
+   * A server that sends the listing's first 2,500 members, then waits for the client to have
+   * handed out a batch before sending the rest: a client that buffers the whole body never hands
+   * one out in time (the server gives up after 3 s and sends the rest anyway).
+   */
+  async function streamingServer(gzip: boolean) {
+    const entries = Array.from({ length: 5000 }, (_, i): [string, number] => [`Project_${i}`, i + 1]);
+    const text = xmlResponse(Object.fromEntries(entries));
+    const cut = text.indexOf('<member>', text.indexOf('<name>Project_2500</name>') - 20);
+    let gotBatch: () => void = () => {};
+    const batchSeen = new Promise<boolean>((resolve) => {
+      gotBatch = () => resolve(true);
+      setTimeout(() => resolve(false), 3_000);
+    });
+    let batchBeforeEnd: boolean | undefined;
+    const server = await startServer(async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/xml', ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
+      const out = gzip ? createGzip() : undefined;
+      out?.pipe(res);
+      const send = (s: string) =>
+        new Promise<void>((r) =>
+          out ? out.write(s, () => out.flush(constants.Z_SYNC_FLUSH, r)) : res.write(s, () => r()),
+        );
+      await send(text.slice(0, cut));
+      batchBeforeEnd = await batchSeen;
+      await send(text.slice(cut));
+      if (out) out.end();
+      else res.end();
+    });
+    const client = createPypiClient(testConfig(server.url), { retry: fastRetry });
+    servers.push(server);
+    clients.push(client);
+    return { client, entries, gotBatch: () => gotBatch(), batchBeforeEnd: () => batchBeforeEnd };
+  }
+
+  for (const gzip of [false, true]) {
+    it(`hands out batches before the body ends${gzip ? ' (gzip)' : ''}, all entries in order`, async () => {
+      const { client, entries, gotBatch, batchBeforeEnd } = await streamingServer(gzip);
+      const got: Array<[string, number]> = [];
+      const sizes: number[] = [];
+      const n = await client.eachPackageWithSerial(async (batch) => {
+        sizes.push(batch.length);
+        got.push(...batch);
+        gotBatch();
+      });
+      expect(n).toBe(5000);
+      expect(got).toEqual(entries);
+      expect(sizes).toEqual([1000, 1000, 1000, 1000, 1000]);
+      expect(batchBeforeEnd()).toBe(true);
+    });
+  }
+
+  it('keeps the response cap on the decoded listing, and faults still come out as faults', async () => {
+    const { client } = await setup(
+      {
+        list_packages_with_serial: () => ({
+          value: Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`p${i}`, i])),
+        }),
+      },
+      { HTTP_MAX_RESPONSE_BYTES: '4096' },
+    );
+    await expectCode(
+      client.eachPackageWithSerial(async () => {}),
+      'response-too-large',
+    );
+    const faulty = await setup({ list_packages_with_serial: () => ({ fault: [1, 'no listing today'] }) });
+    await expectCode(
+      faulty.client.eachPackageWithSerial(async () => {}),
+      'xmlrpc-fault',
+    );
   });
 });

@@ -1,6 +1,13 @@
 // Stage 1 (docs/architecture.md §2): the changelog, or the whole index listing, names the
 // projects to crawl; each is recorded in pending_projects, then enqueued (or deferred to the feeders).
-import { addPendingProjects, advanceCrawlState, insertChangelog, listProjects } from '@pypi-graph/db';
+import {
+  addIndexListing,
+  addPendingProjects,
+  advanceCrawlState,
+  clearIndexListing,
+  insertChangelog,
+  projectsNotListed,
+} from '@pypi-graph/db';
 import { pep503Name } from '@pypi-graph/pyspec';
 import { z } from 'zod';
 import { deferring } from '../backlog';
@@ -83,49 +90,60 @@ async function discoverAll(
 ): Promise<{ projects: number; serial: number; gone: number }> {
   // Read the serial first: whatever changes during the listing is newer and will be seen by `--since`.
   const serial = await ctx.api.changelogLastSerial(signal);
-  const listing = await ctx.api.listPackagesWithSerial(signal);
-  const listed = new Set<string>();
-  const entries = [...listing];
   // With a window, every project is recorded in pending_projects and the feeders enqueue them as
-  // the project queue drains: Redis never holds the whole listing.
+  // the project queue drains: Redis never holds the whole listing. The listing itself is never
+  // held either: it arrives a batch at a time, and its names go to the database (index_listing),
+  // where the projects it no longer names are found below.
   const backlog = deferring(ctx);
-  for (let i = 0; i < entries.length; i += 1000) {
-    const batch = entries.slice(i, i + 1000);
+  await clearIndexListing(ctx.db);
+  const listed = await ctx.api.eachPackageWithSerial(async (batch) => {
+    signal.throwIfAborted();
     await addPendingProjects(
       ctx.db,
       batch.map(([name, projectSerial]) => ({ name, serial: projectSerial, priority: PRIORITY_BACKFILL })),
     );
-    if (backlog) await backlog.defer('project', PRIORITY_BACKFILL);
+    await addIndexListing(
+      ctx.db,
+      batch.map(([name]) => name),
+    );
+    if (backlog) {
+      await backlog.defer('project', PRIORITY_BACKFILL);
+      return;
+    }
     for (const [name, projectSerial] of batch) {
       signal.throwIfAborted();
-      listed.add(pep503Name(name));
-      if (backlog) continue;
       await ctx.enqueue(
         'project',
         { name, serial: projectSerial, priority: PRIORITY_BACKFILL },
         { priority: PRIORITY_BACKFILL },
       );
     }
-  }
+  }, signal);
   // Projects we know that the index no longer lists: their job will find them gone.
   let gone = 0;
-  for (const p of await listProjects(ctx.db, { removed: false })) {
-    if (listed.has(p.name)) continue;
-    gone++;
-    await addPendingProjects(ctx.db, [{ name: p.displayName, serial, priority: PRIORITY_BACKFILL }]);
+  for (let after = 0; ; ) {
+    const page = await projectsNotListed(ctx.db, after, 1000);
+    if (page.length === 0) break;
+    after = page[page.length - 1]!.id;
+    gone += page.length;
+    await addPendingProjects(
+      ctx.db,
+      page.map((p) => ({ name: p.displayName, serial, priority: PRIORITY_BACKFILL })),
+    );
     if (backlog) {
       await backlog.defer('project', PRIORITY_BACKFILL);
       continue;
     }
-    await ctx.enqueue(
-      'project',
-      { name: p.displayName, serial: serial, priority: PRIORITY_BACKFILL },
-      {
-        priority: PRIORITY_BACKFILL,
-      },
-    );
+    for (const p of page) {
+      await ctx.enqueue(
+        'project',
+        { name: p.displayName, serial, priority: PRIORITY_BACKFILL },
+        { priority: PRIORITY_BACKFILL },
+      );
+    }
   }
+  await clearIndexListing(ctx.db);
   await advanceCrawlState(ctx.db, 'changelog', serial);
-  log.info({ projects: listing.size, gone, serial }, 'index listed');
-  return { projects: listing.size, serial, gone };
+  log.info({ projects: listed, gone, serial }, 'index listed');
+  return { projects: listed, serial, gone };
 }

@@ -4,10 +4,12 @@ import {
   getCrawlState,
   listPendingProjects,
   markProjectRemoved,
+  projectsNotListed,
   saveProject,
   storeCounts,
 } from '@pypi-graph/db';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { PypiApi } from '../../src/api';
 import { MemoryBacklog } from '../../src/backlog';
 import { PRIORITY_BACKFILL, PRIORITY_FRESH } from '../../src/context';
 import { discoverQueue } from '../../src/stages/discover';
@@ -31,6 +33,13 @@ async function pending(prefix: string) {
   return (await listPendingProjects(env.database.db, '', 1000))
     .filter((p) => p.key.startsWith(prefix))
     .map((p) => [p.key, p.name, p.serial, p.priority]);
+}
+
+/** The stored S5 projects the recorded index listing does not name (migration 0013). */
+async function s5NotListed(): Promise<string[]> {
+  return (await projectsNotListed(env.database.db, 0, 1000))
+    .map((p) => p.displayName)
+    .filter((n) => n.startsWith('S5'));
 }
 
 function changelog(index: FakeIndex, rows: Array<[number, string, string]>) {
@@ -141,5 +150,43 @@ describe('discover all', () => {
       ['s4-listed', 'S4_Listed', 38, PRIORITY_BACKFILL],
       ['s4-listed-two', 's4-listed-two', 39, PRIORITY_BACKFILL],
     ]);
+  });
+
+  it('a listing cut short does not change the next one, and leaves no listing behind', async () => {
+    env.index.changelog.push({
+      serial: 50,
+      timestamp: 1_700_000_050,
+      name: 'y',
+      version: null,
+      action: 'create',
+    });
+    env.index.put({ displayName: 'S5_Listed', serial: 48, releases: {} });
+    const db = env.database.db;
+    await saveProject(db, { displayName: 'S5_Stale', serial: 30, versions: [], files: [] });
+    // The first listing names S5_Stale, then the connection drops: that name is left recorded.
+    const cut: PypiApi = Object.create(env.index);
+    cut.eachPackageWithSerial = async (onBatch) => {
+      await onBatch([['S5_Stale', 45]]);
+      throw new Error('connection reset');
+    };
+    await expect(
+      discoverQueue.process({ ...env.ctx(), api: cut }, { mode: 'all' }, jobInfo()),
+    ).rejects.toThrow('connection reset');
+    expect(await s5NotListed()).toEqual([]);
+    // The whole listing no longer names S5_Stale: it is gone, whatever the cut listing said.
+    env.queue = new KeptQueue();
+    await discoverQueue.process(env.ctx(), { mode: 'all' }, jobInfo());
+    const jobs = env.queue.payloads('project') as Array<{ name: string; serial: number }>;
+    expect(
+      jobs
+        .filter((j) => j.name.startsWith('S5'))
+        .map((j) => [j.name, j.serial])
+        .sort(),
+    ).toEqual([
+      ['S5_Listed', 48],
+      ['S5_Stale', 50],
+    ]);
+    // Nothing recorded any more: every stored project reads as not listed.
+    expect(await s5NotListed()).toEqual(['S5_Stale']);
   });
 });
