@@ -444,7 +444,7 @@ const STEPS: Record<string, Step> = {
     for (const [label, args] of [
       ['`status`', ['status']],
       ['`recrawl --failed --dry-run`', ['recrawl', '--failed', '--dry-run']],
-      ['reconcile (`crawl --resume`\'s lookup, enqueue counted)', [RECONCILE_PROBE]],
+      ["reconcile (`crawl --resume`'s lookup, enqueue counted)", [RECONCILE_PROBE]],
     ] as const) {
       const argv = args[0] === RECONCILE_PROBE ? tsxArgs(RECONCILE_PROBE) : tsxArgs(CLI, ...args);
       const s = await measured(ctx, label, argv, {

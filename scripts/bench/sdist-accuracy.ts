@@ -13,6 +13,7 @@
 // mismatch gets its explanation (EXPLAINED below) or is reported as unexplained.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,6 +34,7 @@ import {
   parseSpecifierSet,
   pep503Name,
 } from '@pypi-graph/pyspec';
+import { LOCAL_SIMPLE } from '@pypi-graph/test-support';
 import {
   gitRevision,
   loadAverage,
@@ -43,6 +45,7 @@ import {
   textTable,
   writeDocSection,
 } from './common';
+import { BUILD_DEPS_EXERCISES, type BuildDepsRow, runBuildDepsCases } from './sdist-accuracy-build-deps';
 
 const execFileP = promisify(execFile);
 
@@ -68,7 +71,11 @@ const USAGE = `usage: pnpm bench sdist-accuracy [--fixtures test/fixtures/accura
   --doc       where the "## ${HEADING}" section is written
   --no-doc    print the results only
   --only      these fixtures only (comma-separated names, e.g. acc-poetry,acc-plain); implies --no-doc
-  --verbose   print both normalized sides of every comparison (stderr)`;
+  --verbose   print both normalized sides of every comparison (stderr)
+  --keep      keep the working directory (truth wheels' builds, the build-dependency cases'
+              index and embedded database: DATA_DIR=<dir>/bd-data pnpm pypi-graph show <name>)
+  --no-build-deps  leave out the build-dependency cases (they need the local package index
+              ${LOCAL_SIMPLE} and run by default when it exists)`;
 
 /** What each fixture exercises (the table's second column). */
 const EXERCISES: Record<string, string> = {
@@ -364,6 +371,8 @@ export async function run(argv: string[]): Promise<number> {
       'no-doc': { type: 'boolean', default: false },
       verbose: { type: 'boolean', short: 'v', default: false },
       only: { type: 'string' },
+      'no-build-deps': { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -402,6 +411,7 @@ export async function run(argv: string[]): Promise<number> {
     .filter((f) => only === null || only.has(f.replace(/-[^-]+\.(tar\.gz|zip)$/, '')))
     .sort();
   const rows: Row[] = [];
+  let buildDeps: BuildDepsResult[] | null = null;
   try {
     for (const filename of sdists) {
       const file = path.join(fixturesDir, filename);
@@ -496,8 +506,16 @@ export async function run(argv: string[]): Promise<number> {
         explanation: agree ? '' : (EXPLAINED[fixture] ?? 'UNEXPLAINED'),
       });
     }
+    if (
+      !values['no-build-deps'] &&
+      existsSync(LOCAL_SIMPLE) &&
+      (only === null || [...only].some((n) => n.startsWith('bd-')))
+    ) {
+      buildDeps = (await runBuildDepsCases(python, tmp)).map(compareBuildDeps);
+    }
   } finally {
-    await rm(tmp, { recursive: true, force: true });
+    if (values.keep) progress(`kept ${tmp}`);
+    else await rm(tmp, { recursive: true, force: true });
   }
 
   const agreeing = rows.filter((r) => r.agree).length;
@@ -523,6 +541,31 @@ export async function run(argv: string[]): Promise<number> {
   process.stdout.write(`agreement: ${rate}\n`);
   for (const r of rows.filter((x) => !x.agree)) {
     process.stdout.write(`\n${r.fixture}: ${r.explanation}\n  ${r.differences.join('\n  ')}\n`);
+  }
+  const bdHeaders = [
+    'fixture',
+    'exercises',
+    'ours (311)',
+    'truth (pip, build isolation)',
+    'agreement',
+    'other Pythons',
+  ];
+  const bdCells = (r: BuildDepsResult) => [
+    r.fixture,
+    BUILD_DEPS_EXERCISES[r.fixture] ?? '',
+    r.ours,
+    r.truth,
+    r.agree ? 'yes' : `no: ${r.differences.join('; ')}`,
+    r.others,
+  ];
+  if (buildDeps) {
+    process.stdout.write(
+      `\n${textTable(bdHeaders, buildDeps.map(bdCells), ['l', 'l', 'l', 'l', 'l', 'l'])}\n`,
+    );
+  } else {
+    process.stdout.write(
+      `\nbuild-dependency cases not run (${existsSync(LOCAL_SIMPLE) ? 'asked' : `no ${LOCAL_SIMPLE}`})\n`,
+    );
   }
 
   if (!values['no-doc']) {
@@ -562,9 +605,81 @@ export async function run(argv: string[]): Promise<number> {
             ];
       })(),
       'Not covered: old flit sdists (`[tool.flit.metadata]`, the static method `flit`): flit_core 4.1, the only flit backend on this machine, no longer builds them, so there is no truth wheel.',
+      '',
+      '### Build dependencies from the crawled index',
+      '',
+      buildDeps === null
+        ? `Not run (${existsSync(LOCAL_SIMPLE) ? '--no-build-deps' : `this machine has no local package index at \`${LOCAL_SIMPLE}\``}).`
+        : [
+            `Sdists that need their build tools to tell their dependencies (issue 11 §2), crawled as the product crawls them: the real wheels of ${'`hatchling`, `hatch-vcs`, `setuptools-scm`, `setuptools`, `wheel`'} and what they depend on are copied from this machine's local package index (\`${LOCAL_SIMPLE}\`, the one \`pip config list\` names; nothing third-party is committed), beside a setup_requires plugin written by the bench (\`reqfile-plugin\`, the shape of pbr: a setuptools keyword that fills install_requires from requirements.txt, its wheel built from the bench's source) and the fixture sdists (written by \`scripts/bench/sdist-accuracy-build-deps.ts\`), all served by our local PyPI server. Ours: \`pypi-graph crawl --project …\` of the tools, then of the sdists (embedded database, \`SDIST_EXTRACTION=sandbox\`): their build requirements are resolved per Python against the crawled index, the wheels enter the Nix sandbox by their sha256, and the backend's \`prepare_metadata_for_build_wheel\` (\`pep517\`) or the patched \`setup()\` with the plugins on the path (\`setup.py\`) runs; the \`311\` result and its provenance (backend, build dependencies used) are shown. The truth: \`${python.replace(os.homedir(), '~')} -m pip wheel --no-deps --no-index --find-links <that index>\` with pip's build isolation (its build requirements, and setuptools' setup_requires, installed from the same wheels), its METADATA compared as above; where pip cannot build either, both failing is agreement.`,
+            '',
+            markdownTable(bdHeaders, buildDeps.map(bdCells), ['l', 'l', 'l', 'l', 'l', 'l']),
+            '',
+            `**Agreement: ${buildDeps.filter((r) => r.agree).length}/${buildDeps.length}** of the build-dependency cases.`,
+          ].join('\n'),
     ].join('\n');
     await writeDocSection(values.doc, HEADING, section);
     progress(`wrote "## ${HEADING}" in ${path.relative(REPO_ROOT, values.doc)}`);
   }
-  return unexplained.length === 0 ? 0 : 1;
+  return unexplained.length === 0 && (buildDeps ?? []).every((r) => r.agree) ? 0 : 1;
+}
+
+interface BuildDepsResult {
+  fixture: string;
+  ours: string;
+  truth: string;
+  agree: boolean;
+  differences: string[];
+  others: string;
+}
+
+/** A build-dependency case's two sides, compared as the main table compares them. */
+function compareBuildDeps(row: BuildDepsRow): BuildDepsResult {
+  const o = row.ours311;
+  const ours =
+    'failure' in o
+      ? `${o.method} failed: ${o.failure} (${o.log.split('\n').filter(Boolean).pop()?.slice(0, 160) ?? ''})`
+      : `${o.method} ok${o.backend ? `, backend ${o.backend}` : ''}${o.buildDeps.length ? `, with ${o.buildDeps.join(', ')}` : ''}`;
+  if ('error' in row.truth) {
+    const bothFail = 'failure' in o && o.failure === 'missing-build-dependency';
+    return {
+      fixture: row.fixture,
+      ours,
+      truth: `pip fails: ${row.truth.error}`,
+      agree: bothFail,
+      differences: bothFail ? [] : ['pip cannot build it, ours did not fail as missing-build-dependency'],
+      others: row.others,
+    };
+  }
+  const truth = truthOf(row.truth.metadata);
+  const truthText = `${truth.lines.length} Requires-Dist line(s)`;
+  if ('failure' in o) {
+    return {
+      fixture: row.fixture,
+      ours,
+      truth: truthText,
+      agree: false,
+      differences: ['ours failed where pip built it'],
+      others: row.others,
+    };
+  }
+  const c = requiresDistOfSetupPy(o.deps);
+  const mine = normalizeOurs(c.lines, c.extras, o.deps.python_requires);
+  const differences = [
+    ...setDiff(truth.normalized.requires, mine.requires).map((x) => `only in the wheel: \`${x}\``),
+    ...setDiff(mine.requires, truth.normalized.requires).map((x) => `only ours: \`${x}\``),
+    ...setDiff(truth.normalized.extras, mine.extras).map((x) => `extra only in the wheel: \`${x}\``),
+    ...setDiff(mine.extras, truth.normalized.extras).map((x) => `extra only ours: \`${x}\``),
+    ...(truth.normalized.pythonRequires !== mine.pythonRequires
+      ? [`Requires-Python: wheel \`${truth.normalized.pythonRequires}\`, ours \`${mine.pythonRequires}\``]
+      : []),
+  ];
+  return {
+    fixture: row.fixture,
+    ours,
+    truth: truthText,
+    agree: differences.length === 0,
+    differences,
+    others: row.others,
+  };
 }

@@ -15,28 +15,12 @@ import path from 'node:path';
 import { crawl } from '@pypi-graph/cli';
 import { projectDependencies } from '@pypi-graph/db';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
-import { crawlEnv } from '@pypi-graph/test-support';
+import { copyLocalWheels, crawlEnv, LOCAL_SIMPLE, REAL_BUILD_TOOLS } from '@pypi-graph/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const SIMPLE = '/opt/pypi/simple';
-const ENABLED = process.env.PYPI_GRAPH_REAL_WHEELS === '1' && existsSync(SIMPLE);
+const ENABLED = process.env.PYPI_GRAPH_REAL_WHEELS === '1' && existsSync(LOCAL_SIMPLE);
 if (!ENABLED)
   console.warn('OPT-IN real build backends skipped: set PYPI_GRAPH_REAL_WHEELS=1 (needs /opt/pypi)');
-
-/** hatchling, hatch-vcs and setuptools-scm with what they depend on (tomli has platform wheels only here). */
-const TOOLS = [
-  'hatchling',
-  'hatch-vcs',
-  'setuptools-scm',
-  'vcs-versioning',
-  'packaging',
-  'pathspec',
-  'pluggy',
-  'tomlkit',
-  'trove-classifiers',
-  'tomli',
-  'typing-extensions',
-];
 
 const PYPROJECT = `[build-system]
 requires = ["hatchling", "hatch-vcs"]
@@ -66,19 +50,12 @@ class CustomMetadataHook(MetadataHookInterface):
 
 let server: PypiServer;
 let folder: string;
-const copied = new Map<string, string>();
+let copied = new Map<string, string>();
 
 beforeAll(async () => {
   if (!ENABLED) return;
   folder = await mkdtemp(path.join(tmpdir(), 'build-deps-real-'));
-  for (const name of TOOLS) {
-    const html = await readFile(path.join(SIMPLE, name, 'index.html'), 'utf8');
-    for (const m of html.matchAll(/href="([^"#]+\.whl)(?:#sha256=[0-9a-f]+)?"/g)) {
-      const file = path.resolve(SIMPLE, name, m[1]!);
-      await copyFile(file, path.join(folder, path.basename(file)));
-      copied.set(path.basename(file), file);
-    }
-  }
+  copied = await copyLocalWheels(REAL_BUILD_TOOLS, folder);
   const script = `
 import io, sys, tarfile
 out, pyproject, hatch_build = sys.argv[1:4]
@@ -109,7 +86,7 @@ describe.skipIf(!ENABLED)('OPT-IN: real build backends from the crawled index', 
   it('runs hatchling with hatch-vcs and a metadata hook, with the wheels the index has', async () => {
     const env = await crawlEnv(server.url, 'postgres', 'embedded', { SDIST_EXTRACTION: 'sandbox' });
     try {
-      await crawl(env.app, { project: TOOLS });
+      await crawl(env.app, { project: REAL_BUILD_TOOLS });
       await crawl(env.app, { project: ['vcs-demo'] });
       const [demo] = await projectDependencies(env.app.db, 'vcs-demo');
       const byKey = new Map(demo!.extractions.map((e) => [e.pythonKey, e]));

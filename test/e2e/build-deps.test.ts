@@ -178,4 +178,31 @@ describe('build dependencies from the crawled index', () => {
     },
     600_000,
   );
+
+  it.skipIf(!hasNix())(
+    'names what the index lacks when a plugin is there but not its own dependency',
+    async () => {
+      const env = await crawlEnv(index.server.url, 'postgres', 'embedded', { SDIST_EXTRACTION: 'sandbox' });
+      try {
+        // the plugin's own dependency (reqfile-helper) is left out of the crawled index
+        await crawl(env.app, { project: ['reqfile-plugin'] });
+        await crawl(env.app, { project: ['uses-reqfile'] });
+        const [reqfile] = await projectDependencies(env.app.db, 'uses-reqfile');
+        expect(reqfile!.extractions.map((e) => e.pythonKey).sort()).toEqual([...PYTHON_KEYS].sort());
+        for (const e of reqfile!.extractions) {
+          // the plugin cannot load without it, whichever way the interpreter's setuptools says so
+          // (ModuleNotFoundError, or pkg_resources' DistributionNotFound): the lack is what is named
+          expect([e.method, e.status, e.failureCode], e.pythonKey).toEqual([
+            'setup.py',
+            'failed',
+            'missing-build-dependency',
+          ]);
+          expect(e.log, e.pythonKey).toMatch(/build dependency not in the crawled index: reqfile-helper/);
+        }
+      } finally {
+        await env.cleanup();
+      }
+    },
+    600_000,
+  );
 });

@@ -323,6 +323,9 @@ export async function createSdistExtractor(
           }
           const ran = runnable.length > 0 ? await sandbox(runnable, first) : {};
           const second = new Map<PythonKey, BuildResolution>();
+          // A rerun with only part of what was wanted (a plugin whose own dependency the index
+          // lacks): should it fail, the lack is what it names, not the plugin's failure to load.
+          const partial = new Map<PythonKey, BuildResolution>();
           const again = new Map<PythonKey, string>();
           for (const key of runnable) {
             const r = ran[key]!;
@@ -335,6 +338,7 @@ export async function createSdistExtractor(
                 if ('ok' in r && gained) {
                   // setup_requires the index has: run again with them (those it lacks stay out)
                   second.set(key, { wheels: plan.wheels, missing: [] });
+                  if (plan.missing.length > 0) partial.set(key, plan);
                 } else if ('error' in r && plan.missing.length === 0 && gained) {
                   second.set(key, plan);
                 } else if ('error' in r) {
@@ -351,7 +355,12 @@ export async function createSdistExtractor(
             const keys = [...second.keys()];
             const reran = await sandbox(keys, second);
             for (const key of keys) {
-              results[key] = sandboxResult(reran[key]!, second.get(key)!.wheels, found.buildRequires);
+              const r = reran[key]!;
+              const short = partial.get(key);
+              results[key] =
+                'error' in r && short
+                  ? missingResult(short, 'setup.py', `${r.error.log}; `)
+                  : sandboxResult(r, second.get(key)!.wheels, found.buildRequires);
             }
           }
         }
