@@ -11,7 +11,7 @@
 // with build isolation, its build requirements installed from the same wheels (`pip wheel
 // --no-deps --no-index --find-links`), by the host Python 3.11.7 — compared with our `311` result.
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { openDatabase, projectDependencies } from '@pypi-graph/db';
@@ -263,9 +263,12 @@ export async function runBuildDepsCases(python: string, tmp: string): Promise<Bu
           ours311 = { method: e311.method, failure: e311.failureCode ?? 'failed', log: e311.log ?? '' };
         else {
           const extras: Record<string, string[]> = {};
-          for (const r of e311.requirements)
-            if (r.kind === 'extra' && typeof r.extra === 'string')
-              (extras[r.extra] ??= []).push(...(r.requirement ? [r.requirement] : []));
+          for (const r of e311.requirements) {
+            if (r.kind !== 'extra' || typeof r.extra !== 'string') continue;
+            const list = extras[r.extra] ?? [];
+            if (r.requirement) list.push(r.requirement);
+            extras[r.extra] = list;
+          }
           const of = (kind: string) =>
             e311.requirements.filter((r) => r.kind === kind).map((r) => r.requirement);
           ours311 = {
