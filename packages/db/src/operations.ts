@@ -3,9 +3,9 @@
 // the record of scheduled refreshes.
 import { invariantError } from '@pypi-graph/core';
 import { pep503Name } from '@pypi-graph/pyspec';
-import { and, asc, desc, eq, gt, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import type { Db } from './connection';
-import { files, indexListing, pendingProjects, projects, refreshes } from './schema';
+import { extractions, files, indexListing, pendingProjects, projects, refreshes } from './schema';
 import { rowsOf } from './stats';
 
 export interface PendingProject {
@@ -165,21 +165,50 @@ export async function listFilesWithoutResult(
     )
     .limit(1);
   if (stale.length === 0) return none;
-  const other = await db
-    .select(columns)
-    .from(files)
-    .where(
-      and(
-        current,
-        isNotNull(files.resultVersion),
-        sql`${files.resultVersion} <> ${extractorVersion}`,
-        // A file with a result from this version too (written before the marker moved) is done.
-        sql`NOT EXISTS (SELECT 1 FROM extractions e WHERE e.file_id = ${files.id}
-              AND e.extractor_version = ${extractorVersion} AND e.status <> 'waiting')`,
-      ),
-    )
-    .orderBy(asc(files.id))
-    .limit(limit);
+  // Files whose result is from another version, in id order, less those that also have a result
+  // from this one (written before the marker moved), until the page is full. Two plain steps:
+  // asked as one query with NOT EXISTS, the planner merged the page with the whole extractions
+  // index (it has no leading extractor_version), or, probed per row, expected few rows and read
+  // every stale file before sorting — either way each page read the whole table, and the pages
+  // of a backfill after an extractor upgrade (every result stale) cost the square of it.
+  const other: FileWithoutResult[] = [];
+  for (let cursor = afterId; other.length < limit; ) {
+    const candidates = await db
+      .select(columns)
+      .from(files)
+      .where(
+        and(
+          eq(files.packagetype, packagetype),
+          eq(files.removed, false),
+          gt(files.id, cursor),
+          isNotNull(files.resultVersion),
+          sql`${files.resultVersion} <> ${extractorVersion}`,
+        ),
+      )
+      .orderBy(asc(files.id))
+      .limit(limit);
+    if (candidates.length === 0) break;
+    const done = new Set(
+      (
+        await db
+          .select({ fileId: extractions.fileId })
+          .from(extractions)
+          .where(
+            and(
+              inArray(
+                extractions.fileId,
+                candidates.map((c) => c.id),
+              ),
+              eq(extractions.extractorVersion, extractorVersion),
+              ne(extractions.status, 'waiting'),
+            ),
+          )
+      ).map((r) => r.fileId),
+    );
+    other.push(...candidates.filter((c) => !done.has(c.id)));
+    cursor = candidates[candidates.length - 1]!.id;
+    if (candidates.length < limit) break;
+  }
   return [...none, ...other].sort((a, b) => a.id - b.id).slice(0, limit);
 }
 
@@ -216,11 +245,21 @@ export async function countFilesWithoutResult(
   packagetype: string,
   extractorVersion: string,
 ): Promise<{ count: number; minId: number | undefined }> {
+  // From the marker (files.result_version, migration 0011), as listFilesWithoutResult: the files
+  // with no result at all from the partial index of them, and those whose result is from another
+  // version from files_result_version_idx (`<` or `>`, which an index can seek; `<>` it cannot),
+  // each probed for a result of this version written before the marker moved. Nothing here reads
+  // the files that are done: at PyPI's size that is nearly all of them.
   const [row] = rowsOf<{ n: string | number; min_id: string | number | null }>(
-    await db.execute(sql`SELECT count(*) AS n, min(t.id) AS min_id FROM files t
-      WHERE t.packagetype = ${packagetype} AND NOT t.removed
-        AND NOT EXISTS (SELECT 1 FROM extractions e WHERE e.file_id = t.id
-                        AND e.extractor_version = ${extractorVersion} AND e.status <> 'waiting')`),
+    await db.execute(sql`SELECT sum(n) AS n, min(min_id) AS min_id FROM (
+        SELECT count(*) AS n, min(t.id) AS min_id FROM files t
+          WHERE t.packagetype = ${packagetype} AND NOT t.removed AND t.result_version IS NULL
+        UNION ALL
+        SELECT count(*), min(t.id) FROM files t
+          WHERE t.packagetype = ${packagetype} AND NOT t.removed AND t.result_version IS NOT NULL
+            AND (t.result_version < ${extractorVersion} OR t.result_version > ${extractorVersion})
+            AND (SELECT 1 FROM extractions e WHERE e.file_id = t.id AND e.extractor_version = ${extractorVersion}
+                   AND e.status <> 'waiting' LIMIT 1) IS NULL) c`),
   );
   const minId = row?.min_id === null || row?.min_id === undefined ? undefined : Number(row.min_id);
   return { count: Number(row?.n ?? 0), minId };

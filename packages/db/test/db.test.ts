@@ -13,6 +13,7 @@ import {
   bucketTokens,
   bulkLoad,
   clearPendingProject,
+  countFilesWithoutResult,
   countPendingProjects,
   crawlSummary,
   type Database,
@@ -569,6 +570,16 @@ describe.each(backends)('db on %s', (_kind, open) => {
     await save('mk-4.tar.gz', '6', 'ok'); // a result of an older version only
     await save('mk-5.tar.gz', '7', 'waiting'); // waiting for a sandbox is no result
     expect(await list('7')).toEqual(['mk-1.tar.gz', 'mk-4.tar.gz', 'mk-5.tar.gz']);
+    // The count (QUEUE_WINDOW's reconcile) reads the same marker: it agrees with the whole list.
+    const counted = async (version: string) => {
+      const all = await listFilesWithoutResult(db, 'sdist', version, 0, 1_000_000);
+      expect(await countFilesWithoutResult(db, 'sdist', version)).toEqual({
+        count: all.length,
+        minId: all[0]?.id,
+      });
+      return all.filter((f) => f.filename.startsWith('mk-')).length;
+    };
+    expect(await counted('7')).toBe(3);
     // Pages: after an id, at most `limit`, in id order across both kinds (none, older version).
     expect(await list('7', idOf('mk-1.tar.gz') - 1, 2)).toEqual(['mk-1.tar.gz', 'mk-4.tar.gz']);
     expect(await list('7', idOf('mk-4.tar.gz'), 2)).toEqual(['mk-5.tar.gz']);
@@ -581,6 +592,8 @@ describe.each(backends)('db on %s', (_kind, open) => {
     await save('mk-2.tar.gz', '6', 'ok');
     expect(await list('7')).toEqual([]);
     expect(await list('6')).toEqual(['mk-1.tar.gz', 'mk-3.tar.gz', 'mk-5.tar.gz']);
+    expect(await counted('7')).toBe(0);
+    expect(await counted('6')).toBe(3);
     // Wheels are another type; removed files are not listed.
     expect((await listFilesWithoutResult(db, 'bdist_wheel', '7', 0, 10)).map((f) => f.filename)).toContain(
       'mk-1-py3-none-any.whl',
