@@ -3,6 +3,8 @@
 // yanked and removed files, changelog rows, and the wheel and sdist extraction results with
 // requirement counts shaped like PyPI's. Every project is a pure function of (seed, index, day),
 // so the bulk load, a day of changes and any check can regenerate exactly the same rows.
+
+import { SDIST_EXTRACTOR_VERSION, WHEEL_EXTRACTOR_VERSION } from '@pypi-graph/pipeline';
 import { bucketOf, machNixName, pep503Name } from '@pypi-graph/pyspec';
 
 /** PyPI in 2025: projects per 10 million files (issue 9). */
@@ -13,8 +15,13 @@ const T_FIRST = Date.UTC(2005, 0, 1) / 1000;
 const DAY = 86_400;
 /** serial = (second since T_FIRST) × SERIAL_STRIDE + project index: time-ordered and unique. */
 const SERIAL_STRIDE = 1 << 21;
-export const WHEEL_EXTRACTOR = '1';
-export const SDIST_EXTRACTOR = '1';
+/**
+ * The extractor versions of the results written: the current ones, as a crawl by this code would
+ * leave them (with older ones, every result is stale, as right after an extractor upgrade, and
+ * reconcile and `recrawl --failed` measure that instead).
+ */
+export const WHEEL_EXTRACTOR = WHEEL_EXTRACTOR_VERSION;
+export const SDIST_EXTRACTOR = SDIST_EXTRACTOR_VERSION;
 export const SDIST_KEYS = ['27', '36', '37', '38', '39', '310', '311', '312', '313'] as const;
 
 // --- deterministic randomness -------------------------------------------------------------------
