@@ -16,6 +16,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { openDatabase, projectDependencies } from '@pypi-graph/db';
 import type { SetupPyDependencies } from '@pypi-graph/extractor';
+import { PYTHON_KEYS, type PythonKey } from '@pypi-graph/model';
 import { startPypiServer } from '@pypi-graph/pypi-server';
 import { copyLocalWheels, REAL_BUILD_TOOLS } from '@pypi-graph/test-support';
 import { childEnv, progress, REPO_ROOT, tsxArgs } from './common';
@@ -286,6 +287,7 @@ export async function runBuildDepsCases(python: string, tmp: string): Promise<Bu
         }
         const others = [...byKey.entries()]
           .filter(([k]) => k !== '311' && k !== 'any')
+          .sort(([a], [b]) => PYTHON_KEYS.indexOf(a as PythonKey) - PYTHON_KEYS.indexOf(b as PythonKey))
           .map(([k, e]) => `${k}: ${e.status === 'ok' ? `${e.method} ok` : (e.failureCode ?? 'failed')}`)
           .join('; ');
         rows.push({ fixture: name, truth, ours311, others });
@@ -328,8 +330,13 @@ async function pipWheel(
     );
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    const last = (e.stderr ?? e.message).trim().split('\n').filter(Boolean);
-    return { error: last.slice(-3).join(' / ').slice(0, 400) };
+    const lines = (e.stderr ?? e.message)
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
+    // pip's own verdict (what it could not find), else the end of its output
+    const said = lines.filter((l) => /^ERROR:|No matching distribution|Could not find a version/.test(l));
+    return { error: (said.length > 0 ? said : lines.slice(-3)).join(' / ').slice(0, 400) };
   }
   const wheel = (await readdir(out)).find((f) => f.endsWith('.whl'));
   if (!wheel) return { error: 'pip wrote no wheel' };
