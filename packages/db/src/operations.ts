@@ -3,7 +3,7 @@
 // the record of scheduled refreshes.
 import { invariantError } from '@pypi-graph/core';
 import { pep503Name } from '@pypi-graph/pyspec';
-import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, ne, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, ne, sql } from 'drizzle-orm';
 import type { Db } from './connection';
 import { extractions, files, indexListing, pendingProjects, projects, refreshes } from './schema';
 import { rowsOf } from './stats';
@@ -152,18 +152,17 @@ export async function listFilesWithoutResult(
     .where(and(current, isNull(files.resultVersion)))
     .orderBy(asc(files.id))
     .limit(limit);
-  const stale = await db
-    .select({ one: sql<number>`1` })
-    .from(files)
-    .where(
-      and(
-        eq(files.packagetype, packagetype),
-        eq(files.removed, false),
-        isNotNull(files.resultVersion),
-        or(lt(files.resultVersion, extractorVersion), gt(files.resultVersion, extractorVersion)),
-      ),
-    )
-    .limit(1);
+  // Two range seeks of files_result_version_idx, `<` and `>`: written as one `<>` or `OR`, the
+  // index is read for the package type alone and every entry filtered (288 ms at one million
+  // files, for nothing, on every page of a backfill).
+  const stale = rowsOf<{ one: number }>(
+    await db.execute(sql`SELECT 1 AS one FROM files WHERE packagetype = ${packagetype} AND NOT removed
+          AND result_version IS NOT NULL AND result_version < ${extractorVersion}
+        UNION ALL
+        SELECT 1 FROM files WHERE packagetype = ${packagetype} AND NOT removed
+          AND result_version IS NOT NULL AND result_version > ${extractorVersion}
+        LIMIT 1`),
+  );
   if (stale.length === 0) return none;
   // Files whose result is from another version, in id order, less those that also have a result
   // from this one (written before the marker moved), until the page is full. Two plain steps:
@@ -212,6 +211,12 @@ export async function listFilesWithoutResult(
   return [...none, ...other].sort((a, b) => a.id - b.id).slice(0, limit);
 }
 
+/** `t` (a file) has no result of this extractor version: probed per file by the extractions index. */
+function noResultOf(extractorVersion: string) {
+  return sql`(SELECT 1 FROM extractions e WHERE e.file_id = t.id AND e.extractor_version = ${extractorVersion}
+                AND e.status <> 'waiting' LIMIT 1) IS NULL`;
+}
+
 /** Of these file ids, the current files of one package type with no result from this version. */
 export async function filesWithoutResultByIds(
   db: Db,
@@ -247,9 +252,10 @@ export async function countFilesWithoutResult(
 ): Promise<{ count: number; minId: number | undefined }> {
   // From the marker (files.result_version, migration 0011), as listFilesWithoutResult: the files
   // with no result at all from the partial index of them, and those whose result is from another
-  // version from files_result_version_idx (`<` or `>`, which an index can seek; `<>` it cannot),
-  // each probed for a result of this version written before the marker moved. Nothing here reads
-  // the files that are done: at PyPI's size that is nearly all of them.
+  // version from files_result_version_idx (`<` and `>` apart: two range seeks; `<>` or an OR of
+  // them reads the package type's whole index), each probed for a result of this version
+  // written before the marker moved. Nothing here reads the files that are done: at PyPI's size
+  // that is nearly all of them.
   const [row] = rowsOf<{ n: string | number; min_id: string | number | null }>(
     await db.execute(sql`SELECT sum(n) AS n, min(min_id) AS min_id FROM (
         SELECT count(*) AS n, min(t.id) AS min_id FROM files t
@@ -257,9 +263,11 @@ export async function countFilesWithoutResult(
         UNION ALL
         SELECT count(*), min(t.id) FROM files t
           WHERE t.packagetype = ${packagetype} AND NOT t.removed AND t.result_version IS NOT NULL
-            AND (t.result_version < ${extractorVersion} OR t.result_version > ${extractorVersion})
-            AND (SELECT 1 FROM extractions e WHERE e.file_id = t.id AND e.extractor_version = ${extractorVersion}
-                   AND e.status <> 'waiting' LIMIT 1) IS NULL) c`),
+            AND t.result_version < ${extractorVersion} AND ${noResultOf(extractorVersion)}
+        UNION ALL
+        SELECT count(*), min(t.id) FROM files t
+          WHERE t.packagetype = ${packagetype} AND NOT t.removed AND t.result_version IS NOT NULL
+            AND t.result_version > ${extractorVersion} AND ${noResultOf(extractorVersion)}) c`),
   );
   const minId = row?.min_id === null || row?.min_id === undefined ? undefined : Number(row.min_id);
   return { count: Number(row?.n ?? 0), minId };
