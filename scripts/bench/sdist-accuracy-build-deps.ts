@@ -18,8 +18,8 @@ import { openDatabase, projectDependencies } from '@pypi-graph/db';
 import type { SetupPyDependencies } from '@pypi-graph/extractor';
 import { PYTHON_KEYS, type PythonKey } from '@pypi-graph/model';
 import { startPypiServer } from '@pypi-graph/pypi-server';
-import { copyLocalWheels, REAL_BUILD_TOOLS } from '@pypi-graph/test-support';
 import { childEnv, progress, REPO_ROOT, tsxArgs } from './common';
+import { copyLocalWheels, REAL_BUILD_TOOLS } from './local-index';
 
 const execFileP = promisify(execFile);
 

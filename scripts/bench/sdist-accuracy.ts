@@ -34,7 +34,6 @@ import {
   parseSpecifierSet,
   pep503Name,
 } from '@pypi-graph/pyspec';
-import { LOCAL_SIMPLE } from '@pypi-graph/test-support';
 import {
   gitRevision,
   loadAverage,
@@ -45,6 +44,7 @@ import {
   textTable,
   writeDocSection,
 } from './common';
+import { LOCAL_SIMPLE } from './local-index';
 import { BUILD_DEPS_EXERCISES, type BuildDepsRow, runBuildDepsCases } from './sdist-accuracy-build-deps';
 
 const execFileP = promisify(execFile);

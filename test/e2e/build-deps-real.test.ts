@@ -15,8 +15,9 @@ import path from 'node:path';
 import { crawl } from '@pypi-graph/cli';
 import { projectDependencies } from '@pypi-graph/db';
 import { type PypiServer, startPypiServer } from '@pypi-graph/pypi-server';
-import { copyLocalWheels, crawlEnv, LOCAL_SIMPLE, REAL_BUILD_TOOLS } from '@pypi-graph/test-support';
+import { crawlEnv } from '@pypi-graph/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyLocalWheels, LOCAL_SIMPLE, REAL_BUILD_TOOLS } from '../../scripts/bench/local-index';
 
 const ENABLED = process.env.PYPI_GRAPH_REAL_WHEELS === '1' && existsSync(LOCAL_SIMPLE);
 if (!ENABLED)

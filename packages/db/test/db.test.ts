@@ -999,7 +999,9 @@ describe("recrawl --failed's estimate of the failures it keeps (migration 0015)"
       // off (here 1 row; at 10 million files 796,000 for 92,751).
       await client.query('DROP STATISTICS extractions_failure_stats');
       const without = (await estimate()) / actual;
-      expect(without < 1 / 3 || without > 3, `estimate ÷ actual without the statistics: ${without}`).toBe(true);
+      expect(without < 1 / 3 || without > 3, `estimate ÷ actual without the statistics: ${without}`).toBe(
+        true,
+      );
     } finally {
       await client.end();
       await database.close();

@@ -20,7 +20,6 @@ export {
 } from './doc-commands';
 export { NO_NAMESPACES_PY, REACHED_PRELOAD } from './files';
 export { type FixtureIndex, serveFixtures } from './fixture-index';
-export { copyLocalWheels, LOCAL_SIMPLE, REAL_BUILD_TOOLS } from './local-index';
 export {
   checkSnapshotRequirements,
   type MachNixVerdict,

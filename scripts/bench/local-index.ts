@@ -1,6 +1,8 @@
 import { copyFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
 
+// Shared by `pnpm bench sdist-accuracy` and the opt-in test test/e2e/build-deps-real.test.ts.
+
 /**
  * The local package index this machine's pip configuration names (`pip config list`): real PyPI
  * wheels, build backends among them. Opt-in tests and benchmarks copy from it at run time;
