@@ -183,11 +183,14 @@ export function sdistsWithoutDependencies(
 
 /**
  * A file (of `files`) that has no result at all from this extractor version. Waiting for a
- * sandbox is not a result: such a file is work still to do.
+ * sandbox is not a result: such a file is work still to do. Written as a probe of each file (a
+ * subquery with LIMIT is never turned into an anti-join): as NOT EXISTS the planner may merge
+ * the files with the whole extractions index, which has no leading extractor_version, and read
+ * all of it (at PyPI's size, after an extractor upgrade, on every page of reconcile).
  */
 export function hasNoResult(extractorVersion: string) {
-  return sql`NOT EXISTS (SELECT 1 FROM extractions e WHERE e.file_id = ${files.id}
-              AND e.extractor_version = ${extractorVersion} AND e.status <> 'waiting')`;
+  return sql`(SELECT 1 FROM extractions e WHERE e.file_id = ${files.id}
+              AND e.extractor_version = ${extractorVersion} AND e.status <> 'waiting' LIMIT 1) IS NULL`;
 }
 
 /** Whether the file's last job ended waiting for a sandbox (its setup.py has to run). */

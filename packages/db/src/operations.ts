@@ -3,9 +3,10 @@
 // the record of scheduled refreshes.
 import { invariantError } from '@pypi-graph/core';
 import { pep503Name } from '@pypi-graph/pyspec';
-import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, ne, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { Db } from './connection';
-import { extractions, files, indexListing, pendingProjects, projects, refreshes } from './schema';
+import { hasNoResult } from './extractions';
+import { files, indexListing, pendingProjects, projects, refreshes } from './schema';
 import { rowsOf } from './stats';
 
 export interface PendingProject {
@@ -165,15 +166,15 @@ export async function listFilesWithoutResult(
   );
   if (stale.length === 0) return none;
   // Files whose result is from another version, in id order, less those that also have a result
-  // from this one (written before the marker moved), until the page is full. Two plain steps:
-  // asked as one query with NOT EXISTS, the planner merged the page with the whole extractions
-  // index (it has no leading extractor_version), or, probed per row, expected few rows and read
-  // every stale file before sorting — either way each page read the whole table, and the pages
-  // of a backfill after an extractor upgrade (every result stale) cost the square of it.
+  // from this one (written before the marker moved: filesWithoutResultByIds), until the page is
+  // full. Two plain steps: asked as one query, the planner expected few rows and read every stale
+  // file before sorting (or, with NOT EXISTS, merged the page with the whole extractions index) —
+  // each page read the whole table, and the pages of a backfill after an extractor upgrade
+  // (every result stale) cost the square of it.
   const other: FileWithoutResult[] = [];
   for (let cursor = afterId; other.length < limit; ) {
     const candidates = await db
-      .select(columns)
+      .select({ id: files.id })
       .from(files)
       .where(
         and(
@@ -187,34 +188,18 @@ export async function listFilesWithoutResult(
       .orderBy(asc(files.id))
       .limit(limit);
     if (candidates.length === 0) break;
-    const done = new Set(
-      (
-        await db
-          .select({ fileId: extractions.fileId })
-          .from(extractions)
-          .where(
-            and(
-              inArray(
-                extractions.fileId,
-                candidates.map((c) => c.id),
-              ),
-              eq(extractions.extractorVersion, extractorVersion),
-              ne(extractions.status, 'waiting'),
-            ),
-          )
-      ).map((r) => r.fileId),
+    other.push(
+      ...(await filesWithoutResultByIds(
+        db,
+        packagetype,
+        extractorVersion,
+        candidates.map((c) => c.id),
+      )),
     );
-    other.push(...candidates.filter((c) => !done.has(c.id)));
     cursor = candidates[candidates.length - 1]!.id;
     if (candidates.length < limit) break;
   }
   return [...none, ...other].sort((a, b) => a.id - b.id).slice(0, limit);
-}
-
-/** `t` (a file) has no result of this extractor version: probed per file by the extractions index. */
-function noResultOf(extractorVersion: string) {
-  return sql`(SELECT 1 FROM extractions e WHERE e.file_id = t.id AND e.extractor_version = ${extractorVersion}
-                AND e.status <> 'waiting' LIMIT 1) IS NULL`;
 }
 
 /** Of these file ids, the current files of one package type with no result from this version. */
@@ -234,8 +219,7 @@ export async function filesWithoutResultByIds(
     .from(files)
     .where(
       sql`${files.id} IN (${list}) AND ${files.packagetype} = ${packagetype} AND NOT ${files.removed}
-        AND NOT EXISTS (SELECT 1 FROM extractions e WHERE e.file_id = ${files.id}
-                        AND e.extractor_version = ${extractorVersion} AND e.status <> 'waiting')`,
+        AND ${hasNoResult(extractorVersion)}`,
     )
     .orderBy(asc(files.id));
 }
@@ -258,16 +242,16 @@ export async function countFilesWithoutResult(
   // that is nearly all of them.
   const [row] = rowsOf<{ n: string | number; min_id: string | number | null }>(
     await db.execute(sql`SELECT sum(n) AS n, min(min_id) AS min_id FROM (
-        SELECT count(*) AS n, min(t.id) AS min_id FROM files t
-          WHERE t.packagetype = ${packagetype} AND NOT t.removed AND t.result_version IS NULL
+        SELECT count(*) AS n, min(id) AS min_id FROM files
+          WHERE packagetype = ${packagetype} AND NOT removed AND result_version IS NULL
         UNION ALL
-        SELECT count(*), min(t.id) FROM files t
-          WHERE t.packagetype = ${packagetype} AND NOT t.removed AND t.result_version IS NOT NULL
-            AND t.result_version < ${extractorVersion} AND ${noResultOf(extractorVersion)}
+        SELECT count(*), min(id) FROM files
+          WHERE packagetype = ${packagetype} AND NOT removed AND result_version IS NOT NULL
+            AND result_version < ${extractorVersion} AND ${hasNoResult(extractorVersion)}
         UNION ALL
-        SELECT count(*), min(t.id) FROM files t
-          WHERE t.packagetype = ${packagetype} AND NOT t.removed AND t.result_version IS NOT NULL
-            AND t.result_version > ${extractorVersion} AND ${noResultOf(extractorVersion)}) c`),
+        SELECT count(*), min(id) FROM files
+          WHERE packagetype = ${packagetype} AND NOT removed AND result_version IS NOT NULL
+            AND result_version > ${extractorVersion} AND ${hasNoResult(extractorVersion)}) c`),
   );
   const minId = row?.min_id === null || row?.min_id === undefined ? undefined : Number(row.min_id);
   return { count: Number(row?.n ?? 0), minId };

@@ -323,9 +323,6 @@ export async function createSdistExtractor(
           }
           const ran = runnable.length > 0 ? await sandbox(runnable, first) : {};
           const second = new Map<PythonKey, BuildResolution>();
-          // A rerun with only part of what was wanted (a plugin whose own dependency the index
-          // lacks): should it fail, the lack is what it names, not the plugin's failure to load.
-          const partial = new Map<PythonKey, BuildResolution>();
           const again = new Map<PythonKey, string>();
           for (const key of runnable) {
             const r = ran[key]!;
@@ -336,9 +333,9 @@ export async function createSdistExtractor(
                 const plan = await resolver([...found.buildRequires, ...wanted], PYTHON_FULL_VERSIONS[key]);
                 const gained = plan.wheels.length > used.length;
                 if ('ok' in r && gained) {
-                  // setup_requires the index has: run again with them (those it lacks stay out)
-                  second.set(key, { wheels: plan.wheels, missing: [] });
-                  if (plan.missing.length > 0) partial.set(key, plan);
+                  // setup_requires the index has: run again with them (those it lacks stay out,
+                  // and are named should the run fail without them)
+                  second.set(key, plan);
                 } else if ('error' in r && plan.missing.length === 0 && gained) {
                   second.set(key, plan);
                 } else if ('error' in r) {
@@ -356,11 +353,13 @@ export async function createSdistExtractor(
             const reran = await sandbox(keys, second);
             for (const key of keys) {
               const r = reran[key]!;
-              const short = partial.get(key);
+              const plan = second.get(key)!;
+              // A rerun with only part of what was wanted (a plugin whose own dependency the
+              // index lacks) that fails names the lack, not the plugin's failure to load.
               results[key] =
-                'error' in r && short
-                  ? missingResult(short, 'setup.py', `${r.error.log}; `)
-                  : sandboxResult(r, second.get(key)!.wheels, found.buildRequires);
+                'error' in r && plan.missing.length > 0
+                  ? missingResult(plan, 'setup.py', `${r.error.log}; `)
+                  : sandboxResult(r, plan.wheels, found.buildRequires);
             }
           }
         }
