@@ -36,6 +36,13 @@ export function faultError(faultCode: number, faultString: string, method: strin
   return httpError('xmlrpc-fault', `XML-RPC ${method} fault ${faultCode}: ${faultString}`, { details });
 }
 
+/** An answer that is not well-formed XML-RPC is `response-invalid`; other errors pass unchanged. */
+function asInvalid(err: unknown, url: string, method: string): unknown {
+  return err instanceof XmlRpcSyntaxError
+    ? invalidResponse(url, `XML-RPC ${method}: ${err.message}`, err)
+    : err;
+}
+
 /** Calls XML-RPC methods on the index's `/pypi` endpoint. */
 export class XmlRpcClient {
   readonly #http: HttpClient;
@@ -68,10 +75,7 @@ export class XmlRpcClient {
       try {
         parsed = parseMethodResponse(text);
       } catch (err) {
-        if (err instanceof XmlRpcSyntaxError) {
-          throw invalidResponse(res.url.href, `XML-RPC ${method}: ${err.message}`, err);
-        }
-        throw err;
+        throw asInvalid(err, res.url.href, method);
       }
       if (parsed.kind === 'fault') throw faultError(parsed.faultCode, parsed.faultString, method);
       return parsed.value;
@@ -101,17 +105,8 @@ export class XmlRpcClient {
     return items.sort((a, b) => a.serial - b.serial);
   }
 
-  /** Every project with the serial of its last change; malformed entries are dropped and counted. */
-  async listPackagesWithSerial(options: CallOptions = {}): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
-    await this.eachPackageWithSerial(async (batch) => {
-      for (const [name, serial] of batch) out.set(name, serial);
-    }, options);
-    return out;
-  }
-
   /**
-   * `list_packages_with_serial` read as it arrives (StructMemberReader): `onBatch` gets the
+   * Every project with the serial of its last change: `list_packages_with_serial` read as it arrives (StructMemberReader): `onBatch` gets the
    * valid [name, serial] entries `batchSize` at a time, so neither the body (some 50 MB at PyPI's
    * size) nor the listing is held whole. Malformed entries are dropped and counted. Returns how
    * many entries were delivered. A retried request delivers its entries again from the start:
@@ -154,10 +149,7 @@ export class XmlRpcClient {
           await take(end.value);
         }
       } catch (err) {
-        if (err instanceof XmlRpcSyntaxError) {
-          throw invalidResponse(res.url.href, `XML-RPC ${method}: ${err.message}`, err);
-        }
-        throw err;
+        throw asInvalid(err, res.url.href, method);
       }
       if (batch.length > 0) await onBatch(batch);
       delivered += batch.length;

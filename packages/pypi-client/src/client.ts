@@ -65,10 +65,9 @@ export interface PypiClient {
   changelogSinceSerial(serial: number, options?: CallOptions): Promise<ChangelogRow[]>;
   /** The serial just before `time` (a Date, or Unix seconds), by binary search over the changelog. */
   changelogSerialAt(time: Date | number, options?: SerialAtOptions): Promise<SerialAt>;
-  /** `list_packages_with_serial`: every project name → its last serial. */
-  listPackagesWithSerial(options?: CallOptions): Promise<Map<string, number>>;
   /**
-   * The same listing read as it arrives, `batchSize` (1000) entries at a time, never held whole;
+   * `list_packages_with_serial`: every project name with its last serial, read as it arrives,
+   * `batchSize` (1000) entries at a time, never held whole; malformed entries dropped and counted;
    * a retried request delivers from the start again. Returns how many entries were delivered.
    */
   eachPackageWithSerial(
@@ -118,7 +117,6 @@ export function createPypiClient(config: PypiClientConfig, options: PypiClientOp
     changelogLastSerial: (o) => xmlrpc.changelogLastSerial(o),
     changelogSinceSerial: (serial, o) => xmlrpc.changelogSinceSerial(serial, o),
     changelogSerialAt: (time, o) => xmlrpc.changelogSerialAt(time, o),
-    listPackagesWithSerial: (o) => xmlrpc.listPackagesWithSerial(o),
     eachPackageWithSerial: (onBatch, o) => xmlrpc.eachPackageWithSerial(onBatch, o),
     getSimpleProject: (name, o) => index.getSimpleProject(name, o),
     getProjectJson: (name, o) => index.getProjectJson(name, o),

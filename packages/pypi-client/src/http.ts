@@ -158,6 +158,14 @@ export class HttpResponse {
     if (c.expectedBytes !== undefined && this.#received < c.expectedBytes) throw truncatedError(c);
   }
 
+  /** Whether the body is gzip; any Content-Encoding but gzip and identity is refused. */
+  #gzipped(): boolean {
+    const encoding = (this.header('content-encoding') ?? 'identity').trim().toLowerCase();
+    if (encoding === 'gzip' || encoding === 'x-gzip') return true;
+    if (encoding === 'identity' || encoding === '') return false;
+    throw invalidResponse(this.url.href, `unsupported Content-Encoding ${encoding}`);
+  }
+
   /**
    * The whole body, at most `maxBytes` after decoding; stops reading as soon as the cap is
    * passed (or at once when Content-Length says it will be), so a huge answer is never buffered.
@@ -175,11 +183,7 @@ export class HttpResponse {
       parts.push(chunk);
     }
     const raw = Buffer.concat(parts, size);
-    const encoding = (this.header('content-encoding') ?? 'identity').trim().toLowerCase();
-    if (encoding === 'identity' || encoding === '') return raw;
-    if (encoding !== 'gzip' && encoding !== 'x-gzip') {
-      throw invalidResponse(this.url.href, `unsupported Content-Encoding ${encoding}`);
-    }
+    if (!this.#gzipped()) return raw;
     try {
       // maxOutputLength bounds the decoded size too: a small gzip bomb cannot blow the cap.
       return await gunzipAsync(raw, { maxOutputLength: maxBytes });
@@ -196,11 +200,7 @@ export class HttpResponse {
    * answer read as it arrives (`list_packages_with_serial`), never held whole.
    */
   async *decodedChunks(maxBytes: number): AsyncGenerator<Buffer, void, undefined> {
-    const encoding = (this.header('content-encoding') ?? 'identity').trim().toLowerCase();
-    const gzipped = encoding === 'gzip' || encoding === 'x-gzip';
-    if (!gzipped && encoding !== 'identity' && encoding !== '') {
-      throw invalidResponse(this.url.href, `unsupported Content-Encoding ${encoding}`);
-    }
+    const gzipped = this.#gzipped();
     let size = 0;
     const counted = (buf: Buffer): Buffer => {
       size += buf.length;
