@@ -7,10 +7,29 @@
  * same file the same way, and a change in one project only changes the piece it falls in: a new
  * piece starts before an entry whose key hashes to 0 modulo {@link CUT_EVERY} (about one key in
  * that many), and a piece longer than {@link MAX_PIECE} bytes is split every MAX_PIECE bytes.
+ *
+ * An incremental snapshot copies most entries from the previous bucket file. A piece whose bytes
+ * are all copied, in one run, from where a piece of the previous file was is that piece: its
+ * compressed bytes, CRC and sha256 are taken from the previous tarball's record without hashing
+ * or compressing the bytes again (the previous file was checked against its recorded size and
+ * CRC-32 when it was read, publish.ts). Any other piece is hashed and, when its bytes are not a
+ * previous piece's, compressed.
  */
 import { createHash } from 'node:crypto';
 import { type FileHandle, open } from 'node:fs/promises';
+import { crc32 } from 'node:zlib';
+import { crc32Combine } from './crc32';
 import type { Piece, PieceCompressor } from './gzip-pieces';
+
+/** The previous snapshot's version of a bucket file: its bytes and its tarball pieces. */
+export interface PreviousBucketFile {
+  bytes: Buffer;
+  /** Its pieces by offset in the file (a piece starts there and has `length` bytes). */
+  byOffset: ReadonlyMap<number, Piece>;
+}
+
+/** Pieces of the previous tarball by the sha256 of their uncompressed bytes. */
+export type PiecesBySha256 = ReadonlyMap<string, Piece>;
 
 /** About one key in this many starts a new piece (~50 KB pieces at PyPI's size). */
 export const CUT_EVERY = 48;
@@ -31,42 +50,90 @@ function cutsBefore(key: string): boolean {
 
 export class BucketWriter {
   private readonly hash = createHash('sha256');
+  /** CRC-32 of the file so far, combined from its pieces' CRCs. */
+  private crc = 0;
   private position = 0;
   private piece: Buffer[] = [];
   private pieceBytes = 0;
+  /**
+   * Where the current piece's bytes are in the previous file when every byte so far was copied
+   * from it in one run (-1: not so, or no bytes yet), and where its next byte would be there.
+   */
+  private from = -1;
+  private fromNext = -1;
   private entries = 0;
   readonly pieces: Promise<Piece>[] = [];
 
   private constructor(
     private readonly handle: FileHandle,
     private readonly compressor: PieceCompressor,
-    private readonly reuse: ReadonlyMap<string, Piece> | undefined,
+    private readonly reuse: PiecesBySha256 | undefined,
+    private readonly previous: PreviousBucketFile | undefined,
   ) {}
 
+  /**
+   * `reuse`: the previous tarball's pieces of this file by content; `previous`: the previous
+   * file, whose entries {@link entry} may be told come from it.
+   */
   static async create(
     path: string,
     compressor: PieceCompressor,
-    reuse: ReadonlyMap<string, Piece> | undefined,
+    reuse: PiecesBySha256 | undefined,
+    previous?: PreviousBucketFile,
   ): Promise<BucketWriter> {
-    return new BucketWriter(await open(path, 'wx', 0o644), compressor, reuse);
+    return new BucketWriter(await open(path, 'wx', 0o644), compressor, reuse, previous);
   }
 
-  /** Appends the entry `"key": value` (its bytes); returns its offset in the file. */
-  async entry(key: string, text: Buffer): Promise<number> {
+  /**
+   * Appends the entry `"key": value` (its bytes); returns its offset in the file. `from`: the
+   * offset of these bytes in the previous file, when they were copied from there.
+   */
+  async entry(key: string, text: Buffer, from?: number): Promise<number> {
     if (this.pieceBytes > 0 && cutsBefore(key)) await this.closePiece();
     const sep = this.entries === 0 ? FIRST : NEXT;
     this.entries++;
-    this.piece.push(sep, text);
-    this.pieceBytes += sep.length + text.length;
-    const offset = this.position + sep.length;
-    this.position += sep.length + text.length;
+    this.append(sep, from === undefined ? -1 : from - sep.length);
+    this.append(text, from ?? -1, true);
+    const offset = this.position - text.length;
     return offset;
   }
 
+  /**
+   * Adds bytes to the piece, following whether the piece is still one run of the previous file:
+   * `from` is where these bytes are there (-1: they are not). Entries must be views of the
+   * previous file's buffer at `from` (checked by identity, not by content); separators and the
+   * end are compared byte for byte.
+   */
+  private append(bytes: Buffer, from: number, view = false): void {
+    const prev = this.previous?.bytes;
+    const same =
+      prev !== undefined &&
+      from >= 0 &&
+      from + bytes.length <= prev.length &&
+      (view
+        ? bytes.buffer === prev.buffer && bytes.byteOffset === prev.byteOffset + from
+        : prev.compare(bytes, 0, bytes.length, from, from + bytes.length) === 0);
+    const continues = this.pieceBytes === 0 || (this.from >= 0 && this.fromNext === from);
+    if (same && continues) {
+      if (this.pieceBytes === 0) this.from = from;
+      this.fromNext = from + bytes.length;
+    } else {
+      this.from = -1;
+    }
+    this.piece.push(bytes);
+    this.pieceBytes += bytes.length;
+    this.position += bytes.length;
+  }
+
   private async closePiece(): Promise<void> {
-    const data = Buffer.concat(this.piece, this.pieceBytes);
+    const from = this.pieceBytes > 0 ? this.from : -1;
+    const data =
+      from >= 0 && this.previous
+        ? this.previous.bytes.subarray(from, from + this.pieceBytes)
+        : Buffer.concat(this.piece, this.pieceBytes);
     this.piece = [];
     this.pieceBytes = 0;
+    this.from = -1;
     this.hash.update(data);
     // Written a megabyte at a time: one write per ~50 KB piece cost seconds at PyPI's size.
     this.unwritten.push(data);
@@ -74,9 +141,18 @@ export class BucketWriter {
     if (this.unwrittenBytes >= 1 << 20) await this.flush();
     for (let off = 0; off < data.length; off += MAX_PIECE) {
       const part = data.subarray(off, Math.min(data.length, off + MAX_PIECE));
+      const known = from >= 0 ? this.previous?.byOffset.get(from + off) : undefined;
+      if (known && known.length === part.length) {
+        // The previous file's piece at the same bytes: neither hashed nor compressed again.
+        this.crc = crc32Combine(this.crc, known.crc, part.length);
+        this.pieces.push(Promise.resolve(this.compressor.reused(known)));
+        continue;
+      }
+      const crc = crc32(part);
+      this.crc = crc32Combine(this.crc, crc, part.length);
       // Started now, awaited at the end: compression runs while the next entries are rendered.
       await this.compressor.ready();
-      const p = this.compressor.add(part, this.reuse);
+      const p = this.compressor.add(part, this.reuse, crc);
       p.catch(() => {});
       this.pieces.push(p);
     }
@@ -95,19 +171,18 @@ export class BucketWriter {
     this.written += data.length;
   }
 
-  /** Ends the file; returns its sha256, size and pieces (complete once the compressor drained). */
-  async finish(): Promise<{ sha256: string; size: number; pieces: Promise<Piece>[] }> {
-    if (this.entries === 0) {
-      this.piece.push(EMPTY);
-      this.pieceBytes += EMPTY.length;
-    } else {
-      this.piece.push(END);
-      this.pieceBytes += END.length;
-    }
+  /**
+   * Ends the file; returns its sha256, CRC-32, size and pieces (complete once the compressor
+   * drained).
+   */
+  async finish(): Promise<{ sha256: string; crc32: number; size: number; pieces: Promise<Piece>[] }> {
+    const prevSize = this.previous?.bytes.length ?? 0;
+    if (this.entries === 0) this.append(EMPTY, prevSize === EMPTY.length ? 0 : -1);
+    else this.append(END, prevSize - END.length);
     await this.closePiece();
     await this.flush();
     await this.handle.close();
-    return { sha256: this.hash.digest('hex'), size: this.written, pieces: this.pieces };
+    return { sha256: this.hash.digest('hex'), crc32: this.crc, size: this.written, pieces: this.pieces };
   }
 
   /** Closes the file after a failure. */

@@ -69,11 +69,22 @@ export class PieceCompressor {
     private readonly maxInFlight = 32 << 20,
   ) {}
 
+  /** Of {@link reusedBytes}, those taken by their place in the file, without hashing them. */
+  reusedInPlaceBytes = 0;
+
+  /** A piece of the previous tarball taken as it is (the caller knows its bytes recur). */
+  reused(known: Piece): Piece {
+    this.reusedBytes += known.length;
+    this.reusedInPlaceBytes += known.length;
+    return { ...known, file: 'previous' };
+  }
+
   /**
    * A piece for `data`: the previous snapshot's when `reuse` knows its hash, else compressed
-   * (asynchronously: the returned object is complete once {@link drain} resolved).
+   * (asynchronously: the returned object is complete once {@link drain} resolved). `crc`: the
+   * CRC-32 of `data`, when the caller has it already.
    */
-  async add(data: Buffer, reuse?: ReadonlyMap<string, Piece>): Promise<Piece> {
+  async add(data: Buffer, reuse?: ReadonlyMap<string, Piece>, crc?: number): Promise<Piece> {
     if (this.failure) throw this.failure;
     // Held from here until reused or compressed: what {@link ready} bounds.
     this.inFlight += data.length;
@@ -88,7 +99,7 @@ export class PieceCompressor {
     }
     const piece: Piece = {
       sha256,
-      crc: crc32(data),
+      crc: crc ?? crc32(data),
       length: data.length,
       compLength: 0,
       compOffset: 0,

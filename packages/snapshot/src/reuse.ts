@@ -4,9 +4,11 @@
  *
  * - `<id>.entries`: per layout and bucket file, in the order publish writes them, each key's
  *   token (the source's change marker of the projects behind it), the byte range of its entry
- *   in the bucket file (0 bytes: the key has no entry) and its counts;
- * - `<id>.pieces`: per tree file, the compressed pieces of the tarball (sha256 of the
- *   uncompressed bytes, CRC, lengths, offset in `<id>.tar.gz`).
+ *   in the bucket file (0 bytes: the key has no entry) and its counts; per bucket file its
+ *   sha256, size and CRC-32 (the next snapshot checks the file by size and CRC-32 before it
+ *   copies entries from it: a damaged or edited file is rendered again);
+ * - `<id>.pieces`: per tree file, the compressed pieces of the tarball in file order (sha256 of
+ *   the uncompressed bytes, CRC, lengths, offset in `<id>.tar.gz`).
  *
  * Both start with a fingerprint of the code that rendered them; another fingerprint means
  * nothing is reused. Plain text, one record a line.
@@ -34,9 +36,10 @@ export interface EntryRecord {
 export interface EntryBlock {
   layout: string;
   bucket: string;
-  /** sha256 hex and size of the bucket file the offsets point into. */
+  /** sha256 hex, size and CRC-32 of the bucket file the offsets point into. */
   sha256: string;
   size: number;
+  crc32: number;
   entries: EntryRecord[];
 }
 
@@ -78,7 +81,7 @@ export async function writeEntriesHeader(w: LineWriter, fingerprint: string): Pr
 export async function writeEntryBlock(w: LineWriter, block: EntryBlock): Promise<void> {
   // One string per block, one call: an await per line was most of the cost at PyPI's size
   // (about three million lines).
-  const lines = [`B\t${block.layout}\t${block.bucket}\t${block.sha256}\t${block.size}`];
+  const lines = [`B\t${block.layout}\t${block.bucket}\t${block.sha256}\t${block.size}\t${block.crc32}`];
   for (const e of block.entries) {
     lines.push(
       `E\t${JSON.stringify(e.key)}\t${e.token}\t${e.offset}\t${e.length}\t${e.releases}\t${e.files}`,
@@ -102,13 +105,20 @@ export async function writePieces(
   await w.close();
 }
 
+/** A tree file's pieces in a previous tarball: by content, and by where they start in the file. */
+export interface FilePieces {
+  bySha256: Map<string, Piece>;
+  byOffset: Map<number, Piece>;
+}
+
 /** The pieces of a previous tarball by tree file, or undefined when unusable. */
 export async function readPieces(
   path: string,
   fingerprint: string,
-): Promise<Map<string, Map<string, Piece>> | undefined> {
-  const out = new Map<string, Map<string, Piece>>();
-  let current: Map<string, Piece> | undefined;
+): Promise<Map<string, FilePieces> | undefined> {
+  const out = new Map<string, FilePieces>();
+  let current: FilePieces | undefined;
+  let offset = 0;
   let first = true;
   try {
     for await (const line of createInterface({
@@ -122,17 +132,21 @@ export async function readPieces(
       }
       const f = line.split('\t');
       if (f[0] === 'F') {
-        current = new Map();
+        current = { bySha256: new Map(), byOffset: new Map() };
+        offset = 0;
         out.set(f[1]!, current);
       } else if (f[0] === 'P' && current) {
-        current.set(f[1]!, {
+        const piece: Piece = {
           sha256: f[1]!,
           crc: Number(f[2]),
           length: Number(f[3]),
           compLength: Number(f[4]),
           compOffset: Number(f[5]),
           file: 'previous',
-        });
+        };
+        current.bySha256.set(piece.sha256, piece);
+        current.byOffset.set(offset, piece);
+        offset += piece.length;
       } else {
         return undefined;
       }
@@ -233,7 +247,14 @@ export class EntryReader {
         this.lookahead = line;
         return undefined;
       }
-      const block: EntryBlock = { layout, bucket, sha256: f[3]!, size: Number(f[4]), entries: [] };
+      const block: EntryBlock = {
+        layout,
+        bucket,
+        sha256: f[3]!,
+        size: Number(f[4]),
+        crc32: Number(f[5]),
+        entries: [],
+      };
       for (;;) {
         const n = this.take1();
         const e = typeof n === 'object' ? await n : n;

@@ -114,6 +114,9 @@ describe('incremental snapshots', () => {
     expect(next.stats.keysRendered).toBe(changedKeys * 4);
     expect(next.stats.keysReused).toBe((6000 - 40 - 5) * 4);
     expect(next.stats.bytesReused).toBeGreaterThan(next.stats.bytesCompressed);
+    // The unchanged pieces were taken by their place in the previous file, not hashed again
+    // (only pieces around a change are hashed: those that are not one run of the old file).
+    expect(next.stats.bytesReusedInPlace).toBeGreaterThan(0.9 * next.stats.bytesReused);
 
     const full = await publish(join(tmp.path, 'full'), world.source(), { full: true });
     expect(full.stats.keysReused).toBe(0);
@@ -171,6 +174,18 @@ describe('incremental snapshots', () => {
     expect(repaired.stats.bytesReused).toBe(0);
     expect(repaired.stats.keysRendered).toBeGreaterThan(4);
     same(repaired, full);
+
+    // The bucket file alone damaged, the tarball intact: the file's keys are rendered again and
+    // none of its old pieces is taken by place (they would hold the bytes before the damage).
+    const out3 = join(tmp.path, 'out3');
+    const base3 = await publish(out3, new World(1500).source());
+    const victim3 = join(base3.dir, 'wheel', '00.json');
+    const bytes3 = await readFile(victim3);
+    bytes3[bytes3.length - 3] = bytes3[bytes3.length - 3] === 0x20 ? 0x21 : 0x20;
+    await writeFile(victim3, bytes3);
+    const fileOnly = await publish(out3, world.source());
+    expect(fileOnly.stats.bytesReusedInPlace).toBeGreaterThan(0);
+    same(fileOnly, full);
   });
 
   it('unpacks with GNU tar, Python tarfile and nix-prefetch-url --unpack to the same tree', async () => {
