@@ -5,8 +5,8 @@
  * combined from the pieces' CRCs. Any gunzip, Python's tarfile and Nix's libarchive read it as
  * an ordinary gzip stream.
  *
- * Why pieces: they compress on all cores while the tree is still being written (zlib's async
- * calls run on libuv's thread pool), and a piece whose bytes a previous snapshot already
+ * Why pieces: they compress on all cores while the tree is still being written (worker threads,
+ * deflate-worker.mjs), and a piece whose bytes a previous snapshot already
  * compressed is copied from that tarball instead of compressed again, so a day's snapshot
  * compresses what changed. The bytes stay a function of the tree alone: piece boundaries depend
  * only on the content (see publish.ts), and zlib with the same level gives the same output.
@@ -14,13 +14,13 @@
 
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { promisify } from 'node:util';
-import { constants, crc32, deflateRaw, deflateRawSync } from 'node:zlib';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { constants, crc32, deflateRawSync } from 'node:zlib';
 import { invariantError, snapshotError } from '@pypi-graph/core';
 import { crc32Combine } from './crc32';
 import { GZIP_HEADER, GZIP_LEVEL } from './tarball';
 
-const deflateRawAsync = promisify(deflateRaw);
 const OPTIONS = {
   level: GZIP_LEVEL,
   memLevel: 8,
@@ -50,6 +50,63 @@ export function compressSync(data: Buffer): Buffer {
   return deflateRawSync(data, OPTIONS);
 }
 
+const DEFLATE_WORKER = new URL('./deflate-worker.mjs', import.meta.url);
+
+/**
+ * Worker threads that deflate pieces with {@link OPTIONS} (the bytes {@link compressSync} gives).
+ * zlib's asynchronous call costs the main thread a stream and its callbacks per piece, about as
+ * much as the compression itself for a 50 KB piece; a worker's synchronous call costs it a copy.
+ * A worker holds the process open only while it has work; {@link close} ends them.
+ */
+export class DeflatePool {
+  private readonly workers: Array<{ worker: Worker; pending: number }> = [];
+  private readonly waiting = new Map<
+    number,
+    { resolve: (b: Buffer) => void; reject: (e: unknown) => void }
+  >();
+  private nextId = 0;
+
+  constructor(size = Math.max(1, Math.min(4, availableParallelism()))) {
+    for (let i = 0; i < size; i++) {
+      // execArgv []: the worker is plain JavaScript and needs none of the main thread's loaders.
+      const worker = new Worker(DEFLATE_WORKER, { execArgv: [] });
+      const slot = { worker, pending: 0 };
+      worker.unref();
+      worker.on('message', (m: { id: number; out?: Uint8Array; error?: string }) => {
+        const w = this.waiting.get(m.id);
+        this.waiting.delete(m.id);
+        if (--slot.pending === 0) worker.unref();
+        if (!w) return;
+        if (m.out) w.resolve(Buffer.from(m.out.buffer, m.out.byteOffset, m.out.byteLength));
+        else w.reject(snapshotError('snapshot-failed', `compressing a tarball piece: ${m.error}`));
+      });
+      worker.on('error', (err) => this.failAll(err));
+      this.workers.push(slot);
+    }
+  }
+
+  /** `data` deflated (raw, sync-flushed) by the least busy worker. */
+  deflate(data: Buffer): Promise<Buffer> {
+    const slot = this.workers.reduce((a, b) => (b.pending < a.pending ? b : a));
+    const id = this.nextId++;
+    return new Promise<Buffer>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      if (slot.pending++ === 0) slot.worker.ref();
+      slot.worker.postMessage({ id, data, options: OPTIONS });
+    });
+  }
+
+  private failAll(err: unknown): void {
+    for (const w of this.waiting.values()) w.reject(err);
+    this.waiting.clear();
+  }
+
+  async close(): Promise<void> {
+    this.failAll(snapshotError('snapshot-failed', 'the compression workers were closed'));
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+  }
+}
+
 /**
  * Compresses pieces in parallel into a spool file, at most `maxInFlight` uncompressed bytes at
  * a time (memory stays bounded however fast the tree is written).
@@ -64,8 +121,10 @@ export class PieceCompressor {
   compressedBytes = 0;
   reusedBytes = 0;
 
+  /** `pool`: the workers that compress; the caller closes it. */
   constructor(
     private readonly spool: FileHandle,
+    private readonly pool: DeflatePool,
     private readonly maxInFlight = 32 << 20,
   ) {}
 
@@ -108,7 +167,7 @@ export class PieceCompressor {
     this.compressedBytes += data.length;
     const job = (async () => {
       try {
-        const out = await deflateRawAsync(data, OPTIONS);
+        const out = await this.pool.deflate(data);
         // Offsets are taken in completion order: the spool is private, the tarball is not.
         piece.compOffset = this.spoolEnd;
         piece.compLength = out.length;

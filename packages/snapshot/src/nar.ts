@@ -2,81 +2,56 @@
  * The hash `builtins.fetchTarball { url; sha256; }` checks: sha256 of the NAR serialisation of the
  * unpacked tree (the tarball's single top-level directory), printed the two ways Nix accepts.
  * NAR format: Eelco Dolstra's thesis, figure 5.2, and Nix `src/libutil/archive.cc`.
+ *
+ * The serialisation and its hash run in a worker thread (nar-worker.mjs): at PyPI's size the tree
+ * is 4 GiB, and the snapshot's main thread writes the tarball meanwhile.
  */
 
-import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
 import { snapshotError } from '@pypi-graph/core';
 import { readTree, type TreeNode } from './tree';
 
-const PAD = Buffer.alloc(8);
-const SMALL_FILE = 1 << 20;
+const WORKER = new URL('./nar-worker.mjs', import.meta.url);
 
-/** A NAR string: 64-bit little-endian length, the bytes, zero padding to 8 bytes. */
-function narString(hash: Hash, s: string | Buffer): void {
-  const bytes = typeof s === 'string' ? Buffer.from(s, 'utf8') : s;
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(bytes.length));
-  hash.update(len);
-  hash.update(bytes);
-  if (bytes.length % 8 !== 0) hash.update(PAD.subarray(0, 8 - (bytes.length % 8)));
-}
-
-async function narNode(hash: Hash, node: TreeNode): Promise<void> {
-  narString(hash, '(');
-  narString(hash, 'type');
-  if (node.type === 'directory') {
-    narString(hash, 'directory');
-    // Children are already in byte order of their names, as Nix writes them.
-    for (const child of node.children) {
-      narString(hash, 'entry');
-      narString(hash, '(');
-      narString(hash, 'name');
-      narString(hash, child.name);
-      narString(hash, 'node');
-      await narNode(hash, child);
-      narString(hash, ')');
+/**
+ * sha256 of the NAR of a tree already read with {@link readTree}. An abort of `signal` stops the
+ * worker and rejects with the signal's reason.
+ */
+export function narSha256OfTree(root: TreeNode, signal?: AbortSignal): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
     }
-  } else {
-    narString(hash, 'regular');
-    if (node.executable) {
-      narString(hash, 'executable');
-      narString(hash, '');
-    }
-    narString(hash, 'contents');
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(node.size));
-    hash.update(len);
-    // Small files in one read (stream setup costs more than the read); large ones streamed.
-    let seen = 0;
-    const chunks = node.size <= SMALL_FILE ? [await readFile(node.absPath)] : createReadStream(node.absPath);
-    for await (const chunk of chunks) {
-      const buf = chunk as Buffer;
-      seen += buf.length;
-      hash.update(buf);
-    }
-    if (seen !== node.size) {
-      throw snapshotError('snapshot-failed', `file changed while hashing: ${node.absPath}`);
-    }
-    if (node.size % 8 !== 0) hash.update(PAD.subarray(0, 8 - (node.size % 8)));
-  }
-  narString(hash, ')');
-}
-
-/** sha256 of the NAR of a tree already read with {@link readTree}. */
-export async function narSha256OfTree(root: TreeNode): Promise<Buffer> {
-  const hash = createHash('sha256');
-  narString(hash, 'nix-archive-1');
-  await narNode(hash, root);
-  return hash.digest();
+    // execArgv []: the worker is plain JavaScript and needs none of the main thread's loaders.
+    const worker = new Worker(WORKER, { workerData: root, execArgv: [] });
+    let settled = false;
+    const settle = (done: () => void) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      done();
+    };
+    const onAbort = () => {
+      settle(() => reject(signal!.reason));
+      void worker.terminate();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    worker.once('message', (m: { digest?: Uint8Array; error?: { message: string } }) => {
+      if (m.digest) settle(() => resolve(Buffer.from(m.digest!)));
+      else settle(() => reject(snapshotError('snapshot-failed', m.error?.message ?? 'NAR hash failed')));
+    });
+    worker.once('error', (err) => settle(() => reject(err)));
+    worker.once('exit', (code) =>
+      settle(() => reject(snapshotError('snapshot-failed', `the NAR hash worker exited with code ${code}`))),
+    );
+  });
 }
 
 /** sha256 of the NAR serialisation of `dir` (what `nix-hash --type sha256 dir` prints). */
 export async function narSha256(dir: string): Promise<Buffer> {
   return narSha256OfTree(await readTree(dir));
 }
-
 // Nix's base32 alphabet: digits and letters without e, o, u, t (src/libutil/hash.cc).
 const NIX_BASE32 = '0123456789abcdfghijklmnpqrsvwxyz';
 

@@ -30,7 +30,7 @@ import {
 } from '@pypi-graph/pyspec';
 import { BucketWriter } from './bucket-writer';
 import { makeTempDir, removeStaleTemps, replaceSymlink, syncDir, writeFileAtomic } from './fs-atomic';
-import { GzipAssembler, type Piece, PieceCompressor } from './gzip-pieces';
+import { DeflatePool, GzipAssembler, type Piece, PieceCompressor } from './gzip-pieces';
 import { narSha256OfTree, nixBase32, sriSha256 } from './nar';
 import { type KeyEntry, type LayoutCounts, type PypiProject, pypiEntries } from './pypi-layout';
 import { type PruneResult, pruneSnapshots } from './retention';
@@ -227,7 +227,7 @@ function snapshotCodeFingerprint(): Promise<string> {
   codeFingerprint ??= (async () => {
     const dir = dirname(fileURLToPath(import.meta.url));
     const hash = createHash('sha256').update(`${MANIFEST_FORMAT} ${FORMAT_VERSION}\n`);
-    for (const name of (await readdir(dir)).filter((n) => n.endsWith('.ts')).sort()) {
+    for (const name of (await readdir(dir)).filter((n) => /\.m?[jt]s$/.test(n)).sort()) {
       hash.update(`${name}\n`).update(await readFile(join(dir, name)));
     }
     return hash.digest('hex');
@@ -531,9 +531,11 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
       .digest('hex');
     const previous = options.full ? undefined : await openPrevious(outDir, fingerprint, log);
     const tmp = await makeTempDir(outDir);
+    const pool = new DeflatePool();
     try {
-      return await build(tmp.path, meta, fingerprint, previous);
+      return await build(tmp.path, meta, fingerprint, previous, pool);
     } finally {
+      await pool.close();
       await previous?.close();
       await tmp.release();
     }
@@ -549,6 +551,7 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
     meta: SnapshotMeta,
     fingerprint: string,
     previous: Previous | undefined,
+    pool: DeflatePool,
   ): Promise<PublishResult> {
     const tree = join(tmpDir, 'tree');
     await mkdir(tree);
@@ -569,7 +572,7 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
     };
     const syncing = new BackgroundSync();
     const spool = await open(join(tmpDir, 'pieces'), 'w+');
-    const compressor = new PieceCompressor(spool);
+    const compressor = new PieceCompressor(spool, pool);
     const filePieces = new Map<string, Promise<Piece>[]>();
     await mkdir(join(tmpDir, REUSE_DIR));
     const entriesOut = await LineWriter.create(join(tmpDir, REUSE_DIR, 'entries'));
@@ -781,7 +784,9 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
 
     let reused = await sameSnapshotThere();
     const root = await readTree(tree);
-    const nar = await narSha256OfTree(root);
+    // In a worker thread, while this one assembles the tarball.
+    const narHash = narSha256OfTree(root, signal);
+    narHash.catch(() => {});
     await compressor.drain();
     stats.bytesCompressed = compressor.compressedBytes;
     stats.bytesReused = compressor.reusedBytes;
@@ -808,6 +813,7 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
       tarPieces = written.pieces;
     }
     await spool.close();
+    const nar = await narHash;
     if (tarPieces) {
       await writePieces(join(tmpDir, REUSE_DIR, 'pieces'), fingerprint, tarPieces);
     }
