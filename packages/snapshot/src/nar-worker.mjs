@@ -21,6 +21,7 @@ function narString(hash, s) {
   if (bytes.length % 8 !== 0) hash.update(PAD.subarray(0, 8 - (bytes.length % 8)));
 }
 
+/** Hashes the NAR of `node`; returns the path of a file whose size changed meanwhile, else null. */
 function narNode(hash, node) {
   narString(hash, '(');
   narString(hash, 'type');
@@ -33,7 +34,8 @@ function narNode(hash, node) {
       narString(hash, 'name');
       narString(hash, child.name);
       narString(hash, 'node');
-      narNode(hash, child);
+      const changed = narNode(hash, child);
+      if (changed !== null) return changed;
       narString(hash, ')');
     }
   } else {
@@ -58,17 +60,20 @@ function narNode(hash, node) {
     } finally {
       closeSync(fd);
     }
-    if (seen !== node.size) throw new Error(`file changed while hashing: ${node.absPath}`);
+    // reported to the main thread, which makes the error (its codes live there)
+    if (seen !== node.size) return node.absPath;
     if (node.size % 8 !== 0) hash.update(PAD.subarray(0, 8 - (node.size % 8)));
   }
   narString(hash, ')');
+  return null;
 }
 
 try {
   const hash = createHash('sha256');
   narString(hash, 'nix-archive-1');
-  narNode(hash, workerData);
-  parentPort.postMessage({ digest: hash.digest() });
+  const changed = narNode(hash, workerData);
+  if (changed === null) parentPort.postMessage({ digest: hash.digest() });
+  else parentPort.postMessage({ error: { message: `file changed while hashing: ${changed}` } });
 } catch (err) {
   parentPort.postMessage({ error: { message: err instanceof Error ? err.message : String(err) } });
 }
