@@ -65,6 +65,8 @@ export class DeflatePool {
     { resolve: (b: Buffer) => void; reject: (e: unknown) => void }
   >();
   private nextId = 0;
+  /** Set when a worker failed or the pool was closed: every later call fails with it. */
+  private broken: unknown;
 
   constructor(size = Math.max(1, Math.min(4, availableParallelism()))) {
     for (let i = 0; i < size; i++) {
@@ -81,12 +83,16 @@ export class DeflatePool {
         else w.reject(snapshotError('snapshot-failed', `compressing a tarball piece: ${m.error}`));
       });
       worker.on('error', (err) => this.failAll(err));
+      worker.on('exit', (code) =>
+        this.failAll(snapshotError('snapshot-failed', `a compression worker exited (code ${code})`)),
+      );
       this.workers.push(slot);
     }
   }
 
   /** `data` deflated (raw, sync-flushed) by the least busy worker. */
   deflate(data: Buffer): Promise<Buffer> {
+    if (this.broken) return Promise.reject(this.broken);
     const slot = this.workers.reduce((a, b) => (b.pending < a.pending ? b : a));
     const id = this.nextId++;
     return new Promise<Buffer>((resolve, reject) => {
@@ -97,6 +103,7 @@ export class DeflatePool {
   }
 
   private failAll(err: unknown): void {
+    this.broken ??= err;
     for (const w of this.waiting.values()) w.reject(err);
     this.waiting.clear();
   }

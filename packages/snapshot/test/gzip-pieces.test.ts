@@ -32,10 +32,12 @@ describe('DeflatePool', () => {
     }
   });
 
-  it('fails what is still waiting when closed, instead of leaving it pending', async () => {
+  it('fails what is still waiting when closed, and what comes after, instead of leaving it pending', async () => {
     const pool = new DeflatePool(1);
     const waiting = expect(pool.deflate(Buffer.alloc(8 << 20, 'x'))).rejects.toThrow(/closed/);
     await pool.close();
     await waiting;
+    // and what comes after fails at once instead of waiting for a worker that is gone
+    await expect(pool.deflate(Buffer.from('x'))).rejects.toThrow(/closed/);
   });
 });
