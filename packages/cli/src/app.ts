@@ -183,8 +183,9 @@ export async function takeSnapshot(
   options: SnapshotOptions = {},
 ): Promise<PublishResult> {
   const { onPhase } = options;
-  onPhase?.('snapshot: refreshing planner statistics');
-  await analyzeForSnapshot(app.db);
+  onPhase?.('snapshot: planner statistics');
+  const analyzed = await analyzeForSnapshot(app.database);
+  if (analyzed.length > 0) app.logger.info({ tables: analyzed }, 'snapshot: planner statistics refreshed');
   const source = databaseSnapshotSource(app.db);
   const result = await publishSnapshot({
     outDir,

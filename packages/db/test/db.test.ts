@@ -10,6 +10,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   addPendingProjects,
+  analyzeForSnapshot,
   bucketTokens,
   bulkLoad,
   clearPendingProject,
@@ -1002,6 +1003,73 @@ describe("recrawl --failed's estimate of the failures it keeps (migration 0015)"
       expect(without < 1 / 3 || without > 3, `estimate ÷ actual without the statistics: ${without}`).toBe(
         true,
       );
+    } finally {
+      await client.end();
+      await database.close();
+      await t.drop();
+    }
+  });
+});
+
+describe("a snapshot's planner statistics (analyzeForSnapshot)", () => {
+  it('analyzes a table never analyzed or changed by more than 2 % since, and no other', async () => {
+    const t = await createTestDatabase();
+    const database = await openDatabase({ databaseUrl: t.url });
+    const client = new pg.Client({ connectionString: t.url });
+    await client.connect();
+    // PostgreSQL counts a session's changes when the session goes idle, at most once a second
+    // (PostgreSQL 15): force it, as a crawl's sessions do on their own by the time a snapshot runs.
+    const write = async (text: string) => {
+      await client.query(text);
+      await client.query('SELECT pg_stat_force_next_flush()');
+      await client.query('SELECT 1');
+    };
+    const lastAnalyzed = async () =>
+      Object.fromEntries(
+        (
+          await client.query<{ relname: string; at: Date | null }>(
+            `SELECT relname, last_analyze AS at FROM pg_stat_user_tables
+              WHERE relname IN ('projects', 'releases', 'files', 'extractions', 'requirements')`,
+          )
+        ).rows.map((r) => [r.relname, r.at?.getTime() ?? null]),
+      );
+    try {
+      await migrate(database);
+      await write(`
+        INSERT INTO projects (id, name, display_name, machnix_name, bucket) VALUES (1, 'p', 'p', 'p', '00');
+        INSERT INTO releases (id, project_id, version) VALUES (1, 1, '1');
+        INSERT INTO files (id, filename, project_id, release_id, version, packagetype, python_version, url, sha256)
+          SELECT g, 'p-' || g || '.tar.gz', 1, 1, '1', 'sdist', 'source', 'http://x/' || g, md5(g::text) || md5(g::text)
+          FROM generate_series(1, 10000) g;
+        INSERT INTO extractions (file_id, python_key, method, extractor_version, status, started_at)
+          SELECT g, 'any', 'static', '1', 'ok', now() FROM generate_series(1, 100) g;`);
+      // Never analyzed (requirements: empty), or analyzed empty by a migration (extractions,
+      // 0015) and changed by more than 50 rows since: all five.
+      expect((await analyzeForSnapshot(database)).sort()).toEqual([
+        'extractions',
+        'files',
+        'projects',
+        'releases',
+        'requirements',
+      ]);
+      const first = await lastAnalyzed();
+      expect(Object.values(first).every((at) => at !== null)).toBe(true);
+
+      // Nothing changed since: nothing analyzed, the statistics' times unchanged.
+      expect(await analyzeForSnapshot(database)).toEqual([]);
+      // 1 % of the files changed (a day at PyPI's size is a tenth of that): still nothing.
+      await write(`UPDATE files SET yanked = true WHERE id <= 100`);
+      expect(await analyzeForSnapshot(database)).toEqual([]);
+      // 5 % more files: files alone.
+      await write(`
+        INSERT INTO files (id, filename, project_id, release_id, version, packagetype, python_version, url, sha256)
+          SELECT g, 'p-' || g || '.tar.gz', 1, 1, '1', 'sdist', 'source', 'http://x/' || g, md5(g::text) || md5(g::text)
+          FROM generate_series(10001, 10500) g;`);
+      expect(await analyzeForSnapshot(database)).toEqual(['files']);
+      const second = await lastAnalyzed();
+      expect(second.files).toBeGreaterThan(first.files!);
+      expect({ ...second, files: null }).toEqual({ ...first, files: null });
+      expect(await analyzeForSnapshot(database)).toEqual([]);
     } finally {
       await client.end();
       await database.close();
