@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import { type FileHandle, open } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { crc32Combine } from './crc32';
-import type { Piece, PieceCompressor } from './gzip-pieces';
+import { type Piece, type PieceCompressor, writeAll } from './gzip-pieces';
 
 /** The previous snapshot's version of a bucket file: its bytes and its tarball pieces. */
 export interface PreviousBucketFile {
@@ -188,11 +188,5 @@ export class BucketWriter {
   /** Closes the file after a failure. */
   async abandon(): Promise<void> {
     await this.handle.close().catch(() => {});
-  }
-}
-
-async function writeAll(handle: FileHandle, data: Buffer, position: number): Promise<void> {
-  for (let off = 0; off < data.length; ) {
-    off += (await handle.write(data, off, data.length - off, position + off)).bytesWritten;
   }
 }

@@ -214,7 +214,8 @@ export class PieceCompressor {
   }
 }
 
-async function writeAll(handle: FileHandle, data: Buffer, position: number): Promise<void> {
+/** Writes all of `data` at `position` (a write may take fewer bytes than it is given). */
+export async function writeAll(handle: FileHandle, data: Buffer, position: number): Promise<void> {
   for (let off = 0; off < data.length; ) {
     off += (await handle.write(data, off, data.length - off, position + off)).bytesWritten;
   }

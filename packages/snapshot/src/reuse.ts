@@ -17,7 +17,7 @@ import { createReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { StringDecoder } from 'node:string_decoder';
-import type { Piece } from './gzip-pieces';
+import { type Piece, writeAll } from './gzip-pieces';
 
 export const REUSE_DIR = '.reuse';
 const MAGIC = 'pypi-graph-reuse 1';
@@ -61,9 +61,7 @@ export class LineWriter {
   private async flush(): Promise<void> {
     const data = Buffer.from(this.buffer, 'utf8');
     this.buffer = '';
-    for (let off = 0; off < data.length; ) {
-      off += (await this.handle.write(data, off, data.length - off, this.position + off)).bytesWritten;
-    }
+    await writeAll(this.handle, data, this.position);
     this.position += data.length;
   }
 
