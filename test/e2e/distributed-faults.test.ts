@@ -114,6 +114,8 @@ interface RunResult {
   rows: Record<string, number>;
   jobs: Record<string, number>;
   failures: Array<{ code: string; n: number }>;
+  /** Not enumerable, so not compared: what a failed comparison shows. */
+  readonly diagnostics?: string;
 }
 
 async function count(db: pg.Pool, sql: string): Promise<number> {
@@ -217,7 +219,25 @@ async function crawlRun(
          GROUP BY failure_code ORDER BY failure_code`,
       )
     ).rows.map((r) => ({ code: r.code, n: Number(r.n) }));
-    return { tarballSha256: sha!, rows, jobs, failures };
+    const result: RunResult = { tarballSha256: sha!, rows, jobs, failures };
+    // What a failed comparison prints (not compared: ports and times differ between runs): the
+    // recorded failures' logs, and the workers' log lines of failed or retried jobs.
+    const failed = (
+      await db.query<{ code: string; log: string | null }>(
+        `SELECT failure_code AS code, log FROM extractions WHERE status = 'failed' ORDER BY id`,
+      )
+    ).rows.map((r) => `${r.code}: ${r.log ?? ''}`);
+    const jobLines = workers.flatMap((w) =>
+      w
+        .log()
+        .split('\n')
+        .filter((l) => /"level":(40|50)/.test(l) && !/sha256-mismatch|archive-corrupt/.test(l)),
+    );
+    Object.defineProperty(result, 'diagnostics', {
+      enumerable: false,
+      value: [...failed, ...jobLines.slice(-20)].join('\n'),
+    });
+    return result;
   } finally {
     for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL');
     await db.end().catch(() => {});
@@ -252,7 +272,7 @@ describe('a deployment of three workers under faults', () => {
       ctx.startWorker();
     });
     expect(killed).toBe(true);
-    expect(result).toEqual(clean);
+    expect(result, result.diagnostics).toEqual(clean);
   }, 900_000);
 
   it('Redis stopped mid-crawl and started empty, then `crawl --resume`', async () => {
@@ -282,7 +302,7 @@ describe('a deployment of three workers under faults', () => {
         expect(resume.log()).toMatch(/resumed: +\d+ pending projects/);
       },
     );
-    expect(result).toEqual(clean);
+    expect(result, result.diagnostics).toEqual(clean);
   }, 900_000);
 
   it('PostgreSQL restarted mid-crawl', async () => {
@@ -294,7 +314,7 @@ describe('a deployment of three workers under faults', () => {
       await postgres.restart();
       expect(left, 'the crawl was unfinished when PostgreSQL restarted').toBeGreaterThan(0);
     });
-    expect(result).toEqual(clean);
+    expect(result, result.diagnostics).toEqual(clean);
   }, 900_000);
 
   it('PyPI answering 429 with Retry-After, 503, truncated bodies (and the same wrong bytes)', async () => {
@@ -314,7 +334,7 @@ describe('a deployment of three workers under faults', () => {
           .filter((f) => f.times !== undefined)
           .map((f) => f.remaining),
       ).toEqual([0, 0, 0, 0]);
-      expect(result).toEqual(clean);
+      expect(result, result.diagnostics).toEqual(clean);
     } finally {
       server.setFaults([WRONG_BYTES]);
     }

@@ -10,16 +10,35 @@ const PG_UNAVAILABLE_MESSAGE =
   /Connection terminated|terminating connection|the database system is (starting up|shutting down|in recovery)|Client has encountered a connection error|Connection ended unexpectedly|connect ECONNREFUSED/i;
 
 /**
+ * Socket errors of the connection to PostgreSQL: a query sent as the server closes the connection
+ * (a restart) meets a reset or a broken pipe instead of the server's own message. Only counted
+ * under drizzle's "Failed query" error, so that a socket error of anything else (an HTTP
+ * download) is not taken for the database's.
+ */
+const SOCKET_ERRNOS = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNABORTED',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'ENOTCONN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+/**
  * Whether an error (or one it wraps: drizzle wraps the driver's) says that PostgreSQL was
  * unreachable or went away, so that trying again later can succeed.
  */
-export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
+export function isDatabaseUnavailable(err: unknown, depth = 0, ofQuery = false): boolean {
   if (!err || typeof err !== 'object' || depth > 5) return false;
   const e = err as { code?: unknown; message?: unknown; cause?: unknown; severity?: unknown };
   if (typeof e.code === 'string' && typeof e.severity === 'string' && PG_UNAVAILABLE.test(e.code))
     return true;
   if (typeof e.message === 'string' && PG_UNAVAILABLE_MESSAGE.test(e.message)) return true;
-  return isDatabaseUnavailable(e.cause, depth + 1);
+  if (ofQuery && typeof e.code === 'string' && SOCKET_ERRNOS.has(e.code)) return true;
+  const query = ofQuery || (typeof e.message === 'string' && e.message.startsWith('Failed query:'));
+  return isDatabaseUnavailable(e.cause, depth + 1, query);
 }
 
 /** `database-unavailable` for an error of PostgreSQL going away; undefined for any other. */

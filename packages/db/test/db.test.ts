@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { toCrawlError } from '@pypi-graph/core';
@@ -779,6 +780,45 @@ describe('errors from PostgreSQL going away', () => {
     } finally {
       await victim.close();
       await admin.close();
+      await t.drop();
+    }
+  });
+
+  it('a reset of the connection in the middle of a query is database-unavailable, as in a restart', async () => {
+    // Seen in the distributed-faults test: a query sent while PostgreSQL restarted met a reset
+    // socket, and its job failed as internal-error. Here a TCP proxy between the driver and the
+    // real server resets the driver's connection (RST) while a query runs.
+    const t = await createTestDatabase();
+    const target = new URL(t.url);
+    const sockets: net.Socket[] = [];
+    const proxy = net.createServer((downstream) => {
+      const upstream = net.connect(Number(target.port || 5432), target.hostname);
+      downstream.pipe(upstream).on('error', () => {});
+      upstream.pipe(downstream).on('error', () => {});
+      downstream.on('error', () => {});
+      upstream.on('error', () => {});
+      sockets.push(downstream);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const viaProxy = new URL(t.url);
+    viaProxy.port = String((proxy.address() as net.AddressInfo).port);
+    const database = await openDatabase({ databaseUrl: viaProxy.href, poolSize: 1 });
+    try {
+      await database.db.execute(sql`SELECT 1`);
+      const running = database.db.execute(sql`SELECT pg_sleep(30)`).catch((e: unknown) => e);
+      await new Promise((r) => setTimeout(r, 300));
+      for (const s of sockets) s.resetAndDestroy();
+      const reset = await running;
+      expect(JSON.stringify((reset as Error).cause, ['code', 'message'])).toContain('ECONNRESET');
+      expect(toCrawlError(reset).code).toBe('database-unavailable');
+      expect(toCrawlError(reset).retryable).toBe(true);
+      // The same errno from anything but a query stays what it was (an HTTP download's reset is
+      // the download's fault, not the database's).
+      const other = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', syscall: 'read' });
+      expect(isDatabaseUnavailable(other)).toBe(false);
+    } finally {
+      await database.close();
+      await new Promise((r) => proxy.close(r));
       await t.drop();
     }
   });
