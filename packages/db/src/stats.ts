@@ -192,52 +192,45 @@ export async function projectsToShow(db: Db, since: Date, limit: number): Promis
   return rows.map((r) => r.display_name);
 }
 
-/**
- * Refreshes the planner statistics of the tables a snapshot reads. Without them (autovacuum off,
- * or PGlite, which has none) each of the 256 bucket queries scans all of `files`: measured at
- * 100,000 files, `pnpm snapshot` took 89 s before and 5 s after, same bytes (docs/benchmarks.md).
- */
 /** The tables a snapshot reads, whose planner statistics its plans depend on. */
-export const SNAPSHOT_TABLES = ['projects', 'releases', 'files', 'extractions', 'requirements'] as const;
+const SNAPSHOT_TABLES = ['projects', 'releases', 'files', 'extractions', 'requirements'] as const;
 
 /**
  * Share of a table's rows changed since its last ANALYZE above which a snapshot analyzes it
  * first (plus {@link ANALYZE_BASE} rows, as autovacuum counts).
  */
-export const ANALYZE_SCALE = 0.02;
-export const ANALYZE_BASE = 50;
+const ANALYZE_SCALE = 0.02;
+const ANALYZE_BASE = 50;
 
 /**
  * Refreshes the planner statistics of the tables a snapshot reads that need it: a table never
  * analyzed, or changed by more than {@link ANALYZE_SCALE} of its rows since it was (by this, a
- * VACUUM ANALYZE or autovacuum; PostgreSQL's own counters). Without statistics the bucket reads
- * scan whole tables (89 s against 5 s at 100,000 files); with them, a day's changes (a tenth of a
- * percent at PyPI's size) change no plan, and analyzing anyway cost seconds per snapshot
- * (ANALYZE samples every table). Returns the tables analyzed. A table the counters do not list
- * (statistics reset) is analyzed; so is every table on PGlite, whose single-user backend does
- * not keep the counters up to date (measured: 500 rows inserted, `n_mod_since_analyze` 0).
+ * VACUUM ANALYZE or autovacuum; PostgreSQL's own counters). Without statistics each of the 256
+ * bucket queries scans all of `files` (measured at 100,000 files: `pnpm snapshot` took 89 s
+ * before and 5 s after, same bytes); with them, a day's changes (a tenth of a percent at PyPI's
+ * size) change no plan, and analyzing anyway cost seconds per snapshot (ANALYZE samples every
+ * table). Returns the tables analyzed. A table the counters do not list (statistics reset) is
+ * analyzed; so is every table on PGlite, whose single-user backend does not keep the counters up
+ * to date (measured: 500 rows inserted, `n_mod_since_analyze` 0).
  */
 export async function analyzeForSnapshot(database: Pick<Database, 'db' | 'kind'>): Promise<string[]> {
   const { db } = database;
-  const stale = new Set<string>(SNAPSHOT_TABLES);
-  if (database.kind !== 'postgres') {
-    await db.execute(sql.raw(`ANALYZE ${SNAPSHOT_TABLES.join(', ')}`));
-    return [...SNAPSHOT_TABLES];
-  }
-  const rows = rowsOf<{ relname: string; analyzed: boolean; mods: string | number; live: string | number }>(
-    await db.execute(sql`SELECT relname,
-        (last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL) AS analyzed,
-        n_mod_since_analyze AS mods, n_live_tup AS live
-      FROM pg_stat_user_tables
-      WHERE schemaname = current_schema()
-        AND relname IN ('projects', 'releases', 'files', 'extractions', 'requirements')`),
-  );
-  for (const row of rows) {
-    if (row.analyzed && Number(row.mods) <= ANALYZE_BASE + ANALYZE_SCALE * Number(row.live)) {
-      stale.delete(row.relname);
+  const fresh = new Set<string>();
+  if (database.kind === 'postgres') {
+    const rows = rowsOf<{ relname: string; analyzed: boolean; mods: string | number; live: string | number }>(
+      await db.execute(sql`SELECT relname,
+          (last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL) AS analyzed,
+          n_mod_since_analyze AS mods, n_live_tup AS live
+        FROM pg_stat_user_tables
+        WHERE schemaname = current_schema() AND relname IN ${[...SNAPSHOT_TABLES]}`),
+    );
+    for (const row of rows) {
+      if (row.analyzed && Number(row.mods) <= ANALYZE_BASE + ANALYZE_SCALE * Number(row.live)) {
+        fresh.add(row.relname);
+      }
     }
   }
-  const tables = SNAPSHOT_TABLES.filter((t) => stale.has(t));
+  const tables = SNAPSHOT_TABLES.filter((t) => !fresh.has(t));
   if (tables.length > 0) await db.execute(sql.raw(`ANALYZE ${tables.join(', ')}`));
   return tables;
 }
