@@ -18,6 +18,7 @@ import {
   sdistResults,
   setSetting,
   snapshotMeta,
+  vacuumForSnapshot,
   wheelBucket,
 } from '@pypi-graph/db';
 import { createSdistExtractor, readWheelMetadata } from '@pypi-graph/extractor';
@@ -183,7 +184,9 @@ export async function takeSnapshot(
   options: SnapshotOptions = {},
 ): Promise<PublishResult> {
   const { onPhase } = options;
-  onPhase?.('snapshot: planner statistics');
+  onPhase?.('snapshot: vacuum and planner statistics');
+  const vacuumMs = await vacuumForSnapshot(app.database);
+  if (vacuumMs !== undefined) app.logger.info({ table: 'projects', ms: vacuumMs }, 'snapshot: vacuumed');
   const analyzed = await analyzeForSnapshot(app.database);
   if (analyzed.length > 0) app.logger.info({ tables: analyzed }, 'snapshot: planner statistics refreshed');
   const source = databaseSnapshotSource(app.db);

@@ -113,4 +113,5 @@ export {
   sandboxOverview,
   storeCounts,
   storeCountsByScan,
+  vacuumForSnapshot,
 } from './stats';

@@ -41,7 +41,9 @@ export const projects = pgTable(
     filesCurrent: integer('files_current').notNull().default(0),
     filesRemoved: integer('files_removed').notNull().default(0),
   },
-  (t) => [index('projects_bucket_idx').on(t.bucket, t.machnixName)],
+  // INCLUDE (change_seq) is in migrations/0016_bucket_tokens.sql: drizzle's index builder has no
+  // INCLUDE; the migrations, not this schema, create the database.
+  (t) => [index('projects_bucket_token_idx').on(t.bucket, t.machnixName, t.id)],
 );
 
 export const releases = pgTable(

@@ -192,6 +192,24 @@ export async function projectsToShow(db: Db, since: Date, limit: number): Promis
   return rows.map((r) => r.display_name);
 }
 
+/**
+ * VACUUM of `projects` before a snapshot (PostgreSQL; PGlite is left alone), so that every
+ * bucket's tokens come from the index alone (`projects_bucket_token_idx`, migration 0016): an
+ * index-only scan reads the table's page for each row on a page changed since the last vacuum.
+ * A day's crawl touches 6,600 of 737,000 projects at PyPI's size, spread over 40 % of a bucket's
+ * pages: 45 ms a bucket, against 3 ms with the table vacuumed. VACUUM reads only what changed
+ * since the last one (the visibility map tells it). Returns its duration in milliseconds, or
+ * undefined when not run.
+ */
+export async function vacuumForSnapshot(
+  database: Pick<Database, 'db' | 'kind'>,
+): Promise<number | undefined> {
+  if (database.kind !== 'postgres') return undefined;
+  const started = performance.now();
+  await database.db.execute(sql`VACUUM projects`);
+  return Math.round(performance.now() - started);
+}
+
 /** The tables a snapshot reads, whose planner statistics its plans depend on. */
 const SNAPSHOT_TABLES = ['projects', 'releases', 'files', 'extractions', 'requirements'] as const;
 
