@@ -41,8 +41,11 @@ const NEXT = Buffer.from(',\n  ');
 const END = Buffer.from('\n}');
 const EMPTY = Buffer.from('{}');
 
-/** FNV-1a of the key's UTF-16 code units: cheap, and the same on every machine. */
-function cutsBefore(key: string): boolean {
+/**
+ * Whether a piece starts before the entry of `key` (unless it is the first of its piece):
+ * FNV-1a of the key's UTF-16 code units, cheap and the same on every machine.
+ */
+export function startsPiece(key: string): boolean {
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
   return (h >>> 0) % CUT_EVERY === 0;
@@ -84,18 +87,66 @@ export class BucketWriter {
     return new BucketWriter(await open(path, 'wx', 0o644), compressor, reuse, previous);
   }
 
+  /** Appends the entry `"key": value` from its bytes (rendered now, not copied). */
+  entry(key: string, text: Buffer): void | Promise<void> {
+    // Synchronous unless a piece closes before the entry: about twelve million entries at
+    // PyPI's size, and a promise for each cost the main thread.
+    if (this.pieceStarted() && startsPiece(key)) return this.closePiece().then(() => this.addEntry(text));
+    this.addEntry(text);
+  }
+
+  private addEntry(text: Buffer): void {
+    this.endRun();
+    this.append(this.entries++ === 0 ? FIRST : NEXT, -1);
+    this.append(text, -1);
+  }
+
   /**
-   * Appends the entry `"key": value` (its bytes); returns its offset in the file. `from`: the
-   * offset of these bytes in the previous file, when they were copied from there.
+   * Appends the entry `"key": value` whose `length` bytes are at `from` in the previous file.
+   * Consecutive entries copied from consecutive places are gathered into one range of the
+   * previous file (a view, not a copy), handed to the piece when something else comes.
    */
-  async entry(key: string, text: Buffer, from?: number): Promise<number> {
-    if (this.pieceBytes > 0 && cutsBefore(key)) await this.closePiece();
-    const sep = this.entries === 0 ? FIRST : NEXT;
-    this.entries++;
-    this.append(sep, from === undefined ? -1 : from - sep.length);
-    this.append(text, from ?? -1, true);
-    const offset = this.position - text.length;
-    return offset;
+  copied(key: string, from: number, length: number): void | Promise<void> {
+    if (this.pieceStarted() && startsPiece(key))
+      return this.closePiece().then(() => this.addCopied(from, length));
+    this.addCopied(from, length);
+  }
+
+  private addCopied(from: number, length: number): void {
+    const first = this.entries++ === 0;
+    // Between two entries of a bucket file there is always NEXT: an entry that follows the
+    // run's last one there continues the run.
+    if (!first && this.runEnd > this.runStart && this.runEnd + NEXT.length === from) {
+      this.runEnd = from + length;
+      return;
+    }
+    this.endRun();
+    const sep = first ? FIRST : NEXT;
+    const prev = this.previous!.bytes;
+    if (from >= sep.length && prev.compare(sep, 0, sep.length, from - sep.length, from) === 0) {
+      this.runStart = from - sep.length;
+    } else {
+      this.append(sep, -1);
+      this.runStart = from;
+    }
+    this.runEnd = from + length;
+  }
+
+  /** Whether the current piece has bytes (added, or in the run not yet added). */
+  private pieceStarted(): boolean {
+    return this.pieceBytes > 0 || this.runEnd > this.runStart;
+  }
+
+  /** Bytes `[runStart, runEnd)` of the previous file not yet added to the piece. */
+  private runStart = 0;
+  private runEnd = 0;
+
+  private endRun(): void {
+    if (this.runEnd === this.runStart) return;
+    const view = this.previous!.bytes.subarray(this.runStart, this.runEnd);
+    const from = this.runStart;
+    this.runStart = this.runEnd = 0;
+    this.append(view, from, true);
   }
 
   /**
@@ -126,6 +177,7 @@ export class BucketWriter {
   }
 
   private async closePiece(): Promise<void> {
+    this.endRun();
     const from = this.pieceBytes > 0 ? this.from : -1;
     const data =
       from >= 0 && this.previous
@@ -176,6 +228,7 @@ export class BucketWriter {
    * drained).
    */
   async finish(): Promise<{ sha256: string; crc32: number; size: number; pieces: Promise<Piece>[] }> {
+    this.endRun();
     const prevSize = this.previous?.bytes.length ?? 0;
     if (this.entries === 0) this.append(EMPTY, prevSize === EMPTY.length ? 0 : -1);
     else this.append(END, prevSize - END.length);

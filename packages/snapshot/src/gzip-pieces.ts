@@ -98,7 +98,12 @@ export class DeflatePool {
     return new Promise<Buffer>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       if (slot.pending++ === 0) slot.worker.ref();
-      slot.worker.postMessage({ id, data, options: OPTIONS });
+      // A view is cloned with its whole ArrayBuffer: a piece cut from a previous bucket file
+      // (16 MB at PyPI's size) or from a large entry would copy all of it per message. The
+      // piece's own bytes are copied into a buffer of their own and that buffer is moved.
+      const own = new Uint8Array(data.length);
+      own.set(data);
+      slot.worker.postMessage({ id, data: own, options: OPTIONS }, [own.buffer]);
     });
   }
 

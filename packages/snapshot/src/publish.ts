@@ -684,7 +684,7 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
             join(tree, path),
             compressor,
             pieces?.bySha256,
-            pieces && prevFile ? { bytes: prevFile.bytes, byOffset: pieces.byOffset } : undefined,
+            prevFile ? { bytes: prevFile.bytes, byOffset: pieces?.byOffset ?? new Map() } : undefined,
           );
           open_.set(layout.dir, { writer, records: [] });
         }
@@ -699,36 +699,41 @@ export async function publishSnapshot(options: PublishOptions): Promise<PublishR
         for (const key of keys) {
           const token = tokens?.get(key);
           const old = changed === 'all' || changed.has(key) ? undefined : prev?.byKey.get(key);
-          let text: Buffer | undefined;
-          let from: number | undefined;
-          let releases = 0;
-          let fileCount = 0;
           if (old && old.token === token) {
+            // The previous entry as it was: its bytes copied, its record (a valid token, as
+            // every recorded one) kept for the next snapshot.
             stats.keysReused++;
             if (old.length > 0) {
-              text = prev!.bytes.subarray(old.offset, old.offset + old.length);
-              from = old.offset;
+              const copying = writer.copied(key, old.offset, old.length);
+              if (copying) await copying;
+              total.projects += 1;
+              total.releases += old.releases;
+              total.files += old.files;
             }
-            releases = old.releases;
-            fileCount = old.files;
-          } else {
-            stats.keysRendered++;
-            const e = rendered.get(key);
-            if (e) {
-              text = Buffer.from(dumpPythonEntry(key, e.value), 'utf8');
-              releases = e.releases;
-              fileCount = e.files;
-            }
+            records.push(old);
+            continue;
           }
-          let offset = 0;
-          if (text) {
-            offset = await writer.entry(key, text, from);
+          stats.keysRendered++;
+          const e = rendered.get(key);
+          let length = 0;
+          if (e) {
+            const text = Buffer.from(dumpPythonEntry(key, e.value), 'utf8');
+            length = text.length;
+            const writing = writer.entry(key, text);
+            if (writing) await writing;
             total.projects += 1;
-            total.releases += releases;
-            total.files += fileCount;
+            total.releases += e.releases;
+            total.files += e.files;
           }
           if (token !== undefined && TOKEN.test(token)) {
-            records.push({ key, token, offset, length: text?.length ?? 0, releases, files: fileCount });
+            records.push({
+              key,
+              token,
+              offset: 0,
+              length,
+              releases: e?.releases ?? 0,
+              files: e?.files ?? 0,
+            });
           }
         }
       }

@@ -3,8 +3,9 @@
  * the published tree and tarball):
  *
  * - `<id>.entries`: per layout and bucket file, in the order publish writes them, each key's
- *   token (the source's change marker of the projects behind it), the byte range of its entry
- *   in the bucket file (0 bytes: the key has no entry) and its counts; per bucket file its
+ *   token (the source's change marker of the projects behind it), the length of its entry in
+ *   the bucket file (0: the key has no entry; where each entry starts follows from the lengths,
+ *   each entry coming 4 bytes after the one before) and its counts; per bucket file its
  *   sha256, size and CRC-32 (the next snapshot checks the file by size and CRC-32 before it
  *   copies entries from it: a damaged or edited file is rendered again);
  * - `<id>.pieces`: per tree file, the compressed pieces of the tarball in file order (sha256 of
@@ -20,17 +21,25 @@ import { StringDecoder } from 'node:string_decoder';
 import { type Piece, writeAll } from './gzip-pieces';
 
 export const REUSE_DIR = '.reuse';
-const MAGIC = 'pypi-graph-reuse 1';
+/** First word of each file, with its format version: entries 2 (no offsets), pieces 1. */
+const ENTRIES_MAGIC = 'pypi-graph-reuse 2';
+const PIECES_MAGIC = 'pypi-graph-reuse 1';
 
 /** One key of one bucket file. */
 export interface EntryRecord {
   key: string;
   token: string;
-  /** Byte offset of `"key": value` in the bucket file; length 0 when the key has no entry. */
+  /**
+   * Byte offset of `"key": value` in the bucket file, found when the record is read (not
+   * written: a reused key's line stays the same when keys before it change); length 0 when the
+   * key has no entry.
+   */
   offset: number;
   length: number;
   releases: number;
   files: number;
+  /** The record's line as read: written again as it is when the key is reused. */
+  line?: string;
 }
 
 export interface EntryBlock {
@@ -73,7 +82,7 @@ export class LineWriter {
 }
 
 export async function writeEntriesHeader(w: LineWriter, fingerprint: string): Promise<void> {
-  await w.line(`${MAGIC}\t${fingerprint}`);
+  await w.line(`${ENTRIES_MAGIC}\t${fingerprint}`);
 }
 
 export async function writeEntryBlock(w: LineWriter, block: EntryBlock): Promise<void> {
@@ -81,9 +90,7 @@ export async function writeEntryBlock(w: LineWriter, block: EntryBlock): Promise
   // (about three million lines).
   const lines = [`B\t${block.layout}\t${block.bucket}\t${block.sha256}\t${block.size}\t${block.crc32}`];
   for (const e of block.entries) {
-    lines.push(
-      `E\t${JSON.stringify(e.key)}\t${e.token}\t${e.offset}\t${e.length}\t${e.releases}\t${e.files}`,
-    );
+    lines.push(e.line ?? `E\t${JSON.stringify(e.key)}\t${e.token}\t${e.length}\t${e.releases}\t${e.files}`);
   }
   await w.line(lines.join('\n'));
 }
@@ -94,7 +101,7 @@ export async function writePieces(
   pieces: ReadonlyMap<string, readonly Piece[]>,
 ): Promise<void> {
   const w = await LineWriter.create(path);
-  await w.line(`${MAGIC}\t${fingerprint}`);
+  await w.line(`${PIECES_MAGIC}\t${fingerprint}`);
   for (const [file, list] of pieces) {
     await w.line(`F\t${file}`);
     for (const p of list)
@@ -124,7 +131,7 @@ export async function readPieces(
       crlfDelay: Number.POSITIVE_INFINITY,
     })) {
       if (first) {
-        if (line !== `${MAGIC}\t${fingerprint}`) return undefined;
+        if (line !== `${PIECES_MAGIC}\t${fingerprint}`) return undefined;
         first = false;
         continue;
       }
@@ -183,7 +190,7 @@ export class EntryReader {
     if (!handle) return undefined;
     const reader = new EntryReader(handle, order);
     const header = await reader.next();
-    if (header !== `${MAGIC}\t${fingerprint}`) {
+    if (header !== `${ENTRIES_MAGIC}\t${fingerprint}`) {
       reader.close();
       return undefined;
     }
@@ -253,22 +260,32 @@ export class EntryReader {
         crc32: Number(f[5]),
         entries: [],
       };
+      // Where the file's entries end so far: each starts after a 4-byte separator (`{\n  `
+      // before the first, `,\n  ` before the others, bucket-writer.ts), and the file ends in
+      // 2 bytes (`\n}`, or `{}` without entries). Lengths that do not add up to the recorded
+      // size make the block unusable.
+      let end = 0;
       for (;;) {
         const n = this.take1();
         const e = typeof n === 'object' ? await n : n;
-        if (e === undefined) return block;
-        if (!e.startsWith('E\t')) {
-          this.lookahead = e;
-          return block;
+        if (e === undefined || !e.startsWith('E\t')) {
+          if (e !== undefined) this.lookahead = e;
+          return block.size === end + 2 ? block : undefined;
         }
         const g = e.split('\t');
+        const k = g[1]!;
+        const length = Number(g[3]);
+        const offset = length > 0 ? end + 4 : 0;
+        if (length > 0) end = offset + length;
         block.entries.push({
-          key: JSON.parse(g[1]!) as string,
+          // JSON of a key without escapes is the key in quotes.
+          key: k.includes('\\') ? (JSON.parse(k) as string) : k.slice(1, -1),
           token: g[2]!,
-          offset: Number(g[3]),
-          length: Number(g[4]),
-          releases: Number(g[5]),
-          files: Number(g[6]),
+          offset,
+          length,
+          releases: Number(g[4]),
+          files: Number(g[5]),
+          line: e,
         });
       }
     }

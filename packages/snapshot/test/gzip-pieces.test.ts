@@ -32,6 +32,22 @@ describe('DeflatePool', () => {
     }
   });
 
+  it('compresses a piece that is a view into a larger buffer as its own bytes, leaving the buffer as it was', async () => {
+    // As a piece cut from a previous bucket file is: only the view's bytes are sent.
+    const pool = new DeflatePool(2);
+    try {
+      const file = Buffer.concat(pieces());
+      const before = Buffer.from(file);
+      const views = [file.subarray(0, 1000), file.subarray(777, 50_000), file.subarray(file.length - 3)];
+      const got = await Promise.all(views.map((v) => pool.deflate(v)));
+      for (const [i, v] of views.entries()) expect(got[i]!.equals(compressSync(v))).toBe(true);
+      expect(file.equals(before)).toBe(true);
+      expect(file.buffer.byteLength).toBeGreaterThan(0); // not detached: the caller still owns it
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('fails what is still waiting when closed, and what comes after, instead of leaving it pending', async () => {
     const pool = new DeflatePool(1);
     const waiting = expect(pool.deflate(Buffer.alloc(8 << 20, 'x'))).rejects.toThrow(/closed/);

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, readlink, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startsPiece } from '../src/bucket-writer';
 import {
   type PublishResult,
   pruneSnapshots,
@@ -99,13 +100,19 @@ describe('incremental snapshots', () => {
     // pypi, wheel, sdist: every key read once, by key (a bucket in slices), none read whole
     expect(world.asked).toEqual({ pypi: 6000, wheel: 6000, sdist: 6000, whole: 0 });
 
-    // A day: 40 projects change, 5 are removed, 10 are new.
+    // A day: 40 projects change, 5 are removed, 15 are new: 10 of any key, and 5 whose key
+    // starts a tarball piece (each comes right after entries copied from the previous file).
     for (let i = 0; i < 40; i++) world.change(i * 97);
     for (let i = 0; i < 5; i++) world.remove(i * 131 + 1);
     for (let i = 0; i < 10; i++) world.change(6000 + i);
+    for (let i = 6010, n = 0; n < 5; i++) {
+      if (!startsPiece(projectAt(i, 0).key)) continue;
+      world.change(i);
+      n++;
+    }
     world.meta = { serial: 2, unixTimestamp: 1_700_086_400 };
     // The removed ones are gone from the tokens: nothing to ask for, their entries just go.
-    const changedKeys = 40 + 10;
+    const changedKeys = 40 + 15;
 
     const next = await publish(out, world.source());
     expect(next.stats.previous).toBe(first.id);
@@ -186,6 +193,24 @@ describe('incremental snapshots', () => {
     const fileOnly = await publish(out3, world.source());
     expect(fileOnly.stats.bytesReusedInPlace).toBeGreaterThan(0);
     same(fileOnly, full);
+
+    // A key's recorded length edited in the reuse data: the lengths of that file's records no
+    // longer add up to its size, so no entry is copied from it (the offsets would be wrong).
+    const out4 = join(tmp.path, 'out4');
+    const base4 = await publish(out4, new World(1500).source());
+    const entriesPath = join(out4, '.reuse', `${base4.id}.entries`);
+    const lines = (await readFile(entriesPath, 'utf8')).split('\n');
+    const block = lines.findIndex((l) => l.startsWith('B\twheel\t00\t'));
+    const at = lines.findIndex((l, i) => i > block && l.startsWith('E\t') && Number(l.split('\t')[3]) > 0);
+    expect(block).toBeGreaterThan(0);
+    expect(lines.slice(block + 1, at).every((l) => l.startsWith('E\t'))).toBe(true);
+    const f = lines[at]!.split('\t');
+    f[3] = String(Number(f[3]) + 1);
+    lines[at] = f.join('\t');
+    await writeFile(entriesPath, lines.join('\n'));
+    const edited = await publish(out4, world.source());
+    expect(edited.stats.keysRendered).toBeGreaterThan(4);
+    same(edited, full);
   });
 
   it('unpacks with GNU tar, Python tarfile and nix-prefetch-url --unpack to the same tree', async () => {
