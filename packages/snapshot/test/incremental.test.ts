@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, readlink, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startsPiece } from '../src/bucket-writer';
+import { BIG_ENTRY, MAX_PIECE, startsPiece } from '../src/bucket-writer';
 import {
   type PublishResult,
   pruneSnapshots,
@@ -94,15 +94,27 @@ function same(a: PublishResult, b: PublishResult): void {
 describe('incremental snapshots', () => {
   it('render only the changed keys and give the bytes of a full snapshot of the same state', async () => {
     const world = new World(6000);
+    // Big projects: hundreds of releases, entries of BIG_ENTRY bytes or more (pieces of their
+    // own, split every MAX_PIECE bytes).
+    const big = [7, 8, 1000, 2500, 4999];
+    for (const i of big) world.projects.set(i, projectAt(i, i === 8 || i === 2500 ? 2000 : 600));
     const out = join(tmp.path, 'out');
     const first = await publish(out, world.source());
     expect(first.stats.previous).toBeNull();
     // pypi, wheel, sdist: every key read once, by key (a bucket in slices), none read whole
     expect(world.asked).toEqual({ pypi: 6000, wheel: 6000, sdist: 6000, whole: 0 });
+    const lengths = (await readFile(join(out, '.reuse', `${first.id}.entries`), 'utf8'))
+      .split('\n')
+      .filter((l) => l.startsWith('E\t'))
+      .map((l) => Number(l.split('\t')[3]));
+    expect(lengths.filter((n) => n >= MAX_PIECE).length).toBeGreaterThan(0);
+    expect(lengths.filter((n) => n >= BIG_ENTRY).length).toBeGreaterThanOrEqual(big.length * 3);
 
     // A day: 40 projects change, 5 are removed, 15 are new: 10 of any key, and 5 whose key
     // starts a tarball piece (each comes right after entries copied from the previous file).
     for (let i = 0; i < 40; i++) world.change(i * 97);
+    world.change(8); // a big project with a release more
+    world.change(2500);
     for (let i = 0; i < 5; i++) world.remove(i * 131 + 1);
     for (let i = 0; i < 10; i++) world.change(6000 + i);
     for (let i = 6010, n = 0; n < 5; i++) {
@@ -112,18 +124,21 @@ describe('incremental snapshots', () => {
     }
     world.meta = { serial: 2, unixTimestamp: 1_700_086_400 };
     // The removed ones are gone from the tokens: nothing to ask for, their entries just go.
-    const changedKeys = 40 + 15;
+    const changedKeys = 40 + 15 + 2;
 
     const next = await publish(out, world.source());
     expect(next.stats.previous).toBe(first.id);
     // Only the changed keys were asked for, once per data kind; nothing else was read.
     expect(world.asked).toEqual({ pypi: changedKeys, wheel: changedKeys, sdist: changedKeys, whole: 0 });
     expect(next.stats.keysRendered).toBe(changedKeys * 4);
-    expect(next.stats.keysReused).toBe((6000 - 40 - 5) * 4);
+    expect(next.stats.keysReused).toBe((6000 - 40 - 5 - 2) * 4);
     expect(next.stats.bytesReused).toBeGreaterThan(next.stats.bytesCompressed);
     // The unchanged pieces were taken by their place in the previous file, not hashed again
-    // (only pieces around a change are hashed: those that are not one run of the old file).
-    expect(next.stats.bytesReusedInPlace).toBeGreaterThan(0.9 * next.stats.bytesReused);
+    // (only pieces around a change are hashed: those that are not one run of the old file)...
+    expect(next.stats.bytesReusedInPlace).toBeGreaterThan(0.8 * next.stats.bytesReused);
+    // ...and the parts of the big entries that changed (a release added at their end) were
+    // found by their content up to the change: not compressed again.
+    expect(next.stats.bytesReused - next.stats.bytesReusedInPlace).toBeGreaterThan(MAX_PIECE);
 
     const full = await publish(join(tmp.path, 'full'), world.source(), { full: true });
     expect(full.stats.keysReused).toBe(0);
