@@ -37,7 +37,7 @@ export interface PreviousBucketFile {
 /** Pieces of the previous tarball by the sha256 of their uncompressed bytes. */
 export type PiecesBySha256 = ReadonlyMap<string, Piece>;
 
-/** About one key in this many starts a new piece (~50 KB pieces at PyPI's size). */
+/** About one key in this many starts a new piece (~50 KB pieces of small entries at PyPI's size). */
 export const CUT_EVERY = 48;
 /** An entry this long or longer is a piece of its own (with the separator before it). */
 export const BIG_ENTRY = 16 << 10;
@@ -50,7 +50,7 @@ const END = Buffer.from('\n}');
 const EMPTY = Buffer.from('{}');
 
 /**
- * Whether a piece starts before the entry of `key` (unless it is the first of its piece):
+ * Whether the key starts a piece before its entry (as a big entry does, whatever its key):
  * FNV-1a of the key's UTF-16 code units, cheap and the same on every machine.
  */
 export function startsPiece(key: string): boolean {
