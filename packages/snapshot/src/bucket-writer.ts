@@ -97,16 +97,7 @@ export class BucketWriter {
 
   /** Appends the entry `"key": value` from its bytes (rendered now, not copied). */
   entry(key: string, text: Buffer): void | Promise<void> {
-    // Synchronous unless a piece closes: about twelve million entries at PyPI's size, and a
-    // promise for each cost the main thread.
-    const big = text.length >= BIG_ENTRY;
-    if (this.pieceStarted() && (big || startsPiece(key)))
-      return this.closePiece().then(() => {
-        this.addEntry(text);
-        if (big) return this.closePiece();
-      });
-    this.addEntry(text);
-    if (big) return this.closePiece();
+    return this.place(key, text.length, text, 0);
   }
 
   private addEntry(text: Buffer): void {
@@ -121,13 +112,26 @@ export class BucketWriter {
    * previous file (a view, not a copy), handed to the piece when something else comes.
    */
   copied(key: string, from: number, length: number): void | Promise<void> {
+    return this.place(key, length, undefined, from);
+  }
+
+  /**
+   * The cut rule, the same for rendered and copied entries (a full and an incremental snapshot
+   * must cut alike): a piece closes before the entry when the key starts one or the entry is
+   * big, and after a big entry. Synchronous unless a piece closes: about twelve million entries
+   * at PyPI's size, and a promise for each cost the main thread. `text`: the rendered bytes;
+   * without it the entry is `length` bytes at `from` in the previous file.
+   */
+  private place(key: string, length: number, text: Buffer | undefined, from: number): void | Promise<void> {
     const big = length >= BIG_ENTRY;
     if (this.pieceStarted() && (big || startsPiece(key)))
-      return this.closePiece().then(() => {
-        this.addCopied(from, length);
-        if (big) return this.closePiece();
-      });
-    this.addCopied(from, length);
+      return this.closePiece().then(() => this.put(length, text, from, big));
+    return this.put(length, text, from, big);
+  }
+
+  private put(length: number, text: Buffer | undefined, from: number, big: boolean): void | Promise<void> {
+    if (text) this.addEntry(text);
+    else this.addCopied(from, length);
     if (big) return this.closePiece();
   }
 
