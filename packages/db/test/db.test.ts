@@ -943,18 +943,47 @@ describe('bulkLoad', () => {
   });
 });
 
+type Captured = { sql: string; params: unknown[] };
+
+/**
+ * A migrated test database whose statements are captured, with a client of its own beside it
+ * for EXPLAIN (its settings do not touch the pool's connections).
+ */
+async function withCapturedStatements(
+  fn: (c: {
+    database: Awaited<ReturnType<typeof openDatabase>>;
+    client: pg.Client;
+    captured: Captured[];
+  }) => Promise<void>,
+): Promise<void> {
+  const t = await createTestDatabase();
+  const captured: Captured[] = [];
+  const database = await openDatabase({
+    databaseUrl: t.url,
+    onQuery: (text, params) => captured.push({ sql: text, params }),
+  });
+  const client = new pg.Client({ connectionString: t.url });
+  await client.connect();
+  try {
+    await migrate(database);
+    await fn({ database, client, captured });
+  } finally {
+    await client.end();
+    await database.close();
+    await t.drop();
+  }
+}
+
+/** `EXPLAIN [ANALYZE]` of a captured statement, its lines joined. */
+async function planOf(client: pg.Client, statement: Captured, analyze = false): Promise<string> {
+  const rows = (await client.query(`EXPLAIN ${analyze ? 'ANALYZE ' : ''}${statement.sql}`, statement.params))
+    .rows;
+  return rows.map((r) => r['QUERY PLAN']).join('\n');
+}
+
 describe("a snapshot's bucket tokens (migration 0016)", () => {
   it('are read from projects_bucket_token_idx alone (an index-only scan), not from the table', async () => {
-    const t = await createTestDatabase();
-    const captured: Array<{ sql: string; params: unknown[] }> = [];
-    const database = await openDatabase({
-      databaseUrl: t.url,
-      onQuery: (text, params) => captured.push({ sql: text, params }),
-    });
-    const client = new pg.Client({ connectionString: t.url });
-    await client.connect();
-    try {
-      await migrate(database);
+    await withCapturedStatements(async ({ database, client, captured }) => {
       for (const name of ['tok-a', 'Tok_B', 'tok.c'])
         await saveProject(database.db, { displayName: name, serial: 1, versions: ['1'], files: [] });
       // What the index-only scan needs: the table's pages marked all-visible, as a snapshot's
@@ -970,40 +999,21 @@ describe("a snapshot's bucket tokens (migration 0016)", () => {
       // column the index does not hold, or the index gone, gives another plan).
       await client.query('SET enable_seqscan = off');
       await client.query('SET enable_bitmapscan = off');
-      const plan = (await client.query(`EXPLAIN ${statement!.sql}`, statement!.params)).rows
-        .map((r) => r['QUERY PLAN'])
-        .join('\n');
-      expect(plan).toContain('Index Only Scan using projects_bucket_token_idx');
+      expect(await planOf(client, statement!)).toContain('Index Only Scan using projects_bucket_token_idx');
       // ...and reads no page of the table (saved rows are on pages the vacuum marked).
-      const analyzed = (await client.query(`EXPLAIN ANALYZE ${statement!.sql}`, statement!.params)).rows
-        .map((r) => r['QUERY PLAN'])
-        .join('\n');
-      expect(analyzed).toContain('Heap Fetches: 0');
-    } finally {
-      await client.end();
-      await database.close();
-      await t.drop();
-    }
+      expect(await planOf(client, statement!, true)).toContain('Heap Fetches: 0');
+    });
   });
 });
 
 describe("recrawl --failed's default selection (migration 0012)", () => {
   it('reads only the failures it keeps, from a partial index that lists exactly SETUP_PY_OUTCOME_CODES', async () => {
-    const t = await createTestDatabase();
-    const captured: Array<{ sql: string; params: unknown[] }> = [];
-    const database = await openDatabase({
-      databaseUrl: t.url,
-      onQuery: (text, params) => captured.push({ sql: text, params }),
-    });
-    const client0 = new pg.Client({ connectionString: t.url });
-    await client0.connect();
-    try {
-      await migrate(database);
+    await withCapturedStatements(async ({ database, client, captured }) => {
       const db = database.db;
       // The index and the code's list name the same codes: a code added to one alone would make
       // the planner drop the index (the query's predicate no longer implies it) or keep a stale one.
       const idx = (
-        await client0.query<{ indexdef: string }>(
+        await client.query<{ indexdef: string }>(
           `SELECT indexdef FROM pg_indexes WHERE indexname = 'extractions_refailed_idx'`,
         )
       ).rows[0];
@@ -1024,22 +1034,9 @@ describe("recrawl --failed's default selection (migration 0012)", () => {
       expect(statement).toBeDefined();
       // With sequential scans priced out, the plan must be able to use the partial index: it can
       // only if the query's own clauses imply the index's predicate.
-      const client = new pg.Client({ connectionString: t.url });
-      await client.connect();
-      try {
-        await client.query('SET enable_seqscan = off');
-        const plan = (await client.query(`EXPLAIN ${statement!.sql}`, statement!.params)).rows
-          .map((r) => r['QUERY PLAN'])
-          .join('\n');
-        expect(plan).toContain('extractions_refailed_idx');
-      } finally {
-        await client.end();
-      }
-    } finally {
-      await client0.end();
-      await database.close();
-      await t.drop();
-    }
+      await client.query('SET enable_seqscan = off');
+      expect(await planOf(client, statement!)).toContain('extractions_refailed_idx');
+    });
   });
 });
 
