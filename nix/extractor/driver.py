@@ -32,6 +32,7 @@ import ctypes
 import errno
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -43,6 +44,7 @@ import tarfile
 import threading
 import time
 import zipfile
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 ENV = os.environ
@@ -103,6 +105,14 @@ def unpack(dest):
                 if safe(info.filename):
                     archive.extract(info, root)
     else:
+        # The common tar shapes (gzip or none; ustar, pax per-file headers, GNU long names) by
+        # fast_untar; anything else, or anything it is unsure of, by tarfile from the start.
+        try:
+            fast_untar(root, safe)
+            return root
+        except FastUntarFallback:
+            shutil.rmtree(root)
+            os.makedirs(root)
         # One pass over the stream ("r|*"): random access ("r:*") decompresses a .tar.gz twice,
         # once to list the members and once more to extract them.  As extractall does, the
         # directories get their mode and time last, deepest first (a 0o555 directory in the
@@ -122,6 +132,245 @@ def unpack(dest):
             os.utime(target, (m.mtime, m.mtime))
             os.chmod(target, m.mode)
     return root
+
+
+class FastUntarFallback(Exception):
+    """fast_untar met something it leaves to tarfile (which then unpacks the sdist from the start)."""
+
+
+class _TarStream(object):
+    """The uncompressed bytes of SRC, read forward: gzip (one member, as tarfile's stream mode
+    reads it) or a plain tar.  Any other compression is left to tarfile."""
+    CHUNK = 1 << 20
+
+    def __init__(self, handle):
+        self.handle = handle
+        head = handle.read(6)
+        handle.seek(0)
+        if head.startswith(b"\x1f\x8b\x08"):
+            self.inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif head.startswith((b"BZh", b"\x5d\x00\x00\x80", b"\xfd7zXZ")):
+            raise FastUntarFallback("compression")
+        else:
+            self.inflate = None
+        self.buf = b""
+        self.pos = 0
+        self.pending = b""
+        self.done = False
+
+    def _more(self):
+        if self.inflate is None:
+            data = self.handle.read(self.CHUNK)
+            if not data:
+                self.done = True
+            return data
+        try:
+            if not self.pending:
+                self.pending = self.handle.read(self.CHUNK)
+                if not self.pending:
+                    self.done = True
+                    return self.inflate.flush()
+            data = self.inflate.decompress(self.pending, 4 * self.CHUNK)
+            self.pending = self.inflate.unconsumed_tail
+            if self.inflate.eof:
+                self.done = True
+            return data
+        except zlib.error:
+            raise FastUntarFallback("zlib")
+
+    def read(self, n):
+        """Exactly n bytes (a truncated archive is left to tarfile, for its own error)."""
+        end = self.pos + n
+        if end <= len(self.buf):
+            self.pos = end
+            return self.buf[end - n:end]
+        parts = [self.buf[self.pos:]]
+        have = len(parts[0])
+        while have < n:
+            if self.done:
+                raise FastUntarFallback("truncated")
+            data = self._more()
+            parts.append(data)
+            have += len(data)
+        self.buf = b"".join(parts)
+        self.pos = n
+        return self.buf[:n]
+
+    def copy_to(self, fd, size):
+        """Writes the next `size` bytes to fd, then skips the block's padding."""
+        left = size
+        while left:
+            piece = self.read(min(left, self.CHUNK))
+            view = memoryview(piece)
+            while view:
+                view = view[os.write(fd, view):]
+            left -= len(piece)
+        self.read(-size % 512)
+
+
+_PAX_RECORD = re.compile(br"(\d+) ([^=]+)=")
+# pax keywords tarfile applies to the member (the others it keeps but does not use)
+_PAX_USED = ("path", "linkpath", "size", "mtime", "atime", "ctime", "uid", "gid", "uname", "gname")
+
+
+def _tar_number(field):
+    if field[:1] in (b"\x80", b"\xff"):
+        raise FastUntarFallback("base-256 number")
+    try:
+        text = field.split(b"\0", 1)[0].decode("ascii").strip()
+        return int(text or "0", 8)
+    except (UnicodeDecodeError, ValueError):
+        raise FastUntarFallback("number")
+
+
+def _tar_text(field):
+    try:
+        return field.split(b"\0", 1)[0].decode("utf-8")
+    except UnicodeDecodeError:
+        raise FastUntarFallback("name encoding")
+
+
+def _tar_header(block):
+    """(name, mode, size, mtime, type) of a 512-byte header block, read as tarfile.frombuf reads
+    it; None at the end of the archive (a zero block)."""
+    if block.count(b"\0") == 512:
+        return None
+    if _tar_number(block[148:156]) != 256 + sum(block[:148]) + sum(block[156:]):
+        raise FastUntarFallback("checksum")
+    kind = block[156:157]
+    name = _tar_text(block[0:100])
+    if kind == b"\0" and name.endswith("/"):
+        kind = b"5"
+    if kind == b"5":
+        name = name.rstrip("/")
+    prefix = _tar_text(block[345:500])
+    if prefix and kind not in (b"L", b"K", b"S"):
+        name = prefix + "/" + name
+    return name, _tar_number(block[100:108]), _tar_number(block[124:136]), _tar_number(block[136:148]), kind
+
+
+def _tar_pax(data):
+    """The records of a pax extended header, as tarfile._proc_pax parses them (UTF-8 only)."""
+    records = {}
+    pos = 0
+    while True:
+        match = _PAX_RECORD.match(data, pos)
+        if not match:
+            return records
+        length = int(match.group(1))
+        if length == 0:
+            raise FastUntarFallback("pax record")
+        try:
+            keyword = match.group(2).decode("utf-8")
+            value = data[match.end(2) + 1:match.start(1) + length - 1].decode("utf-8")
+        except UnicodeDecodeError:
+            raise FastUntarFallback("pax encoding")
+        if keyword == "hdrcharset" or keyword.startswith("GNU."):
+            raise FastUntarFallback("pax " + keyword)
+        records[keyword] = value
+        pos += length
+
+
+def fast_untar(root, safe):
+    """Unpacks SRC into root as the tarfile loop of unpack() does (same files, directories,
+    modes and times; links and special files skipped; names outside root skipped), ~3x faster on
+    trees of thousands of files: headers are parsed here, files written with a few system calls.
+    It only takes the shapes whose reading is plain: regular files and directories in ustar/GNU
+    headers, pax per-file headers and GNU long names; anything else raises FastUntarFallback
+    (nothing kept: unpack() starts again with tarfile)."""
+    try:
+        _fast_untar(root, safe)
+    except FastUntarFallback:
+        raise
+    except Exception as exc:
+        # An error of the system (a name that cannot be made, a full disk): what tarfile's loop
+        # does then depends on its version; it meets the same and decides.
+        raise FastUntarFallback("%s: %s" % (type(exc).__name__, exc))
+
+
+def _fast_untar(root, safe):
+    dirs = []
+    made = set()
+    regular = (b"0", b"\0", b"7")
+    with open(SRC, "rb") as handle:
+        stream = _TarStream(handle)
+        while True:
+            header = _tar_header(stream.read(512))
+            if header is None:
+                break
+            name, mode, size, mtime, kind = header
+            pax = None
+            long_name = None
+            while kind in (b"x", b"L", b"K"):
+                body = stream.read(size + (-size % 512))[:size]
+                if kind == b"x":
+                    if pax is not None:
+                        raise FastUntarFallback("two pax headers")
+                    pax = _tar_pax(body)
+                elif kind == b"L":
+                    if long_name is not None:
+                        raise FastUntarFallback("two long names")
+                    long_name = _tar_text(body)
+                header = _tar_header(stream.read(512))
+                if header is None:
+                    raise FastUntarFallback("end after an extended header")
+                name, mode, size, mtime, kind = header
+            if long_name is not None:
+                if pax is not None:
+                    raise FastUntarFallback("pax and long name")
+                name = long_name
+            if pax:
+                try:
+                    if "path" in pax:
+                        name = pax["path"].rstrip("/")
+                    if "size" in pax:
+                        size = int(pax["size"])
+                    if "mtime" in pax:
+                        mtime = float(pax["mtime"])
+                except ValueError:
+                    raise FastUntarFallback("pax number")
+            if kind in regular:
+                pass
+            elif kind in (b"1", b"2", b"3", b"4", b"6"):
+                # links and special files: skipped, and tarfile reads no data for them
+                continue
+            elif kind != b"5":
+                raise FastUntarFallback("member type %r" % (kind,))
+            if not safe(name):
+                if kind != b"5":
+                    stream.read(size + (-size % 512))
+                continue
+            mode = (mode | 0o600) & 0o755
+            target = os.path.join(root, name).rstrip("/")
+            upper = os.path.dirname(target)
+            if upper and upper not in made:
+                if not os.path.exists(upper):
+                    os.makedirs(upper)
+                made.add(upper)
+            if kind == b"5":
+                try:
+                    os.mkdir(target, 0o700)
+                except FileExistsError:
+                    if not os.path.isdir(target):
+                        raise FastUntarFallback("a directory over a file")
+                dirs.append((name, mode, mtime))
+                continue
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+            try:
+                stream.copy_to(fd, size)
+                try:
+                    os.chmod(fd, mode)
+                    os.utime(fd, (mtime, mtime))
+                except Exception:
+                    # tarfile lets some of these pass and not others: its call
+                    raise FastUntarFallback("mode or time")
+            finally:
+                os.close(fd)
+    dirs.sort(key=lambda d: d[0], reverse=True)
+    for name, mode, mtime in dirs:
+        target = os.path.join(root, name)
+        os.utime(target, (mtime, mtime))
+        os.chmod(target, mode)
 
 
 def unpack_wheels(wheels, dest):
