@@ -102,6 +102,7 @@ export async function openApp(config: Config, logger: Logger, options: OpenAppOp
     wheels,
     sdists,
     async close() {
+      await sdists?.close?.();
       await index.close();
       await database.close();
       await temp.release();

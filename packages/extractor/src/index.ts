@@ -48,6 +48,7 @@ export {
   type SandboxVerdict,
   type SdistExtractorHooks,
   type SetupPyDependencies,
+  StoreSweeper,
   sandboxGate,
   sandboxResultsFrom,
   storeName,

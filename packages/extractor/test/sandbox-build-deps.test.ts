@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { hasNix } from '@pypi-graph/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BuildWheelFile, runSandbox, type SandboxResult } from '../src';
 import { makeSdist } from './make-sdist';
@@ -12,15 +13,6 @@ import { makeSdist } from './make-sdist';
 // their sha256 and are unpacked onto that interpreter's sys.path, where they run exactly like
 // setup.py: a hostile one is contained the same way. The wheels are made here (a setup() keyword
 // plugin, written for this test), the sdist from test/fixtures/sandbox/uses-plugin.
-
-function hasNix(): boolean {
-  try {
-    execFileSync('nix-build', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const NIX = hasNix();
 const SALT = randomBytes(8).toString('hex');

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { hasNix } from '@pypi-graph/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_NIX_DIR, interpreterSet } from '../src/sandbox/build-options';
 import { instantiateArgs, instantiateExtraction } from '../src/sandbox/instantiate';
@@ -10,15 +11,6 @@ import { DEFAULT_SANDBOX_LIMITS } from '../src/sandbox/run-sandbox';
 
 // Evaluation once per batch (instantiate.ts) against the real Nix: the sdists that wait at the
 // same moment share one nix-instantiate, and each still gets the derivation it would get alone.
-
-function hasNix(): boolean {
-  try {
-    execFileSync('nix-instantiate', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const NIX = hasNix();
 let work: string;

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { loadConfig } from '@pypi-graph/config';
 import { CrawlError } from '@pypi-graph/core';
 import { PYTHON_KEYS, type PythonKey } from '@pypi-graph/model';
+import { hasNix } from '@pypi-graph/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_NIX_DIR,
@@ -25,14 +26,6 @@ import { makeSdist } from './make-sdist';
 
 const PYENV = '/root/.pyenv/versions';
 
-function hasNix(): boolean {
-  try {
-    execFileSync('nix-build', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 const NIX = hasNix();
 const HAVE = ['2.7.18', '3.9.18', '3.12.1'].every((v) => existsSync(path.join(PYENV, v)));
 

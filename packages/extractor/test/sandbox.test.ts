@@ -7,6 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { CrawlError, isEnvironmentFault } from '@pypi-graph/core';
 import { PYTHON_KEYS, type PythonKey } from '@pypi-graph/model';
+import { hasNix } from '@pypi-graph/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   parseSandboxResults,
@@ -24,15 +25,6 @@ import { makeSdist as makeSdistIn, REPO } from './make-sdist';
 // nix/extractor.nix with the host (pyenv) interpreters.
 
 const execFileAsync = promisify(execFile);
-
-function hasNix(): boolean {
-  try {
-    execFileSync('nix-build', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const NIX = hasNix();
 if (!NIX) console.warn('sandbox tests skipped: nix-build is not installed (apt-get install -y nix-bin)');

@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PythonKey } from '@pypi-graph/model';
+import { hasNix } from '@pypi-graph/test-support';
 import { describe, expect, it } from 'vitest';
 import { readSdistStaticMetadata, runSandbox, type SandboxResult } from '../src';
 
@@ -13,15 +13,6 @@ import { readSdistStaticMetadata, runSandbox, type SandboxResult } from '../src'
 // are test/fixtures/sdists (scripts/make-sdist-fixtures.py).
 
 const FIXTURES = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../test/fixtures/sdists');
-
-function hasNix(): boolean {
-  try {
-    execFileSync('nix-build', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const PYTHONS: PythonKey[] = ['27', '36', '39', '310', '313'];
 

@@ -155,6 +155,8 @@ export interface SdistExtractor {
   sandboxState?(): 'unchecked' | 'proven' | 'unavailable';
   /** Proves the sandbox now: a worker does it before it takes its first sdist. */
   prepare?(): Promise<void>;
+  /** Waits for what runs in the background (the store deletions of SANDBOX_GC=on). */
+  close?(): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------

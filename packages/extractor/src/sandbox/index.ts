@@ -62,4 +62,5 @@ export {
   deleteStorePaths,
   hostPythonLines,
   type SdistExtractorHooks,
+  StoreSweeper,
 } from './sdist-extractor';

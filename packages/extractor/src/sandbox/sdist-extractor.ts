@@ -43,9 +43,16 @@ export async function deleteStorePaths(
   drvPath?: string,
   others: Iterable<string> = [],
 ): Promise<string[]> {
-  const more = [...others];
-  // Nothing was built (no requested Python on this machine): nothing to delete.
-  if (!outPath && !sdistStorePath && more.length === 0) return [];
+  return deletePaths(await extractionPaths(outPath, sdistStorePath, drvPath, others));
+}
+
+/** An extraction's store paths in the order they can go: output, derivation, source, `others`. */
+async function extractionPaths(
+  outPath: string,
+  sdistStorePath: string,
+  drvPath?: string,
+  others: Iterable<string> = [],
+): Promise<string[]> {
   let drv = drvPath;
   if (!drv && outPath) {
     try {
@@ -54,10 +61,13 @@ export async function deleteStorePaths(
       drv = undefined;
     }
   }
-  const paths = [outPath, drv, sdistStorePath, ...more].filter(
-    (p): p is string => !!p?.startsWith('/nix/store/'),
-  );
-  // One nix-store for the three: each `--delete` scans every process for runtime roots, which is
+  return [outPath, drv, sdistStorePath, ...others].filter((p): p is string => !!p?.startsWith('/nix/store/'));
+}
+
+async function deletePaths(paths: string[]): Promise<string[]> {
+  // Nothing was built (no requested Python on this machine): nothing to delete.
+  if (paths.length === 0) return [];
+  // One nix-store for all: each `--delete` scans every process for runtime roots, which is
   // most of its time on a busy machine (seconds, pnpm bench sdist --real).
   try {
     await exec('nix-store', ['--delete', ...paths], { timeout: 60_000 });
@@ -75,6 +85,55 @@ export async function deleteStorePaths(
     }
   }
   return deleted;
+}
+
+/**
+ * Deletes extractions' store paths in the background, many per `nix-store --delete` (each call
+ * scans every process for runtime roots: one call for all that are waiting costs what one
+ * costs). A job that has stored its results hands its paths here and is done: its slot is free
+ * for the next sdist while the deletion runs. Groups are deleted in the order given (an
+ * extraction's output, derivation and source, then its wheels); a path still alive is left, as
+ * deleteStorePaths leaves it. `flush()` waits until nothing is left to delete.
+ */
+export class StoreSweeper {
+  private waiting: Array<[string, string, string | undefined, string[]]> = [];
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly onDeleted?: (deleted: string[]) => void) {}
+
+  /** One extraction's paths, as deleteStorePaths takes them; returns at once. */
+  add(outPath: string, sdistStorePath: string, drvPath?: string, others: Iterable<string> = []): void {
+    this.waiting.push([outPath, sdistStorePath, drvPath, [...others]]);
+    this.running ??= this.drain();
+  }
+
+  /** Resolves when every path handed in so far has been deleted (or left alive). */
+  async flush(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.waiting.length > 0) {
+        const batch = this.waiting.splice(0);
+        // the outputs, derivations and sources of the whole batch in one call; then the wheels
+        // in another (one of them is often still used by an extraction running beside: that
+        // call then goes one path at a time, and must not hold the others back)
+        const groups = await Promise.all(batch.map(([out, sdist, drv]) => extractionPaths(out, sdist, drv)));
+        // referrers before what they refer to, as deleteStorePaths orders them: every output,
+        // then every derivation, then every source (two runs of one sdist share its source)
+        const first = new Set<string>();
+        for (let i = 0; i < 3; i++) for (const g of groups) if (g[i]) first.add(g[i]!);
+        const deleted = await deletePaths([...first]);
+        deleted.push(
+          ...(await deletePaths(batch.flatMap((g) => g[3]).filter((p) => p.startsWith('/nix/store/')))),
+        );
+        this.onDeleted?.(deleted);
+      }
+    } finally {
+      this.running = undefined;
+    }
+  }
 }
 
 export interface SdistExtractorHooks {
@@ -209,8 +268,12 @@ export async function createSdistExtractor(
       return set;
     })());
   const gate = createGate(config, logger, hooks, hostSet);
+  const sweeper = new StoreSweeper((deleted) =>
+    logger.debug({ deleted }, 'sandbox outputs removed from the Nix store'),
+  );
   return {
     sandboxState: () => gate.state.state,
+    close: () => sweeper.flush(),
     async prepare() {
       // a worker stops at its start on a SANDBOX_PYTHONS mistake, with the path and what is wrong
       await hostSet();
@@ -370,13 +433,15 @@ export async function createSdistExtractor(
           release:
             config.sandboxGc && outPaths.length > 0
               ? async () => {
-                  const deleted: string[] = [];
+                  // handed to the sweeper: the job is done, the deletion runs beside the next one
+                  // (the build dependencies after the outputs: dead once those are gone)
                   for (const [i, out] of outPaths.entries())
-                    deleted.push(...(await deleteStorePaths(out, sdistStorePath, drvPaths[i])));
-                  // the build dependencies last: dead once the outputs are (a path another running
-                  // extraction still uses is alive, and nix-store --delete leaves it)
-                  deleted.push(...(await deleteStorePaths('', '', undefined, wheelStorePaths)));
-                  logger.debug({ file: file.filename, deleted }, 'sandbox output removed from the Nix store');
+                    sweeper.add(
+                      out,
+                      sdistStorePath,
+                      drvPaths[i],
+                      i === outPaths.length - 1 ? wheelStorePaths : [],
+                    );
                 }
               : undefined,
         };
