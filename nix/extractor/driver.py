@@ -808,10 +808,12 @@ def main():
     with open(os.path.join(OUT, "result.json"), "w") as handle:
         json.dump(results, handle, sort_keys=True)
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = resource.getrusage(resource.RUSAGE_SELF)
     with open(os.path.join(OUT, "timings.json"), "w") as handle:
         json.dump({"total": time.monotonic() - started, "unpack": PREP["unpack"], "view": PREP["view"],
                    "viewMethod": VIEW["method"], "viewError": VIEW["error"],
-                   "interpreters": TIMES, "cpu": usage.ru_utime + usage.ru_stime}, handle, sort_keys=True)
+                   "interpreters": TIMES, "cpu": usage.ru_utime + usage.ru_stime,
+                   "driverCpu": own.ru_utime + own.ru_stime}, handle, sort_keys=True)
     print("extracted %s in %.2fs (interpreters: %.2fs user, %.2fs system, %d page faults; wall %s)" % (
         FILENAME, time.monotonic() - started, usage.ru_utime, usage.ru_stime, usage.ru_minflt,
         " ".join("%s %.2fs" % (k, TIMES[k]) for k in keys if k in TIMES)))

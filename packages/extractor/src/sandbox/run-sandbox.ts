@@ -153,6 +153,8 @@ export interface DriverTimings {
   interpretersMs: Record<string, number>;
   /** The interpreters' CPU time (user + system, all of them). */
   interpreterCpuMs: number;
+  /** driver.py's own CPU time (user + system: unpacking, mounts, starting and reading the interpreters). */
+  driverCpuMs: number;
 }
 
 async function readTimings(file: string): Promise<DriverTimings | undefined> {
@@ -168,6 +170,7 @@ async function readTimings(file: string): Promise<DriverTimings | undefined> {
       viewMs: num(t.view),
       interpretersMs: per,
       interpreterCpuMs: num(t.cpu),
+      driverCpuMs: num(t.driverCpu),
     };
   } catch {
     return undefined;
