@@ -40,12 +40,9 @@ import socket
 import stat
 import subprocess
 import sys
-import tarfile
 import threading
 import time
-import zipfile
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 
 ENV = os.environ
 OUT = ENV["out"]
@@ -98,6 +95,7 @@ def unpack(dest):
 
     lower = FILENAME.lower()
     if lower.endswith(".zip"):
+        import zipfile
         with zipfile.ZipFile(SRC) as archive:
             for info in archive.infolist():
                 if stat.S_ISLNK(info.external_attr >> 16):
@@ -117,6 +115,7 @@ def unpack(dest):
         # once to list the members and once more to extract them.  As extractall does, the
         # directories get their mode and time last, deepest first (a 0o555 directory in the
         # archive must stay writable while its files are extracted).
+        import tarfile
         dirs = []
         with tarfile.open(SRC, "r|*") as archive:
             for m in archive:
@@ -377,6 +376,7 @@ def unpack_wheels(wheels, dest):
     """Unpack the build-dependency wheels into dest (one directory for all, as pip installs them
     into one site-packages): regular files only, none outside dest.  A wheel's `<name>.data/purelib`
     and `platlib` go to the top, as an installer puts them; its scripts, headers and data do not."""
+    import zipfile
     os.makedirs(dest)
     root = os.path.realpath(dest)
     for wheel in wheels:
@@ -784,6 +784,39 @@ def limit_self():
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+def run_all(keys):
+    """run_one for every key, PARALLELISM at a time, in the order given (a thread per slot, as
+    ThreadPoolExecutor.map would, without importing concurrent.futures and logging at every build)."""
+    results = {}
+    failures = []
+    pending = list(keys)
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                if not pending or failures:
+                    return
+                key = pending.pop(0)
+            try:
+                result = run_one(key)
+            except BaseException as exc:
+                with lock:
+                    failures.append(exc)
+                return
+            with lock:
+                results[key] = result
+
+    threads = [threading.Thread(target=worker) for _ in range(min(PARALLELISM, len(keys)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failures:
+        raise failures[0]
+    return dict((k, results[k]) for k in keys)
+
+
 def main():
     assert_sandboxed()
     try:
@@ -802,8 +835,7 @@ def main():
     if broken is not None:
         results = dict((k, broken) for k in keys)
     else:
-        with ThreadPoolExecutor(max_workers=min(PARALLELISM, len(keys))) as pool:
-            results = dict(zip(keys, pool.map(run_one, keys)))
+        results = run_all(keys)
     sweep()
     with open(os.path.join(OUT, "result.json"), "w") as handle:
         json.dump(results, handle, sort_keys=True)
