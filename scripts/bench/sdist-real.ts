@@ -43,7 +43,7 @@ const USAGE = `usage: pnpm bench sdist --real [--count 20] [--concurrency N] [--
   --count        sdists in the generated real-shaped corpus (a cycle of 20: 11 static, 9 setup.py,
                  a few kB to ~20 MB, up to ~7000 files)
   --concurrency  pypi-graph's SDIST_CONCURRENCY (default: the machine's default, defaultSdistConcurrency)
-  --rounds       rows run in turn this many times (A B A B …); each row's fastest round is shown`;
+  --rounds       rows run in turn this many times (A A′ B, B A′ A, …); each row's fastest round is shown`;
 
 // (A′) runs the seed with its build directories in a tmpfs. Unpacked seven times onto ext4 (Nix's
 // default /tmp here), its sdists' files slow each other down as a run goes on: ext4 avoids reusing
@@ -250,9 +250,9 @@ export async function run(argv: string[]): Promise<number> {
   await seedRun(warm, seedNix, paths, shipped, warmSweeper);
   await warmSweeper.flush();
 
-  // (A) the seed's approach, (A′) the same with its build directories in a tmpfs, then (B)
-  // pypi-graph, on the same bytes, `rounds` times in turn (A A′ B A A′ B …): the table shows each
-  // row's fastest round, the others are listed beside it.
+  // (A) the seed's approach, (A′) the same with its build directories in a tmpfs, and (B)
+  // pypi-graph, on the same bytes, `rounds` times in turn (A A′ B, then B A′ A, …): the table shows
+  // each row's fastest round, the others are listed beside it.
   const seedRounds: Array<{ seconds: number; runs: Map<string, SeedRun> }> = [];
   const tmpfsRounds: Array<{ seconds: number; runs: Map<string, SeedRun> }> = [];
   const ourRounds: Array<{
@@ -262,23 +262,23 @@ export async function run(argv: string[]): Promise<number> {
     swept: number;
     flushMs: number;
   }> = [];
-  for (let round = 1; round <= rounds; round++) {
-    for (const [label, tmpdir, into] of [
-      ['(A) seed approach', undefined, seedRounds],
-      ['(A′) seed approach, build directories in a tmpfs', SEED_TMPDIR, tmpfsRounds],
-    ] as const) {
-      progress(
-        `round ${round}/${rounds}: ${label}: ${count} sdists, 7 interpreters each, 2 builds at a time`,
-      );
-      const runs = new Map<string, SeedRun>();
-      const seedSweeper = new StoreSweeper();
-      const t0 = now();
-      await pool(corpus, 2, async (e) => {
-        runs.set(e.filename, await seedRun(e, seedNix, paths, shipped, seedSweeper, tmpdir));
-      });
-      await seedSweeper.flush();
-      into.push({ seconds: (now() - t0) / 1000, runs });
-    }
+  const seedRow = async (
+    round: number,
+    label: string,
+    tmpdir: string | undefined,
+    into: typeof seedRounds,
+  ) => {
+    progress(`round ${round}/${rounds}: ${label}: ${count} sdists, 7 interpreters each, 2 builds at a time`);
+    const runs = new Map<string, SeedRun>();
+    const seedSweeper = new StoreSweeper();
+    const t0 = now();
+    await pool(corpus, 2, async (e) => {
+      runs.set(e.filename, await seedRun(e, seedNix, paths, shipped, seedSweeper, tmpdir));
+    });
+    await seedSweeper.flush();
+    into.push({ seconds: (now() - t0) / 1000, runs });
+  };
+  const ourRow = async (round: number) => {
     progress(
       `round ${round}/${rounds}: (B) pypi-graph: ${count} sdists, static first, 9 interpreters, SDIST_CONCURRENCY=${concurrency}`,
     );
@@ -296,6 +296,15 @@ export async function run(argv: string[]): Promise<number> {
     const tFlush = now();
     await sweeper.flush();
     ourRounds.push({ seconds: (now() - t0) / 1000, runs: mine, sweeps, swept, flushMs: now() - tFlush });
+  };
+  for (let round = 1; round <= rounds; round++) {
+    const steps = [
+      () => seedRow(round, '(A) seed approach', undefined, seedRounds),
+      () => seedRow(round, '(A′) seed approach, build directories in a tmpfs', SEED_TMPDIR, tmpfsRounds),
+      () => ourRow(round),
+    ];
+    // odd rounds A A′ B, even rounds B A′ A: no row always runs after the same one
+    for (const step of round % 2 === 1 ? steps : steps.reverse()) await step();
   }
   const fastest = <T extends { seconds: number }>(rs: T[]) =>
     rs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
@@ -443,7 +452,7 @@ export async function run(argv: string[]): Promise<number> {
     `- Identical results: ${mismatches.length === 0 ? '**yes**' : `**no, ${mismatches.length} differ**`} — (B) vs. (A′) on each of the ${sandboxed} sdists that needed setup.py, under the seven Pythons both run (${compared} pairs, whole result objects or error code+log); every static/needs-setup.py classification as built: ${corpus.filter((e) => ours.get(e.filename)!.static !== e.static).length} wrong.`,
   ];
   const header = `\`pnpm bench sdist --real --count ${count}${values.concurrency ? ` --concurrency ${concurrency}` : ''}${values.rounds !== '2' ? ` --rounds ${rounds}` : ''}\` — ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${facts.cpus} CPUs (${facts.cpuModel}), ${facts.memoryGb} GiB RAM, ${facts.kernel}, Node ${facts.node}; code at ${gitRevision()}; load average ${loadBefore} before, ${loadAverage()} after (other work on the machine counts).`;
-  const method = `Corpus: ${count} sdists generated for this run (\`scripts/bench/sdist-corpus.py gen-real\`, salted), ${corpus.filter((e) => e.static).length} with trustworthy static metadata (PKG-INFO 2.2, PEP 621) and ${corpus.filter((e) => !e.static).length} that need setup.py: a botocore-like data package (~7,000 JSON files four levels deep, ~19 MB), a library of ~1,700 files whose setup.py runs find_packages over 150 packages, a test-data-heavy one (800 files, ~1.6 MB), setup.py importing its package, reading version and requirement files, and the small kinds of \`pnpm bench sdist\`. Both rows read local files (no download) and end with the output removed from the store (SANDBOX_GC=on: both by the product's background \`StoreSweeper\`, waited for at the end of each row). (A) is the seed's approach re-created in this bench only: \`nix-build\` of a derivation per sdist whose builder unpacks the sdist once per interpreter, each in a process of its own, and runs the seven interpreters at once with the same \`extract.py\` (the patched setup()), two builds at a time, every sdist through it, its build directories where Nix puts them (\`/tmp\`, ext4 here). (A′) is the same with its build directories in a tmpfs (\`TMPDIR=/dev/shm\`): on ext4 its seven unpackings per sdist slow it down more and more as a run goes on (ext4 avoids reusing inodes deleted in the last minutes; perf shows its allocator in find_inode_bit and recently_deleted), so (A) depends on what the disk did before; (A′) is the seed at its best. Identical results and the per-sdist columns compare (B) with (A′). (B) is the product's path: \`readSdistStaticMetadata\`, else \`runSandbox\` (nine interpreters, three at a time, one unpacking, overlays, evaluation batched), \`SDIST_CONCURRENCY\`=${concurrency} (${values.concurrency ? 'given' : "the machine's default"}). A throwaway sdist warms both first. The rows run in turn, ${rounds} rounds (A A′ B A A′ B …), on the same sdists (each round's outputs are deleted before the next, so none is a Nix cache hit); each row's fastest round is shown. The CPU floor is the interpreters' user+sys CPU time as driver.py's getrusage of its children reports it in (B), ÷ ${cores} cores. Per-sdist columns (seconds): the seed's add-fixed and build, then (B)'s phases: static read, sha256, add-fixed, nix-instantiate (and how many sdists it evaluated at once), nix-store --realise (Nix's sandbox setup and output registration + driver.py), driver.py's own time, inside it unpacking and the overlays, the longest interpreter, all interpreters' CPU, driver.py's own CPU, and result parsing. Database writes are not part of this bench (\`pnpm bench index\` measures them).`;
+  const method = `Corpus: ${count} sdists generated for this run (\`scripts/bench/sdist-corpus.py gen-real\`, salted), ${corpus.filter((e) => e.static).length} with trustworthy static metadata (PKG-INFO 2.2, PEP 621) and ${corpus.filter((e) => !e.static).length} that need setup.py: a botocore-like data package (~7,000 JSON files four levels deep, ~19 MB), a library of ~1,700 files whose setup.py runs find_packages over 150 packages, a test-data-heavy one (800 files, ~1.6 MB), setup.py importing its package, reading version and requirement files, and the small kinds of \`pnpm bench sdist\`. Both rows read local files (no download) and end with the output removed from the store (SANDBOX_GC=on: both by the product's background \`StoreSweeper\`, waited for at the end of each row). (A) is the seed's approach re-created in this bench only: \`nix-build\` of a derivation per sdist whose builder unpacks the sdist once per interpreter, each in a process of its own, and runs the seven interpreters at once with the same \`extract.py\` (the patched setup()), two builds at a time, every sdist through it, its build directories where Nix puts them (\`/tmp\`, ext4 here). (A′) is the same with its build directories in a tmpfs (\`TMPDIR=/dev/shm\`): on ext4 its seven unpackings per sdist slow it down more and more as a run goes on (ext4 avoids reusing inodes deleted in the last minutes; perf shows its allocator in find_inode_bit and recently_deleted), so (A) depends on what the disk did before; (A′) is the seed at its best. Identical results and the per-sdist columns compare (B) with (A′). (B) is the product's path: \`readSdistStaticMetadata\`, else \`runSandbox\` (nine interpreters, three at a time, one unpacking, overlays, evaluation batched), \`SDIST_CONCURRENCY\`=${concurrency} (${values.concurrency ? 'given' : "the machine's default"}). A throwaway sdist warms both first. The rows run in turn, ${rounds} rounds (A A′ B, then B A′ A, and so on), on the same sdists (each round's outputs are deleted before the next, so none is a Nix cache hit); each row's fastest round is shown. The CPU floor is the interpreters' user+sys CPU time as driver.py's getrusage of its children reports it in (B), ÷ ${cores} cores. Per-sdist columns (seconds): the seed's add-fixed and build, then (B)'s phases: static read, sha256, add-fixed, nix-instantiate (and how many sdists it evaluated at once), nix-store --realise (Nix's sandbox setup and output registration + driver.py), driver.py's own time, inside it unpacking and the overlays, the longest interpreter, all interpreters' CPU, driver.py's own CPU, and result parsing. Database writes are not part of this bench (\`pnpm bench index\` measures them).`;
   const out = [
     textTable(phaseHeaders, phaseBody),
     '',
