@@ -43,25 +43,30 @@ export async function deleteStorePaths(
   drvPath?: string,
   others: Iterable<string> = [],
 ): Promise<string[]> {
-  return deletePaths(await extractionPaths(outPath, sdistStorePath, drvPath, others));
+  const [out, drv, sdist] = await extractionPaths(outPath, sdistStorePath, drvPath);
+  return deletePaths(storePaths([out, drv, sdist, ...others]));
 }
 
-/** An extraction's store paths in the order they can go: output, derivation, source, `others`. */
+/** An extraction's output, derivation (asked of Nix when not given) and source; '' where none. */
 async function extractionPaths(
   outPath: string,
   sdistStorePath: string,
   drvPath?: string,
-  others: Iterable<string> = [],
-): Promise<string[]> {
-  let drv = drvPath;
+): Promise<[string, string, string]> {
+  let drv = drvPath ?? '';
   if (!drv && outPath) {
     try {
       drv = (await exec('nix-store', ['--query', '--deriver', outPath], { timeout: 60_000 })).stdout.trim();
     } catch {
-      drv = undefined;
+      drv = '';
     }
   }
-  return [outPath, drv, sdistStorePath, ...others].filter((p): p is string => !!p?.startsWith('/nix/store/'));
+  return [outPath, drv, sdistStorePath];
+}
+
+/** The store paths among `paths` (Nix says `unknown-deriver` where it knows none), once each. */
+function storePaths(paths: Iterable<string>): string[] {
+  return [...new Set([...paths].filter((p) => p.startsWith('/nix/store/')))];
 }
 
 async function deletePaths(paths: string[]): Promise<string[]> {
@@ -122,12 +127,10 @@ export class StoreSweeper {
         const groups = await Promise.all(batch.map(([out, sdist, drv]) => extractionPaths(out, sdist, drv)));
         // referrers before what they refer to, as deleteStorePaths orders them: every output,
         // then every derivation, then every source (two runs of one sdist share its source)
-        const first = new Set<string>();
-        for (let i = 0; i < 3; i++) for (const g of groups) if (g[i]) first.add(g[i]!);
-        const deleted = await deletePaths([...first]);
-        deleted.push(
-          ...(await deletePaths(batch.flatMap((g) => g[3]).filter((p) => p.startsWith('/nix/store/')))),
+        const deleted = await deletePaths(
+          storePaths(([0, 1, 2] as const).flatMap((i) => groups.map((g) => g[i]))),
         );
+        deleted.push(...(await deletePaths(storePaths(batch.flatMap((g) => g[3])))));
         this.onDeleted?.(deleted);
       }
     } finally {
