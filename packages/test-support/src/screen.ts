@@ -1,8 +1,10 @@
 // What a person sees on a terminal `columns` wide for a stream of output: enough of a VT100 for
 // what pypi-graph writes (text that wraps at the right edge, CR, LF, cursor up, erase line and
 // erase to the end of the screen). Every row is kept, scrollback included, so a test can read
-// the whole session as it ended up on the screen.
-export function renderScreen(output: string, columns: number): string[] {
+// the whole session as it ended up on the screen. `wrapped`, when given, receives the index of
+// every row that the text before it ran onto (a soft wrap at the right edge): a row exactly as wide
+// as the screen followed by a newline is not one.
+export function renderScreen(output: string, columns: number, wrapped?: Set<number>): string[] {
   const rows: string[] = [''];
   let row = 0;
   let col = 0;
@@ -10,6 +12,7 @@ export function renderScreen(output: string, columns: number): string[] {
     if (col >= columns) {
       row++;
       col = 0;
+      wrapped?.add(row);
     }
     while (rows.length <= row) rows.push('');
     const line = rows[row]!.padEnd(col, ' ');
@@ -27,6 +30,7 @@ export function renderScreen(output: string, columns: number): string[] {
       else if (m[2] === 'J') {
         rows[row] = (rows[row] ?? '').slice(0, col);
         rows.length = row + 1;
+        if (wrapped) for (const r of [...wrapped]) if (r > row) wrapped.delete(r);
       } else if (m[2] === 'K') rows[row] = m[1] === '2' ? '' : (rows[row] ?? '').slice(0, col);
       continue;
     }
@@ -34,6 +38,8 @@ export function renderScreen(output: string, columns: number): string[] {
     else if (c === '\n') {
       row++;
       while (rows.length <= row) rows.push('');
+      // a row started by a newline is a line of its own, whatever it held before
+      wrapped?.delete(row);
     } else if (c >= ' ' || c === '\t') put(c);
   }
   return rows;
