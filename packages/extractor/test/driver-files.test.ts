@@ -2,26 +2,15 @@
 // (issue 10 §3). Its reading functions, run here by the host's Python on files made for real
 // (a link to /dev/zero, a FIFO, a sparse 100 GB file, 100 MB of valid JSON): each is refused
 // with a typed code at once, reading at most the cap plus one byte.
-import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runDriverHarness } from './driver-harness';
 
-const EXTRACTOR = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../nix/extractor');
-
-// Imports driver.py (its environment is only read, never used here), makes each file, and
-// reports what read_capped (result.json) and tail (output.log) did with it and how long it took.
+// Makes each file, and reports what read_capped (result.json) and tail (output.log) did with it
+// and how long it took.
 const HARNESS = `
-import json, os, resource, sys, time
+import json, resource, time
 # 2 GiB at most: a reader that ignored its cap would fail here, not eat the machine's memory.
 resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
-os.environ.update({"out": "/nonexistent", "src": "/nonexistent", "filename": "x.tar.gz",
-                   "extractor": "/nonexistent", "pythons": "{}"})
-sys.path.insert(0, sys.argv[1])
-import driver
-work = sys.argv[2]
 
 def make_json(p):
     with open(p, "w") as handle:
@@ -62,17 +51,10 @@ interface Outcome {
   seconds: number;
 }
 
-let work: string;
 let report: Record<string, { size: number; read_capped: Outcome; tail: Outcome }>;
 
 beforeAll(async () => {
-  work = await mkdtemp(path.join(tmpdir(), 'driver-files-'));
-  report = JSON.parse(
-    execFileSync('python3', ['-c', HARNESS, EXTRACTOR, work], { encoding: 'utf8', timeout: 120_000 }),
-  );
-});
-afterAll(async () => {
-  if (work) await rm(work, { recursive: true, force: true });
+  report = await runDriverHarness('driver-files', HARNESS);
 });
 
 describe('driver.py reading what setup.py could have replaced', () => {

@@ -4,22 +4,11 @@
 // itself back to that loop. Here the host's Python makes real archives of every shape with
 // tarfile (pax, GNU and ustar headers; gzip, bzip2 and none; hostile names; broken archives) and
 // unpacks each twice with driver.unpack: once as it runs, once with fast_untar turned off.
-import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const EXTRACTOR = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../nix/extractor');
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runDriverHarness } from './driver-harness';
 
 const HARNESS = `
-import bz2, gzip, hashlib, io, json, os, shutil, stat, sys, tarfile, time
-os.environ.update({"out": "/nonexistent", "src": "/nonexistent", "filename": "x.tar.gz",
-                   "extractor": "/nonexistent", "pythons": "{}"})
-sys.path.insert(0, sys.argv[1])
-import driver
-work = sys.argv[2]
+import gzip, hashlib, io, json, shutil, stat, tarfile, time
 START = time.time() - 5
 # In the sandbox the driver is not root in its namespace (its own uid mapped to itself), so
 # tarfile never changes owners there; run as root here, it would.
@@ -166,17 +155,10 @@ interface Case {
   tree: Record<string, [string, number | string, number | null, string | null]> | null;
 }
 
-let work: string;
 let report: Record<string, Case>;
 
 beforeAll(async () => {
-  work = await mkdtemp(path.join(tmpdir(), 'driver-untar-'));
-  report = JSON.parse(
-    execFileSync('python3', ['-c', HARNESS, EXTRACTOR, work], { encoding: 'utf8', timeout: 120_000 }),
-  );
-});
-afterAll(async () => {
-  if (work) await rm(work, { recursive: true, force: true });
+  report = await runDriverHarness('driver-untar', HARNESS);
 });
 
 describe('driver.py unpacking an sdist', () => {
