@@ -48,6 +48,10 @@ const FIRST = Buffer.from('{\n  ');
 const NEXT = Buffer.from(',\n  ');
 const END = Buffer.from('\n}');
 const EMPTY = Buffer.from('{}');
+/** Bytes before each entry (FIRST or NEXT, as long): where entries start follows from their lengths (reuse.ts). */
+export const SEPARATOR_BYTES = NEXT.length;
+/** Bytes after the last entry (END), or of a file without entries (EMPTY). */
+export const END_BYTES = END.length;
 
 /**
  * Whether the key starts a piece before its entry (as a big entry does, whatever its key):

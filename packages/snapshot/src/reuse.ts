@@ -18,6 +18,7 @@ import { createReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { StringDecoder } from 'node:string_decoder';
+import { END_BYTES, SEPARATOR_BYTES } from './bucket-writer';
 import { type Piece, writeAll } from './gzip-pieces';
 
 export const REUSE_DIR = '.reuse';
@@ -260,22 +261,22 @@ export class EntryReader {
         crc32: Number(f[5]),
         entries: [],
       };
-      // Where the file's entries end so far: each starts after a 4-byte separator (`{\n  `
-      // before the first, `,\n  ` before the others, bucket-writer.ts), and the file ends in
-      // 2 bytes (`\n}`, or `{}` without entries). Lengths that do not add up to the recorded
-      // size make the block unusable.
+      // Where the file's entries end so far: each starts after a separator (`{\n  ` before the
+      // first, `,\n  ` before the others, bucket-writer.ts), and the file ends in END_BYTES
+      // (`\n}`, or `{}` without entries). Lengths that do not add up to the recorded size make
+      // the block unusable.
       let end = 0;
       for (;;) {
         const n = this.take1();
         const e = typeof n === 'object' ? await n : n;
         if (e === undefined || !e.startsWith('E\t')) {
           if (e !== undefined) this.lookahead = e;
-          return block.size === end + 2 ? block : undefined;
+          return block.size === end + END_BYTES ? block : undefined;
         }
         const g = e.split('\t');
         const k = g[1]!;
         const length = Number(g[3]);
-        const offset = length > 0 ? end + 4 : 0;
+        const offset = length > 0 ? end + SEPARATOR_BYTES : 0;
         if (length > 0) end = offset + length;
         block.entries.push({
           // JSON of a key without escapes is the key in quotes.
