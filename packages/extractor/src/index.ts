@@ -11,7 +11,6 @@ export {
   DEFAULT_BUILD_LIMITS,
   DEFAULT_NIX_DIR,
   DEFAULT_SANDBOX_LIMITS,
-  deleteStorePaths,
   describeHostPythons,
   detectCgroups,
   type HostPython,

@@ -59,7 +59,6 @@ export {
 export {
   configuredHostPythons,
   createSdistExtractor,
-  deleteStorePaths,
   hostPythonLines,
   type SdistExtractorHooks,
   StoreSweeper,

@@ -30,23 +30,6 @@ import { PYTHON_FULL_VERSIONS, type SandboxResult } from './schema';
 
 const exec = promisify(execFile);
 
-/**
- * Deletes one extraction's store paths: its output, the derivation that built it and the sdist
- * source, then `others` (the build-dependency wheels), in that order (each must be dead:
- * `nix-store --delete` never removes a path that a GC
- * root or another live path still needs, so a concurrent extraction of the same sdist keeps
- * what it uses). The interpreters and the shipped setuptools are not touched.
- */
-export async function deleteStorePaths(
-  outPath: string,
-  sdistStorePath: string,
-  drvPath?: string,
-  others: Iterable<string> = [],
-): Promise<string[]> {
-  const [out, drv, sdist] = await extractionPaths(outPath, sdistStorePath, drvPath);
-  return deletePaths(storePaths([out, drv, sdist, ...others]));
-}
-
 /** An extraction's output, derivation (asked of Nix when not given) and source; '' where none. */
 async function extractionPaths(
   outPath: string,
@@ -96,9 +79,12 @@ async function deletePaths(paths: string[]): Promise<string[]> {
  * Deletes extractions' store paths in the background, many per `nix-store --delete` (each call
  * scans every process for runtime roots: one call for all that are waiting costs what one
  * costs). A job that has stored its results hands its paths here and is done: its slot is free
- * for the next sdist while the deletion runs. Groups are deleted in the order given (an
- * extraction's output, derivation and source, then its wheels); a path still alive is left, as
- * deleteStorePaths leaves it. `flush()` waits until nothing is left to delete.
+ * for the next sdist while the deletion runs. Outputs go first, then the derivations that built
+ * them, then the sdist sources, then the build-dependency wheels: each must be dead, and
+ * `nix-store --delete` never removes a path that a GC root or another live path still needs (a
+ * concurrent extraction of the same sdist keeps what it uses; such a path is left to `nix-store
+ * --gc`). The interpreters and the shipped setuptools are never handed in. `flush()` waits until
+ * nothing is left to delete.
  */
 export class StoreSweeper {
   private waiting: Array<[string, string, string | undefined, string[]]> = [];
@@ -106,7 +92,7 @@ export class StoreSweeper {
 
   constructor(private readonly onDeleted?: (deleted: string[]) => void) {}
 
-  /** One extraction's paths, as deleteStorePaths takes them; returns at once. */
+  /** One extraction's output, source, derivation (asked of Nix when not given) and wheels; returns at once. */
   add(outPath: string, sdistStorePath: string, drvPath?: string, others: Iterable<string> = []): void {
     this.waiting.push([outPath, sdistStorePath, drvPath, [...others]]);
     this.running ??= this.drain();
@@ -125,8 +111,8 @@ export class StoreSweeper {
         // in another (one of them is often still used by an extraction running beside: that
         // call then goes one path at a time, and must not hold the others back)
         const groups = await Promise.all(batch.map(([out, sdist, drv]) => extractionPaths(out, sdist, drv)));
-        // referrers before what they refer to, as deleteStorePaths orders them: every output,
-        // then every derivation, then every source (two runs of one sdist share its source)
+        // referrers before what they refer to: every output, then every derivation, then every
+        // source (two runs of one sdist share its source)
         const deleted = await deletePaths(
           storePaths(([0, 1, 2] as const).flatMap((i) => groups.map((g) => g[i]))),
         );
