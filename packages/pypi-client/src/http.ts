@@ -200,6 +200,10 @@ export class HttpResponse {
    * answer read as it arrives (`list_packages_with_serial`), never held whole.
    */
   async *decodedChunks(maxBytes: number): AsyncGenerator<Buffer, void, undefined> {
+    if (this.contentLength !== undefined && this.contentLength > maxBytes) {
+      this.destroy();
+      throw tooLargeError(this.url.href, maxBytes, this.contentLength);
+    }
     const gzipped = this.#gzipped();
     let size = 0;
     const counted = (buf: Buffer): Buffer => {

@@ -3,10 +3,10 @@ import type { z } from 'zod';
 import { resolveHttpUrl } from './common';
 import type { HttpClient, HttpResponse } from './http';
 import { invalidResponse } from './http-errors';
+import { JsonObjectStream, JsonStreamSyntaxError } from './json-stream';
 import {
   ProjectJsonFile,
   ProjectJsonPage,
-  parseEach,
   SerialHeader,
   SimpleFile,
   SimpleIndexEntry,
@@ -31,88 +31,120 @@ export class IndexApi {
 
   /**
    * The PEP 691 project page of `name` (normalized per PEP 503 first). A malformed file entry
-   * is dropped and counted; 404 is `project-not-found`.
+   * is dropped and counted; 404 is `project-not-found`. Read as it arrives, a file at a time.
    */
   getSimpleProject(name: string, options: CallOptions = {}): Promise<SimpleProject> {
     const url = new URL(`simple/${encodeURIComponent(pep503Name(name))}/`, this.#base);
-    return this.#getJson(url, SIMPLE_JSON, options, (res, body) => {
-      const page = validate(SimpleProjectPage, body, res);
-      const parsed = parseEach(SimpleFile, page.files);
+    return this.#streamJson(url, SIMPLE_JSON, options, 'files', ['meta', 'name', 'versions'], (res) => {
       const files: SimpleFile[] = [];
-      let dropped = parsed.dropped;
-      for (const f of parsed.items) {
-        const abs = resolveHttpUrl(f.url, res.url);
-        if (abs === undefined) dropped++;
-        else files.push({ ...f, url: abs.href });
-      }
-      this.#dropped(dropped, { project: page.name, firstError: parsed.firstError }, 'simple page');
+      const bad = new Dropped();
       return {
-        name: page.name,
-        url: res.url.href,
-        apiVersion: page.meta['api-version'],
-        lastSerial: lastSerialHeader(res) ?? page.meta['_last-serial'] ?? null,
-        versions: page.versions ?? null,
-        files,
-        dropped,
+        element: (_key, raw) => {
+          const f = bad.check(SimpleFile, raw);
+          if (f === undefined) return;
+          const abs = resolveHttpUrl(f.url, res.url);
+          if (abs === undefined) bad.count++;
+          else files.push({ ...f, url: abs.href });
+        },
+        finish: (envelope) => {
+          const page = validate(SimpleProjectPage, envelope, res);
+          this.#dropped(bad.count, { project: page.name, firstError: bad.firstError }, 'simple page');
+          return {
+            name: page.name,
+            url: res.url.href,
+            apiVersion: page.meta['api-version'],
+            lastSerial: lastSerialHeader(res) ?? page.meta['_last-serial'] ?? null,
+            versions: page.versions ?? null,
+            files,
+            dropped: bad.count,
+          };
+        },
       };
     });
   }
 
-  /** PyPI's JSON API for `name`: every release's files. A malformed file is dropped and counted. */
+  /**
+   * PyPI's JSON API for `name`: every release's files. A malformed file is dropped and counted.
+   * Read as it arrives, a release at a time; releases keep the order of the answer.
+   */
   getProjectJson(name: string, options: CallOptions = {}): Promise<ProjectJson> {
     const url = new URL(`pypi/${encodeURIComponent(name)}/json`, this.#base);
-    return this.#getJson(url, 'application/json', options, (res, body) => {
-      const page = validate(ProjectJsonPage, body, res);
+    return this.#streamJson(url, 'application/json', options, 'releases', ['info', 'last_serial'], (res) => {
       const releases = new Map<string, ProjectJsonFile[]>();
-      let dropped = 0;
-      let firstError: string | undefined;
-      for (const [version, rawFiles] of Object.entries(page.releases)) {
-        if (!Array.isArray(rawFiles)) {
-          dropped++;
-          continue;
-        }
-        const parsed = parseEach(ProjectJsonFile, rawFiles);
-        firstError ??= parsed.firstError;
-        dropped += parsed.dropped;
-        const files: ProjectJsonFile[] = [];
-        for (const f of parsed.items) {
-          const abs = resolveHttpUrl(f.url, res.url);
-          if (abs === undefined) dropped++;
-          else files.push({ ...f, url: abs.href });
-        }
-        releases.set(version, files);
-      }
-      this.#dropped(dropped, { project: page.info.name, firstError }, 'project json');
+      const bad = new Dropped();
       return {
-        name: page.info.name,
-        version: page.info.version ?? null,
-        lastSerial: page.last_serial,
-        releases,
-        dropped,
+        element: (version, rawFiles) => {
+          if (!Array.isArray(rawFiles)) {
+            bad.count++;
+            return;
+          }
+          const files: ProjectJsonFile[] = [];
+          for (const raw of rawFiles) {
+            const f = bad.check(ProjectJsonFile, raw);
+            if (f === undefined) continue;
+            const abs = resolveHttpUrl(f.url, res.url);
+            if (abs === undefined) bad.count++;
+            else files.push({ ...f, url: abs.href });
+          }
+          // A version given twice: the later one stands, as JSON.parse would have it.
+          releases.delete(String(version));
+          releases.set(String(version), files);
+        },
+        finish: (envelope) => {
+          const page = validate(ProjectJsonPage, envelope, res);
+          this.#dropped(bad.count, { project: page.info.name, firstError: bad.firstError }, 'project json');
+          return {
+            name: page.info.name,
+            version: page.info.version ?? null,
+            lastSerial: page.last_serial,
+            releases,
+            dropped: bad.count,
+          };
+        },
       };
     });
   }
 
-  /** The PEP 691 root page `/simple/`: every project and its last serial. */
+  /** The PEP 691 root page `/simple/`: every project and its last serial, read as it arrives. */
   getSimpleIndex(options: CallOptions = {}): Promise<SimpleIndex> {
     const url = new URL('simple/', this.#base);
-    return this.#getJson(url, SIMPLE_JSON, options, (res, body) => {
-      const page = validate(SimpleIndexPage, body, res);
-      const { items, dropped, firstError } = parseEach(SimpleIndexEntry, page.projects);
-      this.#dropped(dropped, { firstError }, 'simple index');
+    return this.#streamJson(url, SIMPLE_JSON, options, 'projects', ['meta'], (res) => {
+      const projects: SimpleIndexEntry[] = [];
+      const bad = new Dropped();
       return {
-        lastSerial: lastSerialHeader(res) ?? page.meta['_last-serial'] ?? null,
-        projects: items,
-        dropped,
+        element: (_key, raw) => {
+          const p = bad.check(SimpleIndexEntry, raw);
+          if (p !== undefined) projects.push(p);
+        },
+        finish: (envelope) => {
+          const page = validate(SimpleIndexPage, envelope, res);
+          this.#dropped(bad.count, { firstError: bad.firstError }, 'simple index');
+          return {
+            lastSerial: lastSerialHeader(res) ?? page.meta['_last-serial'] ?? null,
+            projects,
+            dropped: bad.count,
+          };
+        },
       };
     });
   }
 
-  #getJson<T>(
+  /**
+   * An answer whose top level is an object, read as it arrives (JsonObjectStream): the members
+   * named by `keep` are gathered into an envelope, and the elements of `streamed` are handed to
+   * the reader one at a time, never held as text or as a whole parsed tree. `start` is called
+   * for every attempt, so that a retried request begins from nothing.
+   */
+  #streamJson<T>(
     url: URL,
     accept: string,
     options: CallOptions,
-    build: (res: HttpResponse, body: unknown) => T,
+    streamed: string,
+    keep: readonly string[],
+    start: (res: HttpResponse) => {
+      element(key: string | number, value: unknown): void;
+      finish(envelope: Record<string, unknown>): T;
+    },
   ): Promise<T> {
     const http = this.#http;
     return http.request(
@@ -130,7 +162,23 @@ export class IndexApi {
           res.destroy();
           throw invalidResponse(res.url.href, `expected ${accept}, got Content-Type "${type}"`);
         }
-        return build(res, await res.json(http.config.httpMaxResponseBytes));
+        const reader = start(res);
+        const envelope: Record<string, unknown> = {};
+        const stream = new JsonObjectStream(streamed, keep, {
+          member: (name, value) => {
+            envelope[name] = value;
+          },
+          element: (key, value) => reader.element(key, value),
+        });
+        try {
+          for await (const chunk of res.decodedChunks(http.config.httpMaxResponseBytes)) stream.write(chunk);
+          stream.end();
+        } catch (err) {
+          if (err instanceof JsonStreamSyntaxError)
+            throw invalidResponse(res.url.href, 'body is not JSON', err);
+          throw err;
+        }
+        return reader.finish(envelope);
       },
     );
   }
@@ -157,4 +205,19 @@ function lastSerialHeader(res: HttpResponse): number | undefined {
   if (raw === undefined) return undefined;
   const r = SerialHeader.safeParse(raw.trim());
   return r.success ? r.data : undefined;
+}
+
+/** Entries of an answer left out as malformed: how many, and the first one's complaint. */
+class Dropped {
+  count = 0;
+  firstError: string | undefined;
+
+  /** The entry as `schema` gives it, or undefined (counted) when it does not fit. */
+  check<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> | undefined {
+    const r = schema.safeParse(raw);
+    if (r.success) return r.data;
+    this.count++;
+    this.firstError ??= r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    return undefined;
+  }
 }

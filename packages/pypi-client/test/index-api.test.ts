@@ -265,3 +265,97 @@ describe('JSON API', () => {
     await expectCode(client.getProjectJson('x'), 'response-invalid');
   });
 });
+
+describe('a project answer read as it arrives', () => {
+  const file = (name: string) => ({
+    filename: name,
+    url: `/packages/${name}`,
+    digests: { sha256: SHA },
+    packagetype: 'sdist',
+    python_version: 'source',
+    size: 1,
+  });
+
+  /** Serves `body` as is, in pieces of `piece` bytes with a pause between them. */
+  function raw(body: string, type: string, piece = 7) {
+    return (_req: unknown, res: import('node:http').ServerResponse) => {
+      res.writeHead(200, { 'content-type': type });
+      const bytes = Buffer.from(body);
+      let at = 0;
+      const next = () => {
+        if (at >= bytes.length) return void res.end();
+        res.write(bytes.subarray(at, at + piece));
+        at += piece;
+        setImmediate(next);
+      };
+      next();
+    };
+  }
+
+  it('keeps the releases in the order of the answer, and the last of a version given twice', async () => {
+    const body = `{"info":{"name":"demo"},"releases":{"10":[${JSON.stringify(file('demo-10.tar.gz'))}],"2":[],"1.0":[${JSON.stringify(file('demo-1.0.tar.gz'))}],"2":[${JSON.stringify(file('demo-2.tar.gz'))}]},"last_serial":9}`;
+    const { client } = await setup(raw(body, 'application/json'));
+    const page = await client.getProjectJson('demo');
+    expect([...page.releases.keys()]).toEqual(['10', '1.0', '2']);
+    expect(page.releases.get('2')?.map((f) => f.filename)).toEqual(['demo-2.tar.gz']);
+    expect(page.lastSerial).toBe(9);
+  });
+
+  it('refuses a JSON answer whose releases are missing, null or a list, or that breaks off or goes wrong midway', async () => {
+    const bodies: Record<string, string> = {
+      missing: '{"info":{"name":"x"},"last_serial":1}',
+      null: '{"info":{"name":"x"},"last_serial":1,"releases":null}',
+      list: `{"info":{"name":"x"},"last_serial":1,"releases":[[${JSON.stringify(file('x-1.tar.gz'))}]]}`,
+      // Valid files first, then a broken byte: nothing of the answer is kept.
+      broken: `{"info":{"name":"x"},"last_serial":1,"releases":{"1":[${JSON.stringify(file('x-1.tar.gz'))}],"2":[} }`,
+      short: `{"info":{"name":"x"},"last_serial":1,"releases":{"1":[${JSON.stringify(file('x-1.tar.gz'))}]`,
+    };
+    const { client } = await setup((req, res) => {
+      const key = (req.url ?? '').split('/')[2] ?? '';
+      raw(bodies[key] ?? '', 'application/json')(req, res);
+    });
+    for (const key of Object.keys(bodies)) {
+      const err = await expectCode(client.getProjectJson(key), 'response-invalid');
+      expect(err.message, key).toMatch(
+        key === 'broken' || key === 'short' ? /body is not JSON/ : /unexpected answer/,
+      );
+    }
+  });
+
+  it('refuses a Simple page whose files are missing, an object, or whose answer is cut short', async () => {
+    const meta = '"meta":{"api-version":"1.1"},"name":"x"';
+    const bodies: Record<string, string> = {
+      missing: `{${meta}}`,
+      object: `{${meta},"files":{"a":{"filename":"a","url":"/a","hashes":{}}}}`,
+      short: `{${meta},"files":[{"filename":"a","url":"/a","hashes":{}}`,
+    };
+    const { client } = await setup((req, res) => {
+      const key = (req.url ?? '').split('/')[2] ?? '';
+      raw(bodies[key] ?? '', SIMPLE_TYPE)(req, res);
+    });
+    for (const key of Object.keys(bodies)) await expectCode(client.getSimpleProject(key), 'response-invalid');
+  });
+
+  it('reads a gzip answer as it arrives, and refuses one larger than HTTP_MAX_RESPONSE_BYTES once decoded', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const releases = Object.fromEntries(
+      Array.from({ length: 300 }, (_, i) => [`${i}.0`, [file(`big-${i}.0.tar.gz`)]]),
+    );
+    const body = gzipSync(JSON.stringify({ info: { name: 'big' }, last_serial: 3, releases }));
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      res.end(body);
+    });
+    servers.push(server);
+    const roomy = createPypiClient(testConfig(server.url), { retry: fastRetry });
+    const tight = createPypiClient(testConfig(server.url, { HTTP_MAX_RESPONSE_BYTES: '20000' }), {
+      retry: fastRetry,
+    });
+    clients.push(roomy, tight);
+    expect(body.length).toBeLessThan(20000);
+    const page = await roomy.getProjectJson('big');
+    expect(page.releases.size).toBe(300);
+    expect(page.releases.get('299.0')?.[0]?.url).toBe(`${server.url}/packages/big-299.0.tar.gz`);
+    await expectCode(tight.getProjectJson('big'), 'response-too-large');
+  });
+});
