@@ -3,7 +3,8 @@ import { bucketOf, machNixName, pep503Name } from '@pypi-graph/pyspec';
 import { and, eq, inArray, notInArray, sql } from 'drizzle-orm';
 import type { Db } from './connection';
 import { files, projects, releases } from './schema';
-import { storable, storableOrNull } from './text';
+import { rowsOf } from './stats';
+import { pgArrayLiteral, storable, storableOrNull } from './text';
 
 /** One file as the index lists it, after merging the Simple API and the JSON API. */
 export interface FileRecord {
@@ -163,13 +164,19 @@ export async function saveProject(db: Db, indexRecord: ProjectRecord, now = new 
 
     // Releases: every key the index lists, yanked when all of its files are.
     const versions = [...new Set([...record.versions, ...record.files.map((f) => f.version)])];
+    const byVersion = new Map<string, FileRecord[]>();
+    for (const f of record.files) {
+      const own = byVersion.get(f.version);
+      if (own) own.push(f);
+      else byVersion.set(f.version, [f]);
+    }
     const releaseIds = new Map<string, number>();
     for (const part of chunks(versions)) {
       const rows = await tx
         .insert(releases)
         .values(
           part.map((version) => {
-            const own = record.files.filter((f) => f.version === version);
+            const own = byVersion.get(version) ?? [];
             const yanked = own.length > 0 && own.every((f) => f.yanked);
             return {
               projectId: project.id,
@@ -203,59 +210,44 @@ export async function saveProject(db: Db, indexRecord: ProjectRecord, now = new 
       )
       .returning({ id: releases.id });
 
+    // Files: one statement per chunk, each column one array parameter (unnest), so that a
+    // project of 20,000 files costs a few strings per chunk, not a parameter object per value.
     let filesAdded = 0;
     let filesUpdated = 0;
     for (const part of chunks(record.files)) {
-      const rows = await tx
-        .insert(files)
-        .values(
-          part.map((f) => ({
-            filename: f.filename,
-            projectId: project.id,
-            releaseId: releaseIds.get(f.version)!,
-            version: f.version,
-            packagetype: f.packagetype,
-            pythonVersion: f.pythonVersion,
-            url: f.url,
-            sha256: f.sha256,
-            size: f.size,
-            uploadTime: f.uploadTime,
-            requiresPython: f.requiresPython,
-            yanked: f.yanked,
-            yankedReason: f.yankedReason,
-            hasCoreMetadata: f.hasCoreMetadata,
-            coreMetadataSha256: f.coreMetadataSha256,
-            firstSeenAt: now,
-          })),
-        )
-        .onConflictDoUpdate({
-          target: files.filename,
-          set: {
-            projectId: sql`excluded.project_id`,
-            releaseId: sql`excluded.release_id`,
-            version: sql`excluded.version`,
-            packagetype: sql`excluded.packagetype`,
-            pythonVersion: sql`excluded.python_version`,
-            url: sql`excluded.url`,
-            sha256: sql`excluded.sha256`,
-            size: sql`excluded.size`,
-            uploadTime: sql`excluded.upload_time`,
-            requiresPython: sql`excluded.requires_python`,
-            yanked: sql`excluded.yanked`,
-            yankedReason: sql`excluded.yanked_reason`,
-            hasCoreMetadata: sql`excluded.has_core_metadata`,
-            coreMetadataSha256: sql`excluded.core_metadata_sha256`,
-            removed: false,
-            removedAt: null,
-          },
-        })
-        // xmax = 0 only for a freshly inserted row: tells additions from updates.
-        .returning({ inserted: sql<boolean>`(xmax = 0)` });
-      for (const r of rows) {
+      const col = <T extends string | number | boolean | Date | null>(pick: (f: FileRecord) => T) =>
+        pgArrayLiteral(part.map(pick));
+      const result = await tx.execute(sql`
+        INSERT INTO files (filename, project_id, release_id, version, packagetype, python_version, url,
+                           sha256, size, upload_time, requires_python, yanked, yanked_reason,
+                           has_core_metadata, core_metadata_sha256, first_seen_at)
+        SELECT u.filename, ${project.id}::bigint, u.release_id, u.version, u.packagetype, u.python_version,
+               u.url, u.sha256, u.size, u.upload_time, u.requires_python, u.yanked, u.yanked_reason,
+               u.has_core_metadata, u.core_metadata_sha256, ${now.toISOString()}::timestamptz
+          FROM unnest(${col((f) => f.filename)}::text[], ${col((f) => releaseIds.get(f.version) ?? null)}::bigint[],
+                      ${col((f) => f.version)}::text[], ${col((f) => f.packagetype)}::text[],
+                      ${col((f) => f.pythonVersion)}::text[], ${col((f) => f.url)}::text[],
+                      ${col((f) => f.sha256)}::text[], ${col((f) => f.size)}::bigint[],
+                      ${col((f) => f.uploadTime)}::timestamptz[], ${col((f) => f.requiresPython)}::text[],
+                      ${col((f) => f.yanked)}::boolean[], ${col((f) => f.yankedReason)}::text[],
+                      ${col((f) => f.hasCoreMetadata)}::boolean[], ${col((f) => f.coreMetadataSha256)}::text[])
+            AS u(filename, release_id, version, packagetype, python_version, url, sha256, size, upload_time,
+                 requires_python, yanked, yanked_reason, has_core_metadata, core_metadata_sha256)
+        ON CONFLICT (filename) DO UPDATE SET
+          project_id = excluded.project_id, release_id = excluded.release_id, version = excluded.version,
+          packagetype = excluded.packagetype, python_version = excluded.python_version, url = excluded.url,
+          sha256 = excluded.sha256, size = excluded.size, upload_time = excluded.upload_time,
+          requires_python = excluded.requires_python, yanked = excluded.yanked,
+          yanked_reason = excluded.yanked_reason, has_core_metadata = excluded.has_core_metadata,
+          core_metadata_sha256 = excluded.core_metadata_sha256, removed = false, removed_at = NULL
+        -- xmax = 0 only for a freshly inserted row: tells additions from updates.
+        RETURNING (xmax = 0) AS inserted`);
+      for (const r of rowsOf<{ inserted: boolean }>(result)) {
         if (r.inserted) filesAdded++;
         else filesUpdated++;
       }
     }
+    // What the index no longer lists; the names go as one array parameter.
     const filenames = record.files.map((f) => f.filename);
     const removedFiles = await tx
       .update(files)
@@ -264,7 +256,9 @@ export async function saveProject(db: Db, indexRecord: ProjectRecord, now = new 
         and(
           eq(files.projectId, project.id),
           eq(files.removed, false),
-          filenames.length > 0 ? notInArray(files.filename, filenames) : undefined,
+          filenames.length > 0
+            ? sql`NOT (${files.filename} = ANY(${pgArrayLiteral(filenames)}::text[]))`
+            : undefined,
         ),
       )
       .returning({ id: files.id });

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from './connection';
+import { pgArrayLiteral } from './text';
 
 export interface PypiFileRow {
   filename: string;
@@ -24,13 +25,9 @@ function json<T>(value: T | string | null): T | null {
 }
 
 /** A PostgreSQL text[] literal: every element double-quoted, `"` and `\` escaped. */
-function textArray(values: readonly string[]): string {
-  return `{${values.map((v) => `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`).join(',')}}`;
-}
-
 /** `AND p.machnix_name = ANY(keys)` when only some keys of the bucket are wanted. */
 function onlyKeys(keys: readonly string[] | undefined) {
-  return keys === undefined ? sql`` : sql`AND p.machnix_name = ANY(${textArray(keys)}::text[])`;
+  return keys === undefined ? sql`` : sql`AND p.machnix_name = ANY(${pgArrayLiteral(keys)}::text[])`;
 }
 
 /**

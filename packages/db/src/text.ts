@@ -29,3 +29,23 @@ export function storable(text: string, repairs: RepairCount): string {
 export function storableOrNull(text: string | null | undefined, repairs: RepairCount): string | null {
   return text === null || text === undefined ? null : storable(text, repairs);
 }
+
+/**
+ * A PostgreSQL array literal (`{"a","b",NULL}`) of `values`, to pass a whole column of values
+ * as one text parameter (`$1::text[]`, `$2::bigint[]`…) instead of one parameter per value.
+ * Strings and dates are quoted (backslash and double quote escaped), null is NULL.
+ */
+export function pgArrayLiteral(values: ReadonlyArray<string | number | boolean | Date | null>): string {
+  const parts = new Array<string>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null || v === undefined) parts[i] = 'NULL';
+    else if (typeof v === 'number') parts[i] = String(v);
+    else if (typeof v === 'boolean') parts[i] = v ? 't' : 'f';
+    else {
+      const s = v instanceof Date ? v.toISOString() : v;
+      parts[i] = `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+    }
+  }
+  return `{${parts.join(',')}}`;
+}

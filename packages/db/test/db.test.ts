@@ -200,6 +200,70 @@ describe.each(backends)('db on %s', (_kind, open) => {
     );
   });
 
+  it('stores every field of every file as given, whatever characters it holds, and removes by exact name', async () => {
+    const db = database.db;
+    // Each column goes to PostgreSQL as one array literal: quoting must survive all of these.
+    const awkward = ['a"b', 'c\\d', 'e,f', '{g}', 'NULL', ' h ', 'ĳ-ü-😀', "i'j", ''];
+    const many = Array.from({ length: 1203 }, (_, i) => `Odd-${i}.tar.gz`);
+    const record: ProjectRecord = {
+      displayName: 'Odd',
+      serial: 5,
+      versions: ['1.0', 'NULL', 'x"y'],
+      files: [
+        ...awkward.map((w, i) =>
+          file(`Odd-${i}${w}.zip`, i % 2 === 0 ? 'NULL' : 'x"y', {
+            url: `http://files.example/${w}/${i}`,
+            requiresPython: w === '' ? null : `>=3 ${w}`,
+            yanked: i % 3 === 0,
+            yankedReason: i % 3 === 0 ? w : null,
+            size: i === 1 ? null : 2 ** 40 + i,
+            uploadTime: i === 2 ? null : new Date(Date.UTC(2021, 0, 1, 0, 0, i, 123)),
+            hasCoreMetadata: i % 2 === 1,
+            coreMetadataSha256: i % 2 === 1 ? 'b'.repeat(64) : null,
+          }),
+        ),
+        // More than one chunk of the insert.
+        ...many.map((n) => file(n, '1.0')),
+      ],
+    };
+    expect(await saveProject(db, record)).toMatchObject({ applied: true, filesAdded: record.files.length });
+    const stored = await db.select().from(schema.files).where(sql`${schema.files.filename} LIKE 'Odd-%'`);
+    const releaseRows = await db.select().from(schema.releases);
+    const versionOf = new Map(releaseRows.map((r) => [r.id, r.version]));
+    const asStored = stored
+      .map((f) => ({
+        filename: f.filename,
+        version: f.version,
+        releaseVersion: versionOf.get(f.releaseId),
+        packagetype: f.packagetype,
+        pythonVersion: f.pythonVersion,
+        url: f.url,
+        sha256: f.sha256,
+        size: f.size,
+        uploadTime: f.uploadTime,
+        requiresPython: f.requiresPython,
+        yanked: f.yanked,
+        yankedReason: f.yankedReason,
+        hasCoreMetadata: f.hasCoreMetadata,
+        coreMetadataSha256: f.coreMetadataSha256,
+        removed: f.removed,
+      }))
+      .sort((a, b) => (a.filename < b.filename ? -1 : 1));
+    const expected = record.files
+      .map((f) => ({ ...f, releaseVersion: f.version, removed: false }))
+      .sort((a, b) => (a.filename < b.filename ? -1 : 1));
+    expect(asStored).toEqual(expected);
+
+    // Dropping the awkward names removes exactly them, and keeps the rest current.
+    const fewer = { ...record, serial: 6, files: record.files.filter((f) => many.includes(f.filename)) };
+    expect(await saveProject(db, fewer)).toMatchObject({ filesAdded: 0, filesRemoved: awkward.length });
+    const current = await db
+      .select({ filename: schema.files.filename })
+      .from(schema.files)
+      .where(sql`${schema.files.filename} LIKE 'Odd-%' AND NOT ${schema.files.removed}`);
+    expect(current.map((f) => f.filename).sort()).toEqual([...many].sort());
+  });
+
   it("keeps status's counts with every change, equal to counting the whole tables (migration 0014)", async () => {
     const db = database.db;
     const before = await storeCounts(db);

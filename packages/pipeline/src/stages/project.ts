@@ -5,7 +5,7 @@ import { clearPendingProject, markProjectRemoved, recordProjectFailure, saveProj
 import { pep503Name } from '@pypi-graph/pyspec';
 import { z } from 'zod';
 import type { PipelineContext, QueueDefinition } from '../context';
-import { mergeProject } from '../merge';
+import { type MergeResult, mergeProject } from '../merge';
 import { enqueueSdists } from './sdist-extract';
 import { enqueueWheels } from './wheel-metadata';
 
@@ -32,21 +32,13 @@ export const projectQueue: QueueDefinition<ProjectPayload> = {
   concurrency: (config) => config.projectConcurrency,
   async process(ctx, payload, job): Promise<ProjectJobResult> {
     const { name } = payload;
-    let json: Awaited<ReturnType<PipelineContext['api']['getProjectJson']>>;
-    let simple: Awaited<ReturnType<PipelineContext['api']['getSimpleProject']>>;
-    try {
-      json = await ctx.api.getProjectJson(name, job.signal);
-      simple = await ctx.api.getSimpleProject(name, job.signal);
-    } catch (err) {
-      if (err instanceof CrawlError && err.code === 'project-not-found') {
-        const out = await markProjectRemoved(ctx.db, name, payload.serial);
-        await clearPendingProject(ctx.db, name, payload.serial);
-        job.log.info({ filesRemoved: out.filesRemoved }, 'project removed from the index');
-        return { status: 'removed', filesAdded: 0, filesRemoved: out.filesRemoved };
-      }
-      throw err;
+    const merged = await fetchProject(ctx, name, job.signal);
+    if (merged === 'not-found') {
+      const out = await markProjectRemoved(ctx.db, name, payload.serial);
+      await clearPendingProject(ctx.db, name, payload.serial);
+      job.log.info({ filesRemoved: out.filesRemoved }, 'project removed from the index');
+      return { status: 'removed', filesAdded: 0, filesRemoved: out.filesRemoved };
     }
-    const merged = mergeProject(json, simple);
     if (merged.onlyInSimple.length > 0 || merged.onlyInJson.length > 0) {
       job.log.warn(
         { onlyInSimple: merged.onlyInSimple.length, onlyInJson: merged.onlyInJson.length },
@@ -71,3 +63,22 @@ export const projectQueue: QueueDefinition<ProjectPayload> = {
     await clearPendingProject(ctx.db, payload.name, payload.serial);
   },
 };
+
+/**
+ * The project's two answers, merged; 'not-found' when the index no longer has it. The answers
+ * themselves are dropped on return: only the merged record is held while it is stored.
+ */
+async function fetchProject(
+  ctx: PipelineContext,
+  name: string,
+  signal: AbortSignal | undefined,
+): Promise<MergeResult | 'not-found'> {
+  try {
+    const json = await ctx.api.getProjectJson(name, signal);
+    const simple = await ctx.api.getSimpleProject(name, signal);
+    return mergeProject(json, simple);
+  } catch (err) {
+    if (err instanceof CrawlError && err.code === 'project-not-found') return 'not-found';
+    throw err;
+  }
+}
