@@ -46,6 +46,11 @@ const BENCHMARKS: Record<string, Benchmark> = {
       "PyPI's size: bulk load, table sizes, EXPLAIN of hot queries, full and incremental snapshot, status (files/s, CPU, RSS)",
     load: () => import('./bench/scale'),
   },
+  'project-peak': {
+    summary:
+      "one project job's peak RSS against the project's size (up to the PyPI-shaped index's largest), vs. older code",
+    load: () => import('./bench/project-peak'),
+  },
   refresh: {
     summary:
       "one day's refresh of the PyPI-shaped index: requests per changed project, XML-RPC calls, seconds, vs. crawling them afresh",

@@ -60,6 +60,8 @@ export interface MeasureOptions {
   sampleMs?: number;
   /** A progress line every this many ms while the step runs. */
   heartbeatMs?: number;
+  /** Where it runs: the repository by default (another checkout for a baseline of older code). */
+  cwd?: string;
 }
 
 const TIME = '/usr/bin/time';
@@ -92,7 +94,7 @@ export async function measure(options: MeasureOptions): Promise<Measured> {
   const timeFile = path.join(tmp, 'time');
   try {
     const child = spawn(TIME, ['-f', '%e %M %U %S', '-o', timeFile, process.execPath, ...options.args], {
-      cwd: REPO_ROOT,
+      cwd: options.cwd ?? REPO_ROOT,
       env: options.env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
