@@ -253,16 +253,6 @@ export class HttpResponse {
     return (await this.buffer(maxBytes)).toString('utf8');
   }
 
-  /** The body parsed as JSON; a parse failure is `response-invalid`. */
-  async json(maxBytes: number): Promise<unknown> {
-    const text = await this.text(maxBytes);
-    try {
-      return JSON.parse(text);
-    } catch (err) {
-      throw invalidResponse(this.url.href, 'body is not JSON', err);
-    }
-  }
-
   /**
    * Closes the body without reading it, which also closes the connection. A no-op once the
    * body was read to its end, so that the connection goes back to the pool.
