@@ -166,15 +166,20 @@ export class HttpResponse {
     throw invalidResponse(this.url.href, `unsupported Content-Encoding ${encoding}`);
   }
 
+  /** Refuses at once, unread, a body whose Content-Length is already over `maxBytes`. */
+  #refuseDeclaredOver(maxBytes: number): void {
+    if (this.contentLength !== undefined && this.contentLength > maxBytes) {
+      this.destroy();
+      throw tooLargeError(this.url.href, maxBytes, this.contentLength);
+    }
+  }
+
   /**
    * The whole body, at most `maxBytes` after decoding; stops reading as soon as the cap is
    * passed (or at once when Content-Length says it will be), so a huge answer is never buffered.
    */
   async buffer(maxBytes: number): Promise<Buffer> {
-    if (this.contentLength !== undefined && this.contentLength > maxBytes) {
-      this.destroy();
-      throw tooLargeError(this.url.href, maxBytes, this.contentLength);
-    }
+    this.#refuseDeclaredOver(maxBytes);
     const parts: Buffer[] = [];
     let size = 0;
     for await (const chunk of this.chunks()) {
@@ -200,10 +205,7 @@ export class HttpResponse {
    * answer read as it arrives (`list_packages_with_serial`), never held whole.
    */
   async *decodedChunks(maxBytes: number): AsyncGenerator<Buffer, void, undefined> {
-    if (this.contentLength !== undefined && this.contentLength > maxBytes) {
-      this.destroy();
-      throw tooLargeError(this.url.href, maxBytes, this.contentLength);
-    }
+    this.#refuseDeclaredOver(maxBytes);
     const gzipped = this.#gzipped();
     let size = 0;
     const counted = (buf: Buffer): Buffer => {

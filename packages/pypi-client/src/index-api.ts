@@ -5,6 +5,7 @@ import type { HttpClient, HttpResponse } from './http';
 import { invalidResponse } from './http-errors';
 import { JsonObjectStream, JsonStreamSyntaxError } from './json-stream';
 import {
+  issuesText,
   ProjectJsonFile,
   ProjectJsonPage,
   SerialHeader,
@@ -193,8 +194,7 @@ export class IndexApi {
 function validate<S extends z.ZodType>(schema: S, body: unknown, res: HttpResponse): z.output<S> {
   const r = schema.safeParse(body);
   if (!r.success) {
-    const issues = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw invalidResponse(res.url.href, `unexpected answer: ${issues}`, r.error);
+    throw invalidResponse(res.url.href, `unexpected answer: ${issuesText(r.error)}`, r.error);
   }
   return r.data;
 }
@@ -217,7 +217,7 @@ class Dropped {
     const r = schema.safeParse(raw);
     if (r.success) return r.data;
     this.count++;
-    this.firstError ??= r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    this.firstError ??= issuesText(r.error);
     return undefined;
   }
 }

@@ -205,7 +205,6 @@ export class JsonObjectStream {
   #close(): void {
     if (this.#level === 2) {
       this.#level = 1;
-      this.#key = this.#streamed;
       this.#state = State.After;
     } else {
       this.#state = State.Done;
@@ -230,8 +229,8 @@ export class JsonObjectStream {
     let inString = this.#inString;
     let escaped = this.#escaped;
     const isString = this.#cut !== Cut.Container;
-    // A string's opening quote is its first byte: it opens the string here.
-    if (isString && i === from && this.#pieces.length === 0 && !inString) {
+    // A string's opening quote is its first byte (nothing of it cut out yet): it opens the string.
+    if (isString && this.#pieces.length === 0 && !inString) {
       inString = true;
       i++;
     }

@@ -155,6 +155,11 @@ export const SerialHeader = z
   .pipe(Serial);
 
 /** Parses each entry; returns the valid ones and how many were dropped. */
+/** A validation failure in one line: each issue's path and message. */
+export function issuesText(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+}
+
 export function parseEach<S extends z.ZodType>(
   schema: S,
   items: readonly unknown[],
@@ -164,7 +169,7 @@ export function parseEach<S extends z.ZodType>(
   for (const item of items) {
     const r = schema.safeParse(item);
     if (r.success) out.push(r.data);
-    else firstError ??= r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    else firstError ??= issuesText(r.error);
   }
   return { items: out, dropped: items.length - out.length, firstError };
 }
