@@ -57,17 +57,27 @@ function chunks<T>(items: T[], size = CHUNK): T[][] {
 /**
  * One project's own counts (migration 0014) computed from its releases and files, in the
  * transaction that changed them: what `status` sums.
+ *
+ * The project's rows are read once each, by its id alone (MATERIALIZED), and counted from there:
+ * the plan cannot depend on statistics. Written as subqueries over `files` with
+ * `packagetype IN (…)`, a planner without statistics (a new database, autovacuum off or behind
+ * during a backfill) ANDed the project's rows with `files_current_type_idx`, every current sdist
+ * and wheel of the index: 43 ms a save at 537,000 files and growing with the table, so that a
+ * backfill slowed down as it went (`pnpm bench backfill`, docs/benchmarks.md).
  */
 function recountProject(projectId: number) {
-  return sql`UPDATE projects p
+  return sql`WITH pf AS MATERIALIZED (
+         SELECT release_id, removed, packagetype FROM files WHERE project_id = ${projectId}
+       ), pr AS MATERIALIZED (
+         SELECT id, removed FROM releases WHERE project_id = ${projectId}
+       )
+     UPDATE projects p
      SET (files_current, files_removed) =
-           (SELECT count(*) FILTER (WHERE NOT f.removed), count(*) FILTER (WHERE f.removed)
-              FROM files f WHERE f.project_id = p.id),
-         releases_current = (SELECT count(*) FROM releases r WHERE r.project_id = p.id AND NOT r.removed),
-         releases_with_files = (SELECT count(DISTINCT f.release_id) FROM files f
-                                  JOIN releases r ON r.id = f.release_id AND NOT r.removed
-                                 WHERE f.project_id = p.id AND NOT f.removed
-                                   AND f.packagetype IN ('sdist', 'bdist_wheel'))
+           (SELECT count(*) FILTER (WHERE NOT pf.removed), count(*) FILTER (WHERE pf.removed) FROM pf),
+         releases_current = (SELECT count(*) FROM pr WHERE NOT pr.removed),
+         releases_with_files = (SELECT count(DISTINCT pf.release_id) FROM pf
+                                  JOIN pr ON pr.id = pf.release_id AND NOT pr.removed
+                                 WHERE NOT pf.removed AND pf.packagetype IN ('sdist', 'bdist_wheel'))
    WHERE p.id = ${projectId}`;
 }
 

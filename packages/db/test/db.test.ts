@@ -1047,6 +1047,53 @@ async function planOf(client: pg.Client, statement: Captured, analyze = false): 
   return rows.map((r) => r['QUERY PLAN']).join('\n');
 }
 
+describe("a project's kept counts (migration 0014) at a backfill's size", () => {
+  it("are recounted from the project's own rows alone, even with no statistics on the tables", async () => {
+    await withCapturedStatements(async ({ database, client, captured }) => {
+      // A backfill's database: no statistics yet (autovacuum off, as on some servers, or behind).
+      for (const t of ['projects', 'releases', 'files'])
+        await client.query(`ALTER TABLE ${t} SET (autovacuum_enabled = false)`);
+      // 4,000 other projects with 10 current sdists and wheels each (40,000 files), written in bulk.
+      await client.query(`INSERT INTO projects (name, display_name, machnix_name, bucket)
+        SELECT 'bulk-' || g, 'bulk-' || g, 'bulk-' || g, '00' FROM generate_series(1, 4000) g`);
+      await client.query(`INSERT INTO releases (project_id, version) SELECT id, '1' FROM projects`);
+      await client.query(`INSERT INTO files (filename, project_id, release_id, version, packagetype,
+          python_version, url, sha256)
+        SELECT 'bulk-' || r.project_id || '-' || k || '.whl', r.project_id, r.id, '1',
+               CASE WHEN k = 1 THEN 'sdist' ELSE 'bdist_wheel' END, 'py3', 'https://x/' || r.id || '/' || k,
+               repeat('0', 64)
+          FROM releases r, generate_series(1, 10) k`);
+      captured.length = 0;
+      await saveProject(database.db, {
+        displayName: 'counted',
+        serial: 1,
+        versions: ['1.0'],
+        files: [file('counted-1.0.tar.gz', '1.0')],
+      });
+      const recount = captured.find((c) => /UPDATE projects p\s+SET \(files_current/.test(c.sql));
+      expect(recount, 'the recount statement of saveProject').toBeDefined();
+      const plan = await planOf(client, recount!, true);
+      // Without statistics the planner once ANDed the project's files with files_current_type_idx,
+      // every current sdist and wheel of the index: a cost that grows with the table at each save.
+      expect(plan).not.toContain('files_current_type_idx');
+      for (const line of plan.split('\n').filter((l) => /Scan on (files|releases)\b/.test(l)))
+        expect(line, plan).toMatch(/Index Scan|Bitmap Heap Scan/);
+      expect(
+        plan
+          .match(/rows=(\d+) loops/g)
+          ?.map((m) => Number(/\d+/.exec(m)![0]))
+          .every((n) => n <= 1),
+      ).toBe(true);
+      const [row] = (
+        await client.query<{ files_current: number; releases_current: number; releases_with_files: number }>(
+          `SELECT files_current, releases_current, releases_with_files FROM projects WHERE name = 'counted'`,
+        )
+      ).rows;
+      expect(row).toEqual({ files_current: 1, releases_current: 1, releases_with_files: 1 });
+    });
+  });
+});
+
 describe("a snapshot's bucket tokens (migration 0016)", () => {
   it('are read from projects_bucket_token_idx alone (an index-only scan), not from the table', async () => {
     await withCapturedStatements(async ({ database, client, captured }) => {
