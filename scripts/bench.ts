@@ -36,6 +36,11 @@ const BENCHMARKS: Record<string, Benchmark> = {
       "Redis's memory and the crawl's RSS during a backfill at three sizes, with QUEUE_WINDOW and without (baseline)",
     load: () => import('./bench/redis-window'),
   },
+  backfill: {
+    summary:
+      "a backfill of the PyPI-shaped index at PyPI's size as far as the time allows: files/s, CPU per 1,000 files and RSS per stretch",
+    load: () => import('./bench/backfill'),
+  },
   'pypi-server': {
     summary:
       "the local PyPI server's PyPI-shaped preset at 1 %, 10 %, 100 %: start time, RSS while a client walks it",

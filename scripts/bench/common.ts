@@ -10,6 +10,7 @@ import path from 'node:path';
 import { type ParseArgsConfig, parseArgs, promisify } from 'node:util';
 import type { SandboxResult } from '@pypi-graph/extractor';
 import type { PythonKey } from '@pypi-graph/model';
+import type { Redis } from 'ioredis';
 import pg from 'pg';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -204,6 +205,83 @@ export function cpuSecondsOf(pid: number): number {
   } catch {
     return Number.NaN;
   }
+}
+
+/** A process's VmRSS or VmHWM in kB from /proc (0 once it has exited). */
+export function vmKb(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Every key under a bench's `QUEUE_PREFIX` (to measure or delete them). */
+export async function keysWithPrefix(redis: Redis, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    keys.push(...batch);
+    cursor = next;
+  } while (cursor !== '0');
+  return keys;
+}
+
+/** A fresh PostgreSQL database, Redis key prefix and data directory for one crawl of a bench. */
+export interface CrawlPlace {
+  /** The database's name (PostgresCpu counts its backends). */
+  name: string;
+  dbUrl: string;
+  prefix: string;
+  /** The crawl's environment: these places, the index at `pypiUrl`, no rate limit on it. */
+  env: NodeJS.ProcessEnv;
+  /** Deletes the prefix's keys, drops the database, removes the directory. */
+  remove(): Promise<void>;
+}
+
+export async function crawlPlace(
+  tag: string,
+  adminUrl: string,
+  redisUrl: string,
+  pypiUrl: string,
+  extra: Record<string, string>,
+): Promise<CrawlPlace> {
+  const name = `pgbench_${tag}_${process.pid}_${Date.now()}`;
+  const prefix = `bench-${tag}-${process.pid}-${Date.now()}`;
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), `pypi-graph-bench-${tag}-`));
+  await withAdmin(adminUrl, (c) => c.query(`CREATE DATABASE ${name}`));
+  const dbUrl = databaseUrl(adminUrl, name);
+  const env = childEnv({
+    DATABASE_URL: dbUrl,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: prefix,
+    PYPI_URL: pypiUrl,
+    DATA_DIR: dataDir,
+    XMLRPC_RPS: '100',
+    HTTP_RPS_PER_HOST: '0',
+    LOG_LEVEL: 'warn',
+    ...extra,
+  });
+  return {
+    name,
+    dbUrl,
+    prefix,
+    env,
+    async remove() {
+      const { Redis } = await import('ioredis');
+      const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+      try {
+        const keys = await keysWithPrefix(redis, prefix);
+        for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
+      } finally {
+        redis.disconnect();
+      }
+      await withAdmin(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
 }
 
 export interface LocalServer {
@@ -440,6 +518,11 @@ export class PostgresCpu {
 
   stop(): number {
     if (this.timer) clearInterval(this.timer);
+    return this.read();
+  }
+
+  /** The CPU seconds so far (sampled now), while it keeps sampling. */
+  read(): number {
     this.sample(false);
     let total = 0;
     for (const [pid, cpu] of this.last) {

@@ -1,6 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -14,12 +11,12 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
   type CliProcess,
-  childEnv,
   cpuSecondsOf,
-  databaseUrl,
+  crawlPlace,
   fixed,
   gitRevision,
   int,
+  keysWithPrefix,
   machineFacts,
   markdownTable,
   progress,
@@ -27,7 +24,7 @@ import {
   spawnCli,
   startServer,
   textTable,
-  withAdmin,
+  vmKb,
   writeDocSection,
 } from './common';
 
@@ -72,35 +69,15 @@ interface Row {
   workerCpuS: number;
 }
 
-function rssKbOf(pid: number): number {
-  try {
-    const m = /^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
-
 async function usedMemoryKb(redis: Redis): Promise<number> {
   const info = await redis.info('memory');
   const m = /^used_memory:(\d+)/m.exec(info);
   return m ? Number(m[1]) / 1024 : 0;
 }
 
-async function prefixKeys(redis: Redis, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    keys.push(...batch);
-    cursor = next;
-  } while (cursor !== '0');
-  return keys;
-}
-
 async function ownKeysKb(redis: Redis, prefix: string): Promise<number> {
   let bytes = 0;
-  for (const key of await prefixKeys(redis, prefix)) bytes += (await redis.memory('USAGE', key)) ?? 0;
+  for (const key of await keysWithPrefix(redis, prefix)) bytes += (await redis.memory('USAGE', key)) ?? 0;
   return bytes / 1024;
 }
 
@@ -112,24 +89,12 @@ async function row(
   redisUrl: string,
   forS: number | undefined,
 ): Promise<Row> {
-  const name = `pgbench_rw_${process.pid}_${Date.now()}`;
-  const prefix = `bench-rw-${process.pid}-${Date.now()}`;
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'pypi-graph-bench-rw-'));
-  await withAdmin(adminUrl, (c) => c.query(`CREATE DATABASE ${name}`));
-  const dbUrl = databaseUrl(adminUrl, name);
-  const env = childEnv({
-    DATABASE_URL: dbUrl,
-    REDIS_URL: redisUrl,
-    QUEUE_PREFIX: prefix,
+  const place = await crawlPlace('rw', adminUrl, redisUrl, pypiUrl, {
     QUEUE_WINDOW: String(window),
-    PYPI_URL: pypiUrl,
-    DATA_DIR: dataDir,
-    XMLRPC_RPS: '100',
-    HTTP_RPS_PER_HOST: '0',
     WHEEL_METADATA: 'on',
     SDIST_EXTRACTION: 'static',
-    LOG_LEVEL: 'warn',
   });
+  const { prefix, env, dbUrl } = place;
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   let database: Database | undefined;
   const projectQueue = new Queue('project', { connection: redis, prefix });
@@ -155,8 +120,8 @@ async function row(
     const worker = spawnCli(['worker', '--queues', 'discover,project'], env);
     procs.push(crawl, worker);
     const sampler = setInterval(() => {
-      crawlRss = Math.max(crawlRss, rssKbOf(crawl.pid));
-      workerRss = Math.max(workerRss, rssKbOf(worker.pid));
+      crawlRss = Math.max(crawlRss, vmKb(crawl.pid));
+      workerRss = Math.max(workerRss, vmKb(worker.pid));
       // Read while they run (a process that has exited has no /proc entry).
       crawlCpuS = Math.max(crawlCpuS, cpuSecondsOf(crawl.pid) || 0);
       workerCpuS = Math.max(workerCpuS, cpuSecondsOf(worker.pid) || 0);
@@ -244,12 +209,9 @@ async function row(
     await Promise.all(ackers.map((a) => a.close()));
     for (const c of connections) c.disconnect();
     await Promise.all([projectQueue, ...fileQueues].map((q) => q.close()));
-    const keys = await prefixKeys(redis, prefix);
-    for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
     redis.disconnect();
     await database?.close().catch(() => {});
-    await withAdmin(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
-    await rm(dataDir, { recursive: true, force: true });
+    await place.remove();
   }
 }
 
