@@ -2,13 +2,18 @@
 // (issue 9 §3). The local server serves `--synthetic pypi,scale=F`; a fresh PostgreSQL database and
 // Redis key prefix take a backfill as an operator runs one (`crawl --all --no-work`: the feeder;
 // one `worker --queues discover,project` process). Every second the bench reads each process's
-// CPU and RSS (/proc), PostgreSQL's and Redis's CPU, and the files stored (the projects' kept
-// counts); when the files stored pass a checkpoint it records the totals there. Per stretch
+// CPU and RSS (/proc), PostgreSQL's and Redis's CPU, and the highest file id (an index lookup);
+// when that passes a checkpoint it reads the exact files stored (the projects' kept counts) and
+// records the totals there. Per stretch
 // between checkpoints: files/s and CPU s per 1,000 files of each process, so that a cost that
 // grows with the database shows as a stretch that costs more per file than the one before.
 //
-// Index only: WHEEL_METADATA=off and SDIST_EXTRACTION=off (the metadata stages have their own
-// benchmarks, and at pypi.org their pace is the polite rate, not this machine).
+// The project stage as a real backfill runs it: WHEEL_METADATA=on and SDIST_EXTRACTION=static,
+// so each project job records its files' work and defers it (the window), but the file queues are
+// not worked (the metadata stages have their own benchmarks, and at pypi.org their pace is the
+// polite rate, not this machine): their jobs wait in Redis, at most QUEUE_WINDOW per queue, the
+// rest in PostgreSQL. `--file-jobs off` stores the file index only (no file work recorded).
+// The backfill is done when discover has listed the index and no project is pending.
 //
 // Baselines, same run, same server: the same HTTP requests without a database
 // (http-baseline.ts over the listing's first projects), and PostgreSQL alone writing the stored
@@ -17,7 +22,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { type Database, openDatabase, storeCounts } from '@pypi-graph/db';
+import {
+  countPendingProjects,
+  type Database,
+  getCrawlState,
+  openDatabase,
+  storeCounts,
+} from '@pypi-graph/db';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import {
@@ -47,12 +58,16 @@ import {
 const HEADING = 'A backfill of the PyPI-shaped index, as far as the time allows (`pnpm bench backfill`)';
 
 const USAGE = `usage: pnpm bench backfill [--scale 1] [--checkpoints 100000,1000000,3000000] [--max-minutes 60]
-                          [--baseline-files 100000] [--postgres URL] [--redis URL]
+                          [--file-jobs on] [--baseline-files 100000] [--postgres URL] [--redis URL]
                           [--doc docs/benchmarks.md] [--no-doc] [--json FILE] [--from-json FILE]
 
   --scale           size of the PyPI-shaped index (pypi,scale=F; 1 = PyPI's size, 737,000 projects)
-  --checkpoints     files stored at which the totals are recorded; the crawl stops at the last one
+  --checkpoints     files stored at which the totals are recorded; the crawl stops at the last one,
+                    or earlier when the backfill is done (every listed project crawled)
   --max-minutes     stop the crawl after this long even if the last checkpoint is not reached
+  --file-jobs       on: the wheel and sdist work is recorded and queued as in a real backfill, and
+                    left waiting (WHEEL_METADATA=on SDIST_EXTRACTION=static, file queues not worked);
+                    off: the file index only (WHEEL_METADATA=off SDIST_EXTRACTION=off)
   --baseline-files  files the HTTP baseline reads (the listing's first projects)
   --postgres        administrative PostgreSQL URL (a database is created, dropped afterwards)
   --redis           Redis URL (a fresh key prefix, deleted afterwards)
@@ -98,6 +113,7 @@ interface Report {
   checkpoints: number[];
   points: Point[];
   stoppedBy: 'last checkpoint' | 'time' | 'done';
+  fileJobs: boolean;
   baselines: Baseline[];
 }
 
@@ -127,7 +143,7 @@ async function httpBaseline(url: string, files: number, serverPid: number): Prom
   });
   const out = JSON.parse(m.stdout.trim().split('\n').at(-1)!) as { files: number; seconds: number };
   return {
-    label: `HTTP alone: the JSON API and Simple pages of the listing's first projects, read and parsed, 16 in flight, no database (${int(out.files)} files)`,
+    label: `HTTP alone: the JSON API and Simple pages of the listing's first projects, read and parsed, 16 in flight, no database (${int(out.files)} files; its start and the \`/simple/\` listing of every project included)`,
     files: out.files,
     wallS: m.wallS,
     cpuS: m.userS + m.sysS,
@@ -163,10 +179,11 @@ async function crawlRow(
   redisUrl: string,
   checkpoints: number[],
   maxS: number,
+  fileJobs: boolean,
 ): Promise<{ points: Point[]; stoppedBy: Report['stoppedBy']; baseline: Baseline }> {
   const place = await crawlPlace('backfill', adminUrl, redisUrl, url, {
-    WHEEL_METADATA: 'off',
-    SDIST_EXTRACTION: 'off',
+    WHEEL_METADATA: fileJobs ? 'on' : 'off',
+    SDIST_EXTRACTION: fileJobs ? 'static' : 'off',
     CI: '1',
   });
   const { name, env, dbUrl } = place;
@@ -244,18 +261,13 @@ async function crawlRow(
     let next = 0;
     let stoppedBy: Report['stoppedBy'] = 'time';
     let lastProgress = 0;
+    let lastDoneCheck = 0;
+    let lastSeenProjects = -1;
     while (next < checkpoints.length) {
       await new Promise((r) => setTimeout(r, 1000));
-      // The feeder ends once the backfill is done (every listed project crawled).
-      if (crawl.child.exitCode === 0 && worker.child.exitCode === null) {
-        const counts = await storeCounts(db);
-        points.push(await point(counts.files, counts.projects));
-        progress(`  the backfill is done: ${int(counts.files)} files, ${int(counts.projects)} projects`);
-        stoppedBy = 'done';
-        break;
-      }
       for (const p of procs)
-        if (p.child.exitCode !== null) throw new Error(`a process exited early\n${p.stderr()}`);
+        if (p.child.exitCode !== null && !(p === crawl && p.child.exitCode === 0))
+          throw new Error(`a process exited early\n${p.stderr()}`);
       // Cheap: two index lookups (ids grow in a backfill's insertion order). The exact counts, a
       // scan of the projects, are read only at a checkpoint, so that the bench's own queries do
       // not weigh on PostgreSQL's CPU.
@@ -263,6 +275,22 @@ async function crawlRow(
         'SELECT (SELECT max(id) FROM files) AS files, (SELECT max(id) FROM projects) AS projects',
       );
       const seen = { files: Number(ids[0]?.files ?? 0), projects: Number(ids[0]?.projects ?? 0) };
+      // Done: discover has listed the index and no project is pending. Asked when no project was
+      // stored in the last second (or every 30 s), so that the check costs nothing while it runs;
+      // the feeder itself ends only when no file work waits either.
+      let done = crawl.child.exitCode === 0;
+      if (!done && (seen.projects === lastSeenProjects || performance.now() - lastDoneCheck >= 30_000)) {
+        lastDoneCheck = performance.now();
+        done = (await getCrawlState(db, 'changelog')) !== undefined && (await countPendingProjects(db)) === 0;
+      }
+      lastSeenProjects = seen.projects;
+      if (done) {
+        const counts = await storeCounts(db);
+        points.push(await point(counts.files, counts.projects));
+        progress(`  the backfill is done: ${int(counts.files)} files, ${int(counts.projects)} projects`);
+        stoppedBy = 'done';
+        break;
+      }
       const elapsed = (performance.now() - t0) / 1000;
       if (elapsed - lastProgress >= 60) {
         lastProgress = elapsed;
@@ -390,7 +418,7 @@ function render(r: Report): { text: string; doc: string } {
     '',
     `\`${r.command}\` — ${r.date}, ${r.machine.cpus} CPUs (${r.machine.cpuModel}), ${r.machine.memoryGb} GiB RAM, ${r.machine.kernel}, Node ${r.machine.node}; code at ${r.revision}; load average ${r.loadBefore} before, ${r.machine.loadAverage} after.`,
     '',
-    `The local server serves the PyPI-shaped preset (\`pnpm pypi-server --synthetic pypi,scale=${r.scale}\`, ${int(r.indexProjects)} projects, its own process). A fresh PostgreSQL database and Redis key prefix take a backfill as an operator runs one: \`crawl --all --no-work\` (the feeder) and one \`worker --queues discover,project\` process (PROJECT_CONCURRENCY 16, QUEUE_WINDOW 2000, \`HTTP_RPS_PER_HOST=0\`), the file index only (\`WHEEL_METADATA=off SDIST_EXTRACTION=off\`: the metadata stages have benchmarks of their own, and at pypi.org their pace is its rate limit). Every second the bench reads the CPU and RSS of each process from /proc (PostgreSQL: the backends of this database and the server's own processes; Redis: the whole server) and the files stored (the projects' kept counts); at each checkpoint of files stored it records the totals. The crawl ${r.stoppedBy === 'time' ? 'was stopped by `--max-minutes`' : r.stoppedBy === 'done' ? 'ran to its end: every listed project crawled' : 'was stopped at the last checkpoint'}. Redis: the highest \`used_memory\` in each stretch (sampled every 200 ms) minus its value before the crawl (Redis is shared: other users count). Per stretch between checkpoints: files/s, and CPU s per 1,000 files of each process, of the five together, and of the whole machine (other work included). If a cost grew with the database, a later stretch would cost more per file than an earlier one.`,
+    `The local server serves the PyPI-shaped preset (\`pnpm pypi-server --synthetic pypi,scale=${r.scale}\`, ${int(r.indexProjects)} projects, its own process). A fresh PostgreSQL database and Redis key prefix take a backfill as an operator runs one: \`crawl --all --no-work\` (the feeder) and one \`worker --queues discover,project\` process (PROJECT_CONCURRENCY 16, QUEUE_WINDOW 2000, \`HTTP_RPS_PER_HOST=0\`), ${r.fileJobs === false ? 'the file index only (`WHEEL_METADATA=off SDIST_EXTRACTION=off`: the metadata stages have benchmarks of their own, and at pypi.org their pace is its rate limit)' : "the project stage as a real backfill runs it (`WHEEL_METADATA=on SDIST_EXTRACTION=static`: each project job records its wheels' and sdists' work and defers it through the window) with the file queues not worked (the metadata stages have benchmarks of their own, and at pypi.org their pace is its rate limit): their jobs wait in Redis, at most QUEUE_WINDOW per queue, the rest in PostgreSQL"}. Every second the bench reads the CPU and RSS of each process from /proc (PostgreSQL: the backends of this database and the server's own processes; Redis: the whole server) and the highest file id (an index lookup); when that passes a checkpoint it reads the exact files stored (the projects' kept counts) and records the totals there. The crawl ${r.stoppedBy === 'time' ? 'was stopped by `--max-minutes`' : r.stoppedBy === 'done' ? 'ran to its end: discover listed the index and no project is pending' : 'was stopped at the last checkpoint'}. Redis: the highest \`used_memory\` in each stretch (sampled every 200 ms) minus its value before the crawl (Redis is shared: other users count). Per stretch between checkpoints: files/s, and CPU s per 1,000 files of each process, of the five together, and of the whole machine (other work included). If a cost grew with the database, a later stretch would cost more per file than an earlier one.`,
     '',
     'CPU s per 1,000 files stored:',
     '',
@@ -410,6 +438,7 @@ export async function run(args: string[]): Promise<number> {
       checkpoints: { type: 'string', default: '100000,1000000,3000000' },
       'max-minutes': { type: 'string', default: '60' },
       'baseline-files': { type: 'string', default: '100000' },
+      'file-jobs': { type: 'string', default: 'on' },
       postgres: {
         type: 'string',
         default: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
@@ -430,11 +459,13 @@ export async function run(args: string[]): Promise<number> {
   const checkpoints = values.checkpoints.split(',').map(Number);
   const maxS = Number(values['max-minutes']) * 60;
   const baselineFiles = Number(values['baseline-files']);
+  const fileJobs = values['file-jobs'] === 'on';
   if (
     !(scale > 0) ||
     checkpoints.some((c, i) => !Number.isInteger(c) || c <= 0 || (i > 0 && c <= checkpoints[i - 1]!)) ||
     !(maxS > 0) ||
-    !(baselineFiles > 0)
+    !(baselineFiles > 0) ||
+    !['on', 'off'].includes(values['file-jobs'])
   ) {
     process.stderr.write(`${USAGE}\n`);
     return 2;
@@ -455,7 +486,15 @@ export async function run(args: string[]): Promise<number> {
       await fetch(`${server.url}/simple/`, { headers: { accept: 'application/vnd.pypi.simple.v1+json' } })
     ).json()) as { projects: unknown[] };
     const http = await httpBaseline(server.url, baselineFiles, server.pid);
-    const crawl = await crawlRow(server.url, server.pid, values.postgres, values.redis, checkpoints, maxS);
+    const crawl = await crawlRow(
+      server.url,
+      server.pid,
+      values.postgres,
+      values.redis,
+      checkpoints,
+      maxS,
+      fileJobs,
+    );
     report = {
       command: `pnpm bench backfill ${args.filter((a) => a !== '--no-doc').join(' ')}`.trim(),
       date: new Date()
@@ -470,6 +509,7 @@ export async function run(args: string[]): Promise<number> {
       checkpoints,
       points: crawl.points,
       stoppedBy: crawl.stoppedBy,
+      fileJobs,
       baselines: [http, crawl.baseline],
     };
   } finally {
