@@ -4,6 +4,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from './connection';
 import { NEXT_CHANGE_SEQ } from './projects';
 import { extractions, files, projects, requirements } from './schema';
+import { rowsOf } from './stats';
 import { type RepairCount, storable, storableOrNull } from './text';
 
 export type RequirementKind = (typeof requirements.kind.enumValues)[number];
@@ -215,25 +216,39 @@ export async function isWaitingForSandbox(
   return rows.length > 0;
 }
 
+/**
+ * The project's current files of one type without a result from this version. The project's
+ * files are read once by its id (MATERIALIZED), then filtered: the plan cannot depend on
+ * statistics. As one WHERE over `files`, a planner without statistics (a new database, or
+ * autovacuum off or behind during a backfill) ANDed the project's rows with
+ * `files_current_type_idx`, every current sdist of the index: 44 ms a project at 326,000 sdists,
+ * growing with the table (`pnpm bench backfill`, docs/benchmarks.md).
+ */
 async function filesWithoutResult(
   db: Db,
   packagetype: string,
   projectName: string,
   extractorVersion: string,
 ): Promise<WheelToRead[]> {
-  const rows = await db
-    .select(FILE_TO_READ)
-    .from(files)
-    .where(
-      and(
-        eq(files.packagetype, packagetype),
-        eq(files.removed, false),
-        sql`${files.projectId} = (SELECT id FROM projects WHERE name = ${projectName})`,
-        hasNoResult(extractorVersion),
-      ),
-    )
-    .orderBy(files.id);
-  return rows;
+  const rows = rowsOf<Record<string, unknown>>(
+    await db.execute(sql`WITH pf AS MATERIALIZED (
+        SELECT id, filename, url, sha256, size, has_core_metadata, core_metadata_sha256, packagetype, removed
+          FROM files WHERE project_id = (SELECT id FROM projects WHERE name = ${projectName}))
+      SELECT id, filename, url, sha256, size, has_core_metadata, core_metadata_sha256 FROM pf
+       WHERE packagetype = ${packagetype} AND NOT removed
+         AND (SELECT 1 FROM extractions e WHERE e.file_id = pf.id
+                AND e.extractor_version = ${extractorVersion} AND e.status <> 'waiting' LIMIT 1) IS NULL
+       ORDER BY id`),
+  );
+  return rows.map((r) => ({
+    fileId: Number(r.id),
+    filename: r.filename as string,
+    url: r.url as string,
+    sha256: r.sha256 as string,
+    size: r.size === null ? null : Number(r.size),
+    hasCoreMetadata: r.has_core_metadata as boolean,
+    coreMetadataSha256: (r.core_metadata_sha256 as string | null) ?? null,
+  }));
 }
 
 /** One file by its sha256 and file name (the subject of a wheel or sdist job). */

@@ -47,6 +47,7 @@ import {
   storeCounts,
   storeCountsByScan,
   vacuumForSnapshot,
+  wheelsWithoutMetadata,
 } from '../src/index';
 import * as schema from '../src/schema';
 
@@ -1047,8 +1048,8 @@ async function planOf(client: pg.Client, statement: Captured, analyze = false): 
   return rows.map((r) => r['QUERY PLAN']).join('\n');
 }
 
-describe("a project's kept counts (migration 0014) at a backfill's size", () => {
-  it("are recounted from the project's own rows alone, even with no statistics on the tables", async () => {
+describe("a project's statements at a backfill's size, with no statistics on the tables", () => {
+  it("recount its kept counts (migration 0014) and find its files without a result from the project's own rows alone", async () => {
     await withCapturedStatements(async ({ database, client, captured }) => {
       // A backfill's database: no statistics yet (autovacuum off, as on some servers, or behind).
       for (const t of ['projects', 'releases', 'files'])
@@ -1090,6 +1091,20 @@ describe("a project's kept counts (migration 0014) at a backfill's size", () => 
         )
       ).rows;
       expect(row).toEqual({ files_current: 1, releases_current: 1, releases_with_files: 1 });
+      // The project job's next statements: its sdists and wheels that have no result yet.
+      for (const [read, packagetype] of [
+        [sdistsWithoutDependencies, 'sdist'],
+        [wheelsWithoutMetadata, 'bdist_wheel'],
+      ] as const) {
+        captured.length = 0;
+        const found = await read(database.db, 'counted', '1');
+        expect(found.map((f) => f.filename)).toEqual(packagetype === 'sdist' ? ['counted-1.0.tar.gz'] : []);
+        const statement = captured.find((c) => /FROM extractions e WHERE e\.file_id/.test(c.sql));
+        expect(statement, `the ${packagetype} selection`).toBeDefined();
+        const selection = await planOf(client, statement!, true);
+        expect(selection).not.toContain('files_current_type_idx');
+        expect(selection).not.toMatch(/Seq Scan on files\b/);
+      }
     });
   });
 });
