@@ -478,6 +478,7 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   const loadBefore = loadAverage();
+  const revision = gitRevision();
   progress(`pypi-server --synthetic pypi,scale=${scale}`);
   const server = await startServer(`pypi,scale=${scale}`);
   let report: Report;
@@ -501,7 +502,7 @@ export async function run(args: string[]): Promise<number> {
         .toISOString()
         .replace(/:\d\d\.\d+Z$/, ' UTC')
         .replace('T', ' '),
-      revision: gitRevision(),
+      revision,
       machine: machineFacts(),
       loadBefore,
       scale,
