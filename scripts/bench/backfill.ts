@@ -1,24 +1,3 @@
-// pnpm bench backfill: the crawl of the PyPI-shaped index for real, as far as the time allows
-// (issue 9 §3). The local server serves `--synthetic pypi,scale=F`; a fresh PostgreSQL database and
-// Redis key prefix take a backfill as an operator runs one (`crawl --all --no-work`: the feeder;
-// one `worker --queues discover,project` process). Every second the bench reads each process's
-// CPU and RSS (/proc), PostgreSQL's and Redis's CPU, and the highest file id (an index lookup);
-// when that passes a checkpoint it reads the exact files stored (the projects' kept counts) and
-// records the totals there. Per stretch
-// between checkpoints: files/s and CPU s per 1,000 files of each process, so that a cost that
-// grows with the database shows as a stretch that costs more per file than the one before.
-//
-// The project stage as a real backfill runs it: WHEEL_METADATA=on and SDIST_EXTRACTION=static,
-// so each project job records its files' work and defers it (the window), but the file queues are
-// not worked (the metadata stages have their own benchmarks, and at pypi.org their pace is the
-// polite rate, not this machine): their jobs wait in Redis, at most QUEUE_WINDOW per queue, the
-// rest in PostgreSQL. `--file-jobs off` stores the file index only (no file work recorded).
-// The backfill is done when discover has listed the index and no project is pending.
-//
-// Baselines, same run, same server: the same HTTP requests without a database
-// (http-baseline.ts over the listing's first projects), and PostgreSQL alone writing the stored
-// `files` rows again into a table with the same indexes (INSERT … SELECT).
-import { readdirSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -51,9 +30,11 @@ import {
   startServer,
   textTable,
   tsxArgs,
+  usedMemoryKb,
   vmKb,
   writeDocSection,
 } from './common';
+import { redisPid } from './queue/cpu';
 
 const HEADING = 'A backfill of the PyPI-shaped index, as far as the time allows (`pnpm bench backfill`)';
 
@@ -117,22 +98,6 @@ interface Report {
   baselines: Baseline[];
 }
 
-async function usedMemoryKb(redis: Redis): Promise<number> {
-  const m = /^used_memory:(\d+)/m.exec(await redis.info('memory'));
-  return m ? Number(m[1]) / 1024 : 0;
-}
-
-/** The pid of the local redis-server (its CPU is counted; it may serve other work too). */
-function redisServerPid(): number | undefined {
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (readFileSync(`/proc/${name}/comm`, 'utf8').trim() === 'redis-server') return Number(name);
-    } catch {}
-  }
-  return undefined;
-}
-
 async function httpBaseline(url: string, files: number, serverPid: number): Promise<Baseline> {
   progress(`baseline: the HTTP requests of the listing's first ${int(files)} files, no database`);
   const server0 = cpuSecondsOf(serverPid);
@@ -187,7 +152,6 @@ async function crawlRow(
     CI: '1',
   });
   const { name, env, dbUrl } = place;
-  const redisPid = redisServerPid();
   const procs: CliProcess[] = [];
   let database: Database | undefined;
   let client: pg.Client | undefined;
@@ -204,11 +168,12 @@ async function crawlRow(
     postgres.start();
     const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
     redisConnection = redis;
+    const redisServer = await redisPid(redis);
     const redisStart = await usedMemoryKb(redis);
     let redisPeak = redisStart;
     const base = {
       server: cpuSecondsOf(serverPid),
-      redis: redisPid === undefined ? 0 : cpuSecondsOf(redisPid),
+      redis: redisServer === undefined ? 0 : cpuSecondsOf(redisServer),
       busy: machineBusySeconds(),
     };
     const t0 = performance.now();
@@ -220,8 +185,8 @@ async function crawlRow(
     let crawlCpu = 0;
     let workerCpu = 0;
     const rss = setInterval(() => {
-      workerRss = Math.max(workerRss, vmKb(worker.pid, 'VmRSS'));
-      crawlRss = Math.max(crawlRss, vmKb(crawl.pid, 'VmRSS'));
+      workerRss = Math.max(workerRss, vmKb(worker.pid));
+      crawlRss = Math.max(crawlRss, vmKb(crawl.pid));
       crawlCpu = Math.max(crawlCpu, cpuSecondsOf(crawl.pid) || 0);
       workerCpu = Math.max(workerCpu, cpuSecondsOf(worker.pid) || 0);
       usedMemoryKb(redis).then(
@@ -245,7 +210,7 @@ async function crawlRow(
         workerCpuS: workerCpu,
         postgresCpuS: postgres.read(),
         serverCpuS: cpuSecondsOf(serverPid) - base.server,
-        redisCpuS: redisPid === undefined ? 0 : cpuSecondsOf(redisPid) - base.redis,
+        redisCpuS: redisServer === undefined ? 0 : cpuSecondsOf(redisServer) - base.redis,
         machineBusyS: machineBusySeconds() - base.busy,
         workerRssKb: workerRss,
         crawlRssKb: crawlRss,
@@ -295,7 +260,7 @@ async function crawlRow(
       if (elapsed - lastProgress >= 60) {
         lastProgress = elapsed;
         progress(
-          `  ${fixed(elapsed, 0)} s: about ${int(seen.files)} files, ${int(seen.projects)} projects, worker RSS ${fixed(vmKb(worker.pid, 'VmRSS') / 1024, 0)} MB`,
+          `  ${fixed(elapsed, 0)} s: about ${int(seen.files)} files, ${int(seen.projects)} projects, worker RSS ${fixed(vmKb(worker.pid) / 1024, 0)} MB`,
         );
       }
       if (next < checkpoints.length && seen.files >= checkpoints[next]!) {

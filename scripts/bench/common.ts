@@ -10,7 +10,7 @@ import path from 'node:path';
 import { type ParseArgsConfig, parseArgs, promisify } from 'node:util';
 import type { SandboxResult } from '@pypi-graph/extractor';
 import type { PythonKey } from '@pypi-graph/model';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -67,16 +67,6 @@ export interface MeasureOptions {
 
 const TIME = '/usr/bin/time';
 
-async function rssKbOf(pid: number): Promise<number | undefined> {
-  try {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 async function childOf(pid: number): Promise<number | undefined> {
   try {
     const first = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8')).trim().split(/\s+/)[0];
@@ -114,8 +104,8 @@ export async function measure(options: MeasureOptions): Promise<Measured> {
     const sampler = setInterval(async () => {
       nodePid ??= child.pid === undefined ? undefined : await childOf(child.pid);
       if (nodePid === undefined) return;
-      const rssKb = await rssKbOf(nodePid);
-      if (rssKb !== undefined) samples.push({ t: (performance.now() - t0) / 1000, rssKb });
+      const rssKb = vmKb(nodePid);
+      if (rssKb > 0) samples.push({ t: (performance.now() - t0) / 1000, rssKb });
     }, options.sampleMs ?? 500);
     const heartbeat = setInterval(() => {
       const last = samples.at(-1);
@@ -207,14 +197,20 @@ export function cpuSecondsOf(pid: number): number {
   }
 }
 
-/** A process's VmRSS or VmHWM in kB from /proc (0 once it has exited). */
-export function vmKb(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
+/** A process's VmRSS in kB from /proc (0 once it has exited). */
+export function vmKb(pid: number): number {
   try {
-    const m = new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) : 0;
   } catch {
     return 0;
   }
+}
+
+/** Redis's `used_memory` in kB (INFO memory). */
+export async function usedMemoryKb(redis: Redis): Promise<number> {
+  const m = /^used_memory:(\d+)/m.exec(await redis.info('memory'));
+  return m ? Number(m[1]) / 1024 : 0;
 }
 
 /** Every key under a bench's `QUEUE_PREFIX` (to measure or delete them). */
@@ -270,7 +266,6 @@ export async function crawlPlace(
     prefix,
     env,
     async remove() {
-      const { Redis } = await import('ioredis');
       const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
       try {
         const keys = await keysWithPrefix(redis, prefix);

@@ -24,6 +24,7 @@ import {
   spawnCli,
   startServer,
   textTable,
+  usedMemoryKb,
   vmKb,
   writeDocSection,
 } from './common';
@@ -67,12 +68,6 @@ interface Row {
   workerRssKb: number;
   crawlCpuS: number;
   workerCpuS: number;
-}
-
-async function usedMemoryKb(redis: Redis): Promise<number> {
-  const info = await redis.info('memory');
-  const m = /^used_memory:(\d+)/m.exec(info);
-  return m ? Number(m[1]) / 1024 : 0;
 }
 
 async function ownKeysKb(redis: Redis, prefix: string): Promise<number> {

@@ -1,6 +1,6 @@
 import { invariantError } from '@pypi-graph/core';
 import type { BuildProvenance } from '@pypi-graph/model';
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import type { Db } from './connection';
 import { NEXT_CHANGE_SEQ } from './projects';
 import { extractions, files, projects, requirements } from './schema';
@@ -188,9 +188,10 @@ export function sdistsWithoutDependencies(
  * subquery with LIMIT is never turned into an anti-join): as NOT EXISTS the planner may merge
  * the files with the whole extractions index, which has no leading extractor_version, and read
  * all of it (at PyPI's size, after an extractor upgrade, on every page of reconcile).
+ * `fileId`: the file's id in the enclosing query (`files.id` unless the files are read otherwise).
  */
-export function hasNoResult(extractorVersion: string) {
-  return sql`(SELECT 1 FROM extractions e WHERE e.file_id = ${files.id}
+export function hasNoResult(extractorVersion: string, fileId: SQL = sql`${files.id}`) {
+  return sql`(SELECT 1 FROM extractions e WHERE e.file_id = ${fileId}
               AND e.extractor_version = ${extractorVersion} AND e.status <> 'waiting' LIMIT 1) IS NULL`;
 }
 
@@ -236,8 +237,7 @@ async function filesWithoutResult(
           FROM files WHERE project_id = (SELECT id FROM projects WHERE name = ${projectName}))
       SELECT id, filename, url, sha256, size, has_core_metadata, core_metadata_sha256 FROM pf
        WHERE packagetype = ${packagetype} AND NOT removed
-         AND (SELECT 1 FROM extractions e WHERE e.file_id = pf.id
-                AND e.extractor_version = ${extractorVersion} AND e.status <> 'waiting' LIMIT 1) IS NULL
+         AND ${hasNoResult(extractorVersion, sql`pf.id`)}
        ORDER BY id`),
   );
   return rows.map((r) => ({

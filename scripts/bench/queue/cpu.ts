@@ -17,19 +17,6 @@ export async function redisPid(redis: Redis): Promise<number | undefined> {
   }
 }
 
-function readText(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
-export function rssKbOf(pid: number): number {
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(readText(`/proc/${pid}/status`) ?? '');
-  return m ? Number(m[1]) : 0;
-}
-
 export interface Sampled {
   seconds: number;
   nodeCpuS: number;

@@ -19,9 +19,10 @@ import {
   spawnCli,
   startServer,
   tsxArgs,
+  vmKb,
   withAdmin,
 } from '../common';
-import { redisPid, rssKbOf, waitForQuiet } from './cpu';
+import { redisPid, waitForQuiet } from './cpu';
 import { deletePrefix, freshPrefix } from './noop';
 
 const CLI = 'packages/cli/src/main.ts';
@@ -152,7 +153,7 @@ export async function crawlRow(
     postgres.start();
     let peakRss = 0;
     const rss = setInterval(() => {
-      for (const w of procs) peakRss = Math.max(peakRss, rssKbOf(w.pid));
+      for (const w of procs) peakRss = Math.max(peakRss, vmKb(w.pid));
     }, 250);
     let m: Measured;
     try {
