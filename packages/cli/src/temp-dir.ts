@@ -1,9 +1,26 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { currentOwner, type Logger, ownerState, ProcessOwner } from '@pypi-graph/core';
 
 const OWNER_FILE = 'owner.json';
+/**
+ * A directory being made: it gets its owner record under this name and is then renamed into
+ * place, so that no other process starting at the same moment sees it without its record.
+ */
+const STAGING_PREFIX = '.new.';
+/** A staging directory older than this was left by a process that died while making it. */
+const STAGING_STALE_MS = 10 * 60_000;
+
+/** A staging directory of a process making it now: it is left alone (or it is already renamed). */
+async function isFreshStaging(entry: string, full: string): Promise<boolean> {
+  if (!entry.startsWith(STAGING_PREFIX)) return false;
+  try {
+    return Date.now() - (await stat(full)).mtimeMs < STAGING_STALE_MS;
+  } catch {
+    return true; // renamed into place meanwhile
+  }
+}
 
 export interface ProcessTempDir {
   /** `$DATA_DIR/tmp/<pid>.<random>`: downloads and unpacked sdists of this process go here. */
@@ -28,23 +45,30 @@ async function ownerOf(dir: string): Promise<ProcessOwner | undefined> {
  * processes left there: a download cut by a crash or a kill -9, an sdist unpacked when the
  * machine lost power. Processes sharing DATA_DIR (several workers on one host) each get their own
  * directory, with an owner record; one is removed only when its owner no longer runs, so that a
- * starting worker never pulls a download from under a live one. Entries without an owner record
- * (left by versions before this one, or a directory whose record was never written) are removed.
+ * starting worker never pulls a download from under a live one. A directory appears under its
+ * name only with its record written (made under a staging name, then renamed), so processes that
+ * start together never take each other's directories for leftovers. Entries without an owner
+ * record (left by versions before this one, or a staging directory of a process that died while
+ * making it, after ten minutes) are removed.
  */
 export async function processTempDir(root: string, logger: Logger): Promise<ProcessTempDir> {
   await mkdir(root, { recursive: true });
   const removed: string[] = [];
   for (const entry of await readdir(root)) {
     const full = path.join(root, entry);
+    if (await isFreshStaging(entry, full)) continue;
     const owner = await ownerOf(full);
     if (owner !== undefined && ownerState(owner) !== 'dead') continue;
     await rm(full, { recursive: true, force: true });
     removed.push(entry);
   }
   if (removed.length > 0) logger.info({ dir: root, removed }, 'removed temporary files of dead processes');
-  const own = path.join(root, `${process.pid}.${randomBytes(4).toString('hex')}`);
-  await mkdir(own);
-  await writeFile(path.join(own, OWNER_FILE), `${JSON.stringify(currentOwner())}\n`);
+  const name = `${process.pid}.${randomBytes(4).toString('hex')}`;
+  const own = path.join(root, name);
+  const staging = path.join(root, `${STAGING_PREFIX}${name}`);
+  await mkdir(staging);
+  await writeFile(path.join(staging, OWNER_FILE), `${JSON.stringify(currentOwner())}\n`);
+  await rename(staging, own);
   return {
     path: own,
     removed,

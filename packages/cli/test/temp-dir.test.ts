@@ -1,7 +1,7 @@
 // `$DATA_DIR/tmp` at start: what dead processes left is removed, a live process's directory is
 // not. The owners are real processes (a `sleep` that runs, one that has exited).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { currentOwner, ownerState, silentLogger } from '@pypi-graph/core';
@@ -70,4 +70,46 @@ it('tells a recycled pid from its owner by the start time', async () => {
   expect(ownerState(owner)).toBe('dead'); // our start time, not the sleep's: another process
   expect(ownerState(currentOwner())).toBe('alive');
   expect(ownerState({ ...currentOwner(), host: 'another-host.invalid' })).toBe('elsewhere');
+});
+
+it('processes starting together each keep their own directory', async () => {
+  // Workers of one host start at the same moment (a deployment, the tests' three workers): each
+  // sweeps tmp while the others are making their directories. Before the staging rename, one
+  // could remove another's directory in the moment between its mkdir and its owner record, and
+  // every sdist of that worker then failed with ENOENT.
+  const root = await mkdtemp(path.join(tmpdir(), 'pypi-graph-tmp-'));
+  try {
+    for (let round = 0; round < 20; round++) {
+      // Started a little apart, so that their sweeps fall between the others' steps.
+      const dirs = await Promise.all(
+        Array.from({ length: 8 }, async (_, i) => {
+          await new Promise((r) => setTimeout(r, i % 3));
+          return processTempDir(root, silentLogger);
+        }),
+      );
+      for (const d of dirs) expect(await readdir(d.path)).toEqual(['owner.json']);
+      expect(dirs.flatMap((d) => d.removed)).toEqual([]);
+      await Promise.all(dirs.map((d) => d.release()));
+    }
+    expect(await readdir(root)).toEqual([]);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+it('removes a staging directory only once it is stale', async () => {
+  const root = await mkdtemp(path.join(tmpdir(), 'pypi-graph-tmp-'));
+  try {
+    // One being made by a process right now (no record yet), one left by a process that died
+    // while making it, eleven minutes ago.
+    await mkdir(path.join(root, '.new.111.aaaa'));
+    await mkdir(path.join(root, '.new.222.bbbb'));
+    const old = new Date(Date.now() - 11 * 60_000);
+    await utimes(path.join(root, '.new.222.bbbb'), old, old);
+    const temp = await processTempDir(root, silentLogger);
+    expect(temp.removed).toEqual(['.new.222.bbbb']);
+    expect((await readdir(root)).sort()).toEqual(['.new.111.aaaa', path.basename(temp.path)].sort());
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
 });
