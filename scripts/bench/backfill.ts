@@ -72,6 +72,13 @@ interface Point {
   /** Redis's highest `used_memory` since the previous point, minus its value before the crawl. */
   redisPeakDeltaKb: number;
   databaseBytes: number;
+  /**
+   * PostgreSQL's active statements of this database since the previous point, sampled every
+   * second (its first 100 characters, spaces collapsed): the three most seen, and all samples.
+   * What found the two statements that slowed the backfill down (7a37f97, 0e66a08).
+   */
+  activeSamples?: number;
+  topStatements?: Array<{ statement: string; samples: number }>;
 }
 
 interface Baseline {
@@ -217,10 +224,33 @@ async function crawlRow(
         redisPeakDeltaKb: redisPeak - redisStart,
         databaseBytes: Number(size?.b ?? 0),
       };
+      Object.assign(p, takeStatements());
       workerRss = 0;
       crawlRss = 0;
       redisPeak = redisStart;
       return p;
+    };
+    let statements = new Map<string, number>();
+    let activeSamples = 0;
+    const sampleActive = async () => {
+      const { rows } = await sqlClient.query<{ q: string }>(
+        `SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 100) AS q FROM pg_stat_activity
+          WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()`,
+      );
+      for (const r of rows) {
+        statements.set(r.q, (statements.get(r.q) ?? 0) + 1);
+        activeSamples++;
+      }
+    };
+    const takeStatements = (): Pick<Point, 'activeSamples' | 'topStatements'> => {
+      const top = [...statements]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 3)
+        .map(([statement, samples]) => ({ statement, samples }));
+      const out = { activeSamples, topStatements: top };
+      statements = new Map();
+      activeSamples = 0;
+      return out;
     };
     points.push(await point(0, 0));
     let next = 0;
@@ -240,6 +270,7 @@ async function crawlRow(
         'SELECT (SELECT max(id) FROM files) AS files, (SELECT max(id) FROM projects) AS projects',
       );
       const seen = { files: Number(ids[0]?.files ?? 0), projects: Number(ids[0]?.projects ?? 0) };
+      await sampleActive();
       // Done: discover has listed the index and no project is pending. Asked when no project was
       // stored in the last second (or every 30 s), so that the check costs nothing while it runs;
       // the feeder itself ends only when no file work waits either.
@@ -377,20 +408,41 @@ function render(r: Report): { text: string; doc: string } {
     perThousand(b.cpuS, b.files),
     b.serverCpuS > 0 ? perThousand(b.serverCpuS, b.files) : '–',
   ]);
-  const text = `${textTable(headers, cells)}\n\n${textTable(bHeaders, bCells)}`;
+  // Where PostgreSQL's time went in each stretch (runs before this column have none).
+  const busiest: string[] = [];
+  for (let i = 1; i < r.points.length; i++) {
+    const b = r.points[i]!;
+    if (!b.topStatements || !b.activeSamples) continue;
+    const shares = b.topStatements
+      .map((t) => `${fixed((100 * t.samples) / b.activeSamples!, 0)} % \`${t.statement.replace(/`/g, "'")}\``)
+      .join('; ');
+    busiest.push(
+      `- ${int(r.points[i - 1]!.files)} → ${int(b.files)} (${int(b.activeSamples)} samples): ${shares}`,
+    );
+  }
+  const busiestText =
+    busiest.length > 0
+      ? [
+          '',
+          "PostgreSQL's busiest statements per stretch (share of the active backends seen, sampled every second):",
+          '',
+          ...busiest,
+        ].join('\n')
+      : '';
+  const text = `${textTable(headers, cells)}\n\n${textTable(bHeaders, bCells)}\n${busiestText}`;
   const doc = [
     `## ${HEADING}`,
     '',
     `\`${r.command}\` — ${r.date}, ${r.machine.cpus} CPUs (${r.machine.cpuModel}), ${r.machine.memoryGb} GiB RAM, ${r.machine.kernel}, Node ${r.machine.node}; code at ${r.revision}; load average ${r.loadBefore} before, ${r.machine.loadAverage} after.`,
     '',
-    `The local server serves the PyPI-shaped preset (\`pnpm pypi-server --synthetic pypi,scale=${r.scale}\`, ${int(r.indexProjects)} projects, its own process). A fresh PostgreSQL database and Redis key prefix take a backfill as an operator runs one: \`crawl --all --no-work\` (the feeder) and one \`worker --queues discover,project\` process (PROJECT_CONCURRENCY 16, QUEUE_WINDOW 2000, \`HTTP_RPS_PER_HOST=0\`), ${r.fileJobs === false ? 'the file index only (`WHEEL_METADATA=off SDIST_EXTRACTION=off`: the metadata stages have benchmarks of their own, and at pypi.org their pace is its rate limit)' : "the project stage as a real backfill runs it (`WHEEL_METADATA=on SDIST_EXTRACTION=static`: each project job records its wheels' and sdists' work and defers it through the window) with the file queues not worked (the metadata stages have benchmarks of their own, and at pypi.org their pace is its rate limit): their jobs wait in Redis, at most QUEUE_WINDOW per queue, the rest in PostgreSQL"}. Every second the bench reads the CPU and RSS of each process from /proc (PostgreSQL: the backends of this database and the server's own processes; Redis: the whole server) and the highest file id (an index lookup); when that passes a checkpoint it reads the exact files stored (the projects' kept counts) and records the totals there. The crawl ${r.stoppedBy === 'time' ? 'was stopped by `--max-minutes`' : r.stoppedBy === 'done' ? 'ran to its end: discover listed the index and no project is pending' : 'was stopped at the last checkpoint'}. Redis: the highest \`used_memory\` in each stretch (sampled every 200 ms) minus its value before the crawl (Redis is shared: other users count). Per stretch between checkpoints: files/s, and CPU s per 1,000 files of each process, of the five together, and of the whole machine (other work included). If a cost grew with the database, a later stretch would cost more per file than an earlier one.`,
+    `The local server serves the PyPI-shaped preset (\`pnpm pypi-server --synthetic pypi,scale=${r.scale}\`, ${int(r.indexProjects)} projects, its own process). A fresh PostgreSQL database and Redis key prefix take a backfill as an operator runs one: \`crawl --all --no-work\` (the feeder) and one \`worker --queues discover,project\` process (PROJECT_CONCURRENCY 16, QUEUE_WINDOW 2000, \`HTTP_RPS_PER_HOST=0\`), ${r.fileJobs === false ? 'the file index only (`WHEEL_METADATA=off SDIST_EXTRACTION=off`: the metadata stages have benchmarks of their own, and at pypi.org their pace is its rate limit)' : "the project stage as a real backfill runs it (`WHEEL_METADATA=on SDIST_EXTRACTION=static`: each project job records its wheels' and sdists' work and defers it through the window) with the file queues not worked (the metadata stages have benchmarks of their own, and at pypi.org their pace is its rate limit): their jobs wait in Redis, at most QUEUE_WINDOW per queue, the rest in PostgreSQL"}. Every second the bench reads the CPU and RSS of each process from /proc (PostgreSQL: the backends of this database and the server's own processes; Redis: the whole server), the highest file id (an index lookup) and the statements this database's backends are running (\`pg_stat_activity\`); when that passes a checkpoint it reads the exact files stored (the projects' kept counts) and records the totals there. The crawl ${r.stoppedBy === 'time' ? 'was stopped by `--max-minutes`' : r.stoppedBy === 'done' ? 'ran to its end: discover listed the index and no project is pending' : 'was stopped at the last checkpoint'}. Redis: the highest \`used_memory\` in each stretch (sampled every 200 ms) minus its value before the crawl (Redis is shared: other users count). Per stretch between checkpoints: files/s, and CPU s per 1,000 files of each process, of the five together, and of the whole machine (other work included). If a cost grew with the database, a later stretch would cost more per file than an earlier one.`,
     '',
     'CPU s per 1,000 files stored:',
     '',
     markdownTable(headers, cells),
     '',
     markdownTable(bHeaders, bCells),
-    '',
+    ...(busiestText ? [busiestText.slice(1), ''] : ['']),
   ].join('\n');
   return { text, doc };
 }
