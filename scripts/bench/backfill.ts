@@ -79,6 +79,13 @@ interface Point {
    */
   activeSamples?: number;
   topStatements?: Array<{ statement: string; samples: number }>;
+  /**
+   * The server's WAL since the crawl started (pg_stat_wal and pg_stat_bgwriter: the whole server,
+   * so other databases' writes count): bytes, full-page images, checkpoints asked for by WAL volume.
+   */
+  walBytes?: number;
+  walFpi?: number;
+  checkpointsReq?: number;
 }
 
 interface Baseline {
@@ -225,6 +232,10 @@ async function crawlRow(
         databaseBytes: Number(size?.b ?? 0),
       };
       Object.assign(p, takeStatements());
+      const wal = await readWal();
+      p.walBytes = wal.bytes - wal0.bytes;
+      p.walFpi = wal.fpi - wal0.fpi;
+      p.checkpointsReq = wal.req - wal0.req;
       workerRss = 0;
       crawlRss = 0;
       redisPeak = redisStart;
@@ -234,7 +245,7 @@ async function crawlRow(
     let activeSamples = 0;
     const sampleActive = async () => {
       const { rows } = await sqlClient.query<{ q: string }>(
-        `SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 100) AS q FROM pg_stat_activity
+        `SELECT left(btrim(regexp_replace(query, '\\s+', ' ', 'g')), 100) AS q FROM pg_stat_activity
           WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()`,
       );
       for (const r of rows) {
@@ -252,6 +263,18 @@ async function crawlRow(
       activeSamples = 0;
       return out;
     };
+    const readWal = async () => {
+      const { rows } = await sqlClient.query<{ bytes: string; fpi: string; req: string }>(
+        `SELECT (SELECT wal_bytes FROM pg_stat_wal)::bigint AS bytes, (SELECT wal_fpi FROM pg_stat_wal) AS fpi,
+                (SELECT checkpoints_req FROM pg_stat_bgwriter) AS req`,
+      );
+      return {
+        bytes: Number(rows[0]?.bytes ?? 0),
+        fpi: Number(rows[0]?.fpi ?? 0),
+        req: Number(rows[0]?.req ?? 0),
+      };
+    };
+    const wal0 = await readWal();
     points.push(await point(0, 0));
     let next = 0;
     let stoppedBy: Report['stoppedBy'] = 'time';
@@ -420,15 +443,32 @@ function render(r: Report): { text: string; doc: string } {
       `- ${int(r.points[i - 1]!.files)} → ${int(b.files)} (${int(b.activeSamples)} samples): ${shares}`,
     );
   }
-  const busiestText =
-    busiest.length > 0
-      ? [
-          '',
-          "PostgreSQL's busiest statements per stretch (share of the active backends seen, sampled every second):",
-          '',
-          ...busiest,
-        ].join('\n')
-      : '';
+  const walLines: string[] = [];
+  for (let i = 1; i < r.points.length; i++) {
+    const a = r.points[i - 1]!;
+    const b = r.points[i]!;
+    if (b.walBytes === undefined || a.walBytes === undefined) continue;
+    const files = b.files - a.files;
+    walLines.push(
+      `- ${int(a.files)} → ${int(b.files)}: ${fixed((((b.walBytes - a.walBytes) / files) * 1000) / 2 ** 20, 1)} MiB of WAL and ${fixed(((b.walFpi! - a.walFpi!) / files) * 1000, 0)} full-page images per 1,000 files, ${int(b.checkpointsReq! - a.checkpointsReq!)} checkpoints asked for by WAL volume`,
+    );
+  }
+  const blocks: string[] = [];
+  if (busiest.length > 0)
+    blocks.push(
+      "PostgreSQL's busiest statements per stretch (share of the active backends seen, sampled every second):",
+      '',
+      ...busiest,
+      '',
+    );
+  if (walLines.length > 0)
+    blocks.push(
+      "PostgreSQL's WAL per stretch (`pg_stat_wal`, `pg_stat_bgwriter`: the whole server, other databases' writes included):",
+      '',
+      ...walLines,
+      '',
+    );
+  const busiestText = blocks.length > 0 ? ['', ...blocks].join('\n') : '';
   const text = `${textTable(headers, cells)}\n\n${textTable(bHeaders, bCells)}\n${busiestText}`;
   const doc = [
     `## ${HEADING}`,
@@ -442,7 +482,8 @@ function render(r: Report): { text: string; doc: string } {
     markdownTable(headers, cells),
     '',
     markdownTable(bHeaders, bCells),
-    ...(busiestText ? [busiestText.slice(1), ''] : ['']),
+    '',
+    ...blocks,
   ].join('\n');
   return { text, doc };
 }
