@@ -81,7 +81,8 @@ interface Point {
   topStatements?: Array<{ statement: string; samples: number }>;
   /**
    * The server's WAL since the crawl started (pg_stat_wal and pg_stat_bgwriter: the whole server,
-   * so other databases' writes count): bytes, full-page images, checkpoints asked for by WAL volume.
+   * so other databases' writes count): bytes, full-page images, checkpoints asked for by WAL volume
+   * (read from pg_stat_bgwriter's row as JSON: 0 on PostgreSQL 17, which moved that counter).
    */
   walBytes?: number;
   walFpi?: number;
@@ -266,7 +267,7 @@ async function crawlRow(
     const readWal = async () => {
       const { rows } = await sqlClient.query<{ bytes: string; fpi: string; req: string }>(
         `SELECT (SELECT wal_bytes FROM pg_stat_wal)::bigint AS bytes, (SELECT wal_fpi FROM pg_stat_wal) AS fpi,
-                (SELECT checkpoints_req FROM pg_stat_bgwriter) AS req`,
+                (SELECT (to_jsonb(b) ->> 'checkpoints_req')::bigint FROM pg_stat_bgwriter b) AS req`,
       );
       return {
         bytes: Number(rows[0]?.bytes ?? 0),
