@@ -1,3 +1,25 @@
+// pnpm bench backfill: the crawl of the PyPI-shaped index for real, as far as the time allows
+// (issue 9 §3). The local server serves `--synthetic pypi,scale=F`; a fresh PostgreSQL database and
+// Redis key prefix take a backfill as an operator runs one (`crawl --all --no-work`: the feeder;
+// one `worker --queues discover,project` process). Every second the bench reads each process's
+// CPU and RSS (/proc), PostgreSQL's and Redis's CPU, the highest file id (an index lookup) and the
+// statements this database's backends are running (pg_stat_activity); when the file id passes a
+// checkpoint it reads the exact files stored (the projects' kept counts) and records the totals
+// there, with the server's WAL (pg_stat_wal). Per stretch between checkpoints: files/s and CPU s
+// per 1,000 files of each process, so that a cost that grows with the database shows as a stretch
+// that costs more per file than the one before; and the statements seen most and the WAL written,
+// which say where such a cost is.
+//
+// The project stage as a real backfill runs it: WHEEL_METADATA=on and SDIST_EXTRACTION=static,
+// so each project job records its files' work and defers it (the window), but the file queues are
+// not worked (the metadata stages have their own benchmarks, and at pypi.org their pace is the
+// polite rate, not this machine): their jobs wait in Redis, at most QUEUE_WINDOW per queue, the
+// rest in PostgreSQL. `--file-jobs off` stores the file index only (no file work recorded).
+// The backfill is done when discover has listed the index and no project is pending.
+//
+// Baselines, same run, same server: the same HTTP requests without a database
+// (http-baseline.ts over the listing's first projects), and PostgreSQL alone writing the stored
+// `files` rows again into a table with the same indexes (INSERT … SELECT).
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -469,8 +491,8 @@ function render(r: Report): { text: string; doc: string } {
       ...walLines,
       '',
     );
-  const busiestText = blocks.length > 0 ? ['', ...blocks].join('\n') : '';
-  const text = `${textTable(headers, cells)}\n\n${textTable(bHeaders, bCells)}\n${busiestText}`;
+  const blocksText = blocks.length > 0 ? ['', ...blocks].join('\n') : '';
+  const text = `${textTable(headers, cells)}\n\n${textTable(bHeaders, bCells)}\n${blocksText}`;
   const doc = [
     `## ${HEADING}`,
     '',
