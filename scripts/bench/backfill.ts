@@ -133,6 +133,33 @@ interface Report {
   stoppedBy: 'last checkpoint' | 'time' | 'done';
   fileJobs: boolean;
   baselines: Baseline[];
+  /** The PostgreSQL server's settings that bear on a backfill's writes (absent in older reports). */
+  pgSettings?: string;
+}
+
+/** Settings that change how a backfill writes: memory, checkpoints, WAL, autovacuum. */
+const PG_SETTINGS = [
+  'shared_buffers',
+  'max_wal_size',
+  'checkpoint_timeout',
+  'wal_compression',
+  'autovacuum',
+  'synchronous_commit',
+  'work_mem',
+  'maintenance_work_mem',
+];
+
+async function pgSettings(url: string): Promise<string> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const version = String((await c.query('SHOW server_version')).rows[0].server_version).split(' ')[0];
+    const out = [`PostgreSQL ${version}`];
+    for (const name of PG_SETTINGS) out.push(`${name}=${(await c.query(`SHOW ${name}`)).rows[0][name]}`);
+    return out.join(', ');
+  } finally {
+    await c.end();
+  }
 }
 
 async function httpBaseline(url: string, files: number, serverPid: number): Promise<Baseline> {
@@ -496,7 +523,7 @@ function render(r: Report): { text: string; doc: string } {
   const doc = [
     `## ${HEADING}`,
     '',
-    `\`${r.command}\` — ${r.date}, ${r.machine.cpus} CPUs (${r.machine.cpuModel}), ${r.machine.memoryGb} GiB RAM, ${r.machine.kernel}, Node ${r.machine.node}; code at ${r.revision}; load average ${r.loadBefore} before, ${r.machine.loadAverage} after.`,
+    `\`${r.command}\` — ${r.date}, ${r.machine.cpus} CPUs (${r.machine.cpuModel}), ${r.machine.memoryGb} GiB RAM, ${r.machine.kernel}, Node ${r.machine.node}; code at ${r.revision}; load average ${r.loadBefore} before, ${r.machine.loadAverage} after.${r.pgSettings ? ` Server: ${r.pgSettings}.` : ''}`,
     '',
     `The local server serves the PyPI-shaped preset (\`pnpm pypi-server --synthetic pypi,scale=${r.scale}\`, ${int(r.indexProjects)} projects, its own process). A fresh PostgreSQL database and Redis key prefix take a backfill as an operator runs one: \`crawl --all --no-work\` (the feeder) and one \`worker --queues discover,project\` process (PROJECT_CONCURRENCY 16, QUEUE_WINDOW 2000, \`HTTP_RPS_PER_HOST=0\`), ${r.fileJobs === false ? 'the file index only (`WHEEL_METADATA=off SDIST_EXTRACTION=off`: the metadata stages have benchmarks of their own, and at pypi.org their pace is its rate limit)' : "the project stage as a real backfill runs it (`WHEEL_METADATA=on SDIST_EXTRACTION=static`: each project job records its wheels' and sdists' work and defers it through the window) with the file queues not worked (the metadata stages have benchmarks of their own, and at pypi.org their pace is its rate limit): their jobs wait in Redis, at most QUEUE_WINDOW per queue, the rest in PostgreSQL"}. Every second the bench reads the CPU and RSS of each process from /proc (PostgreSQL: the backends of this database and the server's own processes; Redis: the whole server), the highest file id (an index lookup) and the statements this database's backends are running (\`pg_stat_activity\`); when that passes a checkpoint it reads the exact files stored (the projects' kept counts) and records the totals there. The crawl ${r.stoppedBy === 'time' ? 'was stopped by `--max-minutes`' : r.stoppedBy === 'done' ? 'ran to its end: discover listed the index and no project is pending' : 'was stopped at the last checkpoint'}. Redis: the highest \`used_memory\` in each stretch (sampled every 200 ms) minus its value before the crawl (Redis is shared: other users count). Per stretch between checkpoints: files/s, and CPU s per 1,000 files of each process, of the five together, and of the whole machine (other work included). If a cost grew with the database, a later stretch would cost more per file than an earlier one.`,
     '',
@@ -560,6 +587,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const loadBefore = loadAverage();
   const revision = gitRevision();
+  const settings = await pgSettings(values.postgres);
   progress(`pypi-server --synthetic pypi,scale=${scale}`);
   const server = await startServer(`pypi,scale=${scale}`);
   let report: Report;
@@ -593,6 +621,7 @@ export async function run(args: string[]): Promise<number> {
       stoppedBy: crawl.stoppedBy,
       fileJobs,
       baselines: [http, crawl.baseline],
+      pgSettings: settings,
     };
   } finally {
     await server.close();

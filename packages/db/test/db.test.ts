@@ -1134,6 +1134,30 @@ describe("a snapshot's bucket tokens (migration 0016)", () => {
   });
 });
 
+describe('autovacuum per table (migration 0017)', () => {
+  it("vacuums and analyzes the big tables after 2-5 % of new rows, not after PostgreSQL's 20 %", async () => {
+    await withCapturedStatements(async ({ client }) => {
+      const { rows } = await client.query<{ relname: string; reloptions: string[] | null }>(
+        `SELECT relname, reloptions FROM pg_class
+          WHERE relkind = 'r' AND relname = ANY($1) ORDER BY relname`,
+        [['files', 'extractions', 'requirements', 'releases', 'changelog', 'projects', 'pending_projects']],
+      );
+      const options = Object.fromEntries(rows.map((r) => [r.relname, (r.reloptions ?? []).sort()]));
+      // Without the migration every table has no options (null): the defaults, a vacuum after
+      // 20 % new rows, which at 100 million requirement rows is 20 million rows late.
+      expect(options).toEqual({
+        changelog: ['autovacuum_vacuum_insert_scale_factor=0.05'],
+        extractions: ['autovacuum_analyze_scale_factor=0.02', 'autovacuum_vacuum_insert_scale_factor=0.02'],
+        files: ['autovacuum_analyze_scale_factor=0.02', 'autovacuum_vacuum_insert_scale_factor=0.02'],
+        pending_projects: ['autovacuum_vacuum_scale_factor=0.05'],
+        projects: ['autovacuum_analyze_scale_factor=0.02', 'autovacuum_vacuum_scale_factor=0.02'],
+        releases: ['autovacuum_vacuum_insert_scale_factor=0.05'],
+        requirements: ['autovacuum_analyze_scale_factor=0.05', 'autovacuum_vacuum_insert_scale_factor=0.02'],
+      });
+    });
+  });
+});
+
 describe("recrawl --failed's default selection (migration 0012)", () => {
   it('reads only the failures it keeps, from a partial index that lists exactly SETUP_PY_OUTCOME_CODES', async () => {
     await withCapturedStatements(async ({ database, client, captured }) => {
