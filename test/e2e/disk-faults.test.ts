@@ -115,6 +115,25 @@ describe('faults of the disk under DATA_DIR', () => {
     }
   });
 
+  it("the process's temporary directory removed while it runs: made again, the sdist read, nothing failed", async () => {
+    const env = await crawlEnv(server.url, 'postgres', 'embedded', { SDIST_EXTRACTION: 'static' });
+    try {
+      // A cleaner of old files or an operator's rm -rf, after start-up made the directory.
+      const tmp = path.join(env.dataDir, 'tmp');
+      const [own] = await readdir(tmp);
+      await rm(tmp, { recursive: true });
+      // Before temp.ensure, every download of this process failed (ENOENT: internal-error)
+      // until it was restarted.
+      const outcome = await crawl(env.app, { all: true });
+      expect(outcome.stats.failures).toEqual({});
+      expect(await sdistResult(env)).toEqual([['pkg-info', 'ok', null]]);
+      expect(await readdir(tmp)).toEqual([own]);
+      expect(await readdir(path.join(tmp, own!))).toEqual(['owner.json']);
+    } finally {
+      await env.cleanup();
+    }
+  });
+
   it('maps EIO and ENOSPC to their codes, also under a verdict on the file', () => {
     // A mock of the errno error: a real EIO needs a failing block device, and this machine has no
     // device-mapper to make one (a loop device over a full file reports ENOSPC, not EIO).

@@ -81,11 +81,16 @@ export async function openApp(config: Config, logger: Logger, options: OpenAppOp
     throw err;
   }
   const tmpDir = temp.path;
+  // Each file's work first makes sure the directory is there (temp.ensure): a directory removed
+  // under a running worker would otherwise fail every later download of it until a restart.
   const wheels: WheelMetadataReader | undefined = config.wheelMetadata
-    ? { read: (file, signal) => readWheelMetadata(index.client, file, { signal, tmpDir, logger }) }
+    ? {
+        read: async (file, signal) =>
+          readWheelMetadata(index.client, file, { signal, tmpDir: await temp.ensure(), logger }),
+      }
     : undefined;
   if (config.sdistExtraction !== 'off') phase('preparing the setup.py sandbox');
-  const sdists = await createSdistExtractor(config, index.client, tmpDir, logger, {
+  const extractor = await createSdistExtractor(config, index.client, tmpDir, logger, {
     metrics: processMetrics(),
     recordSandboxCheck: (state, reason) =>
       recordSandboxCheck(database.db, { worker: `${hostname()}:${process.pid}`, state, reason }),
@@ -93,6 +98,13 @@ export async function openApp(config: Config, logger: Logger, options: OpenAppOp
     resolveBuildDependencies: (requirements, pythonFullVersion) =>
       resolveBuildDependencies(database.db, requirements, pythonFullVersion),
   });
+  const sdists: SdistExtractor | undefined = extractor && {
+    ...extractor,
+    extract: async (file, signal) => {
+      await temp.ensure();
+      return extractor.extract(file, signal);
+    },
+  };
   return {
     config,
     logger,

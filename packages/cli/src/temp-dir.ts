@@ -27,6 +27,12 @@ export interface ProcessTempDir {
   readonly path: string;
   /** Leftovers of dead processes removed when it was made. */
   readonly removed: readonly string[];
+  /**
+   * The directory, made again (with its owner record) if something removed it while this process
+   * runs: a cleaner of old files, an operator's `rm -rf`. Called before each file that may need it,
+   * so that one removal costs nothing more than the downloads it cut.
+   */
+  ensure(): Promise<string>;
   /** Removes this process's directory (at a clean exit). */
   release(): Promise<void>;
 }
@@ -65,13 +71,55 @@ export async function processTempDir(root: string, logger: Logger): Promise<Proc
   if (removed.length > 0) logger.info({ dir: root, removed }, 'removed temporary files of dead processes');
   const name = `${process.pid}.${randomBytes(4).toString('hex')}`;
   const own = path.join(root, name);
-  const staging = path.join(root, `${STAGING_PREFIX}${name}`);
-  await mkdir(staging);
-  await writeFile(path.join(staging, OWNER_FILE), `${JSON.stringify(currentOwner())}\n`);
-  await rename(staging, own);
+  await makeOwned(root, name);
+  let restoring: Promise<void> | undefined;
   return {
     path: own,
     removed,
+    async ensure() {
+      if (await exists(path.join(own, OWNER_FILE))) return own;
+      // Calls that find it gone at the same moment wait for one remake.
+      restoring ??= (async () => {
+        await makeOwned(root, name);
+        logger.warn({ dir: own }, "this process's temporary directory was removed while it ran: made again");
+      })().finally(() => {
+        restoring = undefined;
+      });
+      await restoring;
+      return own;
+    },
     release: () => rm(own, { recursive: true, force: true }),
   };
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/**
+ * `root/name` with its owner record, made under a staging name and renamed into place. If the
+ * directory is there without its record (its contents removed), the record is written into it.
+ */
+async function makeOwned(root: string, name: string): Promise<void> {
+  const own = path.join(root, name);
+  const staging = path.join(root, `${STAGING_PREFIX}${name}`);
+  const record = `${JSON.stringify(currentOwner())}\n`;
+  await mkdir(root, { recursive: true });
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging);
+  await writeFile(path.join(staging, OWNER_FILE), record);
+  try {
+    await rename(staging, own);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+    await rm(staging, { recursive: true, force: true });
+    await writeFile(path.join(own, OWNER_FILE), record);
+  }
 }

@@ -113,3 +113,40 @@ it('removes a staging directory only once it is stale', async () => {
     await rm(root, { recursive: true, force: true });
   }
 });
+
+it('is made again, with its record, when something removes it while the process runs', async () => {
+  const root = await mkdtemp(path.join(tmpdir(), 'pypi-graph-tmp-'));
+  try {
+    const temp = await processTempDir(root, silentLogger);
+    expect(await temp.ensure()).toBe(temp.path);
+
+    // The directory removed (an operator's rm -rf of one directory): made again under its name.
+    await rm(temp.path, { recursive: true });
+    expect(await temp.ensure()).toBe(temp.path);
+    expect(await readdir(temp.path)).toEqual(['owner.json']);
+
+    // The whole of tmp removed, and many files asking at once: one remake, no error.
+    await rm(root, { recursive: true });
+    const paths = await Promise.all(Array.from({ length: 16 }, () => temp.ensure()));
+    expect(new Set(paths)).toEqual(new Set([temp.path]));
+    expect(await readdir(root)).toEqual([path.basename(temp.path)]);
+    expect(await readdir(temp.path)).toEqual(['owner.json']);
+
+    // Its contents removed but the directory left: the record written back, a download kept.
+    await rm(path.join(temp.path, 'owner.json'));
+    await writeFile(path.join(temp.path, '.5a5a.part'), 'a download in progress');
+    await temp.ensure();
+    expect((await readdir(temp.path)).sort()).toEqual(['.5a5a.part', 'owner.json']);
+
+    // What was made again is this live process's: another process's sweep leaves it.
+    const other = await processTempDir(root, silentLogger);
+    expect(other.removed).toEqual([]);
+    expect((await readdir(root)).sort()).toEqual(
+      [path.basename(temp.path), path.basename(other.path)].sort(),
+    );
+    await other.release();
+    await temp.release();
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
