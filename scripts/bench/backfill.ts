@@ -46,6 +46,7 @@ import {
   markdownTable,
   measure,
   PostgresCpu,
+  postgresSettings,
   progress,
   REPO_ROOT,
   spawnCli,
@@ -150,16 +151,8 @@ const PG_SETTINGS = [
 ];
 
 async function pgSettings(url: string): Promise<string> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    const version = String((await c.query('SHOW server_version')).rows[0].server_version).split(' ')[0];
-    const out = [`PostgreSQL ${version}`];
-    for (const name of PG_SETTINGS) out.push(`${name}=${(await c.query(`SHOW ${name}`)).rows[0][name]}`);
-    return out.join(', ');
-  } finally {
-    await c.end();
-  }
+  const { version, settings } = await postgresSettings(url, PG_SETTINGS);
+  return [`PostgreSQL ${version}`, ...settings].join(', ');
 }
 
 async function httpBaseline(url: string, files: number, serverPid: number): Promise<Baseline> {

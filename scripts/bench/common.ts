@@ -477,6 +477,22 @@ export async function withAdmin<T>(adminUrl: string, fn: (client: pg.Client) => 
   }
 }
 
+/**
+ * The server's version and the named settings as `SHOW` prints them (`shared_buffers=6GB`): what
+ * moves a benchmark's figures, written beside them.
+ */
+export function postgresSettings(
+  adminUrl: string,
+  names: readonly string[],
+): Promise<{ version: string; settings: string[] }> {
+  return withAdmin(adminUrl, async (c) => {
+    const version = String((await c.query('SHOW server_version')).rows[0].server_version).split(' ')[0]!;
+    const settings: string[] = [];
+    for (const name of names) settings.push(`${name}=${(await c.query(`SHOW ${name}`)).rows[0][name]}`);
+    return { version, settings };
+  });
+}
+
 /** The URL of another database on the same server. */
 export function databaseUrl(adminUrl: string, name: string): string {
   const url = new URL(adminUrl);

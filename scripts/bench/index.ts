@@ -24,6 +24,7 @@ import {
   markdownTable,
   mb,
   measure,
+  postgresSettings,
   progress,
   REPO_ROOT,
   type RssSample,
@@ -440,14 +441,13 @@ export async function run(args: string[]): Promise<number> {
   const date = new Date();
   const machine = machineFacts();
   // The settings that move these figures; autovacuum also decides whether the planner has statistics.
-  const postgres = await withAdmin(values.postgres, async (c) => {
-    const version = String((await c.query('SHOW server_version')).rows[0].server_version);
-    const settings: string[] = [];
-    for (const name of ['shared_buffers', 'synchronous_commit', 'fsync', 'autovacuum']) {
-      settings.push(`${name}=${(await c.query(`SHOW ${name}`)).rows[0][name]}`);
-    }
-    return `PostgreSQL ${version.split(' ')[0]} (local; ${settings.join(', ')})`;
-  });
+  const pgServer = await postgresSettings(values.postgres, [
+    'shared_buffers',
+    'synchronous_commit',
+    'fsync',
+    'autovacuum',
+  ]);
+  const postgres = `PostgreSQL ${pgServer.version} (local; ${pgServer.settings.join(', ')})`;
   const pgliteVersion = installedVersion('db', '@electric-sql/pglite');
 
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'pypi-graph-bench-index-'));

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { gitRevision, int, loadAverage, machineFacts, progress, REPO_ROOT, withAdmin } from './common';
+import { gitRevision, int, loadAverage, machineFacts, postgresSettings, progress, REPO_ROOT } from './common';
 import { redisPid } from './queue/cpu';
 import { type CrawlRow, crawlRow } from './queue/crawl-rows';
 import { type QueueRow, queueRows } from './queue/queue-rows';
@@ -87,14 +87,13 @@ export async function run(args: string[]): Promise<number> {
   const command = ['pnpm bench queue', ...args].join(' ');
   const date = new Date();
   const machine = machineFacts();
-  const postgres = await withAdmin(values.postgres, async (c) => {
-    const version = String((await c.query('SHOW server_version')).rows[0].server_version).split(' ')[0];
-    const settings: string[] = [];
-    for (const name of ['shared_buffers', 'synchronous_commit', 'fsync', 'max_connections']) {
-      settings.push(`${name}=${(await c.query(`SHOW ${name}`)).rows[0][name]}`);
-    }
-    return `PostgreSQL ${version} (local; ${settings.join(', ')})`;
-  });
+  const pgServer = await postgresSettings(values.postgres, [
+    'shared_buffers',
+    'synchronous_commit',
+    'fsync',
+    'max_connections',
+  ]);
+  const postgres = `PostgreSQL ${pgServer.version} (local; ${pgServer.settings.join(', ')})`;
   const redisInfo = await (async () => {
     const redis = new Redis(values.redis, { maxRetriesPerRequest: null });
     try {
