@@ -30,6 +30,7 @@ export {
   markerToString,
   parseMarker,
 } from './markers';
+export { boundedMemo } from './memo';
 export {
   ALL_BUCKETS,
   bucketOf,

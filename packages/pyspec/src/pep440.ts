@@ -1,4 +1,5 @@
 import { type CrawlError, metadataError } from '@pypi-graph/core';
+import { boundedMemo } from './memo';
 import { compareCodePoints, PY_WS, pyStrip } from './python-str';
 
 // https://peps.python.org/pep-0440/ — behaviour follows packaging 26 (`packaging.version`,
@@ -62,6 +63,10 @@ export function tryParseVersion(input: string): Version | null {
       : null,
   };
 }
+
+// A sort compares each version with several others: parse each once (a snapshot sorts the
+// versions of every project it renders). The parsed values are never changed.
+const parsedForSort = boundedMemo(tryParseVersion, 50_000);
 
 /** Parses a PEP 440 version; throws `version-invalid` otherwise. */
 export function parseVersion(input: string): Version {
@@ -159,8 +164,8 @@ export function comparePep440(a: Version, b: Version): number {
  * ordered by string so that the order never depends on input order.
  */
 export function compareVersions(a: string, b: string): number {
-  const va = tryParseVersion(a);
-  const vb = tryParseVersion(b);
+  const va = parsedForSort(a);
+  const vb = parsedForSort(b);
   if (va && vb) {
     const c = comparePep440(va, vb);
     if (c) return c;

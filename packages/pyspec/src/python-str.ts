@@ -45,12 +45,24 @@ const ALWAYS_SAFE = new Set(
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/** Whether every character of `s` is always safe or in `safe` (ASCII only: one byte each). */
+function allSafe(s: string, safe: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return false;
+    if (!ALWAYS_SAFE.has(c) && safe.indexOf(s[i]!) < 0) return false;
+  }
+  return true;
+}
+
 /**
  * `urllib.parse.quote(s, safe)`: UTF-8 bytes, every byte outside the always-safe set and `safe`
  * as `%XX` with upper-case hex. The crawler calls it with `safe='/ '` (docs/formats.md §A2).
  * Python raises on a lone surrogate (strict UTF-8); so do we rather than write U+FFFD.
  */
 export function pythonQuote(s: string, safe = '/'): string {
+  // Most names need no quoting (a snapshot quotes every sdist's name): answered by one scan.
+  if (allSafe(s, safe)) return s;
   if (LONE_SURROGATE.test(s)) throw new TypeError(`not valid Unicode (lone surrogate): ${JSON.stringify(s)}`);
   const keep = new Set(ALWAYS_SAFE);
   for (const c of safe) keep.add(c.charCodeAt(0));

@@ -1,4 +1,4 @@
-import { canonicalRequirement, parseRequirement } from '@pypi-graph/pyspec';
+import { boundedMemo, canonicalRequirement, parseRequirement } from '@pypi-graph/pyspec';
 
 /**
  * How a requirement string is spelled in the published `wheel/` (`requires_dist`) and `sdist/`
@@ -18,18 +18,11 @@ import { canonicalRequirement, parseRequirement } from '@pypi-graph/pyspec';
  *   canonical spelling, and changing it would change what it says.
  */
 export function publishedRequirement(text: string): string {
-  let out = seen.get(text);
-  if (out === undefined) {
-    out = spell(text);
-    // The same few requirements recur across a bucket (`six`, `requests`…): parse each once.
-    if (seen.size >= SEEN_MAX) seen.clear();
-    seen.set(text, out);
-  }
-  return out;
+  return published(text);
 }
 
-const SEEN_MAX = 100_000;
-const seen = new Map<string, string>();
+// The same few requirements recur across a bucket (`six`, `requests`…): parse each once.
+const published = boundedMemo(spell, 100_000);
 
 function spell(text: string): string {
   const canonical = canonicalRequirement(text);

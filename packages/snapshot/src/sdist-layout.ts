@@ -67,20 +67,45 @@ interface Node {
   identity: string;
 }
 
+/** The length of `s` in code points (a surrogate pair counts once), as Python's `len`. */
+function codePointLength(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
+}
+
 /** Python's `len(key), key` (`sort_key_pyver`): length in code points, then code points. */
 function compareSortKey(a: string, b: string): number {
-  return [...a].length - [...b].length || compareCodePoints(a, b);
+  return codePointLength(a) - codePointLength(b) || compareCodePoints(a, b);
+}
+
+const FIELD_NAMES: ReadonlySet<string> = new Set(FIELD_ORDER);
+
+/** Where a result is, for an error's details (built only when one is thrown). */
+interface Where {
+  project: string;
+  version: string;
+  python: string;
 }
 
 /** The `{fields}` of an ok result, as `pkg_to_dict` writes it. */
-function fieldsNode(req: PublishedSdistDeps, where: Record<string, unknown>): Node {
+function fieldsNode(req: PublishedSdistDeps, where: Where): Node {
   const value = new Map<string, PyValue>();
   const identity: [string, unknown][] = [];
   for (const field of FIELD_ORDER) {
     const raw = req[field];
     if (raw === undefined) continue;
     if (field === 'extras_require') {
-      if (!Array.isArray(raw)) fail(`extras_require is not a list of [key, requirements]`, where);
+      if (!Array.isArray(raw)) fail(`extras_require is not a list of [key, requirements]`, { ...where });
       const extras = new Map<string, PyValue>();
       for (const pair of raw as ReadonlyArray<readonly [string, readonly string[]]>) {
         if (!Array.isArray(pair) || typeof pair[0] !== 'string' || !isStrings(pair[1])) {
@@ -102,8 +127,8 @@ function fieldsNode(req: PublishedSdistDeps, where: Record<string, unknown>): No
       identity.push([field, list]);
     }
   }
-  for (const key of Object.keys(req)) {
-    if (!(FIELD_ORDER as readonly string[]).includes(key)) fail(`unknown field ${key}`, where);
+  for (const key in req) {
+    if (!FIELD_NAMES.has(key)) fail(`unknown field ${key}`, { ...where });
   }
   return { value, identity: `d${JSON.stringify(identity)}` };
 }
@@ -111,37 +136,44 @@ function fieldsNode(req: PublishedSdistDeps, where: Record<string, unknown>): No
 const stringNode = (s: string): Node => ({ value: s, identity: `s${JSON.stringify(s)}` });
 
 /**
- * `compress_dict` on `entries`: walking the keys by `(length, string)`, a value equal to a kept
- * one becomes the key of the first kept one; a value is kept unless it is (now) a string naming
- * a kept key. Returns the new nodes in the input's order and the identity of the whole dict
- * (Python dict equality: order-free).
+ * `compress_dict` on `entries` (distinct keys): walking the keys by `(length, string)`, a value
+ * equal to a kept one becomes the key of the first kept one; a value is kept unless it is (now)
+ * a string naming a kept key. Returns the new nodes in the input's order and, when asked, the
+ * identity of the whole dict (Python dict equality: order-free).
  */
-function compress(entries: ReadonlyArray<readonly [string, Node]>): {
+function compress(
+  entries: ReadonlyArray<readonly [string, Node]>,
+  withIdentity: boolean,
+): {
   out: [string, Node][];
   identity: string;
 } {
-  const result = new Map<string, Node>(entries.map(([k, n]) => [k, n]));
-  const keep = new Map<string, string>(); // identity → key, first kept wins
-  const keptKeys = new Set<string>();
-  for (const key of [...result.keys()].sort(compareSortKey)) {
-    const node = result.get(key)!;
-    const target = keep.get(node.identity);
-    if (target !== undefined) {
-      result.set(key, stringNode(target));
-      continue;
+  const out = entries.map(([k, n]) => [k, n] as [string, Node]);
+  if (out.length > 1) {
+    const order = out.map((_, i) => i).sort((i, j) => compareSortKey(out[i]![0], out[j]![0]));
+    const keep = new Map<string, string>(); // identity → key, first kept wins
+    const keptKeys = new Set<string>();
+    for (const i of order) {
+      const [key, node] = out[i]!;
+      const target = keep.get(node.identity);
+      if (target !== undefined) {
+        out[i] = [key, stringNode(target)];
+        continue;
+      }
+      if (typeof node.value === 'string' && keptKeys.has(node.value)) continue;
+      keep.set(node.identity, key);
+      keptKeys.add(key);
     }
-    if (typeof node.value === 'string' && keptKeys.has(node.value)) continue;
-    keep.set(node.identity, key);
-    keptKeys.add(key);
   }
-  const out = entries.map(([k]) => [k, result.get(k)!] as [string, Node]);
-  const identity = `d${JSON.stringify(
-    [...out].sort(([a], [b]) => compareCodePoints(a, b)).map(([k, n]) => [k, n.identity]),
-  )}`;
+  const identity = withIdentity
+    ? `d${JSON.stringify(
+        [...out].sort(([a], [b]) => compareCodePoints(a, b)).map(([k, n]) => [k, n.identity]),
+      )}`
+    : '';
   return { out, identity };
 }
 
-function checkResult(result: unknown, where: Record<string, unknown>): SdistResult {
+function checkResult(result: unknown, where: Where): SdistResult {
   if (typeof result === 'object' && result !== null) {
     if ('ok' in result && typeof result.ok === 'object' && result.ok !== null && !('error' in result)) {
       return result as SdistResult;
@@ -149,7 +181,7 @@ function checkResult(result: unknown, where: Record<string, unknown>): SdistResu
     if ('error' in result && typeof result.error === 'string' && !('ok' in result))
       return result as SdistResult;
   }
-  return fail('a result must be { ok: {...} } or { error: string }', where);
+  return fail('a result must be { ok: {...} } or { error: string }', { ...where });
 }
 
 /** One project's value for `kind`, or undefined when nothing of that kind was crawled. */
@@ -165,17 +197,31 @@ function projectValue(
     const key = pyStrip(release.version);
     if (seenKeys.has(key)) continue;
     seenKeys.add(key);
-    const where = { project: project.name, version: release.version };
-    if (!(release.results instanceof Map))
-      fail(`results of ${project.name} ${release.version} is not a Map`, where);
+    if (!(release.results instanceof Map)) {
+      fail(`results of ${project.name} ${release.version} is not a Map`, {
+        project: project.name,
+        version: release.version,
+      });
+    }
     const pyvers: [string, Node][] = [];
+    // The same result object given for several keys (static metadata) is one node.
+    let lastOk: PublishedSdistDeps | undefined;
+    let lastNode: Node | undefined;
     for (const [pyKey, raw] of release.results) {
+      const where = { project: project.name, version: release.version, python: pyKey };
       if (!PY_RANK.has(pyKey))
         fail(`unknown Python key ${pyKey} for ${project.name} ${release.version}`, where);
-      const result = checkResult(raw, { ...where, python: pyKey });
-      if (kind === 'sdist' && 'ok' in result)
-        pyvers.push([pyKey, fieldsNode(result.ok, { ...where, python: pyKey })]);
-      if (kind === 'sdist-errors' && 'error' in result) pyvers.push([pyKey, stringNode(result.error)]);
+      const result = checkResult(raw, where);
+      if ('ok' in result) {
+        if (kind !== 'sdist') continue;
+        if (result.ok !== lastOk || lastNode === undefined) {
+          lastOk = result.ok;
+          lastNode = fieldsNode(result.ok, where);
+        }
+        pyvers.push([pyKey, lastNode]);
+      } else if (kind === 'sdist-errors') {
+        pyvers.push([pyKey, stringNode(result.error)]);
+      }
     }
     if (pyvers.length === 0) continue;
     pyvers.sort(([a], [b]) => PY_RANK.get(a)! - PY_RANK.get(b)!);
@@ -187,10 +233,10 @@ function projectValue(
 
   // `compress`: the pyvers of each version first, then the versions.
   const level1 = versions.map(([version, pyvers]) => {
-    const { out, identity } = compress(pyvers);
+    const { out, identity } = compress(pyvers, true);
     return [version, { value: new Map(out.map(([k, n]) => [k, n.value])), identity }] as [string, Node];
   });
-  const { out } = compress(level1);
+  const { out } = compress(level1, false);
   return { value: new Map(out.map(([k, n]) => [k, n.value])), releases: versions.length, files };
 }
 
