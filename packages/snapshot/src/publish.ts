@@ -6,9 +6,8 @@
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, readFile, readlink, rename, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { type FileHandle, mkdir, open, readFile, readlink, rename, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import {
   CrawlError,
@@ -29,6 +28,7 @@ import {
   type PyValue,
 } from '@pypi-graph/pyspec';
 import { BucketWriter } from './bucket-writer';
+import { renderingSourceDirs, sourceFingerprint } from './code-fingerprint';
 import { makeTempDir, removeStaleTemps, replaceSymlink, syncDir, writeFileAtomic } from './fs-atomic';
 import { DeflatePool, GzipAssembler, type Piece, PieceCompressor } from './gzip-pieces';
 import { narSha256OfTree, nixBase32, sriSha256 } from './nar';
@@ -222,16 +222,12 @@ function fetcher(
 const TOKEN = /^\S+$/;
 
 let codeFingerprint: Promise<string> | undefined;
-/** sha256 of this package's source files: entries rendered by other code are never reused. */
+/**
+ * sha256 of the code that renders (code-fingerprint.ts): entries rendered by other code, this
+ * package's or a package it renders with, are never reused.
+ */
 function snapshotCodeFingerprint(): Promise<string> {
-  codeFingerprint ??= (async () => {
-    const dir = dirname(fileURLToPath(import.meta.url));
-    const hash = createHash('sha256').update(`${MANIFEST_FORMAT} ${FORMAT_VERSION}\n`);
-    for (const name of (await readdir(dir)).filter((n) => /\.m?[jt]s$/.test(n)).sort()) {
-      hash.update(`${name}\n`).update(await readFile(join(dir, name)));
-    }
-    return hash.digest('hex');
-  })();
+  codeFingerprint ??= sourceFingerprint(renderingSourceDirs(), `${MANIFEST_FORMAT} ${FORMAT_VERSION}\n`);
   return codeFingerprint;
 }
 
