@@ -90,7 +90,7 @@ function compareSortKey(a: string, b: string): number {
 
 const FIELD_NAMES: ReadonlySet<string> = new Set(FIELD_ORDER);
 
-/** Where a result is, for an error's details (built only when one is thrown). */
+/** Where a result is, for the details of an error about it. */
 interface Where {
   project: string;
   version: string;
