@@ -90,12 +90,12 @@ function compareSortKey(a: string, b: string): number {
 
 const FIELD_NAMES: ReadonlySet<string> = new Set(FIELD_ORDER);
 
-/** Where a result is, for the details of an error about it. */
-interface Where {
+/** Where a result is: the details of an error about it (a type alias, so it passes as they are). */
+type Where = {
   project: string;
   version: string;
   python: string;
-}
+};
 
 /** The `{fields}` of an ok result, as `pkg_to_dict` writes it. */
 function fieldsNode(req: PublishedSdistDeps, where: Where): Node {
@@ -105,7 +105,7 @@ function fieldsNode(req: PublishedSdistDeps, where: Where): Node {
     const raw = req[field];
     if (raw === undefined) continue;
     if (field === 'extras_require') {
-      if (!Array.isArray(raw)) fail(`extras_require is not a list of [key, requirements]`, { ...where });
+      if (!Array.isArray(raw)) fail(`extras_require is not a list of [key, requirements]`, where);
       const extras = new Map<string, PyValue>();
       for (const pair of raw as ReadonlyArray<readonly [string, readonly string[]]>) {
         if (!Array.isArray(pair) || typeof pair[0] !== 'string' || !isStrings(pair[1])) {
@@ -128,7 +128,7 @@ function fieldsNode(req: PublishedSdistDeps, where: Where): Node {
     }
   }
   for (const key in req) {
-    if (!FIELD_NAMES.has(key)) fail(`unknown field ${key}`, { ...where });
+    if (!FIELD_NAMES.has(key)) fail(`unknown field ${key}`, where);
   }
   return { value, identity: `d${JSON.stringify(identity)}` };
 }
@@ -181,7 +181,7 @@ function checkResult(result: unknown, where: Where): SdistResult {
     if ('error' in result && typeof result.error === 'string' && !('ok' in result))
       return result as SdistResult;
   }
-  return fail('a result must be { ok: {...} } or { error: string }', { ...where });
+  return fail('a result must be { ok: {...} } or { error: string }', where);
 }
 
 /** One project's value for `kind`, or undefined when nothing of that kind was crawled. */
